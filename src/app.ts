@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Container } from './container.js';
+import { authorize } from './auth/roles.js';
+import { apiKeyRoutes } from './auth/api-keys.routes.js';
+import { notFound, toProblem } from './errors.js';
+import { registerGraphql } from './graphql/graphql.js';
+import { healthRoutes } from './http/health.js';
+import { registerMetrics } from './http/metrics.js';
+import { restErrorHandler, sendProblem } from './http/problem.js';
+import {
+  authenticateRequest,
+  bearerToken,
+  idempotencyHook,
+  releaseIdempotencyOnFailure,
+} from './http/request-context.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
+import { institutionRoutes } from './modules/institutions/institutions.routes.js';
+import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
+import { asDomainError } from './http/problem.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP application over the container's services. Nothing here holds a rule. */
+export async function buildApp(c: Container): Promise<FastifyInstance> {
+  // Typed as the default instance so route modules need not carry pino's logger type.
+  const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
+    loggerInstance: c.log,
+    bodyLimit: c.config.BODY_LIMIT_BYTES,
+    // An incoming X-Request-Id is kept (when sane) so LIS integrations can trace their calls.
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('actor', null);
+  app.decorateRequest('idempotency', null);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler(restErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      toProblem(
+        notFound('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+        request.id,
+      ),
+    ),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'biobank',
+        version: '1',
+        description:
+          'Specimen tracking for biobanks. Errors are RFC 9457 problem+json with a stable `code`. ' +
+          'POSTs accept an `Idempotency-Key`; updates need `If-Match` with the last ETag.',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: '`bbk_...` API key' } },
+      },
+      security: [{ apiKey: [] }],
+    },
+    transform: createJsonSchemaTransform({
+      skipList: [
+        '/graphql',
+        '/graphiql',
+        '/graphiql/*',
+        '/docs',
+        '/docs/*',
+        '/openapi.json',
+        '/metrics',
+        '/admin/queues',
+        '/admin/queues/*',
+      ],
+    }),
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  healthRoutes(app, c);
+  await registerMetrics(app, c);
+
+  // REST: zod compilers live only inside this plugin (they break Mercurius at the root).
+  await app.register(async (v1) => {
+    v1.setValidatorCompiler(validatorCompiler);
+    v1.setSerializerCompiler(serializerCompiler);
+    v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
+    v1.addHook('preHandler', idempotencyHook(c.db));
+    v1.addHook('onResponse', releaseIdempotencyOnFailure(c.db));
+    institutionRoutes(v1, { db: c.db, institutions: c.services.institutions });
+    apiKeyRoutes(v1, { db: c.db, apiKeys: c.services.apiKeys });
+    auditRoutes(v1, { db: c.db, audit: c.services.audit });
+    webhookRoutes(v1, { db: c.db, webhooks: c.services.webhooks });
+  });
+
+  // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.
+  await app.register(async (gql) => {
+    gql.addHook('onRequest', async (request, reply) => {
+      if (request.url.startsWith('/graphiql')) return;
+      try {
+        await authenticateRequest(c.services.apiKeys)(request);
+      } catch (err) {
+        const domain = asDomainError(err);
+        return reply.code(domain?.status ?? 401).send({
+          data: null,
+          errors: [
+            {
+              message: domain?.message ?? 'unauthenticated',
+              extensions: { code: domain?.code ?? 'UNAUTHENTICATED' },
+            },
+          ],
+        });
+      }
+    });
+    await registerGraphql(gql, { db: c.db, services: c.services });
+  });
+
+  // Queue board for admins only.
+  await app.register(async (board) => {
+    board.addHook('onRequest', async (request) => {
+      const actor = await c.services.apiKeys.authenticate(bearerToken(request));
+      authorize(actor, 'queues.board');
+    });
+    const serverAdapter = new FastifyAdapter();
+    createBullBoard({
+      queues: c.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
+      serverAdapter,
+    });
+    serverAdapter.setBasePath('/admin/queues');
+    await board.register(serverAdapter.registerPlugin(), { prefix: '/admin/queues' });
+  });
+
+  return app;
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+
+// The only reader of process.env (STYLE.md rule 27). Every variable has a default that works on
+// a developer machine, except BIOBANK_SECRET, which is generated once and kept in the data folder.
+
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL');
+const redisUrl = z
+  .string()
+  .url()
+  .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// URL');
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
+  HOST: z.string().min(1).default('127.0.0.1').describe('HTTP bind address'),
+  DATABASE_URL: postgresUrl
+    .default('postgres://postgres@127.0.0.1:5432/biobank')
+    .describe('PostgreSQL connection URL; `migrate` creates the database when missing'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20).describe('pg pool size'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379').describe('Redis URL for BullMQ'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]{1,40}$/, 'letters, digits, _ or -')
+    .default('biobank')
+    .describe('BullMQ key prefix, so several deployments can share one Redis'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKERS: flag.default(true).describe('run the outbox relay and job workers inside `serve`'),
+  BIOBANK_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .optional()
+    .describe('key for keyed hashes of donor identifiers (MRN); generated into DATA_DIR when unset'),
+  DATA_DIR: z.string().min(1).default('.data').describe('folder for the generated secret'),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(5 * 1024 * 1024)
+    .describe('largest accepted request body'),
+  AUTH_CACHE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(5_000)
+    .describe(
+      'how long a verified API key is trusted without a database read (revocation is pushed at once)',
+    ),
+  OUTBOX_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .default(1_000)
+    .describe('outbox polling fallback when no NOTIFY arrives'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(25_000)
+    .describe('grace period for in-flight requests and jobs on SIGTERM'),
+  WEBHOOK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(10_000)
+    .describe('per-attempt webhook timeout'),
+});
+
+export type Config = Omit<z.output<typeof configSchema>, 'BIOBANK_SECRET'> & { BIOBANK_SECRET: string };
+export type RawConfig = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment. Throws ConfigError with one line naming the variable and the problem. */
+export function parseConfig(env: Record<string, string | undefined> = process.env): RawConfig {
+  const relevant = Object.fromEntries(
+    Object.keys(configSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const result = configSchema.safeParse(relevant);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const variable = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`invalid environment variable ${variable}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+/**
+ * The keyed-hash secret: BIOBANK_SECRET, or one generated on first start into a 0600 file under
+ * DATA_DIR and reused, never a built-in default (a default would make MRN hashes guessable).
+ */
+export function resolveSecret(raw: RawConfig): Config {
+  if (raw.BIOBANK_SECRET) return { ...raw, BIOBANK_SECRET: raw.BIOBANK_SECRET };
+  const file = resolve(raw.DATA_DIR, 'biobank-secret');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  const secret = readFileSync(file, 'utf8').trim();
+  if (secret.length < 32) throw new ConfigError(`secret file ${file} holds fewer than 32 characters`);
+  return { ...raw, BIOBANK_SECRET: secret };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return resolveSecret(parseConfig(env));
+}

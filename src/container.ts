@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createApiKeyService } from './auth/api-keys.service.js';
+import { createDatabase, type Database } from './db/client.js';
+import { createQueueSet, type QueueSet } from './jobs/queue-set.js';
+import { OutboxRelay } from './jobs/relay.js';
+import { createRegistry, type JobRegistry } from './jobs/registry.js';
+import { createAuditService } from './modules/audit/audit.service.js';
+import { createInstitutionService } from './modules/institutions/index.js';
+import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
+import { maintenanceJobs } from './jobs/maintenance.jobs.js';
+import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
+
+export interface ContainerOverrides {
+  webhookSender?: WebhookSender;
+  clock?: () => Date;
+}
+
+/** The composition root: config in, every dependency built explicitly (no globals). */
+export function createContainer(config: Config, log: Logger, overrides: ContainerOverrides = {}) {
+  const database: Database = createDatabase(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
+  const queues: QueueSet = createQueueSet(config.REDIS_URL, config.QUEUE_PREFIX);
+  const { db } = database;
+  const clock = overrides.clock ?? (() => new Date());
+
+  const services = {
+    apiKeys: createApiKeyService({ db, clock, cacheTtlMs: config.AUTH_CACHE_TTL_MS }),
+    institutions: createInstitutionService({ db }),
+    audit: createAuditService({ db }),
+    webhooks: createWebhookService({
+      db,
+      clock,
+      sender: overrides.webhookSender ?? httpWebhookSender,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    }),
+  };
+
+  const registry: JobRegistry = createRegistry([
+    ...webhookJobs(services.webhooks),
+    ...maintenanceJobs({ db }),
+  ]);
+  const relay = new OutboxRelay({
+    db,
+    queues,
+    log: log.child({ component: 'outbox-relay' }),
+    databaseUrl: config.DATABASE_URL,
+    pollMs: config.OUTBOX_POLL_MS,
+  });
+
+  return {
+    config,
+    log,
+    database,
+    db,
+    queues,
+    services,
+    registry,
+    relay,
+    async close() {
+      await relay.stop();
+      await queues.close();
+      await database.close();
+    },
+  };
+}
+
+export type Container = ReturnType<typeof createContainer>;
+export type Services = Container['services'];

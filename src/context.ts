@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+
+/** The logging surface services use; Fastify's request logger and pino children both fit. */
+export type Log = Pick<Logger, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'>;
+import type { Actor } from './auth/roles.js';
+import type { Tx } from './db/client.js';
+
+/**
+ * Runs inside the outermost transaction of a request just before it commits, so that what it
+ * writes (the stored Idempotency-Key response) commits or rolls back with the effect.
+ */
+export interface CommitHook {
+  beforeCommit(tx: Tx, result: unknown): Promise<void>;
+}
+
+/** What every service method receives first: who acts, for which request, where to log. */
+export interface Ctx {
+  actor: Actor;
+  requestId: string;
+  log: Log;
+  commitHook?: CommitHook;
+}

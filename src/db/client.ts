@@ -1,0 +1,48 @@
+import pg from 'pg';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import type { PgTransaction } from 'drizzle-orm/pg-core';
+import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+
+export type Db = NodePgDatabase;
+export type Tx = PgTransaction<
+  NodePgQueryResultHKT,
+  Record<string, never>,
+  ExtractTablesWithRelations<Record<string, never>>
+>;
+/** A handle that may be the pool or an open transaction (STYLE.md rule 4). */
+export type DbOrTx = Db | Tx;
+
+// bigint (int8) columns hold counts and sequence numbers well inside 2^53: parse as numbers.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export interface Database {
+  pool: pg.Pool;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export function createDatabase(url: string, opts: { poolSize: number; applicationName?: string }): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize,
+    application_name: opts.applicationName ?? 'biobank',
+    // A request never waits forever for a connection: it fails and is answered 503.
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client's error (e.g. the server restarted) must not crash the process; the pool
+  // discards that client and the next query opens a new one.
+  pool.on('error', () => undefined);
+  const db = drizzle({ client: pool });
+  let closed = false;
+  return {
+    pool,
+    db,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { GraphQLError } from 'graphql';
+import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius';
+import type { Services } from '../container.js';
+import type { Db } from '../db/client.js';
+import { toProblem } from '../errors.js';
+import { asDomainError } from '../http/problem.js';
+import { ctxOf } from '../http/request-context.js';
+import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
+import { institutionLoaders, institutionResolvers } from '../modules/institutions/institutions.resolvers.js';
+import { DateTime, JSONScalar } from './scalars.js';
+import './context.js';
+
+// Loaded relative to this module so the source tree and a build resolve the same file.
+export const SCHEMA_SDL = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
+
+/** Deep-merges module resolver maps (Query and Mutation are shared). */
+export function mergeResolvers(...maps: IResolvers[]): IResolvers {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) {
+      merged[type] = { ...(merged[type] ?? {}), ...(fields as Record<string, unknown>) };
+    }
+  }
+  return merged as IResolvers;
+}
+
+export function graphqlResolvers(): IResolvers {
+  return mergeResolvers({ DateTime, JSON: JSONScalar }, institutionResolvers, apiKeyResolvers);
+}
+
+export function graphqlLoaders(db: Db): MercuriusLoaders {
+  return { ...institutionLoaders(db) };
+}
+
+export const GRAPHQL_QUERY_DEPTH = 8;
+
+export async function registerGraphql(app: FastifyInstance, deps: { db: Db; services: Services }) {
+  await app.register(mercurius, {
+    schema: SCHEMA_SDL,
+    resolvers: graphqlResolvers(),
+    loaders: graphqlLoaders(deps.db),
+    path: '/graphql',
+    graphiql: true,
+    queryDepth: GRAPHQL_QUERY_DEPTH,
+    allowBatchedQueries: false,
+    context: (request) => ({ biobank: ctxOf(request), services: deps.services }),
+    // Coded errors: the same codes as REST; no stack trace or SQL text reaches the client.
+    errorFormatter: (execution, context) => {
+      const log = context.reply?.request.log ?? app.log;
+      const errors = (execution.errors ?? []).map((error) => {
+        const original = error.originalError;
+        if (!original || original instanceof GraphQLError) {
+          const code = (error.extensions?.code as string | undefined) ?? 'GRAPHQL_VALIDATION_FAILED';
+          return {
+            message: error.message,
+            locations: error.locations,
+            path: error.path,
+            extensions: { code },
+          };
+        }
+        const domain = asDomainError(original);
+        if (domain) {
+          const problem = toProblem(domain);
+          return {
+            message: domain.message,
+            locations: error.locations,
+            path: error.path,
+            extensions: {
+              code: domain.code,
+              status: domain.status,
+              ...(domain.errors.length ? { errors: domain.errors } : {}),
+              ...Object.fromEntries(
+                Object.entries(problem).filter(
+                  ([k]) => !['type', 'title', 'status', 'detail', 'code', 'errors'].includes(k),
+                ),
+              ),
+            },
+          };
+        }
+        // Mercurius wraps its own failures (depth limit, validation) with a code of their own.
+        const merCode = (original as { code?: string }).code;
+        if (merCode?.startsWith('MER_ERR')) {
+          return {
+            message: original.message,
+            locations: error.locations,
+            path: error.path,
+            extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+          };
+        }
+        log.error({ err: original }, 'unhandled GraphQL resolver error');
+        return {
+          message: 'internal error',
+          locations: error.locations,
+          path: error.path,
+          extensions: { code: 'INTERNAL' },
+        };
+      });
+      return { statusCode: 200, response: { data: execution.data ?? null, errors } };
+    },
+  });
+}

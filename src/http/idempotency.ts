@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Db, DbOrTx } from '../db/client.js';
+import { DomainError, badRequest, conflict } from '../errors.js';
+import { idempotencyKeys } from './idempotency.table.js';
+
+/** Kept this long, then purged by the maintenance queue. */
+export const IDEMPOTENCY_TTL_HOURS = 24;
+/** A first request that has not finished after this long is taken to have died. */
+const IN_FLIGHT_LOCK_SECONDS = 120;
+
+export interface IdempotencyScope {
+  apiKeyId: string;
+  key: string;
+  stored: boolean;
+}
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+function requestHash(request: FastifyRequest): string {
+  const path = request.url.split('?')[0] ?? request.url;
+  return createHash('sha256')
+    .update(
+      `${request.method} ${path}\n${request.url.slice(path.length)}\n${JSON.stringify(request.body ?? null)}`,
+    )
+    .digest('hex');
+}
+
+/**
+ * Begins an idempotent POST: returns the scope to complete, or answers a replay (same body),
+ * 422 (same key, other body) or 409 (same key still in flight) by throwing or sending.
+ */
+export async function beginIdempotentRequest(
+  db: Db,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  apiKeyId: string,
+): Promise<IdempotencyScope | 'replayed' | undefined> {
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key === undefined || !KEY_PATTERN.test(key)) {
+    throw badRequest('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [
+      { field: 'header.idempotency-key', message: 'invalid' },
+    ]);
+  }
+  const hash = requestHash(request);
+  const path = (request.url.split('?')[0] ?? request.url).slice(0, 2048);
+  const claimed = await db
+    .insert(idempotencyKeys)
+    .values({
+      apiKeyId,
+      key,
+      requestHash: hash,
+      method: request.method,
+      path,
+      lockedUntil: sql`now() + make_interval(secs => ${IN_FLIGHT_LOCK_SECONDS})`,
+      expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+    })
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  if (claimed.length > 0) return { apiKeyId, key, stored: false };
+
+  const where = and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key));
+  // An expired record not yet purged, or a first request that died mid-flight, is taken over.
+  const [takenOver] = await db
+    .update(idempotencyKeys)
+    .set({
+      requestHash: hash,
+      method: request.method,
+      path,
+      state: 'in_flight',
+      responseStatus: null,
+      responseBody: null,
+      lockedUntil: sql`now() + make_interval(secs => ${IN_FLIGHT_LOCK_SECONDS})`,
+      expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+    })
+    .where(
+      and(
+        where,
+        sql`(${idempotencyKeys.expiresAt} < now() or (${idempotencyKeys.state} = 'in_flight' and ${idempotencyKeys.lockedUntil} < now() and ${idempotencyKeys.requestHash} = ${hash}))`,
+      ),
+    )
+    .returning({ key: idempotencyKeys.key });
+  if (takenOver) return { apiKeyId, key, stored: false };
+
+  const [existing] = await db.select().from(idempotencyKeys).where(where);
+  if (!existing)
+    throw conflict('IDEMPOTENCY_KEY_IN_USE', `Idempotency-Key ${key} is being processed; retry shortly`);
+  if (existing.requestHash !== hash) {
+    throw new DomainError(
+      'unprocessable',
+      'IDEMPOTENCY_KEY_REUSED',
+      `Idempotency-Key ${key} was already used for a different request`,
+    );
+  }
+  if (existing.state === 'in_flight') {
+    throw conflict(
+      'IDEMPOTENCY_KEY_IN_USE',
+      `a request with Idempotency-Key ${key} is still being processed`,
+    );
+  }
+  await reply
+    .code(existing.responseStatus ?? 200)
+    .header('idempotent-replayed', 'true')
+    .send(existing.responseBody);
+  return 'replayed';
+}
+
+/** Stores the response; called in the effect's transaction so both commit together. */
+export async function completeIdempotentRequest(
+  db: DbOrTx,
+  scope: IdempotencyScope,
+  status: number,
+  body: unknown,
+): Promise<void> {
+  if (scope.stored) return;
+  scope.stored = true;
+  await db
+    .update(idempotencyKeys)
+    .set({ state: 'completed', responseStatus: status, responseBody: body ?? null })
+    .where(and(eq(idempotencyKeys.apiKeyId, scope.apiKeyId), eq(idempotencyKeys.key, scope.key)));
+}
+
+/** Releases the key of a request that failed, so a retry runs it again. */
+export async function abandonIdempotentRequest(db: Db, scope: IdempotencyScope): Promise<void> {
+  if (scope.stored) return;
+  await db
+    .delete(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.apiKeyId, scope.apiKeyId),
+        eq(idempotencyKeys.key, scope.key),
+        eq(idempotencyKeys.state, 'in_flight'),
+      ),
+    );
+}
+
+/** Deletes records past their 24 hours. Returns how many. */
+export async function purgeExpiredIdempotencyKeys(db: Db): Promise<number> {
+  const deleted = await db
+    .delete(idempotencyKeys)
+    .where(lt(idempotencyKeys.expiresAt, sql`now()`))
+    .returning({ key: idempotencyKeys.key });
+  return deleted.length;
+}

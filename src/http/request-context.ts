@@ -1,0 +1,97 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Ctx } from '../context.js';
+import type { ApiKeyActor } from '../auth/roles.js';
+import type { ApiKeyService } from '../auth/api-keys.service.js';
+import type { Db } from '../db/client.js';
+import { unauthenticated } from '../errors.js';
+import {
+  abandonIdempotentRequest,
+  beginIdempotentRequest,
+  completeIdempotentRequest,
+  type IdempotencyScope,
+} from './idempotency.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: ApiKeyActor | null;
+    idempotency: IdempotencyScope | null;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** onRequest hook: every /v1 call carries a valid API key (401 otherwise). */
+export function authenticateRequest(apiKeys: ApiKeyService) {
+  return async (request: FastifyRequest) => {
+    const actor = await apiKeys.authenticate(bearerToken(request));
+    request.actor = actor;
+    request.log = request.log.child({
+      actor: `${actor.role}@${actor.institutionCode}`,
+      apiKeyId: actor.apiKeyId,
+    });
+  };
+}
+
+/** preHandler hook: Idempotency-Key handling for POSTs, after the body is validated. */
+export function idempotencyHook(db: Db) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method !== 'POST' || !request.actor) return;
+    const scope = await beginIdempotentRequest(db, request, reply, request.actor.apiKeyId);
+    if (scope === 'replayed') return reply;
+    request.idempotency = scope ?? null;
+  };
+}
+
+/** onResponse hook: a failed idempotent request releases its key so a retry runs it again. */
+export function releaseIdempotencyOnFailure(db: Db) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const scope = request.idempotency;
+    if (scope && !scope.stored && reply.statusCode >= 400) {
+      await abandonIdempotentRequest(db, scope).catch((err: unknown) =>
+        request.log.error({ err }, 'could not release an idempotency key'),
+      );
+    }
+  };
+}
+
+export function ctxOf(request: FastifyRequest): Ctx {
+  if (!request.actor) throw unauthenticated('a valid API key is required');
+  return { actor: request.actor, requestId: request.id, log: request.log };
+}
+
+/**
+ * Runs one service call for a route and shapes its answer. With an Idempotency-Key, the response
+ * is stored inside the service's transaction (or right after, for calls that write nothing).
+ */
+export async function execute<R, B>(
+  db: Db,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  run: (ctx: Ctx) => Promise<R>,
+  toBody: (result: R) => B,
+): Promise<B> {
+  const ctx = ctxOf(request);
+  const scope = request.idempotency;
+  let body: B | undefined;
+  let shaped = false;
+  if (scope) {
+    ctx.commitHook = {
+      async beforeCommit(tx, result) {
+        body = toBody(result as R);
+        shaped = true;
+        await completeIdempotentRequest(tx, scope, status, body);
+      },
+    };
+  }
+  const result = await run(ctx);
+  if (!shaped) body = toBody(result);
+  if (scope && !scope.stored) await completeIdempotentRequest(db, scope, status, body);
+  reply.code(status);
+  return body as B;
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { problemSchema } from './problem.js';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is malformed or a field is invalid',
+  401: 'Missing, malformed, revoked or expired API key',
+  403: "The key's role may not perform this operation",
+  404: 'Not found (also for another institution’s objects)',
+  409: 'Conflicts with the current state',
+  412: 'If-Match does not match the current version',
+  413: 'Body too large',
+  415: 'Body is not JSON',
+  422: 'Breaks a domain rule',
+  428: 'If-Match is required',
+};
+
+/** Problem responses for a route's OpenAPI entry (every route lists its errors, STYLE.md rule 13). */
+export function errorResponses(...statuses: number[]) {
+  const all = new Set([400, 401, ...statuses]);
+  return Object.fromEntries([...all].map((s) => [s, problemSchema.describe(DESCRIPTIONS[s] ?? 'Error')]));
+}
+
+/** Extra errors every POST may answer: its Idempotency-Key handling and body limits. */
+export const POST_ERRORS = [409, 413, 415, 422] as const;
+
+export const idParams = z.object({ id: z.uuid() });
+
+export const pageQuery = z.object({
+  cursor: z.string().max(500).optional().describe('`nextCursor` of the previous page'),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .max(255)
+    .optional()
+    .describe('makes a retried POST safe: the first response is replayed for 24 hours'),
+});

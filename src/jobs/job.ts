@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import type { QueueName } from './queues.js';
+
+/**
+ * A job's contract: name, queue and payload. Payloads carry ids and the request id only, never
+ * donor data (STYLE.md rule 18). Handlers are bound to contracts in src/jobs/registry.ts.
+ */
+export interface JobContract<N extends string = string, S extends z.ZodType = z.ZodType> {
+  name: N;
+  queue: QueueName;
+  payload: S;
+}
+
+export const jobEnvelope = z.object({ requestId: z.string().max(128) });
+
+export function defineJob<N extends string, Shape extends z.ZodRawShape>(
+  name: N,
+  queue: QueueName,
+  shape: Shape,
+) {
+  return { name, queue, payload: z.object({ ...shape, ...jobEnvelope.shape }) } satisfies JobContract;
+}
+
+export type JobPayload<C extends JobContract> = Omit<z.output<C['payload']>, 'requestId'>;

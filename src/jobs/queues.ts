@@ -1,0 +1,42 @@
+import type { JobsOptions } from 'bullmq';
+
+/**
+ * Every queue's knobs in one place (STYLE.md rule 20), each with its reason.
+ */
+export const QUEUES = {
+  webhooks: {
+    // Deliveries wait on other institutions' servers: I/O bound, so many at once is cheap.
+    concurrency: 8,
+    job: {
+      // Standard Webhooks receivers expect retries for about a day: 12 tries with the capped
+      // exponential backoff below span roughly 10 hours.
+      attempts: 12,
+      backoff: { type: 'capped-exponential' },
+      // Completed jobs are kept a day so a relay replay of the same outbox id is deduplicated.
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+    backoff: { baseMs: 5_000, capMs: 60 * 60_000 },
+  },
+  maintenance: {
+    // Housekeeping (purging expired idempotency keys) is rare and must not compete with work.
+    concurrency: 1,
+    job: {
+      attempts: 3,
+      backoff: { type: 'capped-exponential' },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+    backoff: { baseMs: 10_000, capMs: 5 * 60_000 },
+  },
+} as const;
+
+export type QueueName = keyof typeof QUEUES;
+export const QUEUE_NAMES = Object.keys(QUEUES) as QueueName[];
+
+/** Exponential backoff with a ceiling, with jitter so retries of one outage do not stampede. */
+export function cappedExponentialDelay(queue: QueueName, attemptsMade: number, random = Math.random): number {
+  const { baseMs, capMs } = QUEUES[queue].backoff;
+  const exp = Math.min(capMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(exp * (0.8 + 0.4 * random()));
+}

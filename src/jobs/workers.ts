@@ -1,0 +1,72 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { ZodError } from 'zod';
+import type { Ctx } from '../context.js';
+import type { QueueSet } from './queue-set.js';
+import { redisConnection } from './queue-set.js';
+import { QUEUE_NAMES, QUEUES, cappedExponentialDelay } from './queues.js';
+import type { JobRegistry } from './registry.js';
+import { isDomainError } from '../errors.js';
+
+export interface WorkerPool {
+  close(): Promise<void>;
+}
+
+/**
+ * One BullMQ worker per queue, dispatching by job name through the typed registry. Handlers act
+ * as the system; a payload that fails its schema or a domain error will not succeed on retry.
+ */
+export function startWorkers(deps: { queues: QueueSet; registry: JobRegistry; log: Logger }): WorkerPool {
+  const connections: ReturnType<typeof redisConnection>[] = [];
+  const workers = QUEUE_NAMES.map((queue) => {
+    const connection = redisConnection(deps.queues.redisUrl);
+    connection.on('error', () => undefined);
+    connections.push(connection);
+    const worker = new Worker(
+      queue,
+      async (job: Job) => {
+        const bound = deps.registry.get(job.name);
+        if (!bound) throw new UnrecoverableError(`no handler for job ${job.name}`);
+        const parsed = bound.contract.payload.safeParse(job.data);
+        if (!parsed.success)
+          throw new UnrecoverableError(`invalid payload for ${job.name}: ${parsed.error.message}`);
+        const data = parsed.data as { requestId: string };
+        const log = deps.log.child({ queue, job: job.name, jobId: job.id, reqId: data.requestId });
+        const ctx: Ctx = {
+          actor: { kind: 'system', name: `job:${job.name}`, institutionId: null },
+          requestId: data.requestId,
+          log,
+        };
+        try {
+          return await bound.handle(ctx, data, {
+            id: job.id ?? '',
+            attemptsMade: job.attemptsMade,
+            progress: (value) => job.updateProgress(value),
+          });
+        } catch (err) {
+          if (isDomainError(err) || err instanceof ZodError) {
+            log.warn({ err }, 'job refused by the domain; not retried');
+            throw new UnrecoverableError(err.message);
+          }
+          throw err;
+        }
+      },
+      {
+        connection,
+        prefix: deps.queues.prefix,
+        concurrency: QUEUES[queue].concurrency,
+        settings: { backoffStrategy: (attemptsMade) => cappedExponentialDelay(queue, attemptsMade) },
+      },
+    );
+    worker.on('failed', (job, err) => deps.log.warn({ queue, jobId: job?.id, err }, 'job attempt failed'));
+    worker.on('error', (err) => deps.log.error({ queue, err }, 'worker error'));
+    return worker;
+  });
+  return {
+    async close() {
+      // close() waits for jobs in progress to finish (graceful shutdown).
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}

@@ -1,0 +1,203 @@
+import { parseArgs } from 'node:util';
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createContainer, type Container } from './container.js';
+import type { Ctx } from './context.js';
+import { migrateDatabase } from './db/migrate.js';
+import { isDomainError } from './errors.js';
+import { createLogger } from './logger.js';
+import { ROLES, type Role } from './auth/roles.js';
+import { INSTITUTION_KINDS } from './modules/institutions/index.js';
+import { startServer, startWorkerOnly, type Running } from './runtime.js';
+import { seedDemo } from './seed/demo.js';
+
+const USAGE = `usage: npm run biobank -- <command>
+
+  migrate                                  create the database when missing, apply migrations
+  serve                                    serve the API (and workers unless WORKERS=0)
+  worker                                   run the outbox relay and job workers only
+  seed --demo                              seed demo institutions and one API key per role
+  institutions create --code C --name N --kind K [--operator]
+  keys create --institution C --role R [--name N] [--expires-at ISO]
+  demo                                     migrate, seed --demo, serve, print keys and URLs
+  start                                    migrate, then serve`;
+
+function systemCtx(c: Container, name: string): Ctx {
+  return { actor: { kind: 'system', name, institutionId: null }, requestId: `cli-${Date.now()}`, log: c.log };
+}
+
+/** Runs until SIGTERM/SIGINT; a second signal exits at once. */
+function runUntilSignalled(running: Running, config: Config, log: Container['log']) {
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an error');
+    else log.info({ signal }, 'shutting down');
+    await running.stop();
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+
+  switch (command) {
+    case 'migrate': {
+      await migrateDatabase(config.DATABASE_URL);
+      log.info('database migrated');
+      return 0;
+    }
+    case 'serve':
+    case 'start':
+    case 'demo': {
+      if (command !== 'serve') await migrateDatabase(config.DATABASE_URL);
+      const c = createContainer(config, log);
+      let keys: Awaited<ReturnType<typeof seedDemo>>['keys'] = [];
+      if (command === 'demo') keys = (await seedDemo(c, systemCtx(c, 'seed-demo'))).keys;
+      const running = await startServer(c, { listen: true });
+      runUntilSignalled(running, config, log);
+      if (command === 'demo') printDemo(config, keys);
+      return -1;
+    }
+    case 'worker': {
+      const c = createContainer(config, log);
+      const running = await startWorkerOnly(c);
+      runUntilSignalled(running, config, log);
+      return -1;
+    }
+    case 'seed': {
+      const { values } = parseArgs({ args: rest, options: { demo: { type: 'boolean' } } });
+      if (!values.demo) throw new UsageError('seed needs --demo');
+      await migrateDatabase(config.DATABASE_URL);
+      const c = createContainer(config, log);
+      try {
+        const { keys } = await seedDemo(c, systemCtx(c, 'seed-demo'));
+        for (const k of keys) console.log(`${k.role.padEnd(12)} ${k.institution.padEnd(5)} ${k.token}`);
+      } finally {
+        await c.close();
+      }
+      return 0;
+    }
+    case 'institutions': {
+      const [sub, ...args] = rest;
+      if (sub !== 'create') throw new UsageError('institutions: only `create` is supported');
+      const { values } = parseArgs({
+        args,
+        options: {
+          code: { type: 'string' },
+          name: { type: 'string' },
+          kind: { type: 'string' },
+          operator: { type: 'boolean' },
+        },
+      });
+      if (!values.code || !values.name || !values.kind)
+        throw new UsageError('institutions create needs --code, --name and --kind');
+      if (!(INSTITUTION_KINDS as readonly string[]).includes(values.kind)) {
+        throw new UsageError(`--kind must be one of ${INSTITUTION_KINDS.join(', ')}`);
+      }
+      const c = createContainer(config, log);
+      try {
+        const { createInstitutionInput } = await import('./modules/institutions/index.js');
+        const input = createInstitutionInput.parse({
+          code: values.code,
+          name: values.name,
+          kind: values.kind,
+        });
+        const row = await c.services.institutions.createInstitution(systemCtx(c, 'cli'), {
+          ...input,
+          operator: values.operator === true,
+        });
+        console.log(`institution ${row.code} created (${row.id})`);
+      } finally {
+        await c.close();
+      }
+      return 0;
+    }
+    case 'keys': {
+      const [sub, ...args] = rest;
+      if (sub !== 'create') throw new UsageError('keys: only `create` is supported');
+      const { values } = parseArgs({
+        args,
+        options: {
+          institution: { type: 'string' },
+          role: { type: 'string' },
+          name: { type: 'string' },
+          'expires-at': { type: 'string' },
+        },
+      });
+      if (!values.institution || !values.role)
+        throw new UsageError('keys create needs --institution and --role');
+      if (!(ROLES as readonly string[]).includes(values.role))
+        throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      const c = createContainer(config, log);
+      try {
+        const ctx = systemCtx(c, 'cli');
+        const institutionId = await c.services.apiKeys.institutionIdByCode(values.institution);
+        const { apiKey, token } = await c.services.apiKeys.createApiKey(ctx, {
+          institutionId,
+          role: values.role as Role,
+          name: values.name ?? `${values.role} key`,
+          ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}),
+        });
+        console.error(
+          `API key ${apiKey.prefix} (${apiKey.role}) created for ${values.institution}; the token follows:`,
+        );
+        console.log(token);
+      } finally {
+        await c.close();
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+function printDemo(config: Config, keys: { role: Role; institution: string; token: string }[]) {
+  const base = `http://${config.HOST}:${config.PORT}`;
+  const lines = [
+    '',
+    `biobank demo is serving on ${base}`,
+    `  REST docs   ${base}/docs        OpenAPI ${base}/openapi.json`,
+    `  GraphQL     ${base}/graphql     GraphiQL ${base}/graphiql`,
+    `  health      ${base}/health/ready    metrics ${base}/metrics    queues ${base}/admin/queues`,
+    '',
+    'demo API keys (Authorization: Bearer <key>):',
+    ...keys.map((k) => `  ${k.role.padEnd(12)} ${k.institution.padEnd(4)} ${k.token}`),
+    '',
+    `try: curl -H 'Authorization: Bearer ${keys[0]?.token ?? ''}' ${base}/v1/institutions`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`biobank: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`biobank: ${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (isDomainError(err)) {
+      process.stderr.write(`biobank: ${err.message} (${err.code})\n`);
+      process.exit(1);
+    }
+    if (err instanceof Error && err.name === 'ZodError') {
+      process.stderr.write(`biobank: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`biobank: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,54 @@
+import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import { z } from 'zod';
+import { isDomainError } from '../../errors.js';
+import { findInstitutionsByIds } from './institutions.repo.js';
+import { createInstitutionInput } from './institutions.schemas.js';
+import type { Db } from '../../db/client.js';
+
+const idArg = z.object({ id: z.uuid() });
+
+export const institutionResolvers: IResolvers = {
+  Query: {
+    async institution(_root, args: unknown, { biobank, services }) {
+      const { id } = idArg.parse(args);
+      try {
+        return await services.institutions.getInstitution(biobank, id);
+      } catch (err) {
+        if (isDomainError(err) && err.code === 'INSTITUTION_NOT_FOUND') return null;
+        throw err;
+      }
+    },
+    async institutions(_root, args: { after?: string | null; first?: number | null }, { biobank, services }) {
+      const { after, first } = z
+        .object({ after: z.string().max(32).nullish(), first: z.number().int().min(1).max(500).nullish() })
+        .parse(args);
+      return services.institutions.listInstitutions(biobank, {
+        afterCode: after ?? undefined,
+        limit: first ?? 100,
+      });
+    },
+  },
+  Mutation: {
+    async createInstitution(_root, args: { input: unknown }, { biobank, services }) {
+      return services.institutions.createInstitution(biobank, createInstitutionInput.parse(args.input));
+    },
+  },
+};
+
+/** Institutions referenced by other objects, loaded in one query per request tick. */
+export const institutionLoaders = (db: Db): MercuriusLoaders => ({
+  ApiKey: {
+    async institution(queries: { obj: { institutionId: string } }[]) {
+      const rows = await findInstitutionsByIds(db, [...new Set(queries.map((q) => q.obj.institutionId))]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return queries.map((q) => byId.get(q.obj.institutionId));
+    },
+  },
+  Viewer: {
+    async institution(queries: { obj: { institutionId: string } }[]) {
+      const rows = await findInstitutionsByIds(db, [...new Set(queries.map((q) => q.obj.institutionId))]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return queries.map((q) => byId.get(q.obj.institutionId));
+    },
+  },
+});

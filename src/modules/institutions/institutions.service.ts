@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import type { Ctx } from '../../context.js';
+import { authorize } from '../../auth/roles.js';
+import type { Db, DbOrTx } from '../../db/client.js';
+import { inTransaction } from '../../db/transaction.js';
+import { conflict, notFound, versionConflict } from '../../errors.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import type {
+  CreateInstitutionInput,
+  InstitutionDto,
+  UpdateInstitutionInput,
+} from './institutions.schemas.js';
+import {
+  findInstitutionByCode,
+  findInstitutionById,
+  insertInstitution,
+  listInstitutionRows,
+  updateInstitutionRow,
+  type InstitutionRow,
+} from './institutions.repo.js';
+
+export function toInstitutionDto(row: InstitutionRow): InstitutionDto {
+  return {
+    id: row.id,
+    code: row.code,
+    name: row.name,
+    kind: row.kind,
+    operator: row.operator,
+    webhookUrl: row.webhookUrl,
+    webhookConfigured: Boolean(row.webhookUrl && row.webhookSecret),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    version: row.version,
+  };
+}
+
+/** Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
+export const newWebhookSecret = () => 'whsec_' + randomBytes(24).toString('base64');
+
+/** May the actor see this institution? Its own, or any for the operator's admins and the system. */
+function visibleTo(ctx: Ctx, row: InstitutionRow): boolean {
+  const a = ctx.actor;
+  if (a.kind === 'system') return a.institutionId === null || a.institutionId === row.id;
+  return a.institutionId === row.id || (a.operator && a.role === 'admin');
+}
+
+export function createInstitutionService(deps: { db: Db }) {
+  const { db } = deps;
+
+  async function load(ctx: Ctx, handle: DbOrTx, id: string): Promise<InstitutionRow> {
+    const row = await findInstitutionById(handle, id);
+    if (!row || !visibleTo(ctx, row))
+      throw notFound('INSTITUTION_NOT_FOUND', `institution ${id} was not found`);
+    return row;
+  }
+
+  return {
+    /**
+     * Creates an institution. Only the operator's admins (and the command line) may.
+     * Throws FORBIDDEN, INSTITUTION_CODE_TAKEN.
+     */
+    async createInstitution(
+      ctx: Ctx,
+      input: CreateInstitutionInput & { operator?: boolean },
+    ): Promise<InstitutionRow> {
+      authorize(ctx.actor, 'institutions.create');
+      // Only the command line designates the operator; an API caller cannot promote anyone.
+      const operator = ctx.actor.kind === 'system' && input.operator === true;
+      return inTransaction(db, ctx, async (tx) => {
+        if (await findInstitutionByCode(tx, input.code)) {
+          throw conflict('INSTITUTION_CODE_TAKEN', `an institution with code ${input.code} already exists`);
+        }
+        const row = await insertInstitution(tx, {
+          code: input.code,
+          name: input.name,
+          kind: input.kind,
+          operator,
+        });
+        await recordAudit(tx, ctx, {
+          action: 'createInstitution',
+          entityType: 'institution',
+          entityId: row.id,
+          institutionId: ctx.actor.institutionId ?? row.id,
+          after: row,
+        });
+        return row;
+      });
+    },
+
+    /** Throws INSTITUTION_NOT_FOUND (also for another institution's id). */
+    async getInstitution(ctx: Ctx, id: string): Promise<InstitutionRow> {
+      authorize(ctx.actor, 'institutions.read');
+      return load(ctx, db, id);
+    },
+
+    /** The actor's own institution, or all of them for the operator's admins. */
+    async listInstitutions(ctx: Ctx, opts: { afterCode?: string; limit: number }): Promise<InstitutionRow[]> {
+      authorize(ctx.actor, 'institutions.read');
+      const a = ctx.actor;
+      const all = a.kind === 'system' ? a.institutionId === null : a.operator && a.role === 'admin';
+      return listInstitutionRows(db, { ...opts, onlyId: all ? undefined : (a.institutionId ?? undefined) });
+    },
+
+    /**
+     * Updates name or webhook URL of the actor's institution. A first webhook URL gets a signing
+     * secret, returned once. Throws INSTITUTION_NOT_FOUND, FORBIDDEN, VERSION_CONFLICT.
+     */
+    async updateInstitution(
+      ctx: Ctx,
+      input: {
+        id: string;
+        expectedVersion: number;
+        patch: UpdateInstitutionInput;
+        rotateWebhookSecret?: boolean;
+      },
+    ): Promise<{ institution: InstitutionRow; webhookSecret: string | null }> {
+      authorize(ctx.actor, 'institutions.update');
+      return inTransaction(db, ctx, async (tx) => {
+        const before = await load(ctx, tx, input.id);
+        if (ctx.actor.kind === 'api_key' && ctx.actor.institutionId !== before.id) {
+          throw notFound('INSTITUTION_NOT_FOUND', `institution ${input.id} was not found`);
+        }
+        const url = input.patch.webhookUrl === undefined ? before.webhookUrl : input.patch.webhookUrl;
+        const needsSecret =
+          url !== null && (before.webhookSecret === null || input.rotateWebhookSecret === true);
+        const webhookSecret = needsSecret ? newWebhookSecret() : null;
+        const after = await updateInstitutionRow(tx, before.id, input.expectedVersion, {
+          name: input.patch.name ?? before.name,
+          webhookUrl: url,
+          ...(webhookSecret ? { webhookSecret } : {}),
+        });
+        if (!after) {
+          throw versionConflict(`institution ${before.code}`, input.expectedVersion, before.version);
+        }
+        await recordAudit(tx, ctx, {
+          action: 'updateInstitution',
+          entityType: 'institution',
+          entityId: after.id,
+          institutionId: after.id,
+          before,
+          after,
+        });
+        return { institution: after, webhookSecret };
+      });
+    },
+  };
+}
+
+export type InstitutionService = ReturnType<typeof createInstitutionService>;

@@ -1,0 +1,13 @@
+export {
+  createWebhookService,
+  emitWebhook,
+  type WebhookService,
+  type WebhookEvent,
+} from './webhooks.service.js';
+export { deliverWebhookJob } from './webhooks.jobs.js';
+export {
+  httpWebhookSender,
+  type WebhookSender,
+  type WebhookRequest,
+  type WebhookResponse,
+} from './webhook-sender.js';

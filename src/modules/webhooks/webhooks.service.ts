@@ -1,0 +1,232 @@
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { Webhook } from 'standardwebhooks';
+import { z } from 'zod';
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import type { Db, Tx } from '../../db/client.js';
+import { newId } from '../../db/columns.js';
+import { inTransaction } from '../../db/transaction.js';
+import { conflict, notFound } from '../../errors.js';
+import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
+import { enqueueJob } from '../../jobs/outbox.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { findInstitutionById } from '../institutions/index.js';
+import type { WebhookSender } from './webhook-sender.js';
+import { deliverWebhookJob } from './webhooks.jobs.js';
+import { webhookAttempts, webhookDeliveries, type WEBHOOK_DELIVERY_STATUSES } from './webhooks.table.js';
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
+
+export interface WebhookEvent {
+  institutionId: string;
+  /** dotted event name, e.g. `sharing_request.approved` */
+  eventType: string;
+  /** ids and states only: never donor data */
+  data: Record<string, unknown>;
+}
+
+/**
+ * Queues a signed webhook to an institution inside the caller's transaction. Returns the delivery
+ * id, or null when the institution has no endpoint configured.
+ */
+export async function emitWebhook(tx: Tx, ctx: Ctx, event: WebhookEvent): Promise<string | null> {
+  const institution = await findInstitutionById(tx, event.institutionId);
+  if (!institution?.webhookUrl || !institution.webhookSecret) return null;
+  const id = newId();
+  await tx.insert(webhookDeliveries).values({
+    id,
+    institutionId: institution.id,
+    eventType: event.eventType,
+    payload: { type: event.eventType, timestamp: new Date().toISOString(), data: event.data },
+    targetUrl: institution.webhookUrl,
+  });
+  await enqueueJob(tx, ctx, deliverWebhookJob, { deliveryId: id });
+  return id;
+}
+
+export interface WebhookServiceDeps {
+  db: Db;
+  sender: WebhookSender;
+  timeoutMs: number;
+  clock?: () => Date;
+}
+
+export function createWebhookService(deps: WebhookServiceDeps) {
+  const { db } = deps;
+  const clock = deps.clock ?? (() => new Date());
+
+  async function loadOwn(ctx: Ctx, id: string): Promise<WebhookDeliveryRow> {
+    const [row] = await db
+      .select()
+      .from(webhookDeliveries)
+      .where(
+        and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.institutionId, actorInstitutionId(ctx.actor))),
+      );
+    if (!row) throw notFound('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
+    return row;
+  }
+
+  return {
+    /** The delivery log of the actor's institution, newest first. Throws FORBIDDEN, INVALID_CURSOR. */
+    async listWebhookDeliveries(
+      ctx: Ctx,
+      query: { status?: (typeof WEBHOOK_DELIVERY_STATUSES)[number]; cursor?: string; limit: number },
+    ): Promise<Page<WebhookDeliveryRow>> {
+      authorize(ctx.actor, 'webhooks.read');
+      const before = decodeCursor(query.cursor, z.uuid());
+      const rows = await db
+        .select()
+        .from(webhookDeliveries)
+        .where(
+          and(
+            eq(webhookDeliveries.institutionId, actorInstitutionId(ctx.actor)),
+            query.status ? eq(webhookDeliveries.status, query.status) : undefined,
+            before ? lt(webhookDeliveries.id, before) : undefined,
+          ),
+        )
+        .orderBy(desc(webhookDeliveries.id))
+        .limit(query.limit + 1);
+      return toPage(
+        rows,
+        query.limit,
+        (r) => r.id,
+        (r) => r,
+      );
+    },
+
+    /** One delivery with its attempts. Throws WEBHOOK_DELIVERY_NOT_FOUND. */
+    async getWebhookDelivery(
+      ctx: Ctx,
+      id: string,
+    ): Promise<WebhookDeliveryRow & { attempts: WebhookAttemptRow[] }> {
+      authorize(ctx.actor, 'webhooks.read');
+      const delivery = await loadOwn(ctx, id);
+      const attempts = await db
+        .select()
+        .from(webhookAttempts)
+        .where(eq(webhookAttempts.deliveryId, id))
+        .orderBy(webhookAttempts.attemptNumber);
+      return { ...delivery, attempts };
+    },
+
+    /** Sends a delivery again, e.g. after the receiver was fixed. Throws WEBHOOK_DELIVERY_NOT_FOUND. */
+    async redeliverWebhook(ctx: Ctx, id: string): Promise<WebhookDeliveryRow> {
+      authorize(ctx.actor, 'webhooks.manage');
+      const before = await loadOwn(ctx, id);
+      return inTransaction(db, ctx, async (tx) => {
+        const [after] = await tx
+          .update(webhookDeliveries)
+          .set({ status: 'pending', deliveredAt: null })
+          .where(eq(webhookDeliveries.id, id))
+          .returning();
+        if (!after) throw notFound('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
+        await enqueueJob(tx, ctx, deliverWebhookJob, { deliveryId: id });
+        await recordAudit(tx, ctx, {
+          action: 'redeliverWebhook',
+          entityType: 'webhook_delivery',
+          entityId: id,
+          institutionId: after.institutionId,
+          before: { status: before.status },
+          after: { status: after.status },
+        });
+        return after;
+      });
+    },
+
+    /** Sends a `webhook.ping` event to the actor's own endpoint. Throws WEBHOOK_NOT_CONFIGURED. */
+    async pingWebhook(ctx: Ctx): Promise<WebhookDeliveryRow> {
+      authorize(ctx.actor, 'webhooks.manage');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const id = await inTransaction(db, ctx, async (tx) => {
+        const deliveryId = await emitWebhook(tx, ctx, {
+          institutionId,
+          eventType: 'webhook.ping',
+          data: { institutionId },
+        });
+        if (!deliveryId)
+          throw conflict('WEBHOOK_NOT_CONFIGURED', 'set a webhook URL on the institution first');
+        return deliveryId;
+      });
+      return loadOwn(ctx, id);
+    },
+
+    /**
+     * Makes one attempt (the job handler's work). Signs per Standard Webhooks with the
+     * institution's current secret; a non-2xx answer or network error throws so the queue retries.
+     * `final` marks the last allowed try: its failure marks the delivery failed.
+     */
+    async attemptWebhookDelivery(
+      ctx: Ctx,
+      input: { deliveryId: string; jobId: string; final: boolean },
+    ): Promise<WebhookDeliveryRow | null> {
+      // Claim an attempt number first, so no connection is held while the receiver answers.
+      const [claimed] = await db
+        .update(webhookDeliveries)
+        .set({ attemptCount: sql`${webhookDeliveries.attemptCount} + 1`, lastAttemptAt: sql`now()` })
+        .where(and(eq(webhookDeliveries.id, input.deliveryId), eq(webhookDeliveries.status, 'pending')))
+        .returning();
+      if (!claimed) return null; // already delivered (or given up): at-least-once replay
+      const institution = await findInstitutionById(db, claimed.institutionId);
+      const started = clock();
+      const body = JSON.stringify(claimed.payload);
+      let statusCode: number | null = null;
+      let error: string | null = null;
+      let excerpt: string | null = null;
+      if (!institution?.webhookSecret) {
+        error = 'the institution has no webhook secret';
+      } else {
+        const signature = new Webhook(institution.webhookSecret).sign(claimed.id, started, body);
+        try {
+          const res = await deps.sender({
+            url: claimed.targetUrl,
+            headers: {
+              'content-type': 'application/json',
+              'user-agent': 'biobank-webhooks/1',
+              'webhook-id': claimed.id,
+              'webhook-timestamp': String(Math.floor(started.getTime() / 1000)),
+              'webhook-signature': signature,
+            },
+            body,
+            timeoutMs: deps.timeoutMs,
+          });
+          statusCode = res.status;
+          excerpt = res.bodyExcerpt;
+          if (res.status < 200 || res.status >= 300) error = `receiver answered ${res.status}`;
+        } catch (err) {
+          error = err instanceof Error ? err.message : String(err);
+        }
+      }
+      const ok = error === null;
+      const [after] = await db.transaction(async (tx) => {
+        await tx.insert(webhookAttempts).values({
+          deliveryId: claimed.id,
+          attemptNumber: claimed.attemptCount,
+          jobId: input.jobId,
+          startedAt: started,
+          durationMs: clock().getTime() - started.getTime(),
+          statusCode,
+          error,
+          responseExcerpt: excerpt,
+        });
+        return tx
+          .update(webhookDeliveries)
+          .set({
+            status: ok ? 'succeeded' : input.final ? 'failed' : 'pending',
+            lastStatusCode: statusCode,
+            lastError: error,
+            deliveredAt: ok ? sql`now()` : null,
+          })
+          .where(eq(webhookDeliveries.id, claimed.id))
+          .returning();
+      });
+      if (!ok) {
+        ctx.log.warn({ deliveryId: claimed.id, statusCode }, 'webhook attempt failed');
+        throw new Error(`webhook ${claimed.id} attempt ${claimed.attemptCount} failed: ${error}`);
+      }
+      return after ?? null;
+    },
+  };
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>;
