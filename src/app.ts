@@ -23,6 +23,9 @@ import {
 } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { institutionRoutes } from './modules/institutions/institutions.routes.js';
+import { participantRoutes } from './modules/participants/participants.routes.js';
+import { specimenRoutes } from './modules/specimens/specimens.routes.js';
+import { storageRoutes } from './modules/storage/storage.routes.js';
 import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { asDomainError } from './http/problem.js';
 
@@ -105,6 +108,9 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     apiKeyRoutes(v1, { db: c.db, apiKeys: c.services.apiKeys });
     auditRoutes(v1, { db: c.db, audit: c.services.audit });
     webhookRoutes(v1, { db: c.db, webhooks: c.services.webhooks });
+    participantRoutes(v1, { db: c.db, participants: c.services.participants });
+    specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
+    storageRoutes(v1, { db: c.db, storage: c.services.storage, scans: c.services.scans });
   });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.

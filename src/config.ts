@@ -29,7 +29,10 @@ export const configSchema = z.object({
     .regex(/^[a-zA-Z0-9_-]{1,40}$/, 'letters, digits, _ or -')
     .default('biobank')
     .describe('BullMQ key prefix, so several deployments can share one Redis'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level'),
   WORKERS: flag.default(true).describe('run the outbox relay and job workers inside `serve`'),
   BIOBANK_SECRET: z
     .string()

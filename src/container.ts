@@ -8,6 +8,10 @@ import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
+import { createParticipantService } from './modules/participants/participants.service.js';
+import { createScanService } from './modules/specimens/scans.service.js';
+import { createSpecimenService, openUseGate } from './modules/specimens/specimens.service.js';
+import { createStorageService } from './modules/storage/storage.service.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
 
@@ -27,6 +31,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     apiKeys: createApiKeyService({ db, clock, cacheTtlMs: config.AUTH_CACHE_TTL_MS }),
     institutions: createInstitutionService({ db }),
     audit: createAuditService({ db }),
+    participants: createParticipantService({ db, secret: config.BIOBANK_SECRET }),
     webhooks: createWebhookService({
       db,
       clock,
@@ -34,6 +39,11 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     }),
   };
+
+  const specimens = createSpecimenService({ db, pool: database.pool, useGate: openUseGate });
+  const storage = createStorageService({ db, specimens });
+  const scans = createScanService({ db, specimens, useGate: openUseGate });
+  const domain = { ...services, specimens, storage, scans };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),
@@ -53,7 +63,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     database,
     db,
     queues,
-    services,
+    services: domain,
     registry,
     relay,
     async close() {

@@ -55,6 +55,11 @@ const TITLE: Record<ErrorKind, string> = {
 export class DomainError extends Error {
   override name = 'DomainError';
   readonly status: number;
+  /**
+   * The same as `status`, under the name Fastify plugins with error handlers of their own read
+   * (the queue board's), so a refusal there keeps its 401 or 403 instead of becoming a 500.
+   */
+  readonly statusCode: number;
   readonly title: string;
   constructor(
     readonly kind: ErrorKind,
@@ -67,6 +72,7 @@ export class DomainError extends Error {
   ) {
     super(message);
     this.status = STATUS[kind];
+    this.statusCode = this.status;
     this.title = TITLE[kind];
   }
 }

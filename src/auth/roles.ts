@@ -17,6 +17,21 @@ export const PERMISSIONS = {
   'webhooks.read': ['admin', 'manager', 'integration'],
   'webhooks.manage': ['admin', 'manager'],
   'queues.board': ['admin'],
+  'protocols.read': ['admin', 'manager', 'technician', 'integration'],
+  'protocols.manage': ['admin', 'manager'],
+  'participants.read': ['admin', 'manager', 'technician', 'integration'],
+  'participants.identity': ['admin', 'manager', 'integration'],
+  'participants.manage': ['admin', 'manager', 'integration'],
+  'specimens.read': ['admin', 'manager', 'technician', 'integration'],
+  'specimens.register': ['admin', 'manager', 'technician', 'integration'],
+  'specimens.update': ['admin', 'manager', 'technician', 'integration'],
+  'specimens.handle': ['admin', 'manager', 'technician', 'integration'],
+  'specimens.destroy': ['admin', 'manager', 'technician'],
+  'specimens.holds': ['admin', 'manager'],
+  'storage.read': ['admin', 'manager', 'technician', 'integration'],
+  'storage.configure': ['admin', 'manager'],
+  'storage.move': ['admin', 'manager', 'technician'],
+  'custody.read': ['admin', 'manager', 'technician', 'integration'],
 } as const satisfies Record<string, readonly (Role | 'operator')[]>;
 
 export type Operation = keyof typeof PERMISSIONS;

@@ -16,13 +16,24 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/**
+ * Redis answers only when its connection is ready. The queue connection waits for Redis instead
+ * of failing (BullMQ needs `maxRetriesPerRequest: null`), so a ping sent while it reconnects would
+ * hang until the timeout: a load balancer probing every few seconds would pile up waiting probes.
+ */
+async function pingRedis(queues: QueueSet, ms: number): Promise<void> {
+  const { status } = queues.redis;
+  if (status !== 'ready') throw new Error(`redis connection is ${status}`);
+  await withTimeout(queues.redis.ping(), ms);
+}
+
 /** Liveness says the process runs; readiness checks PostgreSQL and Redis and names what is down. */
 export function healthRoutes(app: FastifyInstance, deps: { database: Database; queues: QueueSet }) {
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { schema: { hide: true } }, async (_req, reply) => {
     const checks = await Promise.allSettled([
       withTimeout(deps.database.pool.query('select 1'), 2000),
-      withTimeout(deps.queues.redis.ping(), 2000),
+      pingRedis(deps.queues, 2000),
     ]);
     const [pg, redis] = checks;
     const status = {

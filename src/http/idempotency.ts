@@ -13,7 +13,8 @@ const IN_FLIGHT_LOCK_SECONDS = 120;
 export interface IdempotencyScope {
   apiKeyId: string;
   key: string;
-  stored: boolean;
+  /** the response was stored or the key released: the onResponse backstop has nothing to do */
+  settled: boolean;
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -60,7 +61,7 @@ export async function beginIdempotentRequest(
     })
     .onConflictDoNothing()
     .returning({ key: idempotencyKeys.key });
-  if (claimed.length > 0) return { apiKeyId, key, stored: false };
+  if (claimed.length > 0) return { apiKeyId, key, settled: false };
 
   const where = and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key));
   // An expired record not yet purged, or a first request that died mid-flight, is taken over.
@@ -83,7 +84,7 @@ export async function beginIdempotentRequest(
       ),
     )
     .returning({ key: idempotencyKeys.key });
-  if (takenOver) return { apiKeyId, key, stored: false };
+  if (takenOver) return { apiKeyId, key, settled: false };
 
   const [existing] = await db.select().from(idempotencyKeys).where(where);
   if (!existing)
@@ -108,24 +109,30 @@ export async function beginIdempotentRequest(
   return 'replayed';
 }
 
-/** Stores the response; called in the effect's transaction so both commit together. */
+/**
+ * Stores the response. Called inside the effect's transaction, so both commit together; called
+ * again on the pool only when the service's final answer differs from what was stored there.
+ */
 export async function completeIdempotentRequest(
   db: DbOrTx,
   scope: IdempotencyScope,
   status: number,
   body: unknown,
 ): Promise<void> {
-  if (scope.stored) return;
-  scope.stored = true;
   await db
     .update(idempotencyKeys)
     .set({ state: 'completed', responseStatus: status, responseBody: body ?? null })
     .where(and(eq(idempotencyKeys.apiKeyId, scope.apiKeyId), eq(idempotencyKeys.key, scope.key)));
+  scope.settled = true;
 }
 
-/** Releases the key of a request that failed, so a retry runs it again. */
+/**
+ * Releases the key of a request that failed, so a retry runs it again. Only an `in_flight` record
+ * is deleted: when the failure came after the response was committed, the record stays, and when
+ * the commit itself failed, the stored response rolled back with it and the key is released.
+ */
 export async function abandonIdempotentRequest(db: Db, scope: IdempotencyScope): Promise<void> {
-  if (scope.stored) return;
+  scope.settled = true;
   await db
     .delete(idempotencyKeys)
     .where(

@@ -9,32 +9,48 @@ import type { OutboxRelay } from '../jobs/relay.js';
 const fastifyMetrics = fastifyMetricsModule.default;
 
 function gauge(
+  registry: client.Registry,
   name: string,
   help: string,
   labelNames: string[],
   collect: (g: client.Gauge) => Promise<void> | void,
 ) {
-  // One process may build several apps (tests): the newest app's dependencies feed the gauge.
-  client.register.removeSingleMetric(name);
   return new client.Gauge({
     name,
     help,
     labelNames,
+    registers: [registry],
     async collect() {
       await collect(this);
     },
   });
 }
 
-/** Prometheus /metrics: request latency by route, queue depths, outbox lag, pool usage. */
+/**
+ * Prometheus /metrics: request latency by route, queue depths, outbox lag, pool usage.
+ *
+ * Each app has a registry of its own rather than prom-client's global one: with the global one, a
+ * second app built in the same process (a test, a CLI command) took over the gauges, and when it
+ * closed, the first app's scrape failed reading the second's closed pool.
+ */
 export async function registerMetrics(
   app: FastifyInstance,
   deps: { database: Database; queues: QueueSet; relay: OutboxRelay },
 ) {
+  const registry = new client.Registry();
   await app.register(fastifyMetrics, {
-    endpoint: '/metrics',
-    clearRegisterOnInit: true,
-    defaultMetrics: { enabled: true },
+    // fastify-metrics reads `register` from the client it is given; the rest is prom-client's.
+    promClient: { ...client, register: registry },
+    // Route options rather than a path, to keep the scrape endpoint out of the OpenAPI document.
+    endpoint: {
+      url: '/metrics',
+      method: 'GET',
+      logLevel: 'fatal',
+      exposeHeadRoute: false,
+      schema: { hide: true },
+      handler: () => undefined, // replaced by the plugin's own handler
+    },
+    defaultMetrics: { enabled: true, register: registry },
     routeMetrics: {
       enabled: { histogram: true, summary: false },
       registeredRoutesOnly: true,
@@ -43,17 +59,25 @@ export async function registerMetrics(
         histogram: {
           name: 'http_request_duration_seconds',
           buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+          registers: [registry],
         },
+        // Created by the plugin even when disabled; kept out of the global registry too.
+        summary: { registers: [registry] },
       },
     },
   });
-  gauge('biobank_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state'], async (g) => {
+  gauge(registry, 'biobank_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state'], async (g) => {
+    // While Redis is away the queue connection waits instead of failing, so asking would hang the
+    // scrape: the series are dropped until it is back (absent rather than stale numbers).
+    g.reset();
+    if (deps.queues.redis.status !== 'ready') return;
     for (const queue of deps.queues.all()) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
       for (const [state, n] of Object.entries(counts)) g.set({ queue: queue.name, state }, n);
     }
   });
   gauge(
+    registry,
     'biobank_outbox_lag_seconds',
     'age of the oldest outbox row not yet moved to its queue',
     [],
@@ -61,7 +85,7 @@ export async function registerMetrics(
       g.set(await deps.relay.lagSeconds());
     },
   );
-  gauge('biobank_db_pool_connections', 'PostgreSQL pool connections by state', ['state'], (g) => {
+  gauge(registry, 'biobank_db_pool_connections', 'PostgreSQL pool connections by state', ['state'], (g) => {
     const { pool } = deps.database;
     g.set({ state: 'total' }, pool.totalCount);
     g.set({ state: 'idle' }, pool.idleCount);

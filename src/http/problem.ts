@@ -44,6 +44,33 @@ function fieldsFromValidation(
   }));
 }
 
+interface InnerGraphqlError {
+  message?: string;
+  code?: string;
+  extensions?: { code?: unknown };
+}
+
+/**
+ * Mercurius refuses a document (unknown field, bad argument, depth limit) with one error wrapping
+ * the list of reasons; the reasons are the useful part, so they become the detail.
+ */
+function graphqlValidationError(err: unknown): DomainError {
+  const inner = (err as { errors?: unknown }).errors;
+  const reasons: InnerGraphqlError[] = Array.isArray(inner) ? (inner as InnerGraphqlError[]) : [];
+  const tooDeep = reasons.some(
+    (r) => r.code === 'MER_ERR_GQL_QUERY_DEPTH' || r.extensions?.code === 'QUERY_TOO_DEEP',
+  );
+  const detail = reasons
+    .map((r) => r.message?.replaceAll('`', '').trim())
+    .filter(Boolean)
+    .join('; ');
+  return new DomainError(
+    'bad_request',
+    tooDeep ? 'QUERY_TOO_DEEP' : 'GRAPHQL_VALIDATION_FAILED',
+    detail || 'the GraphQL document is not valid',
+  );
+}
+
 /** Classifies any thrown value as a DomainError; undefined means a bug (answered as a bare 500). */
 export function asDomainError(err: unknown): DomainError | undefined {
   if (isDomainError(err)) return err;
@@ -71,6 +98,7 @@ export function asDomainError(err: unknown): DomainError | undefined {
     );
   }
   const fst = err as Partial<FastifyError>;
+  if (fst.code === 'MER_ERR_GQL_VALIDATION') return graphqlValidationError(err);
   if (fst.code && FASTIFY_ERRORS[fst.code]) {
     const known = FASTIFY_ERRORS[fst.code]!;
     return new DomainError(known.kind, known.code, known.message);

@@ -47,11 +47,14 @@ export function idempotencyHook(db: Db) {
   };
 }
 
-/** onResponse hook: a failed idempotent request releases its key so a retry runs it again. */
+/**
+ * onResponse hook, a backstop: a request that failed outside `execute` (which releases its key
+ * before answering) releases its Idempotency-Key here, so a retry runs it again.
+ */
 export function releaseIdempotencyOnFailure(db: Db) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const scope = request.idempotency;
-    if (scope && !scope.stored && reply.statusCode >= 400) {
+    if (scope && !scope.settled && reply.statusCode >= 400) {
       await abandonIdempotentRequest(db, scope).catch((err: unknown) =>
         request.log.error({ err }, 'could not release an idempotency key'),
       );
@@ -66,7 +69,8 @@ export function ctxOf(request: FastifyRequest): Ctx {
 
 /**
  * Runs one service call for a route and shapes its answer. With an Idempotency-Key, the response
- * is stored inside the service's transaction (or right after, for calls that write nothing).
+ * is stored inside the service's transaction, so the effect and its stored answer commit together
+ * (or right after, for calls that write nothing). A failure releases the key before it is answered.
  */
 export async function execute<R, B>(
   db: Db,
@@ -78,20 +82,38 @@ export async function execute<R, B>(
 ): Promise<B> {
   const ctx = ctxOf(request);
   const scope = request.idempotency;
-  let body: B | undefined;
-  let shaped = false;
-  if (scope) {
-    ctx.commitHook = {
-      async beforeCommit(tx, result) {
-        body = toBody(result as R);
-        shaped = true;
-        await completeIdempotentRequest(tx, scope, status, body);
-      },
-    };
+  if (!scope) {
+    const body = toBody(await run(ctx));
+    reply.code(status);
+    return body;
   }
-  const result = await run(ctx);
-  if (!shaped) body = toBody(result);
-  if (scope && !scope.stored) await completeIdempotentRequest(db, scope, status, body);
+  // JSON of the body stored with the effect; undefined while nothing was stored.
+  let storedJson: string | undefined;
+  ctx.commitHook = {
+    async beforeCommit(tx, result) {
+      // The transaction's result is the service's answer for most services. One that returns more
+      // than its transaction produced (a token made before it, a row read after it) cannot be
+      // shaped here: the key is still completed with the effect, and its body stored just below.
+      let body: B | null;
+      try {
+        body = toBody(result as R);
+      } catch {
+        body = null;
+      }
+      await completeIdempotentRequest(tx, scope, status, body);
+      storedJson = JSON.stringify(body);
+    },
+  };
+  let body: B;
+  try {
+    body = toBody(await run(ctx));
+  } catch (err) {
+    await abandonIdempotentRequest(db, scope).catch((releaseErr: unknown) =>
+      request.log.error({ err: releaseErr }, 'could not release an idempotency key'),
+    );
+    throw err;
+  }
+  if (storedJson !== JSON.stringify(body)) await completeIdempotentRequest(db, scope, status, body);
   reply.code(status);
-  return body as B;
+  return body;
 }

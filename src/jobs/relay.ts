@@ -32,7 +32,7 @@ export class OutboxRelay {
     this.wake();
   }
 
-  /** LISTEN on a dedicated connection; on loss, polling carries on and we listen again. */
+  /** LISTEN on a dedicated connection; on loss or failure, polling carries on and we listen again. */
   private async listen(): Promise<void> {
     const client = new pg.Client({
       connectionString: this.deps.databaseUrl,
@@ -40,20 +40,36 @@ export class OutboxRelay {
     });
     client.on('notification', () => this.wake());
     client.on('error', (err) => {
+      if (this.listener !== client) return; // already replaced, or ended by stop()
       this.deps.log.warn({ err }, 'outbox listener lost; relying on polling until it reconnects');
       this.listener = undefined;
       client.end().catch(() => undefined);
-      if (!this.stopped)
-        setTimeout(() => void this.listen().catch(() => undefined), this.deps.pollMs).unref();
+      this.listenLater();
     });
     try {
       await client.connect();
       await client.query('LISTEN biobank_outbox');
-      this.listener = client;
     } catch (err) {
-      this.deps.log.warn({ err }, 'outbox listener could not connect; polling only');
+      this.deps.log.warn({ err }, 'outbox listener could not connect; polling until it can');
       await client.end().catch(() => undefined);
+      this.listenLater();
+      return;
     }
+    if (this.stopped || this.listener) {
+      // Stopped meanwhile, or a restart already listens: one listener per relay.
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+  }
+
+  private listenLater(): void {
+    if (this.stopped) return;
+    setTimeout(() => {
+      // stop() may have run meanwhile: a listener opened now would never be closed. Rows
+      // committed while no one listened are seen by the pass that follows.
+      if (!this.stopped) void this.listen().then(() => this.wake());
+    }, this.deps.pollMs).unref();
   }
 
   /** Runs a pass now, or once more after the current one. */

@@ -9,7 +9,8 @@ import type { Ctx } from '../../src/context.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type Running } from '../../src/runtime.js';
 import type { Role } from '../../src/auth/roles.js';
-import { TEMPLATE_DB, adminUrl, databaseUrl } from './urls.js';
+import { inject } from 'vitest';
+import { adminUrl, databaseUrl, testDatabaseName } from './urls.js';
 
 export interface TestApp {
   c: Container;
@@ -25,11 +26,11 @@ export interface TestApp {
 
 /** A database of this test file's own, cloned from the migrated template. */
 export async function createTestDatabase(): Promise<string> {
-  const name = `biobank_test_f_${randomBytes(6).toString('hex')}`;
+  const name = testDatabaseName('f', randomBytes(6).toString('hex'));
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
   try {
-    await admin.query(`create database ${name} template ${TEMPLATE_DB}`);
+    await admin.query(`create database ${name} template ${inject('templateDb')}`);
   } finally {
     await admin.end();
   }

@@ -1,7 +1,7 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { z } from 'zod';
 import { isDomainError } from '../../errors.js';
-import { findInstitutionsByIds } from './institutions.repo.js';
+import { findInstitutionsByIds, type InstitutionRow } from './institutions.repo.js';
 import { createInstitutionInput } from './institutions.schemas.js';
 import type { Db } from '../../db/client.js';
 
@@ -32,6 +32,10 @@ export const institutionResolvers: IResolvers = {
     async createInstitution(_root, args: { input: unknown }, { biobank, services }) {
       return services.institutions.createInstitution(biobank, createInstitutionInput.parse(args.input));
     },
+  },
+  Institution: {
+    // Derived, as in the REST DTO: the secret itself never leaves the service.
+    webhookConfigured: (row: InstitutionRow) => Boolean(row.webhookUrl && row.webhookSecret),
   },
 };
 

@@ -138,7 +138,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     async pingWebhook(ctx: Ctx): Promise<WebhookDeliveryRow> {
       authorize(ctx.actor, 'webhooks.manage');
       const institutionId = actorInstitutionId(ctx.actor);
-      const id = await inTransaction(db, ctx, async (tx) => {
+      // The transaction returns the delivery itself, so an Idempotency-Key stores it with the effect.
+      return inTransaction(db, ctx, async (tx) => {
         const deliveryId = await emitWebhook(tx, ctx, {
           institutionId,
           eventType: 'webhook.ping',
@@ -146,9 +147,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         });
         if (!deliveryId)
           throw conflict('WEBHOOK_NOT_CONFIGURED', 'set a webhook URL on the institution first');
-        return deliveryId;
+        const [row] = await tx.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId));
+        if (!row) throw new Error('the delivery just written was not found');
+        return row;
       });
-      return loadOwn(ctx, id);
     },
 
     /**

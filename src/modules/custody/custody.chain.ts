@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+
+// The custody hash chain. Pure: the same function hashes on append and on verification.
+
+export interface ChainedEventFields {
+  specimenId: string;
+  institutionId: string;
+  seq: number;
+  type: string;
+  occurredAt: Date;
+  recordedAt: Date;
+  actor: string;
+  requestId: string;
+  fromContainerId: string | null;
+  fromPosition: string | null;
+  toContainerId: string | null;
+  toPosition: string | null;
+  /** as stored: numeric(14,4) */
+  quantityChange: string | number | null;
+  details: Record<string, unknown>;
+}
+
+/** JSON with object keys sorted at every depth, so equal events always serialise alike. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** Quantities hash in the stored scale (4 decimals), whatever form they arrive in. */
+export const canonicalQuantity = (q: string | number | null) => (q === null ? null : Number(q).toFixed(4));
+
+/** Timestamps hash at millisecond precision, as PostgreSQL keeps microseconds but JS has ms. */
+export function eventHash(prevHash: string | null, e: ChainedEventFields): string {
+  const canonical = canonicalJson({
+    specimenId: e.specimenId,
+    institutionId: e.institutionId,
+    seq: e.seq,
+    type: e.type,
+    occurredAt: e.occurredAt.toISOString(),
+    recordedAt: e.recordedAt.toISOString(),
+    actor: e.actor,
+    requestId: e.requestId,
+    from: [e.fromContainerId, e.fromPosition],
+    to: [e.toContainerId, e.toPosition],
+    quantityChange: canonicalQuantity(e.quantityChange),
+    details: e.details,
+  });
+  return createHash('sha256')
+    .update(prevHash ?? '')
+    .update('\n')
+    .update(canonical)
+    .digest('hex');
+}
+
+export interface ChainBreak {
+  seq: number;
+  eventId: number;
+  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'sequence_gap';
+  expected: string;
+  found: string;
+}
+
+/** Recomputes a chain in sequence order; returns the first break, or null when intact. */
+export function verifyChain(
+  events: (ChainedEventFields & { id: number; prevHash: string | null; hash: string })[],
+): {
+  checked: number;
+  firstBreak: ChainBreak | null;
+} {
+  let prev: string | null = null;
+  let expectedSeq = 1;
+  for (const e of events) {
+    if (e.seq !== expectedSeq) {
+      return {
+        checked: expectedSeq - 1,
+        firstBreak: {
+          seq: expectedSeq,
+          eventId: e.id,
+          reason: 'sequence_gap',
+          expected: String(expectedSeq),
+          found: String(e.seq),
+        },
+      };
+    }
+    if (e.prevHash !== prev) {
+      return {
+        checked: e.seq - 1,
+        firstBreak: {
+          seq: e.seq,
+          eventId: e.id,
+          reason: 'prev_hash_mismatch',
+          expected: prev ?? '',
+          found: e.prevHash ?? '',
+        },
+      };
+    }
+    const recomputed = eventHash(prev, e);
+    if (recomputed !== e.hash) {
+      return {
+        checked: e.seq - 1,
+        firstBreak: {
+          seq: e.seq,
+          eventId: e.id,
+          reason: 'hash_mismatch',
+          expected: recomputed,
+          found: e.hash,
+        },
+      };
+    }
+    prev = e.hash;
+    expectedSeq++;
+  }
+  return { checked: events.length, firstBreak: null };
+}

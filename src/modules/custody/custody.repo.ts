@@ -1,0 +1,103 @@
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type { Ctx } from '../../context.js';
+import { actorLabel } from '../../auth/roles.js';
+import type { DbOrTx, Tx } from '../../db/client.js';
+import { eventHash, type ChainedEventFields } from './custody.chain.js';
+import { custodyEvents, type CustodyEventRow, type CustodyEventType } from './custody.table.js';
+
+export interface CustodyEventInput {
+  specimenId: string;
+  institutionId: string;
+  type: CustodyEventType;
+  occurredAt?: Date | null;
+  fromContainerId?: string | null;
+  fromPosition?: string | null;
+  toContainerId?: string | null;
+  toPosition?: string | null;
+  quantityChange?: number | null;
+  details?: Record<string, unknown>;
+}
+
+/** The chain head a specimen row carries (locked by the caller with FOR UPDATE). */
+export interface ChainHead {
+  specimenId: string;
+  custodySeq: number;
+  custodyHead: string | null;
+}
+
+/**
+ * Appends custody events in the caller's transaction. Callers hold the specimen rows locked, so
+ * each chain grows one writer at a time; returns the new heads to store on the specimens.
+ */
+export async function appendCustodyEvents(
+  tx: Tx,
+  ctx: Ctx,
+  heads: Map<string, ChainHead>,
+  events: CustodyEventInput[],
+): Promise<Map<string, ChainHead>> {
+  if (events.length === 0) return heads;
+  const recordedAt = new Date();
+  const actor = actorLabel(ctx.actor);
+  const rows: (ChainedEventFields & { prevHash: string | null; hash: string })[] = [];
+  for (const e of events) {
+    const head = heads.get(e.specimenId) ?? { specimenId: e.specimenId, custodySeq: 0, custodyHead: null };
+    const fields: ChainedEventFields = {
+      specimenId: e.specimenId,
+      institutionId: e.institutionId,
+      seq: head.custodySeq + 1,
+      type: e.type,
+      occurredAt: e.occurredAt ?? recordedAt,
+      recordedAt,
+      actor,
+      requestId: ctx.requestId,
+      fromContainerId: e.fromContainerId ?? null,
+      fromPosition: e.fromPosition ?? null,
+      toContainerId: e.toContainerId ?? null,
+      toPosition: e.toPosition ?? null,
+      quantityChange: e.quantityChange ?? null,
+      details: e.details ?? {},
+    };
+    const hash = eventHash(head.custodyHead, fields);
+    rows.push({ ...fields, prevHash: head.custodyHead, hash });
+    heads.set(e.specimenId, { specimenId: e.specimenId, custodySeq: fields.seq, custodyHead: hash });
+  }
+  await tx.insert(custodyEvents).values(
+    rows.map((r) => ({
+      ...r,
+      quantityChange: r.quantityChange === null ? null : Number(r.quantityChange).toFixed(4),
+      type: r.type as CustodyEventType,
+    })),
+  );
+  return heads;
+}
+
+export async function listCustodyEvents(
+  db: DbOrTx,
+  specimenId: string,
+  opts: { afterSeq?: number; limit?: number } = {},
+): Promise<CustodyEventRow[]> {
+  const q = db
+    .select()
+    .from(custodyEvents)
+    .where(
+      and(
+        eq(custodyEvents.specimenId, specimenId),
+        opts.afterSeq ? gt(custodyEvents.seq, opts.afterSeq) : undefined,
+      ),
+    )
+    .orderBy(asc(custodyEvents.seq));
+  return opts.limit ? q.limit(opts.limit) : q;
+}
+
+/** The latest event of each specimen, for lists and GraphQL pages (one query). */
+export async function latestCustodyEvents(
+  db: DbOrTx,
+  specimenIds: readonly string[],
+): Promise<CustodyEventRow[]> {
+  if (specimenIds.length === 0) return [];
+  return db
+    .selectDistinctOn([custodyEvents.specimenId])
+    .from(custodyEvents)
+    .where(inArray(custodyEvents.specimenId, [...specimenIds]))
+    .orderBy(custodyEvents.specimenId, sql`${custodyEvents.seq} desc`);
+}

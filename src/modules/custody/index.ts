@@ -1,0 +1,14 @@
+export {
+  appendCustodyEvents,
+  listCustodyEvents,
+  latestCustodyEvents,
+  type CustodyEventInput,
+  type ChainHead,
+} from './custody.repo.js';
+export { verifyChain, eventHash, type ChainBreak } from './custody.chain.js';
+export {
+  custodyEvents,
+  CUSTODY_EVENT_TYPES,
+  type CustodyEventRow,
+  type CustodyEventType,
+} from './custody.table.js';

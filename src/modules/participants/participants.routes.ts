@@ -1,0 +1,208 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { execute } from '../../http/request-context.js';
+import {
+  POST_ERRORS,
+  errorResponses,
+  idParams,
+  idempotencyHeaders,
+  pageOf,
+  pageQuery,
+} from '../../http/schemas.js';
+import { CONSENT_TIERS, SEXES } from './participants.table.js';
+import {
+  createProtocolInput,
+  registerParticipantInput,
+  type ParticipantService,
+  type ParticipantView,
+  type ProtocolRow,
+} from './participants.service.js';
+
+export const protocolDto = z.object({
+  id: z.uuid(),
+  code: z.string(),
+  title: z.string(),
+  ethicsApprovalRef: z.string(),
+  consentTiers: z.array(z.enum(CONSENT_TIERS)),
+  createdAt: z.string(),
+  version: z.number().int(),
+});
+export const toProtocolDto = (p: ProtocolRow): z.infer<typeof protocolDto> => ({
+  id: p.id,
+  code: p.code,
+  title: p.title,
+  ethicsApprovalRef: p.ethicsApprovalRef,
+  consentTiers: p.consentTiers as z.infer<typeof protocolDto>['consentTiers'],
+  createdAt: p.createdAt.toISOString(),
+  version: p.version,
+});
+
+export const participantDto = z.object({
+  id: z.uuid(),
+  protocolId: z.uuid(),
+  sex: z.enum(SEXES),
+  diagnoses: z.array(z.string()),
+  identity: z
+    .object({
+      protocolParticipantId: z.string(),
+      birthYear: z.number().int().nullable(),
+      hasMrn: z.boolean(),
+    })
+    .nullable()
+    .describe('identity fields: present for admins, managers and integrations only'),
+  createdAt: z.string(),
+  version: z.number().int(),
+});
+export const toParticipantDto = (p: ParticipantView): z.infer<typeof participantDto> => ({
+  ...p,
+  createdAt: p.createdAt.toISOString(),
+});
+
+export function participantRoutes(app: FastifyInstance, deps: { db: Db; participants: ParticipantService }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const { db, participants } = deps;
+
+  r.post(
+    '/v1/protocols',
+    {
+      schema: {
+        operationId: 'createProtocol',
+        tags: ['protocols'],
+        summary: 'Create a collection protocol with the consent tiers it asks',
+        headers: idempotencyHeaders,
+        body: createProtocolInput,
+        response: { 201: protocolDto, ...errorResponses(403, ...POST_ERRORS) },
+      },
+    },
+    (req, reply) =>
+      execute(db, req, reply, 201, (ctx) => participants.createProtocol(ctx, req.body), toProtocolDto),
+  );
+  r.get(
+    '/v1/protocols',
+    {
+      schema: {
+        operationId: 'listProtocols',
+        tags: ['protocols'],
+        summary: 'List collection protocols',
+        response: { 200: z.object({ items: z.array(protocolDto) }), ...errorResponses(403) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.listProtocols(ctx),
+        (rows) => ({ items: rows.map(toProtocolDto) }),
+      ),
+  );
+  r.get(
+    '/v1/protocols/:id',
+    {
+      schema: {
+        operationId: 'getProtocol',
+        tags: ['protocols'],
+        summary: 'Read a collection protocol',
+        params: idParams,
+        response: { 200: protocolDto, ...errorResponses(403, 404) },
+      },
+    },
+    (req, reply) =>
+      execute(db, req, reply, 200, (ctx) => participants.getProtocol(ctx, req.params.id), toProtocolDto),
+  );
+
+  r.post(
+    '/v1/participants',
+    {
+      schema: {
+        operationId: 'registerParticipant',
+        tags: ['participants'],
+        summary: 'Register a pseudonymous donor to a protocol (an MRN is kept only as a keyed hash)',
+        headers: idempotencyHeaders,
+        body: registerParticipantInput,
+        response: { 201: participantDto, ...errorResponses(403, 404, ...POST_ERRORS) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        201,
+        (ctx) => participants.registerParticipant(ctx, req.body),
+        toParticipantDto,
+      ),
+  );
+  r.get(
+    '/v1/participants',
+    {
+      schema: {
+        operationId: 'listParticipants',
+        tags: ['participants'],
+        summary: 'List participants (identity fields only for roles that may see them)',
+        querystring: pageQuery.extend({ protocolId: z.uuid().optional() }),
+        response: { 200: pageOf(participantDto), ...errorResponses(403) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.listParticipants(ctx, req.query),
+        (p) => ({
+          items: p.items.map(toParticipantDto),
+          nextCursor: p.nextCursor,
+        }),
+      ),
+  );
+  r.post(
+    '/v1/participants/search-by-mrn',
+    {
+      schema: {
+        operationId: 'findParticipantsByMrn',
+        tags: ['participants'],
+        summary:
+          'Find participants by hospital MRN (matched through its keyed hash; POST keeps the MRN out of URLs and logs)',
+        body: z.object({ mrn: z.string().trim().min(1).max(64) }),
+        response: { 200: z.object({ items: z.array(participantDto) }), ...errorResponses(403) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.findParticipantsByMrn(ctx, req.body.mrn),
+        (rows) => ({
+          items: rows.map(toParticipantDto),
+        }),
+      ),
+  );
+  r.get(
+    '/v1/participants/:id',
+    {
+      schema: {
+        operationId: 'getParticipant',
+        tags: ['participants'],
+        summary: 'Read a participant',
+        params: idParams,
+        response: { 200: participantDto, ...errorResponses(403, 404) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.getParticipant(ctx, req.params.id),
+        toParticipantDto,
+      ),
+  );
+}

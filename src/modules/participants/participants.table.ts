@@ -1,0 +1,104 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  text,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.js';
+import { describeUnique } from '../../db/pg-errors.js';
+import { institutions } from '../institutions/index.js';
+
+/** Consent tiers a protocol may ask donors about (DESIGN.md section 3). */
+export const CONSENT_TIERS = [
+  'INTERNAL_RESEARCH',
+  'GENETIC_RESEARCH',
+  'EXTERNAL_SHARING',
+  'COMMERCIAL_USE',
+  'FUTURE_RESEARCH',
+  'RECONTACT',
+] as const;
+export type ConsentTier = (typeof CONSENT_TIERS)[number];
+
+export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
+export const participantSex = pgEnum('participant_sex', SEXES);
+
+export const protocols = pgTable(
+  'collection_protocol',
+  {
+    id: idColumn(),
+    institutionId: uuid('institution_id')
+      .notNull()
+      .references(() => institutions.id),
+    code: varchar('code', { length: 40 }).notNull(),
+    title: varchar('title', { length: 300 }).notNull(),
+    ethicsApprovalRef: varchar('ethics_approval_ref', { length: 120 }).notNull(),
+    consentTiers: text('consent_tiers')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    version: versionColumn(),
+  },
+  (t) => [uniqueIndex('protocol_code_unique').on(t.institutionId, t.code)],
+);
+
+/**
+ * A pseudonymous donor registered to a protocol. No names; the hospital MRN only as an HMAC so
+ * the LIS integration can match it without the service holding it.
+ */
+export const participants = pgTable(
+  'participant',
+  {
+    id: idColumn(),
+    institutionId: uuid('institution_id')
+      .notNull()
+      .references(() => institutions.id),
+    protocolId: uuid('protocol_id')
+      .notNull()
+      .references(() => protocols.id),
+    protocolParticipantId: varchar('protocol_participant_id', { length: 64 }).notNull(),
+    sex: participantSex('sex').notNull().default('unknown'),
+    birthYear: integer('birth_year'),
+    /** ICD-10 codes */
+    diagnoses: text('diagnoses')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    mrnHash: varchar('mrn_hash', { length: 64 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    version: versionColumn(),
+  },
+  (t) => [
+    uniqueIndex('participant_protocol_pid_unique').on(t.protocolId, t.protocolParticipantId),
+    uniqueIndex('participant_protocol_mrn_unique').on(t.protocolId, t.mrnHash),
+    index('participant_institution_mrn_idx').on(t.institutionId, t.mrnHash),
+    check(
+      'participant_birth_year_range',
+      sql`${t.birthYear} is null or ${t.birthYear} between 1880 and 2200`,
+    ),
+  ],
+);
+
+describeUnique(
+  'protocol_code_unique',
+  'PROTOCOL_CODE_TAKEN',
+  (v) => `a protocol with code ${v.code ?? ''} already exists`,
+);
+describeUnique(
+  'participant_protocol_pid_unique',
+  'PARTICIPANT_EXISTS',
+  (v) => `participant ${v.protocol_participant_id ?? ''} is already registered to this protocol`,
+);
+describeUnique(
+  'participant_protocol_mrn_unique',
+  'PARTICIPANT_EXISTS',
+  () => 'a participant with this MRN is already registered to this protocol',
+);

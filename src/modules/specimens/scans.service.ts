@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import type { Db } from '../../db/client.js';
+import { inTransaction } from '../../db/transaction.js';
+import { DomainError } from '../../errors.js';
+import { loadContainersWithAncestors } from '../storage/storage.repo.js';
+import { barcode, instant, positionLabelInput } from './specimens.schemas.js';
+import { batchRejected, locationOf, planPlacements } from './specimens.placement.js';
+import { lockSpecimensByBarcode } from './specimens.repo.js';
+import type { SpecimenChange, SpecimenService, SpecimenView, UseGate } from './specimens.service.js';
+
+export const SCAN_ACTIONS = ['receive', 'store', 'move', 'check_out', 'check_in'] as const;
+
+export const scanInput = z.object({
+  action: z.enum(SCAN_ACTIONS),
+  barcode,
+  containerId: z.uuid().optional(),
+  position: positionLabelInput.optional(),
+  occurredAt: instant.optional().describe('when the scan happened'),
+  use: z.string().trim().max(40).optional().describe('for check_out: the intended use'),
+});
+export const scansInput = z.object({ scans: z.array(scanInput).min(1).max(500) });
+export type ScanInput = z.infer<typeof scanInput>;
+
+/**
+ * A batch of scanner actions in one transaction, all or nothing, with per-item errors (the
+ * bench workflow: a technician scans a tray, then commits it).
+ */
+export function createScanService(deps: { db: Db; specimens: SpecimenService; useGate: UseGate }) {
+  return {
+    /** Throws BATCH_REJECTED listing every refused item by index. */
+    async applyScans(ctx: Ctx, scans: ScanInput[]): Promise<SpecimenView[]> {
+      authorize(ctx.actor, 'specimens.handle');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const { internal } = deps.specimens;
+      return inTransaction(deps.db, ctx, async (tx) => {
+        const errors = new Map<number, DomainError>();
+        const rows = await lockSpecimensByBarcode(tx, institutionId, [
+          ...new Set(scans.map((s) => s.barcode)),
+        ]);
+        const byBarcode = new Map(rows.map((r) => [r.barcode, r]));
+        const seen = new Map<string, number>();
+        scans.forEach((s, i) => {
+          if (!byBarcode.has(s.barcode)) {
+            errors.set(
+              i,
+              new DomainError('not_found', 'SPECIMEN_NOT_FOUND', `no specimen has barcode ${s.barcode}`, [
+                { field: `scans.${i}.barcode`, message: 'unknown barcode' },
+              ]),
+            );
+          } else if (seen.has(s.barcode)) {
+            errors.set(
+              i,
+              new DomainError(
+                'conflict',
+                'DUPLICATE_SCAN',
+                `barcode ${s.barcode} is scanned twice (items ${seen.get(s.barcode)} and ${i})`,
+                [{ field: `scans.${i}.barcode`, message: 'scanned twice' }],
+              ),
+            );
+          }
+          seen.set(s.barcode, i);
+          if ((s.action === 'store' || s.action === 'move') && !s.containerId) {
+            errors.set(
+              i,
+              new DomainError('bad_request', 'CONTAINER_REQUIRED', `${s.action} needs a containerId`, [
+                { field: `scans.${i}.containerId`, message: 'required' },
+              ]),
+            );
+          }
+        });
+        // Tubes leaving their positions in this batch free them for others in the same batch.
+        const vacating = new Set(
+          scans
+            .filter((s) => s.containerId || s.action === 'check_out')
+            .map((s) => byBarcode.get(s.barcode)?.id)
+            .filter((x): x is string => !!x),
+        );
+        const plan = await planPlacements(
+          tx,
+          institutionId,
+          scans.flatMap((s, i) => {
+            const row = byBarcode.get(s.barcode);
+            return s.containerId && row
+              ? [
+                  {
+                    index: i,
+                    field: `scans.${i}.`,
+                    containerId: s.containerId,
+                    position: s.position,
+                    type: row.type,
+                    specimenId: row.id,
+                  },
+                ]
+              : [];
+          }),
+          { vacating },
+        );
+        for (const [i, e] of plan.errors) if (!errors.has(i)) errors.set(i, e);
+        const current = await loadContainersWithAncestors(
+          tx,
+          institutionId,
+          rows.map((r) => r.containerId).filter((c): c is string => c !== null),
+        );
+        const changes: SpecimenChange[] = [];
+        scans.forEach((s, i) => {
+          if (errors.has(i)) return;
+          const row = byBarcode.get(s.barcode)!;
+          const loc = locationOf(row, current);
+          const from = { fromContainerId: row.containerId, fromPosition: loc?.position ?? null };
+          const occurredAt = s.occurredAt ? new Date(s.occurredAt) : null;
+          try {
+            if (s.action === 'check_out') {
+              const to = internal.refuse(row, 'check_out');
+              changes.push({
+                before: row,
+                patch: { status: to },
+                events: [{ type: 'checked_out', occurredAt, ...from, details: s.use ? { use: s.use } : {} }],
+                action: 'checkOutSpecimen',
+              });
+            } else {
+              const action =
+                s.action === 'store' && row.containerId && row.status !== 'pending' ? 'move' : s.action;
+              changes.push(
+                internal.placementChange(row, action, plan.placements.get(i) ?? null, from, {
+                  occurredAt,
+                  thawed: s.action === 'check_in',
+                }),
+              );
+            }
+          } catch (err) {
+            if (!(err instanceof DomainError)) throw err;
+            errors.set(
+              i,
+              new DomainError(
+                err.kind,
+                err.code,
+                err.message,
+                [{ field: `scans.${i}.action`, message: err.message }],
+                err.details,
+              ),
+            );
+          }
+        });
+        const checkOuts = changes.filter((c) => c.action === 'checkOutSpecimen');
+        for (const s of scans) {
+          if (s.action !== 'check_out' || !s.use) continue;
+          const row = checkOuts.find((c) => c.before.barcode === s.barcode)?.before;
+          if (row) await deps.useGate.assertUsable(tx, ctx, [row], s.use);
+        }
+        if (errors.size) throw batchRejected(errors, scans.length);
+        const after = await internal.applyChanges(tx, ctx, changes);
+        return internal.views(tx, institutionId, after);
+      });
+    },
+  };
+}
+
+export type ScanService = ReturnType<typeof createScanService>;

@@ -1,0 +1,159 @@
+import { and, asc, eq, gt, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client.js';
+import { specimens, type SpecimenRow } from './specimens.table.js';
+
+export type NewSpecimenRow = typeof specimens.$inferInsert;
+
+/** Locks specimens in id order (one order for every writer, so batches never deadlock). */
+export async function lockSpecimens(
+  db: DbOrTx,
+  institutionId: string,
+  ids: readonly string[],
+): Promise<SpecimenRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(specimens)
+    .where(and(eq(specimens.institutionId, institutionId), inArray(specimens.id, [...ids])))
+    .orderBy(asc(specimens.id))
+    .for('update');
+}
+
+export async function lockSpecimensByBarcode(db: DbOrTx, institutionId: string, barcodes: readonly string[]) {
+  if (barcodes.length === 0) return [];
+  return db
+    .select()
+    .from(specimens)
+    .where(and(eq(specimens.institutionId, institutionId), inArray(specimens.barcode, [...barcodes])))
+    .orderBy(asc(specimens.id))
+    .for('update');
+}
+
+export async function findSpecimen(
+  db: DbOrTx,
+  institutionId: string,
+  id: string,
+): Promise<SpecimenRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(specimens)
+    .where(and(eq(specimens.institutionId, institutionId), eq(specimens.id, id)));
+  return row;
+}
+
+export async function findSpecimensByIds(db: DbOrTx, institutionId: string, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(specimens)
+    .where(and(eq(specimens.institutionId, institutionId), inArray(specimens.id, [...ids])));
+}
+
+export async function findSpecimensByBarcodes(
+  db: DbOrTx,
+  institutionId: string,
+  barcodes: readonly string[],
+) {
+  if (barcodes.length === 0) return [];
+  return db
+    .select()
+    .from(specimens)
+    .where(and(eq(specimens.institutionId, institutionId), inArray(specimens.barcode, [...barcodes])));
+}
+
+/** Specimens occupying any of the given (container, row, col) slots. */
+export async function findOccupants(
+  db: DbOrTx,
+  slots: readonly { containerId: string; row: number; col: number }[],
+): Promise<SpecimenRow[]> {
+  if (slots.length === 0) return [];
+  const tuples = sql.join(
+    slots.map((s) => sql`(${s.containerId}::uuid, ${s.row}::int, ${s.col}::int)`),
+    sql`, `,
+  );
+  return db
+    .select()
+    .from(specimens)
+    .where(
+      sql`(${specimens.containerId}, ${specimens.positionRow}, ${specimens.positionCol}) in (${tuples})`,
+    );
+}
+
+export async function specimensInContainers(db: DbOrTx, containerIds: readonly string[]) {
+  if (containerIds.length === 0) return [];
+  return db
+    .select()
+    .from(specimens)
+    .where(inArray(specimens.containerId, [...containerIds]));
+}
+
+export interface SpecimenFilter {
+  institutionId: string;
+  type?: string;
+  status?: string;
+  protocolId?: string;
+  participantId?: string;
+  subtreeContainerIds?: SQL;
+  collectedFrom?: Date;
+  collectedTo?: Date;
+  qcStatus?: string;
+  held?: boolean;
+  afterId?: string;
+  limit: number;
+}
+
+export async function listSpecimenRows(db: DbOrTx, f: SpecimenFilter): Promise<SpecimenRow[]> {
+  return db
+    .select()
+    .from(specimens)
+    .where(
+      and(
+        eq(specimens.institutionId, f.institutionId),
+        f.type ? eq(specimens.type, f.type as SpecimenRow['type']) : undefined,
+        f.status ? eq(specimens.status, f.status as SpecimenRow['status']) : undefined,
+        f.protocolId ? eq(specimens.protocolId, f.protocolId) : undefined,
+        f.participantId ? eq(specimens.participantId, f.participantId) : undefined,
+        f.subtreeContainerIds ? sql`${specimens.containerId} in (${f.subtreeContainerIds})` : undefined,
+        f.collectedFrom ? gte(specimens.collectedAt, f.collectedFrom) : undefined,
+        f.collectedTo ? lte(specimens.collectedAt, f.collectedTo) : undefined,
+        f.qcStatus ? eq(specimens.qcStatus, f.qcStatus as SpecimenRow['qcStatus']) : undefined,
+        f.held === true ? sql`cardinality(${specimens.holds}) > 0` : undefined,
+        f.held === false ? sql`cardinality(${specimens.holds}) = 0` : undefined,
+        f.afterId ? gt(specimens.id, f.afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(specimens.id))
+    .limit(f.limit);
+}
+
+/** Ancestors of a specimen, root first. */
+export async function findAncestors(db: DbOrTx, institutionId: string, id: string): Promise<SpecimenRow[]> {
+  const result = await db.execute<{ id: string; depth: number }>(sql`
+    with recursive up(id, parent_id, depth) as (
+      select id, parent_id, 0 from specimen where id = ${id} and institution_id = ${institutionId}
+      union all
+      select s.id, s.parent_id, up.depth + 1 from specimen s join up on s.id = up.parent_id
+    )
+    select id, depth from up where depth > 0 order by depth desc`);
+  const ids = result.rows.map((r) => r.id);
+  const rows = await findSpecimensByIds(db, institutionId, ids);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((i) => byId.get(i)).filter((r): r is SpecimenRow => r !== undefined);
+}
+
+/** Every descendant of a specimen (any generation), parents before children. */
+export async function findDescendants(db: DbOrTx, institutionId: string, id: string): Promise<SpecimenRow[]> {
+  const result = await db.execute<{ id: string }>(sql`
+    with recursive down(id, depth) as (
+      select id, 0 from specimen where parent_id = ${id} and institution_id = ${institutionId}
+      union all
+      select s.id, down.depth + 1 from specimen s join down on s.parent_id = down.id
+    )
+    select id from down order by depth, id`);
+  const ids = result.rows.map((r) => r.id);
+  const rows = await findSpecimensByIds(db, institutionId, ids);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((i) => byId.get(i)).filter((r): r is SpecimenRow => r !== undefined);
+}
+
+export { specimens };

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
+import { SPECIMEN_TYPES, SPECIMEN_UNITS } from './specimen-types.js';
+import { HOLD_REASONS, LINEAGES, PATHOLOGY_STATUSES, QC_STATUSES } from './specimens.table.js';
+
+export const barcode = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only');
+export const positionLabelInput = z.string().trim().min(1).max(16).describe('grid position, e.g. B3 or 14');
+export const instant = z.iso.datetime({ offset: true }).describe('RFC 3339 date-time with offset');
+export const quantity = z.number().positive().max(1e9).describe('amount in the specimen unit');
+export const qualityMetrics = z
+  .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.number().finite())
+  .refine((r) => Object.keys(r).length <= 30, 'at most 30 metrics')
+  .describe('quality metrics, e.g. { "rin": 8.1, "concentrationNgUl": 52.3 }');
+export const externalId = z.object({
+  system: z.string().trim().min(1).max(40),
+  value: z.string().trim().min(1).max(120),
+});
+
+export const registerSpecimenInput = z.object({
+  barcode,
+  type: z.enum(SPECIMEN_TYPES),
+  participantId: z.uuid().optional(),
+  protocolId: z.uuid().optional(),
+  anatomicSite: z.string().trim().max(120).optional(),
+  pathologyStatus: z.enum(PATHOLOGY_STATUSES).optional(),
+  collectedAt: instant.optional(),
+  receivedAt: instant.optional(),
+  processedAt: instant.optional(),
+  frozenAt: instant.optional(),
+  sprecCode: z.string().trim().max(32).optional(),
+  sprecVersion: z.string().trim().max(8).optional(),
+  quantity,
+  unit: z.enum(SPECIMEN_UNITS).optional().describe('defaults to the type’s usual unit'),
+  quality: qualityMetrics.optional(),
+  externalIds: z.array(externalId).max(10).optional(),
+  containerId: z.uuid().optional().describe('store at once in this box or plate'),
+  position: positionLabelInput.optional(),
+});
+export type RegisterSpecimenInput = z.infer<typeof registerSpecimenInput>;
+
+export const registerSpecimensInput = z.object({
+  specimens: z.array(registerSpecimenInput).min(1).max(1000),
+});
+
+export const updateSpecimenInput = z
+  .object({
+    anatomicSite: z.string().trim().max(120).nullable(),
+    pathologyStatus: z.enum(PATHOLOGY_STATUSES),
+    collectedAt: instant.nullable(),
+    receivedAt: instant.nullable(),
+    processedAt: instant.nullable(),
+    frozenAt: instant.nullable(),
+    sprecCode: z.string().trim().max(32).nullable(),
+    sprecVersion: z.string().trim().max(8).nullable(),
+    quality: qualityMetrics,
+    externalIds: z.array(externalId).max(10),
+  })
+  .partial()
+  .strict();
+export type UpdateSpecimenInput = z.infer<typeof updateSpecimenInput>;
+
+const actionBase = {
+  occurredAt: instant.optional().describe('when it happened (defaults to now)'),
+  note: z.string().trim().max(500).optional(),
+};
+
+export const placementInput = z.object({
+  ...actionBase,
+  containerId: z.uuid(),
+  position: positionLabelInput.optional(),
+});
+export const checkOutInput = z.object({
+  ...actionBase,
+  use: z.string().trim().max(40).optional().describe('intended use (consent is checked for it)'),
+});
+export const checkInInput = z.object({
+  ...actionBase,
+  containerId: z.uuid().optional().describe('defaults to the position it left'),
+  position: positionLabelInput.optional(),
+  thawed: z.boolean().default(true).describe('the tube was thawed while out: freeze-thaw count +1'),
+});
+export const consumeInput = z.object({ ...actionBase, quantity });
+export const plainActionInput = z.object({ ...actionBase, reason: z.string().trim().max(200).optional() });
+export const holdInput = z.object({ ...actionBase, reason: z.enum(HOLD_REASONS) });
+
+export const aliquotInput = z.object({
+  ...actionBase,
+  use: z.string().trim().max(40).optional(),
+  aliquots: z
+    .array(
+      z.object({
+        barcode: barcode.optional().describe('generated from the parent barcode when omitted'),
+        quantity,
+        containerId: z.uuid().optional(),
+        position: positionLabelInput.optional(),
+      }),
+    )
+    .min(1)
+    .max(384),
+});
+export type AliquotInput = z.infer<typeof aliquotInput>;
+
+export const derivativeInput = z.object({
+  ...actionBase,
+  use: z.string().trim().max(40).optional(),
+  type: z.enum(SPECIMEN_TYPES),
+  consumedQuantity: quantity.describe('taken from the parent'),
+  derivatives: z
+    .array(
+      z.object({
+        barcode: barcode.optional(),
+        quantity,
+        unit: z.enum(SPECIMEN_UNITS).optional(),
+        quality: qualityMetrics.optional(),
+        containerId: z.uuid().optional(),
+        position: positionLabelInput.optional(),
+      }),
+    )
+    .min(1)
+    .max(96),
+});
+export type DerivativeInput = z.infer<typeof derivativeInput>;
+
+export const specimenListQuery = z.object({
+  type: z.enum(SPECIMEN_TYPES).optional(),
+  status: z.enum(SPECIMEN_STATUSES).optional(),
+  protocolId: z.uuid().optional(),
+  participantId: z.uuid().optional(),
+  containerId: z.uuid().optional().describe('anywhere in this container’s subtree'),
+  collectedFrom: instant.optional(),
+  collectedTo: instant.optional(),
+  qcStatus: z.enum(QC_STATUSES).optional(),
+  held: z.enum(['true', 'false']).optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+export type SpecimenListQuery = z.infer<typeof specimenListQuery>;
+
+export const locationDto = z.object({
+  containerId: z.uuid(),
+  containerBarcode: z.string(),
+  position: z.string().nullable(),
+  path: z.string().describe('e.g. "Freezer F-01 / Rack R3 / Box BX-0042 / B3"'),
+});
+
+export const specimenDto = z.object({
+  id: z.uuid(),
+  barcode: z.string(),
+  type: z.enum(SPECIMEN_TYPES),
+  lineage: z.enum(LINEAGES),
+  parentId: z.uuid().nullable(),
+  rootId: z.uuid(),
+  participantId: z.uuid().nullable(),
+  protocolId: z.uuid().nullable(),
+  anatomicSite: z.string().nullable(),
+  pathologyStatus: z.enum(PATHOLOGY_STATUSES),
+  collectedAt: z.string().nullable(),
+  receivedAt: z.string().nullable(),
+  processedAt: z.string().nullable(),
+  frozenAt: z.string().nullable(),
+  sprecCode: z.string().nullable(),
+  sprecVersion: z.string().nullable(),
+  unit: z.enum(SPECIMEN_UNITS),
+  initialQuantity: z.number(),
+  availableQuantity: z.number(),
+  quality: z.record(z.string(), z.number()),
+  freezeThawCount: z.number().int(),
+  status: z.enum(SPECIMEN_STATUSES),
+  holds: z.array(z.string()),
+  qcStatus: z.enum(QC_STATUSES),
+  location: locationDto.nullable(),
+  externalIds: z.array(externalId),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.number().int(),
+});
+export type SpecimenDto = z.infer<typeof specimenDto>;

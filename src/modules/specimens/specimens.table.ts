@@ -1,0 +1,120 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgEnum,
+  pgTable,
+  text,
+  uniqueIndex,
+  unique,
+  uuid,
+  varchar,
+  type AnyPgColumn,
+} from 'drizzle-orm/pg-core';
+import { createdAt, idColumn, tstz, updatedAt, versionColumn } from '../../db/columns.js';
+import { describeCheck, describeUnique } from '../../db/pg-errors.js';
+import { institutions } from '../institutions/index.js';
+import { participants, protocols } from '../participants/participants.table.js';
+import { containers } from '../storage/storage.table.js';
+import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
+import { SPECIMEN_TYPES, SPECIMEN_UNITS } from './specimen-types.js';
+
+export const LINEAGES = ['primary', 'aliquot', 'derivative'] as const;
+export const PATHOLOGY_STATUSES = [
+  'normal',
+  'malignant',
+  'benign',
+  'pre_malignant',
+  'not_applicable',
+  'unknown',
+] as const;
+export const HOLD_REASONS = ['CONSENT_WITHDRAWN', 'QC_FAILED', 'QUARANTINE'] as const;
+export type HoldReason = (typeof HOLD_REASONS)[number];
+export const QC_STATUSES = ['unchecked', 'pass', 'warn', 'fail'] as const;
+
+export const specimenType = pgEnum('specimen_type', SPECIMEN_TYPES);
+export const specimenStatus = pgEnum('specimen_status', SPECIMEN_STATUSES);
+export const specimenLineage = pgEnum('specimen_lineage', LINEAGES);
+export const pathologyStatus = pgEnum('pathology_status', PATHOLOGY_STATUSES);
+export const quantityUnit = pgEnum('quantity_unit', SPECIMEN_UNITS);
+export const qcStatus = pgEnum('qc_status', QC_STATUSES);
+
+export const specimens = pgTable(
+  'specimen',
+  {
+    id: idColumn(),
+    institutionId: uuid('institution_id')
+      .notNull()
+      .references(() => institutions.id),
+    barcode: varchar('barcode', { length: 64 }).notNull(),
+    type: specimenType('type').notNull(),
+    lineage: specimenLineage('lineage').notNull().default('primary'),
+    parentId: uuid('parent_id').references((): AnyPgColumn => specimens.id),
+    rootId: uuid('root_id').notNull(),
+    participantId: uuid('participant_id').references(() => participants.id),
+    protocolId: uuid('protocol_id').references(() => protocols.id),
+    anatomicSite: varchar('anatomic_site', { length: 120 }),
+    pathologyStatus: pathologyStatus('pathology_status').notNull().default('unknown'),
+    collectedAt: tstz('collected_at'),
+    receivedAt: tstz('received_at'),
+    processedAt: tstz('processed_at'),
+    frozenAt: tstz('frozen_at'),
+    sprecCode: varchar('sprec_code', { length: 32 }),
+    sprecVersion: varchar('sprec_version', { length: 8 }),
+    unit: quantityUnit('unit').notNull(),
+    initialQuantity: numeric('initial_quantity', { precision: 14, scale: 4, mode: 'number' }).notNull(),
+    availableQuantity: numeric('available_quantity', { precision: 14, scale: 4, mode: 'number' }).notNull(),
+    /** quality metrics, e.g. { rin: 8.1, concentrationNgUl: 52.3, a260a280: 1.9 } */
+    quality: jsonb('quality').$type<Record<string, number>>().notNull().default({}),
+    freezeThawCount: integer('freeze_thaw_count').notNull().default(0),
+    status: specimenStatus('status').notNull().default('pending'),
+    holds: text('holds')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    qcStatus: qcStatus('qc_status').notNull().default('unchecked'),
+    containerId: uuid('container_id').references(() => containers.id),
+    positionRow: integer('position_row'),
+    positionCol: integer('position_col'),
+    /** ids in other systems, e.g. [{ system: 'LIS', value: 'A-123' }] */
+    externalIds: jsonb('external_ids').$type<{ system: string; value: string }[]>().notNull().default([]),
+    custodySeq: integer('custody_seq').notNull().default(0),
+    custodyHead: varchar('custody_head', { length: 64 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    version: versionColumn(),
+  },
+  (t) => [
+    uniqueIndex('specimen_barcode_unique').on(t.institutionId, t.barcode),
+    // One specimen per position; NULLs (not in a positional container) never clash.
+    unique('specimen_position_unique').on(t.containerId, t.positionRow, t.positionCol),
+    index('specimen_container_idx').on(t.containerId),
+    index('specimen_parent_idx').on(t.parentId),
+    index('specimen_root_idx').on(t.rootId),
+    index('specimen_participant_idx').on(t.participantId),
+    index('specimen_list_idx').on(t.institutionId, t.id),
+    index('specimen_external_ids_idx').using('gin', t.externalIds),
+    check('specimen_quantity_nonnegative', sql`${t.availableQuantity} >= 0 and ${t.initialQuantity} >= 0`),
+    check('specimen_quantity_within_initial', sql`${t.availableQuantity} <= ${t.initialQuantity}`),
+    check('specimen_position_pair', sql`(${t.positionRow} is null) = (${t.positionCol} is null)`),
+    check('specimen_freeze_thaw_nonnegative', sql`${t.freezeThawCount} >= 0`),
+    check('specimen_lineage_parent', sql`(${t.lineage} = 'primary') = (${t.parentId} is null)`),
+  ],
+);
+
+describeUnique(
+  'specimen_barcode_unique',
+  'BARCODE_TAKEN',
+  (v) => `a specimen with barcode ${v.barcode ?? ''} already exists`,
+);
+describeUnique('specimen_position_unique', 'POSITION_OCCUPIED', () => 'that position is already occupied');
+describeCheck(
+  'specimen_quantity_nonnegative',
+  'INSUFFICIENT_QUANTITY',
+  () => 'not enough quantity is available',
+);
+
+export type SpecimenRow = typeof specimens.$inferSelect;

@@ -1,0 +1,276 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { etag, preconditionVersion } from '../../http/etag.js';
+import { execute } from '../../http/request-context.js';
+import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
+import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
+import { specimenDto } from '../specimens/specimens.schemas.js';
+import { scansInput, type ScanService } from '../specimens/scans.service.js';
+import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { CONTAINER_KINDS } from './storage.table.js';
+import {
+  containerDto,
+  createContainerInput,
+  moveContainerInput,
+  rackScanInput,
+  updateContainerInput,
+} from './storage.schemas.js';
+import { toContainerDto, type ContainerView, type StorageService } from './storage.service.js';
+
+const one = (v: ContainerView) => toContainerDto(v.container, v.byId);
+
+const mapDto = z.object({
+  container: containerDto,
+  rows: z.number().int(),
+  cols: z.number().int(),
+  occupied: z.number().int(),
+  positions: z.array(
+    z.object({
+      position: z.string(),
+      row: z.number().int(),
+      col: z.number().int(),
+      occupant: z
+        .object({
+          kind: z.enum(['specimen', 'container']),
+          id: z.uuid(),
+          barcode: z.string(),
+          type: z.string().optional(),
+          status: z.string().optional(),
+          holds: z.array(z.string()).optional(),
+        })
+        .nullable(),
+    }),
+  ),
+});
+
+const entry = z.object({ position: z.string(), barcode: z.string(), specimenId: z.uuid() });
+const rackScanDto = z.object({
+  containerId: z.uuid(),
+  applied: z.boolean(),
+  matched: z.array(entry),
+  movedIn: z.array(entry.extend({ from: z.string().nullable() })),
+  unknown: z.array(z.object({ position: z.string(), barcode: z.string() })),
+  missing: z.array(entry),
+  errors: z.array(z.object({ position: z.string(), message: z.string() })),
+});
+
+export function storageRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; storage: StorageService; scans: ScanService },
+) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const { db, storage, scans } = deps;
+  const tags = ['storage'];
+
+  r.post(
+    '/v1/containers',
+    {
+      schema: {
+        operationId: 'createContainer',
+        tags,
+        summary: 'Create a site, freezer, LN2 tank, rack, shelf, box or plate',
+        headers: idempotencyHeaders,
+        body: createContainerInput,
+        response: { 201: containerDto, ...errorResponses(403, 404, ...POST_ERRORS) },
+      },
+    },
+    (req, reply) => execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), one),
+  );
+  r.get(
+    '/v1/containers',
+    {
+      schema: {
+        operationId: 'listContainers',
+        tags,
+        summary: 'Children of a container, or the top-level containers',
+        querystring: z.object({ parentId: z.uuid().optional(), kind: z.enum(CONTAINER_KINDS).optional() }),
+        response: { 200: z.object({ items: z.array(containerDto) }), ...errorResponses(403) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.listContainers(ctx, req.query),
+        (v) => ({ items: v.map(one) }),
+      ),
+  );
+  r.get(
+    '/v1/containers/:id',
+    {
+      schema: {
+        operationId: 'getContainer',
+        tags,
+        summary: 'Read a container',
+        params: idParams,
+        response: { 200: containerDto, ...errorResponses(403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const dto = await execute(db, req, reply, 200, (ctx) => storage.getContainer(ctx, req.params.id), one);
+      reply.header('etag', etag(dto.version));
+      return dto;
+    },
+  );
+  r.patch(
+    '/v1/containers/:id',
+    {
+      schema: {
+        operationId: 'updateContainer',
+        tags,
+        summary:
+          'Rename a container, set its temperature or the specimen types allowed in it (If-Match required)',
+        params: idParams,
+        headers: z.object({ 'if-match': z.string().max(100).optional() }),
+        body: updateContainerInput,
+        response: { 200: containerDto, ...errorResponses(403, 404, 412, 422, 428) },
+      },
+    },
+    async (req, reply) => {
+      const expectedVersion = preconditionVersion(req.headers['if-match']);
+      const dto = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.updateContainer(ctx, { id: req.params.id, expectedVersion, patch: req.body }),
+        one,
+      );
+      reply.header('etag', etag(dto.version));
+      return dto;
+    },
+  );
+  r.get(
+    '/v1/containers/:id/map',
+    {
+      schema: {
+        operationId: 'getContainerMap',
+        tags,
+        summary: 'The grid of a box (tubes) or rack (boxes) with occupants',
+        params: idParams,
+        response: { 200: mapDto, ...errorResponses(403, 404) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.containerMap(ctx, req.params.id),
+        (m) => ({
+          container: toContainerDto(m.container, m.byId),
+          rows: m.rows,
+          cols: m.cols,
+          occupied: m.occupied,
+          positions: m.positions,
+        }),
+      ),
+  );
+  r.get(
+    '/v1/containers/:id/free-positions',
+    {
+      schema: {
+        operationId: 'getFreePositions',
+        tags,
+        summary: 'The next N free positions in the subtree, in fill order',
+        params: idParams,
+        querystring: z.object({
+          count: z.coerce.number().int().min(1).max(1000).default(1),
+          type: z.enum(SPECIMEN_TYPES).optional(),
+        }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                containerId: z.uuid(),
+                containerBarcode: z.string(),
+                position: z.string(),
+                path: z.string(),
+              }),
+            ),
+          }),
+          ...errorResponses(403, 404),
+        },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.freePositions(ctx, req.params.id, req.query),
+        (items) => ({ items }),
+      ),
+  );
+  r.post(
+    '/v1/containers/:id/move',
+    {
+      schema: {
+        operationId: 'moveContainer',
+        tags,
+        summary: 'Move a box or rack; every tube inside records the move',
+        headers: idempotencyHeaders,
+        params: idParams,
+        body: moveContainerInput,
+        response: { 200: containerDto, ...errorResponses(403, 404, ...POST_ERRORS) },
+      },
+    },
+    (req, reply) =>
+      execute(db, req, reply, 200, (ctx) => storage.moveContainer(ctx, req.params.id, req.body), one),
+  );
+  r.post(
+    '/v1/containers/:id/rack-scan',
+    {
+      schema: {
+        operationId: 'rackScan',
+        tags,
+        summary:
+          'Reconcile a rack scanner reading: matched, moved in, unknown, missing; `apply` records the moves',
+        headers: idempotencyHeaders,
+        params: idParams,
+        body: rackScanInput,
+        response: { 200: rackScanDto, ...errorResponses(403, 404, ...POST_ERRORS) },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.rackScan(ctx, req.params.id, req.body),
+        (x) => x,
+      ),
+  );
+  r.post(
+    '/v1/scans',
+    {
+      schema: {
+        operationId: 'applyScans',
+        tags: ['specimen actions'],
+        summary: 'Apply a batch of scans (receive, store, move, check out, check in) in one transaction',
+        headers: idempotencyHeaders,
+        body: scansInput,
+        response: {
+          200: z.object({ items: z.array(specimenDto) }),
+          ...errorResponses(403, 404, ...POST_ERRORS),
+        },
+      },
+    },
+    (req, reply) =>
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => scans.applyScans(ctx, req.body.scans),
+        (v) => ({ items: v.map(toSpecimenDto) }),
+      ),
+  );
+}
