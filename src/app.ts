@@ -23,6 +23,7 @@ import {
 } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { institutionRoutes } from './modules/institutions/institutions.routes.js';
+import { consentRoutes } from './modules/consent/consent.routes.js';
 import { participantRoutes } from './modules/participants/participants.routes.js';
 import { specimenRoutes } from './modules/specimens/specimens.routes.js';
 import { storageRoutes } from './modules/storage/storage.routes.js';
@@ -111,6 +112,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     participantRoutes(v1, { db: c.db, participants: c.services.participants });
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
     storageRoutes(v1, { db: c.db, storage: c.services.storage, scans: c.services.scans });
+    consentRoutes(v1, { db: c.db, consent: c.services.consent });
   });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.

@@ -10,7 +10,10 @@ import { createInstitutionService } from './modules/institutions/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
 import { createParticipantService } from './modules/participants/participants.service.js';
 import { createScanService } from './modules/specimens/scans.service.js';
-import { createSpecimenService, openUseGate } from './modules/specimens/specimens.service.js';
+import { createSpecimenService } from './modules/specimens/specimens.service.js';
+import { createConsentGate } from './modules/consent/consent.gate.js';
+import { consentJobs } from './modules/consent/consent.handlers.js';
+import { createConsentService } from './modules/consent/consent.service.js';
 import { createStorageService } from './modules/storage/storage.service.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
@@ -40,13 +43,16 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     }),
   };
 
-  const specimens = createSpecimenService({ db, pool: database.pool, useGate: openUseGate });
+  const consentGate = createConsentGate();
+  const specimens = createSpecimenService({ db, pool: database.pool, useGate: consentGate });
   const storage = createStorageService({ db, specimens });
-  const scans = createScanService({ db, specimens, useGate: openUseGate });
-  const domain = { ...services, specimens, storage, scans };
+  const scans = createScanService({ db, specimens, useGate: consentGate });
+  const consent = createConsentService({ db, specimens });
+  const domain = { ...services, specimens, storage, scans, consent, consentGate };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),
+    ...consentJobs(consent),
     ...maintenanceJobs({ db }),
   ]);
   const relay = new OutboxRelay({

@@ -32,6 +32,10 @@ export const PERMISSIONS = {
   'storage.configure': ['admin', 'manager'],
   'storage.move': ['admin', 'manager', 'technician'],
   'custody.read': ['admin', 'manager', 'technician', 'integration'],
+  'consent.read': ['admin', 'manager', 'integration'],
+  'consent.manage': ['admin', 'manager', 'integration'],
+  'destruction.read': ['admin', 'manager', 'technician'],
+  'destruction.confirm': ['admin', 'manager', 'technician'],
 } as const satisfies Record<string, readonly (Role | 'operator')[]>;
 
 export type Operation = keyof typeof PERMISSIONS;

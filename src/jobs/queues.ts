@@ -18,6 +18,19 @@ export const QUEUES = {
     } satisfies JobsOptions,
     backoff: { baseMs: 5_000, capMs: 60 * 60_000 },
   },
+  consent: {
+    // Cascades lock a donor's tubes in batches; two at once per worker keeps lock waits short
+    // while other donors' withdrawals still proceed.
+    concurrency: 2,
+    job: {
+      // A cascade is idempotent, so retrying after a crash or a deadlock is always safe.
+      attempts: 10,
+      backoff: { type: 'capped-exponential' },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    } satisfies JobsOptions,
+    backoff: { baseMs: 1_000, capMs: 5 * 60_000 },
+  },
   maintenance: {
     // Housekeeping (purging expired idempotency keys) is rare and must not compete with work.
     concurrency: 1,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { USES } from '../consent/uses.js';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
@@ -18,7 +19,7 @@ export const scanInput = z.object({
   containerId: z.uuid().optional(),
   position: positionLabelInput.optional(),
   occurredAt: instant.optional().describe('when the scan happened'),
-  use: z.string().trim().max(40).optional().describe('for check_out: the intended use'),
+  use: z.enum(USES).optional().describe('for check_out: the intended use'),
 });
 export const scansInput = z.object({ scans: z.array(scanInput).min(1).max(500) });
 export type ScanInput = z.infer<typeof scanInput>;
@@ -70,10 +71,11 @@ export function createScanService(deps: { db: Db; specimens: SpecimenService; us
             );
           }
         });
-        // Tubes leaving their positions in this batch free them for others in the same batch.
+        // Tubes leaving their positions in this batch free them for others in the same batch. A
+        // checked-out tube keeps its position for check-in, so it frees nothing.
         const vacating = new Set(
           scans
-            .filter((s) => s.containerId || s.action === 'check_out')
+            .filter((s) => s.containerId)
             .map((s) => byBarcode.get(s.barcode)?.id)
             .filter((x): x is string => !!x),
         );
@@ -120,10 +122,9 @@ export function createScanService(deps: { db: Db; specimens: SpecimenService; us
                 action: 'checkOutSpecimen',
               });
             } else {
-              const action =
-                s.action === 'store' && row.containerId && row.status !== 'pending' ? 'move' : s.action;
+              // `store` is the table's store rule, as over REST; re-storing a placed tube records a move.
               changes.push(
-                internal.placementChange(row, action, plan.placements.get(i) ?? null, from, {
+                internal.placementChange(row, s.action, plan.placements.get(i) ?? null, from, {
                   occurredAt,
                   thawed: s.action === 'check_in',
                 }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { USES } from '../consent/uses.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from './specimen-types.js';
 import { HOLD_REASONS, LINEAGES, PATHOLOGY_STATUSES, QC_STATUSES } from './specimens.table.js';
@@ -76,7 +77,7 @@ export const placementInput = z.object({
 });
 export const checkOutInput = z.object({
   ...actionBase,
-  use: z.string().trim().max(40).optional().describe('intended use (consent is checked for it)'),
+  use: z.enum(USES).optional().describe('intended use (consent is checked for it)'),
 });
 export const checkInInput = z.object({
   ...actionBase,
@@ -90,7 +91,7 @@ export const holdInput = z.object({ ...actionBase, reason: z.enum(HOLD_REASONS) 
 
 export const aliquotInput = z.object({
   ...actionBase,
-  use: z.string().trim().max(40).optional(),
+  use: z.enum(USES).optional(),
   aliquots: z
     .array(
       z.object({
@@ -107,7 +108,7 @@ export type AliquotInput = z.infer<typeof aliquotInput>;
 
 export const derivativeInput = z.object({
   ...actionBase,
-  use: z.string().trim().max(40).optional(),
+  use: z.enum(USES).optional(),
   type: z.enum(SPECIMEN_TYPES),
   consumedQuantity: quantity.describe('taken from the parent'),
   derivatives: z

@@ -23,6 +23,7 @@ import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
 import { recordAudit, type AuditEntry } from '../audit/audit.repo.js';
 import {
   appendCustodyEvents,
+  latestCustodyEvents,
   listCustodyEvents,
   verifyChain,
   type ChainHead,
@@ -103,10 +104,14 @@ export function toSpecimenDto(v: SpecimenView): SpecimenDto {
 
 /** Answers whether a specimen may be used for a purpose; the consent capability provides it. */
 export interface UseGate {
+  /** Throws CONSENT_NOT_GRANTED when a specimen may not be used for the use. */
   assertUsable(tx: Tx, ctx: Ctx, specimens: SpecimenRow[], use: string | undefined): Promise<void>;
+  /** Holds a new specimen of this donor starts with (e.g. consent already withdrawn). */
+  holdsAtBirth(tx: Tx, participantId: string | null, protocolId: string | null): Promise<string[]>;
 }
 
-export const openUseGate: UseGate = { assertUsable: async () => undefined };
+/** No consent rules: for specimens outside any donor consent (and the composition root's fallback). */
+export const openUseGate: UseGate = { assertUsable: async () => undefined, holdsAtBirth: async () => [] };
 
 export interface SpecimenServiceDeps {
   db: Db;
@@ -428,6 +433,12 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
           if (!batch) throw errors.get(0)!;
           throw batchRejected(errors, inputs.length);
         }
+        const birthHolds = new Map<string, string[]>();
+        for (const s of inputs) {
+          const protocolId = s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
+          const key = `${s.participantId ?? ''}:${protocolId ?? ''}`;
+          if (s.participantId && !birthHolds.has(key)) birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolId));
+        }
         const rows = await insertNew(
           tx,
           ctx,
@@ -457,6 +468,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
               availableQuantity: s.quantity,
               quality: s.quality ?? {},
               externalIds: s.externalIds ?? [],
+              holds: birthHolds.get(`${s.participantId ?? ''}:${s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? '') : '')}`) ?? [],
               status: placement ? 'available' : 'pending',
               containerId: placement?.container.id ?? null,
               positionRow: placement?.row ?? null,
@@ -542,11 +554,14 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     opts: { occurredAt: Date | null; note?: string; thawed?: boolean },
   ): SpecimenChange {
     const to = refuse(row, action);
+    // Storing a tube that already has a place relocates it: the ledger says `moved`.
     const type: CustodyEventType =
       action === 'receive'
         ? 'received'
         : action === 'store'
-          ? 'stored'
+          ? row.containerId
+            ? 'moved'
+            : 'stored'
           : action === 'move'
             ? 'moved'
             : 'checked_in';
@@ -608,6 +623,8 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     return placementRace(() =>
       inTransaction(db, ctx, async (tx) => {
         const parent = await lockOne(tx, ctx, parentId);
+        // Status and holds first: a consumed or destroyed parent is refused as such, not as empty.
+        refuse(parent, kind === 'aliquot' ? 'aliquot' : 'derive');
         const remaining = Math.round((parent.availableQuantity - drawn) * 10_000) / 10_000;
         if (remaining < 0) {
           throw conflict(
@@ -618,6 +635,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         }
         const to = refuse(parent, kind === 'aliquot' ? 'aliquot' : 'derive', { depleted: remaining === 0 });
         await useGate.assertUsable(tx, ctx, [parent], input.use);
+        const inherited = [...new Set([...parent.holds, ...(await useGate.holdsAtBirth(tx, parent.participantId, parent.protocolId))])];
         const field = (i: number) => `${kind === 'aliquot' ? 'aliquots' : 'derivatives'}.${i}.`;
         const barcodes = children.map(
           (c, i) =>
@@ -696,9 +714,10 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
             availableQuantity: c.quantity,
             quality: c.quality ?? (kind === 'aliquot' ? parent.quality : {}),
             // An aliquot inherits the parent's holds; a hold on the donor follows every tube.
-            holds: parent.holds,
+            holds: inherited,
             freezeThawCount: kind === 'aliquot' ? parent.freezeThawCount : 0,
-            status: placement ? 'available' : 'pending',
+            // Without a position the new tube is in the technician's hands: in use until checked in.
+            status: placement ? 'available' : 'in_use',
             containerId: placement?.container.id ?? null,
             positionRow: placement?.row ?? null,
             positionCol: placement?.col ?? null,
@@ -733,15 +752,24 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
           childRows,
           kind === 'aliquot' ? 'aliquotSpecimen' : 'deriveSpecimen',
         );
+        // A parent drawn to nothing is consumed and leaves its position, as with consumeSpecimen.
+        const leaves = to === 'consumed';
         const [parentAfter] = await applyChanges(tx, ctx, [
           {
             before: parent,
-            patch: { availableQuantity: remaining, status: to },
+            patch: {
+              availableQuantity: remaining,
+              status: to,
+              ...(leaves ? { containerId: null, positionRow: null, positionCol: null } : {}),
+            },
             events: [
               {
                 type: kind === 'aliquot' ? 'aliquoted' : 'derived',
                 occurredAt,
                 quantityChange: -drawn,
+                ...(leaves
+                  ? fromLocation(parent, await currentLocations(tx, institutionId, [parent]))
+                  : {}),
                 details: {
                   children: created.map((c) => ({ id: c.id, barcode: c.barcode })),
                   ...(input.use ? { use: input.use } : {}),
@@ -897,6 +925,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       input: { occurredAt?: string; note?: string; containerId?: string; position?: string },
     ) {
       return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        refuse(row, 'receive');
         const placement = input.containerId
           ? await placeOne(tx, ctx, row, input.containerId, input.position)
           : null;
@@ -914,18 +943,15 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       input: { occurredAt?: string; note?: string; containerId: string; position?: string },
     ) {
       return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        // The `store` rule decides, whatever the tube's current place: a reserved tube is moved
+        // with `move`, a checked-out one comes back with `check_in`.
+        refuse(row, 'store');
         const placement = await placeOne(tx, ctx, row, input.containerId, input.position);
         const from = fromLocation(row, await currentLocations(tx, row.institutionId, [row]));
-        return placementChange(
-          row,
-          row.status === 'pending' || !row.containerId ? 'store' : 'move',
-          placement,
-          from,
-          {
-            occurredAt: occurred(input.occurredAt),
-            note: input.note,
-          },
-        );
+        return placementChange(row, 'store', placement, from, {
+          occurredAt: occurred(input.occurredAt),
+          note: input.note,
+        });
       });
     },
 
@@ -935,6 +961,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       input: { occurredAt?: string; note?: string; containerId: string; position?: string },
     ) {
       return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        refuse(row, 'move');
         const placement = await placeOne(tx, ctx, row, input.containerId, input.position);
         const from = fromLocation(row, await currentLocations(tx, row.institutionId, [row]));
         return placementChange(row, 'move', placement, from, {
@@ -986,6 +1013,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       },
     ) {
       return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        refuse(row, 'check_in');
         const placement = input.containerId
           ? await placeOne(tx, ctx, row, input.containerId, input.position)
           : null;
@@ -1004,7 +1032,9 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       id: string,
       input: { occurredAt?: string; note?: string; quantity: number },
     ) {
-      return act(ctx, id, 'specimens.handle', async (_tx, row) => {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        // Status and holds first: a consumed or destroyed tube is refused as such, not as empty.
+        refuse(row, 'consume');
         const remaining = Math.round((row.availableQuantity - input.quantity) * 10_000) / 10_000;
         if (remaining < 0) {
           throw conflict(
@@ -1027,7 +1057,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
               type: 'consumed',
               occurredAt: occurred(input.occurredAt),
               quantityChange: -input.quantity,
-              ...(leaves ? { fromContainerId: row.containerId } : {}),
+              ...(leaves ? fromLocation(row, await currentLocations(tx, row.institutionId, [row])) : {}),
               details: input.note ? { note: input.note } : {},
             },
           ],
@@ -1279,6 +1309,35 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
                 found: events.at(-1)?.hash ?? '',
               }),
       };
+    },
+
+    /** Direct children of the given specimens (aliquots, derivatives), oldest first: one query plus one for locations. */
+    async childrenOf(ctx: Ctx, parentIds: readonly string[]): Promise<SpecimenView[]> {
+      authorize(ctx.actor, 'specimens.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      if (parentIds.length === 0) return [];
+      const rows = await db
+        .select()
+        .from(specimens)
+        .where(
+          and(
+            eq(specimens.institutionId, institutionId),
+            sql`${specimens.parentId} in (${sql.join(
+              parentIds.map((i) => sql`${i}::uuid`),
+              sql`, `,
+            )})`,
+          ),
+        )
+        .orderBy(specimens.id);
+      return views(db, institutionId, rows);
+    },
+
+    /** The latest custody event of each given specimen of the caller's institution, in one query. */
+    async latestCustodyEvents(ctx: Ctx, specimenIds: readonly string[]): Promise<CustodyEventRow[]> {
+      authorize(ctx.actor, 'custody.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const events = await latestCustodyEvents(db, specimenIds);
+      return events.filter((e) => e.institutionId === institutionId);
     },
 
     /** Internal for scans and storage: apply prepared changes under the caller's transaction. */

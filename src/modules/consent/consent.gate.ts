@@ -1,0 +1,130 @@
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { Ctx } from '../../context.js';
+import type { DbOrTx, Tx } from '../../db/client.js';
+import { DomainError, badRequest } from '../../errors.js';
+import { protocols } from '../participants/participants.table.js';
+import type { SpecimenRow } from '../specimens/specimens.table.js';
+import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
+import { consents } from './consent.table.js';
+import { DEFAULT_USE, USES, type Use } from './uses.js';
+
+export const today = (now = new Date()) => now.toISOString().slice(0, 10);
+
+interface ConsentContext {
+  consent: ConsentFacts | null;
+  protocolTiers: string[] | null;
+}
+
+/** Current consents and protocol tiers for (participant, protocol) pairs, in two queries. */
+export async function loadConsentContexts(
+  db: DbOrTx,
+  rows: Pick<SpecimenRow, 'participantId' | 'protocolId'>[],
+  opts: { lock?: boolean } = {},
+): Promise<Map<string, ConsentContext>> {
+  const pairs = rows.filter((r) => r.participantId !== null);
+  const out = new Map<string, ConsentContext>();
+  if (pairs.length === 0) return out;
+  const participantIds = [...new Set(pairs.map((r) => r.participantId!))];
+  const q = db
+    .select()
+    .from(consents)
+    .where(and(inArray(consents.participantId, participantIds), isNull(consents.supersededAt)));
+  // FOR SHARE: a withdrawal (FOR UPDATE) and a use of the same donor's tubes serialise, so a new
+  // aliquot is either seen by the cascade or born knowing the consent is withdrawn.
+  const consentRows = opts.lock ? await q.for('share') : await q;
+  const protocolIds = [...new Set(pairs.map((r) => r.protocolId).filter((p): p is string => p !== null))];
+  const protocolRows = protocolIds.length
+    ? await db
+        .select({ id: protocols.id, tiers: protocols.consentTiers })
+        .from(protocols)
+        .where(inArray(protocols.id, protocolIds))
+    : [];
+  const tiers = new Map(protocolRows.map((p) => [p.id, p.tiers]));
+  for (const r of pairs) {
+    const c = consentRows.find((x) => x.participantId === r.participantId && x.protocolId === r.protocolId);
+    out.set(`${r.participantId}:${r.protocolId}`, {
+      consent: c ? { status: c.status, responses: c.responses, expiresOn: c.expiresOn } : null,
+      protocolTiers: r.protocolId ? (tiers.get(r.protocolId) ?? null) : null,
+    });
+  }
+  return out;
+}
+
+export function parseUse(use: string | undefined): Use {
+  if (use === undefined) return DEFAULT_USE;
+  if ((USES as readonly string[]).includes(use)) return use as Use;
+  throw badRequest('UNKNOWN_USE', `use ${use} is not one of ${USES.join(', ')}`, [
+    { field: 'use', message: `one of ${USES.join(', ')}` },
+  ]);
+}
+
+/**
+ * The consent gate the inventory calls wherever a specimen is used or released (check-out,
+ * aliquoting, derivation, and later sharing).
+ */
+export function createConsentGate() {
+  return {
+    /** Throws CONSENT_NOT_GRANTED naming the tier, UNKNOWN_USE. */
+    async assertUsable(tx: Tx, _ctx: Ctx, rows: SpecimenRow[], useName: string | undefined): Promise<void> {
+      const use = parseUse(useName);
+      const contexts = await loadConsentContexts(tx, rows, { lock: true });
+      const day = today();
+      for (const row of rows) {
+        const c = contexts.get(`${row.participantId}:${row.protocolId}`) ?? {
+          consent: null,
+          protocolTiers: null,
+        };
+        // Holds other than consent are the lifecycle's to refuse (SPECIMEN_ON_HOLD).
+        const holds = row.holds.filter((h) => h === 'CONSENT_WITHDRAWN');
+        const verdict = evaluateUse({ participantId: row.participantId, holds, ...c, use, today: day });
+        if (!verdict.permitted) {
+          throw new DomainError(
+            'conflict',
+            'CONSENT_NOT_GRANTED',
+            `specimen ${row.barcode} may not be used for ${use}: ${verdict.reason}`,
+            [{ field: 'use', message: verdict.reason }],
+            { tier: verdict.tier, use },
+          );
+        }
+      }
+    },
+
+    /** Holds a new specimen of this donor is born with (a withdrawn consent holds it at once). */
+    async holdsAtBirth(tx: Tx, participantId: string | null, protocolId: string | null): Promise<string[]> {
+      if (!participantId) return [];
+      const [c] = await tx
+        .select({ status: consents.status })
+        .from(consents)
+        .where(
+          and(
+            eq(consents.participantId, participantId),
+            protocolId ? eq(consents.protocolId, protocolId) : sql`true`,
+            isNull(consents.supersededAt),
+            eq(consents.status, 'withdrawn'),
+          ),
+        )
+        .for('share');
+      return c ? ['CONSENT_WITHDRAWN'] : [];
+    },
+
+    /** The uses each specimen is permitted for now (scan lookup, GraphQL permittedUses). */
+    async permittedUsesOf(db: DbOrTx, rows: SpecimenRow[]): Promise<Map<string, Use[]>> {
+      const contexts = await loadConsentContexts(db, rows);
+      const day = today();
+      return new Map(
+        rows.map((row) => {
+          const c = contexts.get(`${row.participantId}:${row.protocolId}`) ?? {
+            consent: null,
+            protocolTiers: null,
+          };
+          return [
+            row.id,
+            permittedUses({ participantId: row.participantId, holds: row.holds, ...c, today: day }),
+          ];
+        }),
+      );
+    },
+  };
+}
+
+export type ConsentGate = ReturnType<typeof createConsentGate>;
