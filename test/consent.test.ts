@@ -119,8 +119,8 @@ describe('uses and eligibility', () => {
       if (tier) {
         expect(r.json()).toMatchObject({ code: 'CONSENT_NOT_GRANTED', tier });
         expect(r.json<{ detail: string }>().detail).toContain(tier);
-        const row = await t.sql.query('select status from specimen where id = $1', [s.id]);
-        expect(row.rows[0].status).toBe('available');
+        const row = await t.sql.query<{ status: string }>('select status from specimen where id = $1', [s.id]);
+        expect(row.rows[0]!.status).toBe('available');
       }
     }
     const s = await specimen(participantId);
@@ -216,9 +216,9 @@ describe('withdrawal cascade', () => {
       post(keys.manager, `/v1/consents/${consentId}/withdraw`, { scope: 'stop_future_use' }),
       ...requests,
     ]);
-    expect(withdrawal!.statusCode).toBe(202);
+    expect(withdrawal.statusCode).toBe(202);
     for (const r of results) expect([201, 409]).toContain(r.statusCode);
-    const cascadeId = withdrawal!.json<{ cascade: { id: string } }>().cascade.id;
+    const cascadeId = withdrawal.json<{ cascade: { id: string } }>().cascade.id;
     await until(async () => {
       const c = await t.sql.query<{ status: string }>('select status from consent_cascade where id = $1', [
         cascadeId,

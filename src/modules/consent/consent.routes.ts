@@ -42,7 +42,7 @@ export const toConsentDto = (c: ConsentRow): z.infer<typeof consentDto> => ({
   documentVersion: c.documentVersion,
   signedOn: c.signedOn,
   obtainedBy: c.obtainedBy,
-  responses: c.responses as z.infer<typeof consentDto>['responses'],
+  responses: c.responses,
   status: effectiveStatus(c),
   expiresOn: c.expiresOn,
   withdrawnAt: c.withdrawnAt?.toISOString() ?? null,
