@@ -119,7 +119,9 @@ describe('uses and eligibility', () => {
       if (tier) {
         expect(r.json()).toMatchObject({ code: 'CONSENT_NOT_GRANTED', tier });
         expect(r.json<{ detail: string }>().detail).toContain(tier);
-        const row = await t.sql.query<{ status: string }>('select status from specimen where id = $1', [s.id]);
+        const row = await t.sql.query<{ status: string }>('select status from specimen where id = $1', [
+          s.id,
+        ]);
         expect(row.rows[0]!.status).toBe('available');
       }
     }
