@@ -4,16 +4,23 @@ import type { Db, Tx } from './client.js';
 /**
  * The one way services open a transaction: the effect, its audit rows, custody events, outbox
  * rows and the request's stored idempotent response all commit together (DESIGN.md section 1).
+ *
+ * The request's commit hook (its stored Idempotency-Key response) goes with the first transaction
+ * the request opens and commits; one that rolls back hands it on, so a retried transaction
+ * stores the response again.
  */
 export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    const result = await fn(tx);
-    const hook = ctx.commitHook;
-    if (hook) {
-      // Only the first (outermost) transaction of a request carries the response.
-      ctx.commitHook = undefined;
-      await hook.beforeCommit(tx, result);
-    }
-    return result;
-  });
+  const hook = ctx.commitHook;
+  // Taken now, so a transaction opened while this one runs does not carry it too.
+  ctx.commitHook = undefined;
+  try {
+    return await db.transaction(async (tx) => {
+      const result = await fn(tx);
+      if (hook) await hook.beforeCommit(tx, result);
+      return result;
+    });
+  } catch (err) {
+    if (hook) ctx.commitHook = hook;
+    throw err;
+  }
 }

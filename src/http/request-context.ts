@@ -113,7 +113,9 @@ export async function execute<R, B>(
     );
     throw err;
   }
-  if (storedJson !== JSON.stringify(body)) await completeIdempotentRequest(db, scope, status, body);
+  // A hook still on ctx never committed (no transaction ran, or the last one carrying it rolled back).
+  const committedJson = ctx.commitHook ? undefined : storedJson;
+  if (committedJson !== JSON.stringify(body)) await completeIdempotentRequest(db, scope, status, body);
   reply.code(status);
   return body;
 }

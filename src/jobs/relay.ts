@@ -27,6 +27,7 @@ export class OutboxRelay {
   async start(): Promise<void> {
     this.stopped = false;
     await this.listen();
+    if (this.timer) clearInterval(this.timer); // started twice: one polling timer only
     this.timer = setInterval(() => this.wake(), this.deps.pollMs);
     this.timer.unref();
     this.wake();
@@ -145,6 +146,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     await this.running;
     const listener = this.listener;
     this.listener = undefined;

@@ -11,14 +11,7 @@ import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { findDatabaseError } from '../../db/pg-errors.js';
 import { inTransaction } from '../../db/transaction.js';
-import {
-  DomainError,
-  badRequest,
-  conflict,
-  notFound,
-  versionConflict,
-  type FieldProblem,
-} from '../../errors.js';
+import { DomainError, badRequest, conflict, versionConflict, type FieldProblem } from '../../errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
 import { recordAudit, type AuditEntry } from '../audit/audit.repo.js';
 import {
@@ -113,8 +106,15 @@ export interface UseGate {
 /** No consent rules: for specimens outside any donor consent (and the composition root's fallback). */
 export const openUseGate: UseGate = { assertUsable: async () => undefined, holdsAtBirth: async () => [] };
 
+/** Told, inside the writing transaction, which specimens were created or changed (e.g. to queue checks). */
+export interface SpecimenChangeListener {
+  specimensChanged(tx: Tx, ctx: Ctx, specimenIds: string[]): Promise<void>;
+}
+
 export interface SpecimenServiceDeps {
   db: Db;
+  /** listeners called in the same transaction as every specimen write */
+  changeListeners?: SpecimenChangeListener[];
   /** the raw pool, for the prepared scan lookup */
   pool: pg.Pool;
   useGate?: UseGate;
@@ -187,6 +187,11 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
   const useGate = deps.useGate ?? openUseGate;
   const countThaw = deps.countThawOnCheckIn ?? true;
 
+  async function notifyChanged(tx: Tx, ctx: Ctx, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const l of deps.changeListeners ?? []) await l.specimensChanged(tx, ctx, ids);
+  }
+
   /** Views with locations: one container query for any number of specimens. */
   async function views(handle: DbOrTx, institutionId: string, rows: SpecimenRow[]): Promise<SpecimenView[]> {
     const containers = await loadContainersWithAncestors(handle, institutionId, [
@@ -230,6 +235,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       if (!row) throw new Error(`specimen ${c.before.id} vanished while locked`);
       after.push(row);
     }
+    await notifyChanged(tx, ctx, after.map((r) => r.id));
     await recordAudit(
       tx,
       ctx,
@@ -279,6 +285,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         }),
       )
       .returning();
+    await notifyChanged(tx, ctx, inserted.map((r) => r.id));
     await recordAudit(
       tx,
       ctx,
@@ -435,9 +442,11 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         }
         const birthHolds = new Map<string, string[]>();
         for (const s of inputs) {
-          const protocolId = s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
+          const protocolId =
+            s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
           const key = `${s.participantId ?? ''}:${protocolId ?? ''}`;
-          if (s.participantId && !birthHolds.has(key)) birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolId));
+          if (s.participantId && !birthHolds.has(key))
+            birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolId));
         }
         const rows = await insertNew(
           tx,
@@ -468,7 +477,10 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
               availableQuantity: s.quantity,
               quality: s.quality ?? {},
               externalIds: s.externalIds ?? [],
-              holds: birthHolds.get(`${s.participantId ?? ''}:${s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? '') : '')}`) ?? [],
+              holds:
+                birthHolds.get(
+                  `${s.participantId ?? ''}:${s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? '') : '')}`,
+                ) ?? [],
               status: placement ? 'available' : 'pending',
               containerId: placement?.container.id ?? null,
               positionRow: placement?.row ?? null,
@@ -635,7 +647,12 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         }
         const to = refuse(parent, kind === 'aliquot' ? 'aliquot' : 'derive', { depleted: remaining === 0 });
         await useGate.assertUsable(tx, ctx, [parent], input.use);
-        const inherited = [...new Set([...parent.holds, ...(await useGate.holdsAtBirth(tx, parent.participantId, parent.protocolId))])];
+        const inherited = [
+          ...new Set([
+            ...parent.holds,
+            ...(await useGate.holdsAtBirth(tx, parent.participantId, parent.protocolId)),
+          ]),
+        ];
         const field = (i: number) => `${kind === 'aliquot' ? 'aliquots' : 'derivatives'}.${i}.`;
         const barcodes = children.map(
           (c, i) =>
@@ -767,9 +784,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
                 type: kind === 'aliquot' ? 'aliquoted' : 'derived',
                 occurredAt,
                 quantityChange: -drawn,
-                ...(leaves
-                  ? fromLocation(parent, await currentLocations(tx, institutionId, [parent]))
-                  : {}),
+                ...(leaves ? fromLocation(parent, await currentLocations(tx, institutionId, [parent])) : {}),
                 details: {
                   children: created.map((c) => ({ id: c.id, barcode: c.barcode })),
                   ...(input.use ? { use: input.use } : {}),
@@ -906,6 +921,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
           .returning();
         if (!after)
           throw versionConflict(`specimen ${before.barcode}`, input.expectedVersion, before.version);
+        await notifyChanged(tx, ctx, [after.id]);
         await recordAudit(tx, ctx, {
           action: 'updateSpecimen',
           entityType: 'specimen',
