@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { positionLabel } from '../storage/grid.js';
 import { KIND_LABEL } from '../storage/storage.repo.js';
 import { scanLookup } from './specimens.scan.js';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize, type Operation } from '../../auth/roles.js';
@@ -106,6 +106,31 @@ export interface UseGate {
 /** No consent rules: for specimens outside any donor consent (and the composition root's fallback). */
 export const openUseGate: UseGate = { assertUsable: async () => undefined, holdsAtBirth: async () => [] };
 
+const SPECIMEN_COLUMNS = getTableColumns(specimens);
+/** Columns a lifecycle change may write (identity, lineage and ownership never change). */
+const MUTABLE_COLUMNS = [
+  'status',
+  'holds',
+  'containerId',
+  'positionRow',
+  'positionCol',
+  'availableQuantity',
+  'freezeThawCount',
+  'collectedAt',
+  'receivedAt',
+  'processedAt',
+  'frozenAt',
+  'anatomicSite',
+  'pathologyStatus',
+  'sprecCode',
+  'sprecVersion',
+  'quality',
+  'externalIds',
+  'qcStatus',
+  'custodySeq',
+  'custodyHead',
+] as const satisfies readonly (keyof SpecimenRow)[];
+
 /** Told, inside the writing transaction, which specimens were created or changed (e.g. to queue checks). */
 export interface SpecimenChangeListener {
   specimensChanged(tx: Tx, ctx: Ctx, specimenIds: string[]): Promise<void>;
@@ -201,6 +226,73 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
   }
 
   /** Applies changes: custody events (one insert), specimen updates, audit rows (one insert). */
+  async function updateOne(tx: Tx, c: SpecimenChange, heads: Map<string, ChainHead>): Promise<SpecimenRow[]> {
+    const head = heads.get(c.before.id)!;
+    const [row] = await tx
+      .update(specimens)
+      .set({
+        ...c.patch,
+        custodySeq: head.custodySeq,
+        custodyHead: head.custodyHead,
+        version: sql`${specimens.version} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(specimens.id, c.before.id))
+      .returning();
+    if (!row) throw new Error(`specimen ${c.before.id} vanished while locked`);
+    return [row];
+  }
+
+  /**
+   * One UPDATE for a batch (a rack scan, a cascade): the rows are locked, so each new row is its
+   * locked state with the patch applied, sent as one JSON document.
+   */
+  async function updateMany(
+    tx: Tx,
+    changes: SpecimenChange[],
+    heads: Map<string, ChainHead>,
+  ): Promise<SpecimenRow[]> {
+    const payload = changes.map((c) => {
+      const head = heads.get(c.before.id)!;
+      const merged: Record<string, unknown> = {
+        ...c.before,
+        ...c.patch,
+        custodySeq: head.custodySeq,
+        custodyHead: head.custodyHead,
+      };
+      return Object.fromEntries(
+        ['id', ...MUTABLE_COLUMNS].map((k) => {
+          const v = merged[k];
+          return [
+            SPECIMEN_COLUMNS[k as keyof typeof SPECIMEN_COLUMNS].name,
+            v instanceof Date ? v.toISOString() : v,
+          ];
+        }),
+      );
+    });
+    const set = Object.fromEntries(MUTABLE_COLUMNS.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
+    await tx
+      .update(specimens)
+      .set({ ...set, version: sql`${specimens.version} + 1`, updatedAt: sql`now()` })
+      .from(sql`jsonb_populate_recordset(null::specimen, ${JSON.stringify(payload)}::jsonb) as v`)
+      .where(sql`${specimens.id} = v.id`);
+    const rows = await tx
+      .select()
+      .from(specimens)
+      .where(
+        inArray(
+          specimens.id,
+          changes.map((c) => c.before.id),
+        ),
+      );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return changes.map((c) => {
+      const row = byId.get(c.before.id);
+      if (!row) throw new Error(`specimen ${c.before.id} vanished while locked`);
+      return row;
+    });
+  }
+
   async function applyChanges(tx: Tx, ctx: Ctx, changes: SpecimenChange[]): Promise<SpecimenRow[]> {
     // Tubes of one batch may trade places: check one-tube-per-position at commit, not per row.
     if (changes.length > 1) await tx.execute(sql`set constraints specimen_position_unique deferred`);
@@ -218,24 +310,13 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         c.events.map((e) => ({ ...e, specimenId: c.before.id, institutionId: c.before.institutionId })),
       ),
     );
-    const after: SpecimenRow[] = [];
-    for (const c of changes) {
-      const head = heads.get(c.before.id)!;
-      const [row] = await tx
-        .update(specimens)
-        .set({
-          ...c.patch,
-          custodySeq: head.custodySeq,
-          custodyHead: head.custodyHead,
-          version: sql`${specimens.version} + 1`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(specimens.id, c.before.id))
-        .returning();
-      if (!row) throw new Error(`specimen ${c.before.id} vanished while locked`);
-      after.push(row);
-    }
-    await notifyChanged(tx, ctx, after.map((r) => r.id));
+    const after =
+      changes.length === 1 ? await updateOne(tx, changes[0]!, heads) : await updateMany(tx, changes, heads);
+    await notifyChanged(
+      tx,
+      ctx,
+      after.map((r) => r.id),
+    );
     await recordAudit(
       tx,
       ctx,
@@ -285,7 +366,11 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         }),
       )
       .returning();
-    await notifyChanged(tx, ctx, inserted.map((r) => r.id));
+    await notifyChanged(
+      tx,
+      ctx,
+      inserted.map((r) => r.id),
+    );
     await recordAudit(
       tx,
       ctx,
