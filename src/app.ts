@@ -49,8 +49,17 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
-  app.addHook('onSend', async (request, reply) => {
+  // Callback style: no promise per response for a one-line header.
+  // While shutting down, answers close their keep-alive connection so close() need not wait them out.
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    if (draining) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.setErrorHandler(restErrorHandler);
   app.setNotFoundHandler((request, reply) =>
@@ -78,6 +87,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       },
       security: [{ apiKey: [] }],
     },
+    // GraphiQL's and the docs' own routes carry no schema: they are not part of the REST contract.
+    hideUntagged: true,
     transform: createJsonSchemaTransform({
       skipList: [
         '/graphql',
@@ -102,9 +113,21 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     v1.setValidatorCompiler(validatorCompiler);
     v1.setSerializerCompiler(serializerCompiler);
+    // JSON only: a text/plain body is an unsupported media type (415), not a malformed object.
+    v1.removeContentTypeParser('text/plain');
     v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
-    v1.addHook('preHandler', idempotencyHook(c.db));
-    v1.addHook('onResponse', releaseIdempotencyOnFailure(c.db));
+    // Idempotency-Key hooks only concern POSTs: they are attached to POST routes alone (ahead of
+    // any route-level hook, where plugin-level hooks run), so a GET such as the scan lookup runs
+    // no hook that would only return.
+    const idempotency = idempotencyHook(c.db);
+    const release = releaseIdempotencyOnFailure(c.db);
+    v1.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (!methods.includes('POST')) return;
+      const list = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
+      route.preHandler = [idempotency, ...list(route.preHandler)];
+      route.onResponse = [release, ...list(route.onResponse)];
+    });
     institutionRoutes(v1, { db: c.db, institutions: c.services.institutions });
     apiKeyRoutes(v1, { db: c.db, apiKeys: c.services.apiKeys });
     auditRoutes(v1, { db: c.db, audit: c.services.audit });

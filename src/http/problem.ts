@@ -51,22 +51,29 @@ interface InnerGraphqlError {
 }
 
 /**
- * Mercurius refuses a document (unknown field, bad argument, depth limit) with one error wrapping
- * the list of reasons; the reasons are the useful part, so they become the detail.
+ * Mercurius refuses a document (unknown field, bad argument, depth or alias limit) with one error
+ * wrapping the list of reasons. The reasons are the useful part: they become the detail, and the
+ * first coded one (our validation rules and scalars set `extensions.code`) gives the code.
  */
 function graphqlValidationError(err: unknown): DomainError {
   const inner = (err as { errors?: unknown }).errors;
   const reasons: InnerGraphqlError[] = Array.isArray(inner) ? (inner as InnerGraphqlError[]) : [];
-  const tooDeep = reasons.some(
-    (r) => r.code === 'MER_ERR_GQL_QUERY_DEPTH' || r.extensions?.code === 'QUERY_TOO_DEEP',
-  );
+  const code = reasons
+    .map((r) =>
+      r.code === 'MER_ERR_GQL_QUERY_DEPTH'
+        ? 'QUERY_TOO_DEEP'
+        : typeof r.extensions?.code === 'string'
+          ? r.extensions.code
+          : undefined,
+    )
+    .find((c) => c !== undefined);
   const detail = reasons
     .map((r) => r.message?.replaceAll('`', '').trim())
     .filter(Boolean)
     .join('; ');
   return new DomainError(
     'bad_request',
-    tooDeep ? 'QUERY_TOO_DEEP' : 'GRAPHQL_VALIDATION_FAILED',
+    code ?? 'GRAPHQL_VALIDATION_FAILED',
     detail || 'the GraphQL document is not valid',
   );
 }
