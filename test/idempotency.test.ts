@@ -104,9 +104,15 @@ describe('Idempotency-Key on POST', () => {
     const second = await post('/v1/api-keys', operator.keys.admin, key, { name, role: 'technician' });
     expect(second.statusCode).toBe(201);
     expect(second.headers['idempotent-replayed']).toBe('true');
-    expect(second.json()).toEqual(first.json());
+    // The token is never stored, not even with the idempotent response: a replay answers null.
+    expect(second.json()).toEqual({ ...first.json<Record<string, unknown>>(), token: null });
     const { rowCount } = await t.sql.query('select 1 from api_key where name = $1', [name]);
     expect(rowCount).toBe(1);
+    const stored = await t.sql.query<{ body: string }>(
+      'select response_body::text as body from idempotency_key where key = $1',
+      [key],
+    );
+    expect(stored.rows[0]!.body).not.toContain(first.json<{ token: string }>().token);
   });
 
   it('refuses the same key with a different body with 422 IDEMPOTENCY_KEY_REUSED', async () => {

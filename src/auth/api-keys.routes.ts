@@ -51,7 +51,10 @@ export function apiKeyRoutes(app: FastifyInstance, deps: { db: Db; apiKeys: ApiK
         body: createApiKeyInput,
         response: {
           201: apiKeyDto.extend({
-            token: z.string().describe('`bbk_...`: store it now, it is not shown again'),
+            token: z
+              .string()
+              .nullable()
+              .describe('`bbk_...`: store it now, it is not shown again (null on an Idempotency-Key replay)'),
           }),
           ...errorResponses(403, 404, ...POST_ERRORS),
         },
@@ -65,6 +68,9 @@ export function apiKeyRoutes(app: FastifyInstance, deps: { db: Db; apiKeys: ApiK
         201,
         (ctx) => apiKeys.createApiKey(ctx, req.body),
         (res) => ({ ...toApiKeyDto(res.apiKey), token: res.token }),
+        // The token exists only in this first answer: an Idempotency-Key replay says the key was
+        // created but cannot show its token again (only its hash is kept).
+        { forReplay: (body) => ({ ...body, token: null }) },
       ),
   );
 

@@ -9,6 +9,12 @@ import { asDomainError } from '../http/problem.js';
 import { ctxOf } from '../http/request-context.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/institutions.resolvers.js';
+import { participantResolvers } from '../modules/participants/participants.resolvers.js';
+import { specimenLoaders } from '../modules/specimens/specimens.loaders.js';
+import { specimenResolvers } from '../modules/specimens/specimens.resolvers.js';
+import { storageLoaders } from '../modules/storage/storage.loaders.js';
+import { storageResolvers } from '../modules/storage/storage.resolvers.js';
+import { aliasLimit, depthLimit } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import './context.js';
 
@@ -27,14 +33,23 @@ export function mergeResolvers(...maps: IResolvers[]): IResolvers {
 }
 
 export function graphqlResolvers(): IResolvers {
-  return mergeResolvers({ DateTime, JSON: JSONScalar }, institutionResolvers, apiKeyResolvers);
+  return mergeResolvers(
+    { DateTime, JSON: JSONScalar },
+    institutionResolvers,
+    apiKeyResolvers,
+    participantResolvers,
+    specimenResolvers,
+    storageResolvers,
+  );
 }
 
 export function graphqlLoaders(db: Db): MercuriusLoaders {
-  return { ...institutionLoaders(db) };
+  return mergeResolvers(institutionLoaders(db), specimenLoaders, storageLoaders) as MercuriusLoaders;
 }
 
 export const GRAPHQL_QUERY_DEPTH = 8;
+/** Aliases per document: each alias of a list is one more page to build. */
+export const GRAPHQL_MAX_ALIASES = 30;
 
 export async function registerGraphql(app: FastifyInstance, deps: { db: Db; services: Services }) {
   await app.register(mercurius, {
@@ -43,7 +58,8 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
     loaders: graphqlLoaders(deps.db),
     path: '/graphql',
     graphiql: true,
-    queryDepth: GRAPHQL_QUERY_DEPTH,
+    // Our own depth rule rather than Mercurius's queryDepth, which counts introspection too.
+    validationRules: [depthLimit(GRAPHQL_QUERY_DEPTH), aliasLimit(GRAPHQL_MAX_ALIASES)],
     allowBatchedQueries: false,
     context: (request) => ({ biobank: ctxOf(request), services: deps.services }),
     // Coded errors: the same codes as REST; no stack trace or SQL text reaches the client.

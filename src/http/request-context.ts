@@ -82,8 +82,13 @@ export async function execute<R, B>(
   status: number,
   run: (ctx: Ctx) => Promise<R>,
   toBody: (result: R) => B,
+  opts: {
+    /** what a replay answers, when the first answer holds a secret that must not be stored */
+    forReplay?: (body: B) => unknown;
+  } = {},
 ): Promise<B> {
   const ctx = ctxOf(request);
+  const stored = (b: B | null): unknown => (b !== null && opts.forReplay ? opts.forReplay(b) : b);
   const scope = request.idempotency;
   if (!scope) {
     const body = toBody(await run(ctx));
@@ -103,8 +108,8 @@ export async function execute<R, B>(
       } catch {
         body = null;
       }
-      await completeIdempotentRequest(tx, scope, status, body);
-      storedJson = JSON.stringify(body);
+      await completeIdempotentRequest(tx, scope, status, stored(body));
+      storedJson = JSON.stringify(stored(body));
     },
   };
   let body: B;
@@ -118,7 +123,8 @@ export async function execute<R, B>(
   }
   // A hook still on ctx never committed (no transaction ran, or the last one carrying it rolled back).
   const committedJson = ctx.commitHook ? undefined : storedJson;
-  if (committedJson !== JSON.stringify(body)) await completeIdempotentRequest(db, scope, status, body);
+  if (committedJson !== JSON.stringify(stored(body)))
+    await completeIdempotentRequest(db, scope, status, stored(body));
   reply.code(status);
   return body;
 }

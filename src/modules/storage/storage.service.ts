@@ -7,6 +7,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, conflict, versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import {
+  lockPositions,
   lockSpecimens,
   specimensInContainers,
   findSpecimensByBarcodes,
@@ -248,7 +249,8 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
         if (before.version !== input.expectedVersion)
           throw versionConflict(`container ${before.barcode}`, input.expectedVersion, before.version);
         if (input.patch.allowedTypes) {
-          const allowed = input.patch.allowedTypes;
+          // One text[] parameter: a JS array interpolated into sql`` would become a row.
+          const allowed = `{${input.patch.allowedTypes.join(',')}}`;
           const inside = await tx.execute<{ barcode: string; type: string }>(sql`
             select s.barcode, s.type from specimen s join container c on c.id = s.container_id
             where c.institution_id = ${institutionId} and (c.id = ${before.id} or c.ancestor_ids @> array[${before.id}::uuid])
@@ -472,8 +474,10 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
             );
         }
         const oldPrefix = before.ancestorIds.length;
+        // One array parameter (a JS array interpolated into sql`` would become a row, not uuid[]).
+        const newPrefix = `{${newAncestors.join(',')}}`;
         await tx.execute(sql`
-          update container set ancestor_ids = ${newAncestors}::uuid[] || ancestor_ids[${oldPrefix + 1}:], updated_at = now(), version = version + 1
+          update container set ancestor_ids = ${newPrefix}::uuid[] || ancestor_ids[${oldPrefix + 1}:], updated_at = now(), version = version + 1
           where institution_id = ${institutionId} and ancestor_ids @> array[${before.id}::uuid]`);
         const [after] = await tx
           .update(containers)
@@ -662,7 +666,8 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
             patch: { status: to, containerId: box.id, positionRow: m.row, positionCol: m.col },
             events: [
               {
-                type: 'moved',
+                // A tube that had no place yet (registered, never stored) is stored, not moved.
+                type: m.specimen.containerId ? 'moved' : 'stored',
                 occurredAt: input.occurredAt ? new Date(input.occurredAt) : null,
                 fromContainerId: m.specimen.containerId,
                 fromPosition: from?.position ?? null,
@@ -694,6 +699,11 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
             );
           }
         }
+        // Queue behind single stores aiming at the same positions (see lockPositions).
+        await lockPositions(
+          tx,
+          toMove.map((m) => ({ containerId: box.id, row: m.row, col: m.col })),
+        );
         await deps.specimens.internal.applyChanges(
           tx as Parameters<SpecimenService['internal']['applyChanges']>[0],
           ctx,
@@ -702,6 +712,87 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
         return { ...report, applied: true };
       };
       return input.apply ? inTransaction(db, ctx, (tx) => run(tx)) : run(db);
+    },
+
+    /** Containers by id with their paths, in one query; unknown ids (or another institution's) are left out. */
+    async getContainersByIds(ctx: Ctx, ids: readonly string[]): Promise<ContainerView[]> {
+      authorize(ctx.actor, 'storage.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const byId = await view(db, institutionId, [...new Set(ids)]);
+      return [...new Set(ids)].flatMap((id) => {
+        const container = byId.get(id);
+        return container ? [{ container, byId }] : [];
+      });
+    },
+
+    /**
+     * The maps of many containers (as containerMap) in at most three queries; null for an unknown
+     * container or one without a grid.
+     */
+    async containerMaps(ctx: Ctx, ids: readonly string[]) {
+      authorize(ctx.actor, 'storage.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const byId = await view(db, institutionId, [...new Set(ids)]);
+      const gridded = [...new Set(ids)]
+        .map((id) => byId.get(id))
+        .filter((c): c is ContainerRow => !!c && !!c.gridRows && !!c.gridCols && !!c.gridScheme);
+      const holders = gridded.filter((c) => SPECIMEN_HOLDERS.includes(c.kind)).map((c) => c.id);
+      const racks = gridded.filter((c) => !SPECIMEN_HOLDERS.includes(c.kind)).map((c) => c.id);
+      type Occupant = {
+        kind: 'specimen' | 'container';
+        id: string;
+        barcode: string;
+        type?: string;
+        status?: string;
+        holds?: string[];
+      };
+      const occupants = new Map<string, Occupant>();
+      for (const s of await specimensInContainers(db, holders)) {
+        if (s.positionRow && s.positionCol)
+          occupants.set(`${s.containerId}:${s.positionRow}:${s.positionCol}`, {
+            kind: 'specimen',
+            id: s.id,
+            barcode: s.barcode,
+            type: s.type,
+            status: s.status,
+            holds: s.holds,
+          });
+      }
+      if (racks.length) {
+        const children = await db
+          .select()
+          .from(containers)
+          .where(
+            and(
+              eq(containers.institutionId, institutionId),
+              sql`${containers.parentId} in (${sql.join(
+                racks.map((i) => sql`${i}::uuid`),
+                sql`, `,
+              )})`,
+            ),
+          );
+        for (const ch of children) {
+          if (ch.slotRow && ch.slotCol)
+            occupants.set(`${ch.parentId}:${ch.slotRow}:${ch.slotCol}`, {
+              kind: 'container',
+              id: ch.id,
+              barcode: ch.barcode,
+            });
+        }
+      }
+      return ids.map((id) => {
+        const c = byId.get(id);
+        if (!c || !c.gridRows || !c.gridCols || !c.gridScheme) return null;
+        const { gridRows: rows, gridCols: cols, gridScheme: scheme } = c;
+        const positions = allPositions(rows, cols, 'row_major').map((p) => ({
+          position: positionLabel(scheme, rows, cols, p.row, p.col),
+          row: p.row,
+          col: p.col,
+          occupant: occupants.get(`${c.id}:${p.row}:${p.col}`) ?? null,
+        }));
+        const occupied = positions.filter((p) => p.occupant !== null).length;
+        return { container: c, byId, rows, cols, scheme, occupied, positions };
+      });
     },
   };
 }

@@ -1,0 +1,57 @@
+import type { IResolvers } from 'mercurius';
+import { z } from 'zod';
+import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
+import { pageQuery } from '../../http/schemas.js';
+import { toParticipantDto, toProtocolDto } from './participants.routes.js';
+import { createProtocolInput, registerParticipantInput } from './participants.service.js';
+
+// GraphQL adapter over the participant service: REST schemas in, one service call, the REST DTO
+// out (identity fields only for the roles the service shows them to).
+
+const idArgs = z.object({ id: z.uuid() });
+// The REST route declares the list query inline; this is the same definition.
+const listParticipantsQuery = pageQuery.extend({ protocolId: z.uuid().optional() });
+
+export const participantResolvers: IResolvers = {
+  Query: {
+    async protocols(_root, _args, { biobank, services }) {
+      return (await services.participants.listProtocols(biobank)).map(toProtocolDto);
+    },
+    async protocol(_root, args: unknown, { biobank, services }) {
+      const { id } = idArgs.parse(args);
+      const row = await nullIfNotFound('PROTOCOL_NOT_FOUND', () =>
+        services.participants.getProtocol(biobank, id),
+      );
+      return row && toProtocolDto(row);
+    },
+    async participants(
+      _root,
+      args: { protocolId?: unknown; first?: unknown; after?: unknown },
+      { biobank, services },
+    ) {
+      const query = parseArgs(listParticipantsQuery, {
+        protocolId: args.protocolId,
+        cursor: args.after,
+        limit: args.first,
+      });
+      return toConnection(await services.participants.listParticipants(biobank, query), toParticipantDto);
+    },
+    async participant(_root, args: unknown, { biobank, services }) {
+      const { id } = idArgs.parse(args);
+      const view = await nullIfNotFound('PARTICIPANT_NOT_FOUND', () =>
+        services.participants.getParticipant(biobank, id),
+      );
+      return view && toParticipantDto(view);
+    },
+  },
+  Mutation: {
+    async createProtocol(_root, args: { input: unknown }, { biobank, services }) {
+      const input = parseArgs(createProtocolInput, args.input);
+      return toProtocolDto(await services.participants.createProtocol(biobank, input));
+    },
+    async registerParticipant(_root, args: { input: unknown }, { biobank, services }) {
+      const input = parseArgs(registerParticipantInput, args.input);
+      return toParticipantDto(await services.participants.registerParticipant(biobank, input));
+    },
+  },
+};

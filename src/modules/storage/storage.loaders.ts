@@ -1,0 +1,68 @@
+import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
+import { z } from 'zod';
+import { distinct, parseArgs } from '../../graphql/adapter.js';
+import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
+import type { ContainerDto } from './storage.schemas.js';
+import { toContainerDto } from './storage.service.js';
+
+// Container relations and views, batched per tick (STYLE.md rule 17).
+
+type Queries<P = Record<string, unknown>> = { obj: ContainerDto; params: P }[];
+
+// The REST route declares the free-positions query inline; this is the same definition.
+const freePositionsQuery = z.object({
+  count: z.coerce.number().int().min(1).max(1000).default(1),
+  type: z.enum(SPECIMEN_TYPES).optional(),
+});
+
+export const storageLoaders: MercuriusLoaders = {
+  Container: {
+    async parent(queries: Queries, { biobank, services }: MercuriusContext) {
+      const ids = distinct(queries.map((q) => q.obj.parentId));
+      if (ids.length === 0) return queries.map(() => null);
+      const byId = new Map(
+        (await services.storage.getContainersByIds(biobank, ids)).map((v) => [
+          v.container.id,
+          toContainerDto(v.container, v.byId),
+        ]),
+      );
+      return queries.map((q) => (q.obj.parentId ? (byId.get(q.obj.parentId) ?? null) : null));
+    },
+
+    async map(queries: Queries, { biobank, services }: MercuriusContext) {
+      // A container without a grid has no map: null, without asking.
+      const ids = distinct(queries.filter((q) => q.obj.grid !== null).map((q) => q.obj.id));
+      if (ids.length === 0) return queries.map(() => null);
+      const maps = await services.storage.containerMaps(biobank, ids);
+      const byId = new Map(
+        ids.map((id, i) => {
+          const m = maps[i];
+          return [
+            id,
+            m ? { rows: m.rows, cols: m.cols, occupied: m.occupied, positions: m.positions } : null,
+          ];
+        }),
+      );
+      return queries.map((q) => byId.get(q.obj.id) ?? null);
+    },
+
+    // A search over a subtree per container: one service call per distinct container and
+    // arguments (a page rarely spans more than a few boxes); one refused argument fails only its
+    // own field.
+    async freePositions(queries: Queries<{ count?: unknown; type?: unknown }>, ctx: MercuriusContext) {
+      return Promise.all(
+        queries.map(async (q) => {
+          try {
+            return await ctx.services.storage.freePositions(
+              ctx.biobank,
+              q.obj.id,
+              parseArgs(freePositionsQuery, q.params),
+            );
+          } catch (err) {
+            return err instanceof Error ? err : new Error(String(err));
+          }
+        }),
+      );
+    },
+  },
+};
