@@ -9,7 +9,7 @@ import {
   KIND_LABEL,
 } from '../storage/storage.repo.js';
 import type { ContainerRow } from '../storage/storage.table.js';
-import { findOccupants } from './specimens.repo.js';
+import { findOccupants, lockPositions } from './specimens.repo.js';
 import type { SpecimenRow } from './specimens.table.js';
 
 export interface PlacementRequest {
@@ -94,6 +94,7 @@ export async function planPlacements(
   const slots = [...placements.entries()]
     .filter(([, p]) => p.row !== null && p.col !== null)
     .map(([index, p]) => ({ index, containerId: p.container.id, row: p.row!, col: p.col! }));
+  await lockPositions(db, slots);
   const occupants = await findOccupants(db, slots);
   const occupantAt = new Map(occupants.map((o) => [`${o.containerId}:${o.positionRow}:${o.positionCol}`, o]));
   const claimed = new Map<string, number>();
