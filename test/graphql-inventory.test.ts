@@ -10,6 +10,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES } from '../src/auth/roles.js';
 import { graphqlLoaders, graphqlResolvers, registerGraphql } from '../src/graphql/graphql.js';
+import {
+  CONSENT_RESPONSES,
+  CONSENT_STATUSES,
+  WITHDRAWAL_SCOPES,
+  cascadeKind,
+  cascadeStatus,
+} from '../src/modules/consent/consent.table.js';
 import { USES } from '../src/modules/consent/uses.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
@@ -219,6 +226,11 @@ describe('schema', () => {
       Use: USES,
       // The REST map DTO's z.enum(['specimen', 'container']).
       OccupantKind: ['specimen', 'container'],
+      ConsentStatus: CONSENT_STATUSES,
+      ConsentResponse: CONSENT_RESPONSES,
+      WithdrawalScope: WITHDRAWAL_SCOPES,
+      ConsentCascadeKind: cascadeKind.enumValues,
+      ConsentCascadeStatus: cascadeStatus.enumValues,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),

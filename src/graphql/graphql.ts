@@ -8,6 +8,8 @@ import { toProblem } from '../errors.js';
 import { asDomainError } from '../http/problem.js';
 import { ctxOf } from '../http/request-context.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
+import { consentLoaders } from '../modules/consent/consent.loaders.js';
+import { consentResolvers } from '../modules/consent/consent.resolvers.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/institutions.resolvers.js';
 import { participantResolvers } from '../modules/participants/participants.resolvers.js';
 import { specimenLoaders } from '../modules/specimens/specimens.loaders.js';
@@ -40,11 +42,17 @@ export function graphqlResolvers(): IResolvers {
     participantResolvers,
     specimenResolvers,
     storageResolvers,
+    consentResolvers,
   );
 }
 
 export function graphqlLoaders(db: Db): MercuriusLoaders {
-  return mergeResolvers(institutionLoaders(db), specimenLoaders, storageLoaders) as MercuriusLoaders;
+  return mergeResolvers(
+    institutionLoaders(db),
+    specimenLoaders,
+    storageLoaders,
+    consentLoaders,
+  ) as MercuriusLoaders;
 }
 
 export const GRAPHQL_QUERY_DEPTH = 8;

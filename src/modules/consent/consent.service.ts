@@ -12,11 +12,11 @@ import { custodyEvents } from '../custody/index.js';
 import { participants, protocols, CONSENT_TIERS } from '../participants/participants.table.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import { locationOf } from '../specimens/specimens.placement.js';
-import { lockSpecimens, lockSpecimensByBarcode } from '../specimens/specimens.repo.js';
+import { findSpecimensByIds, lockSpecimens, lockSpecimensByBarcode } from '../specimens/specimens.repo.js';
 import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
 import { specimens, type SpecimenRow } from '../specimens/specimens.table.js';
 import { emitWebhook } from '../webhooks/index.js';
-import { today } from './consent.gate.js';
+import { createConsentGate, today, type ConsentGate } from './consent.gate.js';
 import { consentCascadeJob } from './consent.jobs.js';
 import {
   CONSENT_RESPONSES,
@@ -26,6 +26,7 @@ import {
   destructionItems,
   type WithdrawalScope,
 } from './consent.table.js';
+import type { Use } from './uses.js';
 
 export const recordConsentInput = z.object({
   participantId: z.uuid(),
@@ -70,8 +71,11 @@ export function createConsentService(deps: {
   db: Db;
   specimens: SpecimenService;
   subscribers?: WithdrawalSubscriber[];
+  /** The gate holds no state; the container may pass its own. */
+  gate?: ConsentGate;
 }) {
   const { db } = deps;
+  const gate = deps.gate ?? createConsentGate();
   const subscribers = deps.subscribers ?? [];
 
   async function loadOwn(tx: Db | Tx, ctx: Ctx, id: string, lock = false): Promise<ConsentRow> {
@@ -586,6 +590,33 @@ export function createConsentService(deps: {
           );
         return deps.specimens.internal.views(tx, institutionId, after);
       });
+    },
+
+    /** Every consent version of each given participant, newest first, in one query. Throws FORBIDDEN. */
+    async listConsentsOfParticipants(ctx: Ctx, participantIds: readonly string[]): Promise<ConsentRow[]> {
+      authorize(ctx.actor, 'consent.read');
+      if (participantIds.length === 0) return [];
+      return db
+        .select()
+        .from(consents)
+        .where(
+          and(
+            eq(consents.institutionId, actorInstitutionId(ctx.actor)),
+            inArray(consents.participantId, [...participantIds]),
+          ),
+        )
+        .orderBy(desc(consents.createdAt), desc(consents.id));
+    },
+
+    /**
+     * The uses each given specimen of the caller's institution may be put to now, by the same
+     * decision the gate applies at every use. Three queries whatever the count (specimens,
+     * current consents, protocol tiers); another institution's ids are left out. Throws FORBIDDEN.
+     */
+    async permittedUses(ctx: Ctx, specimenIds: readonly string[]): Promise<Map<string, Use[]>> {
+      authorize(ctx.actor, 'specimens.read');
+      const rows = await findSpecimensByIds(db, actorInstitutionId(ctx.actor), specimenIds);
+      return gate.permittedUsesOf(db, rows);
     },
   };
 }

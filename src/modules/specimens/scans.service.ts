@@ -146,7 +146,8 @@ export function createScanService(deps: { db: Db; specimens: SpecimenService; us
         });
         const checkOuts = changes.filter((c) => c.action === 'checkOutSpecimen');
         for (const s of scans) {
-          if (s.action !== 'check_out' || !s.use) continue;
+          // Every check-out passes the consent gate, with the default use when none is named.
+          if (s.action !== 'check_out') continue;
           const row = checkOuts.find((c) => c.before.barcode === s.barcode)?.before;
           if (row) await deps.useGate.assertUsable(tx, ctx, [row], s.use);
         }

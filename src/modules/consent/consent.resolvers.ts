@@ -1,0 +1,91 @@
+import type { IResolvers } from 'mercurius';
+import { z } from 'zod';
+import { nullIfNotFound, parseArgs } from '../../graphql/adapter.js';
+import { validationFailed } from '../../errors.js';
+import { CONSENT_TIERS } from '../participants/participants.table.js';
+import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { toCascadeDto, toConsentDto } from './consent.routes.js';
+import { recordConsentInput, withdrawConsentInput, type ConsentRow } from './consent.service.js';
+
+// GraphQL adapter over the consent service (STYLE.md rules 2 and 16): the REST zod schemas
+// validate the arguments, each field calls one service method, and a Consent is the REST DTO
+// except that `responses` is a typed list instead of an object keyed by tier.
+
+const idArgs = z.object({ id: z.uuid() });
+// The REST routes declare the list query and the confirmation body inline; these are the same.
+const listConsentsQuery = z.object({ participantId: z.uuid() });
+const confirmDestructionInput = z.object({
+  barcodes: z.array(z.string().trim().min(1).max(64)).min(1).max(500),
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+/** The REST consent DTO with its responses as `[{ tier, response }]`, in ConsentTier order. */
+export function toConsentGql(row: ConsentRow) {
+  const dto = toConsentDto(row);
+  return {
+    ...dto,
+    responses: CONSENT_TIERS.flatMap((tier) => {
+      const response = dto.responses[tier];
+      return response ? [{ tier, response }] : [];
+    }),
+  };
+}
+
+/** `[{ tier, response }]` as the object keyed by tier the REST schema reads; a repeated tier is refused. */
+function responsesByTier(list: unknown): unknown {
+  if (!Array.isArray(list)) return list;
+  const out: Record<string, unknown> = {};
+  const repeated = list.flatMap((item: { tier: string; response: unknown }, i) => {
+    if (Object.hasOwn(out, item.tier)) {
+      return [{ field: `responses.${i}.tier`, message: `${item.tier} is given more than once` }];
+    }
+    out[item.tier] = item.response;
+    return [];
+  });
+  if (repeated.length) throw validationFailed(repeated, repeated[0]!.message);
+  return out;
+}
+
+export const consentResolvers: IResolvers = {
+  Query: {
+    async consent(_root, args: unknown, { biobank, services }) {
+      const { id } = idArgs.parse(args);
+      const row = await nullIfNotFound('CONSENT_NOT_FOUND', () => services.consent.getConsent(biobank, id));
+      return row && toConsentGql(row);
+    },
+    async consents(_root, args: unknown, { biobank, services }) {
+      const query = parseArgs(listConsentsQuery, args);
+      return (await services.consent.listConsents(biobank, query)).map(toConsentGql);
+    },
+    async consentCascade(_root, args: unknown, { biobank, services }) {
+      const { id } = idArgs.parse(args);
+      const row = await nullIfNotFound('CASCADE_NOT_FOUND', () => services.consent.getCascade(biobank, id));
+      return row && toCascadeDto(row);
+    },
+    async destructionList(_root, _args, { biobank, services }) {
+      return (await services.consent.listDestruction(biobank)).map((x) => ({
+        itemId: x.item.id,
+        consentId: x.item.consentId,
+        listedAt: x.item.listedAt.toISOString(),
+        specimen: toSpecimenDto({ row: x.specimen, location: x.location }),
+      }));
+    },
+  },
+  Mutation: {
+    async recordConsent(_root, args: { input?: Record<string, unknown> | null }, { biobank, services }) {
+      const raw = args.input ?? {};
+      const input = parseArgs(recordConsentInput, { ...raw, responses: responsesByTier(raw.responses) });
+      return toConsentGql(await services.consent.recordConsent(biobank, input));
+    },
+    async withdrawConsent(_root, args: { id: unknown; input: unknown }, { biobank, services }) {
+      const { id } = idArgs.parse({ id: args.id });
+      const input = parseArgs(withdrawConsentInput, args.input);
+      const result = await services.consent.withdrawConsent(biobank, id, input);
+      return { consent: toConsentGql(result.consent), cascade: toCascadeDto(result.cascade) };
+    },
+    async confirmDestruction(_root, args: unknown, { biobank, services }) {
+      const input = parseArgs(confirmDestructionInput, args);
+      return (await services.consent.confirmDestruction(biobank, input)).map(toSpecimenDto);
+    },
+  },
+};

@@ -1,0 +1,297 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+import {
+  custodyRows,
+  expectProblem,
+  fieldsOf,
+  makeLab,
+  specimenRow,
+  uid,
+  type Lab,
+  type SpecimenBody,
+} from './helpers/inventory.js';
+
+// The bench workflows: a batch of scanner actions committed all or nothing, and a rack scanner
+// reading reconciled with the records (and applied as moves when asked).
+
+let t: TestApp;
+let lab: Lab;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  lab = await makeLab(t);
+});
+afterAll(() => t.close());
+
+const scan = (scans: Record<string, unknown>[]) => lab.post('/v1/scans', { scans }, { role: 'technician' });
+
+/** Status, place and chain length of specimens, to prove a refused batch changed nothing. */
+async function snapshot(ids: string[]) {
+  const { rows } = await t.sql.query<Record<string, unknown>>(
+    `select id, status::text, container_id, position_row, position_col, version, custody_seq, freeze_thaw_count
+       from specimen where id = any($1::uuid[]) order by id`,
+    [ids],
+  );
+  return rows;
+}
+
+describe('POST /v1/scans', () => {
+  it('applies receive, store, move, check-out and check-in in one transaction', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const arriving = await lab.register({ type: 'serum' });
+    const toStore = await lab.register({ type: 'plasma' });
+    const stored = await lab.register({ containerId: box.id, position: 'A1' });
+    const outgoing = await lab.register({ containerId: box.id, position: 'A2' });
+    const returning = await lab.register({ containerId: box.id, position: 'A3' });
+    await lab.action(returning.id, 'check-out');
+
+    const res = await scan([
+      { action: 'receive', barcode: arriving.barcode },
+      { action: 'store', barcode: toStore.barcode, containerId: box.id, position: 'b1' },
+      { action: 'move', barcode: stored.barcode, containerId: box.id, position: 'C3' },
+      { action: 'check_out', barcode: outgoing.barcode },
+      { action: 'check_in', barcode: returning.barcode },
+    ]);
+    expect(res.statusCode, res.body).toBe(200);
+    const items = res.json<{ items: SpecimenBody[] }>().items;
+    expect(items.map((i) => [i.barcode, i.status, i.location?.position ?? null])).toEqual([
+      [arriving.barcode, 'available', null],
+      [toStore.barcode, 'available', 'B1'],
+      [stored.barcode, 'available', 'C3'],
+      [outgoing.barcode, 'in_use', 'A2'],
+      [returning.barcode, 'available', 'A3'],
+    ]);
+    expect(items[4]!.freezeThawCount).toBe(1);
+    const types = async (s: SpecimenBody) => (await custodyRows(t, s.id)).map((e) => e.type).slice(-2);
+    expect(await types(arriving)).toEqual(['registered', 'received']);
+    expect(await types(toStore)).toEqual(['registered', 'stored']);
+    expect(await types(stored)).toEqual(['stored', 'moved']);
+    expect(await types(outgoing)).toEqual(['stored', 'checked_out']);
+    expect(await types(returning)).toEqual(['checked_in', 'thawed']);
+  });
+
+  it('refuses the whole batch with per-item errors when one item fails, and changes nothing', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const a = await lab.register();
+    const b = await lab.register({ containerId: box.id, position: 'A1' });
+    const c = await lab.register();
+    const d = await lab.register({ containerId: box.id, position: 'B1' });
+    const ids = [a.id, b.id, c.id, d.id];
+    const before = await snapshot(ids);
+    const counts = await lab.counts();
+
+    const res = await scan([
+      { action: 'store', barcode: a.barcode, containerId: box.id, position: 'A2' },
+      { action: 'receive', barcode: 'NO-SUCH-TUBE' },
+      { action: 'store', barcode: c.barcode, containerId: box.id, position: 'A1' },
+      { action: 'check_in', barcode: d.barcode },
+      { action: 'move', barcode: b.barcode },
+      { action: 'store', barcode: c.barcode, containerId: box.id, position: 'Z9' },
+    ]);
+    const problem = expectProblem(res, 422, 'BATCH_REJECTED');
+    expect(fieldsOf(problem)).toEqual([
+      'scans.1.barcode',
+      'scans.2.position',
+      'scans.3.action',
+      'scans.4.containerId',
+      'scans.5.barcode',
+    ]);
+    const codes = (problem.errors ?? []).map((e) => e.code);
+    expect(codes).toEqual([
+      'SPECIMEN_NOT_FOUND',
+      'POSITION_OCCUPIED',
+      'INVALID_TRANSITION',
+      'CONTAINER_REQUIRED',
+      'DUPLICATE_SCAN',
+    ]);
+    expect(problem.detail).toContain('nothing was changed');
+    expect(await snapshot(ids)).toEqual(before);
+    expect(await lab.counts()).toEqual(counts);
+  });
+
+  it('names a position outside the grid per item', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const a = await lab.register();
+    const res = await scan([{ action: 'store', barcode: a.barcode, containerId: box.id, position: 'D1' }]);
+    const problem = expectProblem(res, 422, 'BATCH_REJECTED');
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ field: 'scans.0.position', code: 'POSITION_OUTSIDE_GRID' }),
+    ]);
+  });
+
+  it('keeps a checked-out tube’s position: another tube cannot take it in the same batch', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const leaving = await lab.register({ containerId: box.id, position: 'A1' });
+    const newcomer = await lab.register();
+    const before = await snapshot([leaving.id, newcomer.id]);
+    const res = await scan([
+      { action: 'check_out', barcode: leaving.barcode },
+      { action: 'store', barcode: newcomer.barcode, containerId: box.id, position: 'A1' },
+    ]);
+    const problem = expectProblem(res, 422, 'BATCH_REJECTED');
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ field: 'scans.1.position', code: 'POSITION_OCCUPIED' }),
+    ]);
+    expect(await snapshot([leaving.id, newcomer.id])).toEqual(before);
+  });
+
+  it('lets two tubes trade places in one batch', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const x = await lab.register({ containerId: box.id, position: 'A1' });
+    const y = await lab.register({ containerId: box.id, position: 'A2' });
+    const res = await scan([
+      { action: 'move', barcode: x.barcode, containerId: box.id, position: 'A2' },
+      { action: 'move', barcode: y.barcode, containerId: box.id, position: 'A1' },
+    ]);
+    expect(res.statusCode, res.body).toBe(200);
+    expect((await specimenRow(t, x.id)).position_col).toBe(2);
+    expect((await specimenRow(t, y.id)).position_col).toBe(1);
+  });
+});
+
+interface RackReport {
+  containerId: string;
+  applied: boolean;
+  matched: { position: string; barcode: string; specimenId: string }[];
+  movedIn: { position: string; barcode: string; specimenId: string; from: string | null }[];
+  unknown: { position: string; barcode: string }[];
+  missing: { position: string; barcode: string; specimenId: string }[];
+  errors: { position: string; message: string }[];
+}
+
+const rackScan = (boxId: string, body: Record<string, unknown>) =>
+  lab.post(`/v1/containers/${boxId}/rack-scan`, body, { role: 'technician' });
+
+/** A full reading of a 3 x 3 box: positions not named read as empty. */
+const reading = (tubes: Record<string, string>) =>
+  ['A1', 'A2', 'A3', 'B1', 'B2', 'B3', 'C1', 'C2', 'C3'].map((position) => ({
+    position,
+    barcode: tubes[position] ?? null,
+  }));
+
+describe('rack scan reconciliation', () => {
+  it('reports matched, moved in, unknown and missing tubes, and applies the moves', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const other = await lab.box({ rows: 3, cols: 3 });
+    const matched = await lab.register({ containerId: box.id, position: 'A1' });
+    const missing = await lab.register({ containerId: box.id, position: 'A2' });
+    const out = await lab.register({ containerId: box.id, position: 'A3' });
+    await lab.action(out.id, 'check-out');
+    const stray = await lab.register({ containerId: other.id, position: 'C3' });
+    const unknown = uid('UNREG');
+    const body = { readings: reading({ A1: matched.barcode, B2: stray.barcode, C1: unknown }) };
+
+    const ids = [matched.id, missing.id, out.id, stray.id];
+    const before = await snapshot(ids);
+    const counts = await lab.counts();
+    const dry = await rackScan(box.id, body);
+    expect(dry.statusCode, dry.body).toBe(200);
+    const report = dry.json<RackReport>();
+    expect(report).toEqual({
+      containerId: box.id,
+      applied: false,
+      matched: [{ position: 'A1', barcode: matched.barcode, specimenId: matched.id }],
+      movedIn: [{ position: 'B2', barcode: stray.barcode, specimenId: stray.id, from: stray.location!.path }],
+      unknown: [{ position: 'C1', barcode: unknown }],
+      // The checked-out tube is away by design, not missing.
+      missing: [{ position: 'A2', barcode: missing.barcode, specimenId: missing.id }],
+      errors: [],
+    });
+    expect(await snapshot(ids)).toEqual(before);
+    expect(await lab.counts()).toEqual(counts);
+
+    const applied = await rackScan(box.id, { ...body, apply: true });
+    expect(applied.statusCode, applied.body).toBe(200);
+    expect(applied.json<RackReport>()).toEqual({ ...report, applied: true });
+    const row = await specimenRow(t, stray.id);
+    expect(row).toMatchObject({ container_id: box.id, position_row: 2, position_col: 2 });
+    expect((await custodyRows(t, stray.id)).at(-1)).toMatchObject({
+      type: 'moved',
+      from_container_id: other.id,
+      from_position: 'C3',
+      to_container_id: box.id,
+      to_position: 'B2',
+      details: { source: 'rack-scan' },
+    });
+    // Only the move was recorded: the matched and missing tubes are untouched, nothing was created.
+    const after = await snapshot([matched.id, missing.id, out.id]);
+    expect(after).toEqual(before.filter((r) => r.id !== stray.id));
+    expect((await lab.counts()).specimen).toBe(counts.specimen);
+  });
+
+  it('records two tubes swapping positions in one apply', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const x = await lab.register({ containerId: box.id, position: 'B1' });
+    const y = await lab.register({ containerId: box.id, position: 'B3' });
+    const res = await rackScan(box.id, { readings: reading({ B1: y.barcode, B3: x.barcode }), apply: true });
+    expect(res.statusCode, res.body).toBe(200);
+    const report = res.json<RackReport>();
+    expect(report.applied).toBe(true);
+    expect(report.movedIn.map((m) => [m.barcode, m.position]).sort()).toEqual(
+      [
+        [x.barcode, 'B3'],
+        [y.barcode, 'B1'],
+      ].sort(),
+    );
+    expect(report.missing).toEqual([]);
+    expect(await specimenRow(t, x.id)).toMatchObject({ position_row: 2, position_col: 3 });
+    expect(await specimenRow(t, y.id)).toMatchObject({ position_row: 2, position_col: 1 });
+    expect((await custodyRows(t, x.id)).at(-1)).toMatchObject({
+      type: 'moved',
+      from_position: 'B1',
+      to_position: 'B3',
+    });
+    expect((await custodyRows(t, y.id)).at(-1)).toMatchObject({
+      type: 'moved',
+      from_position: 'B3',
+      to_position: 'B1',
+    });
+    const map = (await lab.get(`/v1/containers/${box.id}/map`)).json<{
+      positions: { position: string; occupant: { barcode: string } | null }[];
+    }>();
+    const at = (p: string) => map.positions.find((m) => m.position === p)!.occupant?.barcode;
+    expect([at('B1'), at('B3')]).toEqual([y.barcode, x.barcode]);
+  });
+
+  it('stores a registered tube found in the box (its first place: `stored`, not `moved`)', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const fresh = await lab.register();
+    const res = await rackScan(box.id, { readings: reading({ C2: fresh.barcode }), apply: true });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json<RackReport>().movedIn).toEqual([
+      { position: 'C2', barcode: fresh.barcode, specimenId: fresh.id, from: null },
+    ]);
+    expect(await specimenRow(t, fresh.id)).toMatchObject({ status: 'available', container_id: box.id });
+    expect((await custodyRows(t, fresh.id)).at(-1)).toMatchObject({
+      type: 'stored',
+      from_container_id: null,
+      to_container_id: box.id,
+      to_position: 'C2',
+    });
+  });
+
+  it('refuses to apply a move onto a position still recorded for an unread tube, and records nothing', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const sitting = await lab.register({ containerId: box.id, position: 'A1' });
+    const other = await lab.box({ rows: 3, cols: 3 });
+    const stray = await lab.register({ containerId: other.id, position: 'A1' });
+    const before = await snapshot([sitting.id, stray.id]);
+    const res = await rackScan(box.id, { readings: reading({ A1: stray.barcode }), apply: true });
+    expectProblem(res, 409, 'POSITION_OCCUPIED');
+    expect(await snapshot([sitting.id, stray.id])).toEqual(before);
+  });
+
+  it('refuses readings outside the grid or read twice, naming the reading', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const tube = await lab.register({ containerId: box.id, position: 'A1' });
+    const outside = await rackScan(box.id, { readings: [{ position: 'D4', barcode: null }] });
+    expect(fieldsOf(expectProblem(outside, 400, 'INVALID_READING'))).toEqual(['readings.0.position']);
+    const twice = await rackScan(box.id, {
+      readings: [
+        { position: 'A1', barcode: tube.barcode },
+        { position: 'A2', barcode: tube.barcode },
+      ],
+    });
+    expect(fieldsOf(expectProblem(twice, 400, 'INVALID_READING'))).toEqual(['readings.1.barcode']);
+  });
+});
