@@ -10,6 +10,8 @@ import { ROLES, type Role } from './auth/roles.js';
 import { INSTITUTION_KINDS } from './modules/institutions/index.js';
 import { startServer, startWorkerOnly, type Running } from './runtime.js';
 import { seedDemo } from './seed/demo.js';
+import { seedSynthetic } from './seed/synthetic.js';
+import { institutionCode } from './modules/institutions/index.js';
 
 const USAGE = `usage: npm run biobank -- <command>
 
@@ -17,6 +19,7 @@ const USAGE = `usage: npm run biobank -- <command>
   serve                                    serve the API (and workers unless WORKERS=0)
   worker                                   run the outbox relay and job workers only
   seed --demo                              seed demo institutions and one API key per role
+  seed --synthetic N [--institution C]     generate N specimens with freezers, boxes and lineage
   institutions create --code C --name N --kind K [--operator]
   keys create --institution C --role R [--name N] [--expires-at ISO]
   demo                                     migrate, seed --demo, serve, print keys and URLs
@@ -69,8 +72,33 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'seed': {
-      const { values } = parseArgs({ args: rest, options: { demo: { type: 'boolean' } } });
-      if (!values.demo) throw new UsageError('seed needs --demo');
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          demo: { type: 'boolean' },
+          synthetic: { type: 'string' },
+          institution: { type: 'string' },
+        },
+      });
+      if (values.synthetic !== undefined) {
+        const count = Number(values.synthetic);
+        if (!Number.isSafeInteger(count) || count < 1)
+          throw new UsageError('--synthetic needs a positive whole number');
+        const code = values.institution ?? 'SYN';
+        if (!institutionCode.safeParse(code).success)
+          throw new UsageError(`--institution ${code} is not a valid institution code`);
+        await migrateDatabase(config.DATABASE_URL);
+        const c = createContainer(config, log);
+        try {
+          const r = await seedSynthetic(c, { count, institutionCode: code, log });
+          for (const k of r.keys)
+            console.log(`${k.role.padEnd(12)} ${r.institutionCode.padEnd(5)} ${k.token}`);
+        } finally {
+          await c.close();
+        }
+        return 0;
+      }
+      if (!values.demo) throw new UsageError('seed needs --demo or --synthetic N');
       await migrateDatabase(config.DATABASE_URL);
       const c = createContainer(config, log);
       try {

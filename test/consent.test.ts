@@ -126,6 +126,13 @@ describe('uses and eligibility', () => {
       }
     }
     const s = await specimen(participantId);
+    // The scan lookup shows the same outcome at the bench.
+    const scan = await get(keys.technician, `/v1/specimens/by-barcode/${s.barcode}`);
+    expect(scan.statusCode).toBe(200);
+    expect(scan.json<{ permittedUses: string[] }>().permittedUses).toEqual([
+      'internal_research',
+      'genetic_research',
+    ]);
     const refused = await post(keys.technician, `/v1/specimens/${s.id}/aliquots`, {
       use: 'commercial_use',
       aliquots: [{ quantity: 1 }],
@@ -201,6 +208,11 @@ describe('withdrawal cascade', () => {
     expect(await Promise.all(all.map((id) => custodyCount(id)))).toEqual(before);
     const blocked = await post(keys.technician, `/v1/specimens/${gen1[1]!.id}/check-out`, {});
     expect(blocked.statusCode).toBe(409);
+    const scanned = await get(keys.technician, `/v1/specimens/by-barcode/${primary.barcode}`);
+    expect(scanned.json<{ permittedUses: string[]; holds: string[] }>()).toMatchObject({
+      permittedUses: [],
+      holds: ['CONSENT_WITHDRAWN'],
+    });
 
     // A specimen of this donor registered after the withdrawal is born on hold.
     const late = await specimen(participantId);

@@ -294,7 +294,7 @@ describe('the same data as REST', () => {
     const data = await ok<Record<string, unknown>>(
       `query ($id: ID!, $barcode: String!, $box: ID!, $child: ID!) {
         specimen(id: $id) { ${SPECIMEN_FIELDS} }
-        specimenByBarcode(barcode: $barcode) { ${SPECIMEN_FIELDS} }
+        specimenByBarcode(barcode: $barcode) { ${SPECIMEN_FIELDS} permittedUses }
         specimens(filter: { containerId: $box }) { edges { node { ${SPECIMEN_FIELDS} } } pageInfo { hasNextPage } }
         container(id: $box) {
           ${CONTAINER_FIELDS}

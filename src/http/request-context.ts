@@ -88,13 +88,14 @@ export async function execute<R, B>(
   } = {},
 ): Promise<B> {
   const ctx = ctxOf(request);
-  const stored = (b: B | null): unknown => (b !== null && opts.forReplay ? opts.forReplay(b) : b);
   const scope = request.idempotency;
   if (!scope) {
+    // The common path (every GET): no closure made per request.
     const body = toBody(await run(ctx));
     reply.code(status);
     return body;
   }
+  const stored = (b: B | null): unknown => (b !== null && opts.forReplay ? opts.forReplay(b) : b);
   // JSON of the body stored with the effect; undefined while nothing was stored.
   let storedJson: string | undefined;
   ctx.commitHook = {

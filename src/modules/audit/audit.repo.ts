@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
@@ -15,31 +15,36 @@ export interface AuditEntry {
 
 /** Strips secrets before they reach the trail: a hash or signing secret is never history. */
 const REDACTED_KEYS = new Set(['tokenHash', 'webhookSecret', 'mrnHash', 'token', 'secret']);
-function redact(value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  return JSON.parse(
-    JSON.stringify(value, (k, v: unknown) => (REDACTED_KEYS.has(k) && v != null ? '[redacted]' : v)),
-  );
-}
+const redactSecrets = (key: string, value: unknown) =>
+  REDACTED_KEYS.has(key) && value != null ? '[redacted]' : value;
 
-/** Appends audit rows in the caller's transaction: they commit or roll back with the change. */
+/**
+ * Appends audit rows in the caller's transaction: they commit or roll back with the change.
+ * The rows travel as one JSON parameter (a 96-tube rack scan writes 96 rows in one statement
+ * without 1,000 bind parameters), serialised once with secrets redacted on the way.
+ */
 export async function recordAudit(tx: Tx, ctx: Ctx, ...entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   const actor = actorLabel(ctx.actor);
   const actorRole = ctx.actor.kind === 'api_key' ? ctx.actor.role : null;
-  await tx.insert(auditLog).values(
+  const rows = JSON.stringify(
     entries.map((e) => ({
-      institutionId: e.institutionId,
+      institution_id: e.institutionId,
       actor,
-      actorRole,
+      actor_role: actorRole,
       action: e.action,
-      entityType: e.entityType,
-      entityId: e.entityId,
-      before: redact(e.before),
-      after: redact(e.after),
-      requestId: ctx.requestId,
+      entity_type: e.entityType,
+      entity_id: e.entityId,
+      before: e.before ?? null,
+      after: e.after ?? null,
+      request_id: ctx.requestId,
     })),
+    redactSecrets,
   );
+  await tx.execute(sql`
+    insert into ${auditLog} (institution_id, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
+    select institution_id, actor, actor_role, action, entity_type, entity_id, before, after, request_id
+      from jsonb_populate_recordset(null::audit_log, ${rows}::jsonb)`);
 }
 
 export async function listAuditEntries(

@@ -61,13 +61,33 @@ export async function appendCustodyEvents(
     rows.push({ ...fields, prevHash: head.custodyHead, hash });
     heads.set(e.specimenId, { specimenId: e.specimenId, custodySeq: fields.seq, custodyHead: hash });
   }
-  await tx.insert(custodyEvents).values(
+  // One JSON parameter for the whole batch: a rack scan appends 96 events in one statement.
+  const payload = JSON.stringify(
     rows.map((r) => ({
-      ...r,
-      quantityChange: r.quantityChange === null ? null : Number(r.quantityChange).toFixed(4),
-      type: r.type as CustodyEventType,
+      specimen_id: r.specimenId,
+      institution_id: r.institutionId,
+      seq: r.seq,
+      type: r.type,
+      occurred_at: r.occurredAt.toISOString(),
+      recorded_at: r.recordedAt.toISOString(),
+      actor: r.actor,
+      request_id: r.requestId,
+      from_container_id: r.fromContainerId,
+      from_position: r.fromPosition,
+      to_container_id: r.toContainerId,
+      to_position: r.toPosition,
+      quantity_change: r.quantityChange === null ? null : Number(r.quantityChange).toFixed(4),
+      details: r.details,
+      prev_hash: r.prevHash,
+      hash: r.hash,
     })),
   );
+  await tx.execute(sql`
+    insert into ${custodyEvents} (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor, request_id,
+      from_container_id, from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash)
+    select specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor, request_id,
+      from_container_id, from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash
+      from jsonb_populate_recordset(null::custody_event, ${payload}::jsonb)`);
   return heads;
 }
 

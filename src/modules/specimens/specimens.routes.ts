@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyInstance, FastifySerializerCompiler } from 'fastify';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { USES } from '../consent/uses.js';
 import type { Db } from '../../db/client.js';
 import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
@@ -22,6 +23,7 @@ import {
   specimenDto,
   specimenListQuery,
   updateSpecimenInput,
+  type SpecimenDto,
 } from './specimens.schemas.js';
 import { toSpecimenDto, type SpecimenService, type SpecimenView } from './specimens.service.js';
 
@@ -84,6 +86,28 @@ const verifyDto = z.object({
 });
 
 const childrenDto = z.object({ parent: specimenDto, children: z.array(specimenDto) });
+
+/**
+ * The scan lookup is the hottest route. Its 200 body is the DTO `toSpecimenDto` builds, typed
+ * against `specimenDto`, so it is written with plain JSON.stringify instead of a zod encode of
+ * every response (a measurable share of the request, see BENCHMARKS.md). The zod schema still
+ * documents the route (OpenAPI) and every other status still goes through zod. External ids come
+ * from jsonb (keys sorted by length), so they are re-keyed in schema order, as zod writes them.
+ */
+const scanDto = specimenDto.extend({
+  permittedUses: z.array(z.enum(USES)).describe('uses the donor’s consent allows now (empty while on hold)'),
+});
+
+function scanSerializerCompiler(route: Parameters<FastifySerializerCompiler<unknown>>[0]) {
+  if (route.httpStatus !== '200')
+    return serializerCompiler(route as Parameters<typeof serializerCompiler>[0]);
+  return (data: SpecimenDto & { permittedUses: string[] }) =>
+    JSON.stringify(
+      data.externalIds.length
+        ? { ...data, externalIds: data.externalIds.map(({ system, value }) => ({ system, value })) }
+        : data,
+    );
+}
 
 export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: SpecimenService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -164,11 +188,22 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         tags,
         summary: 'Scan lookup: status, holds, type, quantity and the full location path',
         params: z.object({ barcode }),
-        response: { 200: specimenDto, ...errorResponses(403, 404) },
+        response: { 200: scanDto, ...errorResponses(403, 404) },
       },
+      serializerCompiler: scanSerializerCompiler,
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => specimens.scanSpecimen(ctx, req.params.barcode), one),
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => specimens.scanSpecimen(ctx, req.params.barcode),
+        (v) => ({
+          ...one(v),
+          permittedUses: v.permittedUses,
+        }),
+      ),
   );
 
   r.get(

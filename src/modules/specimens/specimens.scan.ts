@@ -5,7 +5,8 @@ import type { SpecimenRow } from './specimens.table.js';
 // The scan lookup is the hottest path (a technician scans many tubes a minute): one named
 // prepared statement returns the specimen with its container chain, no ORM in between.
 
-const SCAN_SQL = `
+/** Exported for bench/floor.ts, which runs the very same statement without the service around it. */
+export const SCAN_SQL = `
 select s.id, s.institution_id, s.barcode, s.type, s.lineage, s.parent_id, s.root_id, s.participant_id,
        s.protocol_id, s.anatomic_site, s.pathology_status, s.collected_at, s.received_at, s.processed_at,
        s.frozen_at, s.sprec_code, s.sprec_version, s.unit, s.initial_quantity::float8 as initial_quantity,
@@ -16,7 +17,11 @@ select s.id, s.institution_id, s.barcode, s.type, s.lineage, s.parent_id, s.root
                  'gridRows', c.grid_rows, 'gridCols', c.grid_cols, 'gridScheme', c.grid_scheme) order by a.ord)
           from container pc, unnest(pc.ancestor_ids || pc.id) with ordinality as a(id, ord)
           join container c on c.id = a.id
-         where pc.id = s.container_id) as chain
+         where pc.id = s.container_id) as chain,
+       (select json_build_object('status', k.status, 'responses', k.responses, 'expiresOn', k.expires_on)
+          from consent k
+         where k.participant_id = s.participant_id and k.protocol_id = s.protocol_id and k.superseded_at is null) as consent,
+       (select p.consent_tiers from collection_protocol p where p.id = s.protocol_id) as protocol_tiers
   from specimen s
  where s.institution_id = $1 and s.barcode = $2`;
 
@@ -55,6 +60,12 @@ interface ScanRow {
   created_at: Date;
   updated_at: Date;
   version: number;
+  consent: {
+    status: 'active' | 'withdrawn' | 'expired';
+    responses: Record<string, 'yes' | 'no' | 'unspecified'>;
+    expiresOn: string | null;
+  } | null;
+  protocol_tiers: string[] | null;
   chain:
     Pick<ContainerRow, 'id' | 'kind' | 'name' | 'barcode' | 'gridRows' | 'gridCols' | 'gridScheme'>[] | null;
 }
@@ -62,6 +73,9 @@ interface ScanRow {
 export interface ScanResult {
   row: SpecimenRow;
   chain: ScanRow['chain'];
+  /** the donor's current consent and the protocol's tiers, for the permitted uses */
+  consent: ScanRow['consent'];
+  protocolTiers: string[] | null;
 }
 
 export async function scanLookup(
@@ -114,5 +128,7 @@ export async function scanLookup(
       version: r.version,
     },
     chain: r.chain,
+    consent: r.consent,
+    protocolTiers: r.protocol_tiers,
   };
 }

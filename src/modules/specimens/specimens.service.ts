@@ -3,6 +3,8 @@ import type pg from 'pg';
 import { positionLabel } from '../storage/grid.js';
 import { KIND_LABEL } from '../storage/storage.repo.js';
 import { scanLookup } from './specimens.scan.js';
+import { permittedUses } from '../consent/consent.eligibility.js';
+import type { Use } from '../consent/uses.js';
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
@@ -59,9 +61,12 @@ export interface SpecimenView {
   location: SpecimenDto['location'];
 }
 
+// Module level: toSpecimenDto runs on every scan lookup, and a closure per call costs there.
+const isoOrNull = (d: Date | null) => d?.toISOString() ?? null;
+
 export function toSpecimenDto(v: SpecimenView): SpecimenDto {
   const r = v.row;
-  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  const iso = isoOrNull;
   return {
     id: r.id,
     barcode: r.barcode,
@@ -907,13 +912,22 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     },
 
     /** The scan lookup by barcode: status, holds, type, quantity and the full location path. Throws SPECIMEN_NOT_FOUND. */
-    async scanSpecimen(ctx: Ctx, barcode: string): Promise<SpecimenView> {
+    async scanSpecimen(ctx: Ctx, barcode: string): Promise<SpecimenView & { permittedUses: Use[] }> {
       authorize(ctx.actor, 'specimens.read');
       const found = await scanLookup(deps.pool, actorInstitutionId(ctx.actor), barcode);
       if (!found) throw specimenNotFound(barcode, 'barcode');
       const { row, chain } = found;
+      // The consent outcome comes with the same statement: the technician sees at the bench what
+      // the tube may be used for.
+      const uses = permittedUses({
+        participantId: row.participantId,
+        holds: row.holds,
+        protocolTiers: found.protocolTiers,
+        consent: found.consent,
+        today: new Date().toISOString().slice(0, 10),
+      });
       const holder = chain?.at(-1);
-      if (!chain || !holder) return { row, location: null };
+      if (!chain || !holder) return { row, location: null, permittedUses: uses };
       const label =
         holder.gridScheme && holder.gridRows && holder.gridCols && row.positionRow && row.positionCol
           ? positionLabel(
@@ -929,6 +943,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       return {
         row,
         location: { containerId: holder.id, containerBarcode: holder.barcode, position: label, path },
+        permittedUses: uses,
       };
     },
 

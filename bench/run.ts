@@ -1,0 +1,580 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { createContainer, type Container } from '../src/container.js';
+import type { Ctx } from '../src/context.js';
+import { migrateDatabase } from '../src/db/migrate.js';
+import { createLogger } from '../src/logger.js';
+import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
+import type { LoadResult, LoadSpec } from './load.js';
+import { summarize, type LatencySummary } from './stats.js';
+
+// `npm run bench -- <scan-lookup | rack-scan> [options]`: see BENCHMARKS.md.
+//
+// Both benchmarks run against a dedicated database (biobank_bench by default), migrated and
+// seeded with synthetic data on first use; the seeded institution is named after the count
+// (BENCH-1000000), so later runs with the same --count reuse it. The real service runs as a
+// child process (`src/main.ts serve`, WORKERS=0, LOG_LEVEL=warn); load comes from other child
+// processes, never from the server's event loop. Every phase has a time limit.
+
+const USAGE = `usage: npm run bench -- <command> [options]
+
+  scan-lookup   GET /v1/specimens/by-barcode/{barcode} on the service vs a bare Fastify + pg floor
+                running the same prepared statement; closed loop, keep-alive connections
+      --count N          synthetic specimens (default 1000000)
+      --connections N    concurrent connections (default 32)
+      --warmup S         seconds of warm-up per measurement (default 5)
+      --duration S       measured seconds per measurement (default 10)
+      --rounds N         service/floor measurement pairs, alternated (default 3)
+      --sample N         random barcodes drawn from the seeded set (default 200000)
+
+  rack-scan     POST /v1/containers/{id}/rack-scan, apply: true, 96 tubes moved per request,
+                alternately between a seeded 8 x 12 box and an empty one
+      --count N          synthetic specimens (default 1000000)
+      --requests N       measured requests (default 200; rounded up to an even number)
+      --warmup N         unmeasured requests first (default 10)
+      --concurrency N    requests in flight (default 1; > 1 uses that many box pairs)
+
+  common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
+          --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
+
+type Args = Record<string, string | boolean | undefined>;
+
+const num = (args: Args, name: string, dflt: number) => {
+  const v = args[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+};
+
+function benchDatabaseUrl(args: Args): string {
+  if (typeof args['database-url'] === 'string') return args['database-url'];
+  const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/biobank');
+  base.pathname = '/biobank_bench';
+  return base.toString();
+}
+
+const stdoutLog: SeedProgressLog = {
+  info(obj, msg) {
+    console.log(`  ${msg} ${JSON.stringify(obj)}`);
+  },
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Process CPU (user + system) in milliseconds from /proc; null off Linux. */
+function processCpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy and total jiffies of the whole machine, to tell how loaded it was. */
+function machineCpu(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.reduce((s, x) => s + x, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+interface Server {
+  name: string;
+  port: number;
+  child: ChildProcess;
+  logFile: string;
+}
+
+async function startChild(
+  name: string,
+  script: string[],
+  env: Record<string, string>,
+  port: number,
+  workDir: string,
+  nodeArgs: string[] = [],
+): Promise<Server> {
+  const logFile = join(workDir, `${name}.log`);
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', out, out],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`${name} exited (${child.exitCode}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    }
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health/live`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not answer /health/live within 60 s`);
+    }
+    await sleep(200);
+  }
+  return { name, port, child, logFile };
+}
+
+async function stopChild(s: Server) {
+  if (s.child.exitCode !== null) return;
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill('SIGTERM');
+  await Promise.race([exited, sleep(10_000)]);
+  if (s.child.exitCode === null) s.child.kill('SIGKILL');
+}
+
+/** CPU used so far by the server process, the bench database's backends and the machine. */
+interface CpuSnapshot {
+  server: number | null;
+  backends: Map<number, number>;
+  machine: { busy: number; total: number } | null;
+}
+
+async function cpuSnapshot(pool: pg.Pool, serverPid: number | undefined): Promise<CpuSnapshot> {
+  const pids = await pool.query<{ pid: number }>(
+    'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+  );
+  const backends = new Map<number, number>();
+  for (const { pid } of pids.rows) {
+    const ms = processCpuMs(pid);
+    if (ms !== null) backends.set(pid, ms);
+  }
+  return { server: processCpuMs(serverPid), backends, machine: machineCpu() };
+}
+
+interface CpuUse {
+  /** milliseconds of CPU over the window */
+  serverMs: number | null;
+  postgresMs: number | null;
+  machineBusyPercent: number | null;
+}
+
+function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
+  let postgres = 0;
+  // A backend that appeared in the window counts from zero (the pool opened it for this load).
+  for (const [pid, ms] of b.backends) postgres += ms - (a.backends.get(pid) ?? 0);
+  return {
+    serverMs: a.server !== null && b.server !== null ? b.server - a.server : null,
+    postgresMs: b.backends.size ? postgres : null,
+    machineBusyPercent:
+      a.machine && b.machine
+        ? (100 * (b.machine.busy - a.machine.busy)) / Math.max(1, b.machine.total - a.machine.total)
+        : null,
+  };
+}
+
+const perRequest = (ms: number | null, n: number) => (ms === null || n === 0 ? null : (ms * 1000) / n);
+
+interface Measured {
+  target: string;
+  result: LoadResult;
+  /** microseconds of CPU per measured request */
+  serverCpu: number | null;
+  postgresCpu: number | null;
+  machineBusyPercent: number | null;
+}
+
+/** Runs bench/load.ts against one server; samples CPU use over the measured window. */
+async function measure(pool: pg.Pool, server: Server, spec: LoadSpec): Promise<Measured> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(spec)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const limit = setTimeout(
+    () => child.kill('SIGKILL'),
+    (spec.warmupSeconds + spec.durationSeconds + 30) * 1000,
+  );
+  let start: CpuSnapshot | null = null;
+  let result: LoadResult | null = null;
+  let use: CpuUse | null = null;
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  for await (const line of createInterface({ input: child.stdout })) {
+    const msg = JSON.parse(line) as { event: string };
+    if (msg.event === 'measure-start') {
+      start = await cpuSnapshot(pool, server.child.pid);
+    } else if (msg.event === 'result') {
+      result = msg as LoadResult;
+      if (start) use = cpuUse(start, await cpuSnapshot(pool, server.child.pid));
+    }
+  }
+  const code = await exited;
+  clearTimeout(limit);
+  if (!result) throw new Error(`load generator for ${server.name} ended (${code}) without a result`);
+  return {
+    target: server.name,
+    result,
+    serverCpu: perRequest(use?.serverMs ?? null, result.count),
+    postgresCpu: perRequest(use?.postgresMs ?? null, result.count),
+    machineBusyPercent: use?.machineBusyPercent ?? null,
+  };
+}
+
+const f1 = (v: number) => v.toFixed(1);
+const f2 = (v: number) => v.toFixed(2);
+
+function systemCtx(c: Container, institutionId: string | null): Ctx {
+  return {
+    actor: { kind: 'system', name: 'bench', institutionId },
+    requestId: `bench-${Date.now()}`,
+    log: c.log,
+  };
+}
+
+/** Migrates the bench database and seeds (or reuses) BENCH-<count>; returns a technician token. */
+async function prepare(c: Container, url: string, count: number) {
+  console.log(`database ${url.replace(/\/\/[^@]*@/, '//')}`);
+  const code = `BENCH-${count}`;
+  const t0 = Date.now();
+  const seeded = await seedSynthetic(c, { count, institutionCode: code, log: stdoutLog });
+  if (seeded.skipped) console.log(`reusing ${code}: ${seeded.specimens} specimens already seeded`);
+  else
+    console.log(
+      `seeded ${seeded.specimens} specimens, ${seeded.containers} containers, ${seeded.participants} participants, ` +
+        `${seeded.custodyEvents} custody events in ${f1((Date.now() - t0) / 1000)} s`,
+    );
+  const { token } = await c.services.apiKeys.createApiKey(systemCtx(c, null), {
+    institutionId: seeded.institutionId,
+    role: 'technician',
+    name: 'bench technician',
+  });
+  return { institutionId: seeded.institutionId, token };
+}
+
+const profileArgs = (args: Args) =>
+  typeof args['cpu-prof'] === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
+
+function serviceEnv(url: string, port: number): Record<string, string> {
+  return {
+    DATABASE_URL: url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    WORKERS: '0',
+    LOG_LEVEL: 'warn',
+    QUEUE_PREFIX: 'biobank-bench',
+  };
+}
+
+async function scanLookup(c: Container, url: string, args: Args, workDir: string) {
+  const count = num(args, 'count', 1_000_000);
+  const connections = num(args, 'connections', 32);
+  const warmupSeconds = num(args, 'warmup', 5);
+  const durationSeconds = num(args, 'duration', 10);
+  const rounds = num(args, 'rounds', 3);
+  const sample = num(args, 'sample', 200_000);
+  const { institutionId, token } = await prepare(c, url, count);
+
+  const barcodes = await c.database.pool.query<{ barcode: string }>(
+    'select barcode from specimen where institution_id = $1 order by random() limit $2',
+    [institutionId, sample],
+  );
+  const barcodesFile = join(workDir, 'barcodes.txt');
+  writeFileSync(barcodesFile, barcodes.rows.map((r) => r.barcode).join('\n'));
+  console.log(`${barcodes.rowCount} random barcodes drawn for the lookups`);
+
+  const servicePort = await freePort();
+  const floorPort = await freePort();
+  const servers: Server[] = [];
+  try {
+    servers.push(
+      await startChild(
+        'service',
+        ['src/main.ts', 'serve'],
+        serviceEnv(url, servicePort),
+        servicePort,
+        workDir,
+      ),
+    );
+    servers.push(
+      await startChild(
+        'floor',
+        ['bench/floor.ts'],
+        { DATABASE_URL: url, FLOOR_PORT: String(floorPort), FLOOR_INSTITUTION_ID: institutionId },
+        floorPort,
+        workDir,
+      ),
+    );
+    const [service, floor] = servers as [Server, Server];
+    const spec = (port: number, headers: Record<string, string>): LoadSpec => ({
+      host: '127.0.0.1',
+      port,
+      pathPrefix: '/v1/specimens/by-barcode/',
+      barcodesFile,
+      headers,
+      connections,
+      warmupSeconds,
+      durationSeconds,
+    });
+    console.log(
+      `\nscan lookup: ${connections} keep-alive connections, ${warmupSeconds} s warm-up + ${durationSeconds} s measured, ` +
+        `${rounds} round(s), service and floor alternated`,
+    );
+    const all: Measured[] = [];
+    const us = (v: number | null) => (v === null ? '?' : String(Math.round(v)));
+    for (let r = 1; r <= rounds; r++) {
+      for (const [server, headers] of [
+        [service, { authorization: `Bearer ${token}` }],
+        [floor, {}],
+      ] as const) {
+        const m = await measure(c.database.pool, server, spec(server.port, headers));
+        all.push(m);
+        const x = m.result;
+        console.log(
+          `  round ${r} ${m.target.padEnd(8)} ${f1(x.rps).padStart(8)} req/s  p50 ${f2(x.p50)} ms  p99 ${f2(x.p99)} ms` +
+            `  max ${f1(x.max)} ms  non-200 ${x.non200 + x.errors}  CPU us/req: server ${us(m.serverCpu)}` +
+            ` postgres ${us(m.postgresCpu)} loadgen ${us(x.cpuMicrosPerRequest)}` +
+            (m.machineBusyPercent !== null ? `  machine busy ${Math.round(m.machineBusyPercent)} %` : ''),
+        );
+        if (x.non200 + x.errors > x.count * 0.01)
+          throw new Error(`${m.target}: ${x.non200} non-200 responses and ${x.errors} errors`);
+      }
+    }
+    const median = (values: number[]) => {
+      const v = [...values].sort((a, b) => a - b);
+      return v.length ? (v[Math.floor((v.length - 1) / 2)]! + v[Math.ceil((v.length - 1) / 2)]!) / 2 : NaN;
+    };
+    const of = (target: string) => all.filter((m) => m.target === target);
+    const summary = (target: string) => {
+      const ms = of(target);
+      const cpu = (pick: (m: Measured) => number | null) => {
+        const v = ms.map(pick).filter((x): x is number => x !== null);
+        return v.length ? median(v) : null;
+      };
+      return {
+        target,
+        rps: median(ms.map((m) => m.result.rps)),
+        p50: median(ms.map((m) => m.result.p50)),
+        p99: median(ms.map((m) => m.result.p99)),
+        server: cpu((m) => m.serverCpu),
+        postgres: cpu((m) => m.postgresCpu),
+        loadgen: cpu((m) => m.result.cpuMicrosPerRequest),
+      };
+    };
+    const s = summary('service');
+    const fl = summary('floor');
+    // Each service round against the floor round right after it, so drift in the machine's load
+    // (other processes) hits both sides of a ratio alike.
+    const ratio = median(of('service').map((m, i) => m.result.rps / of('floor')[i]!.result.rps));
+    console.log(`\nscan lookup, medians of ${rounds} round(s):`);
+    console.log('  target       req/s   p50 ms   p99 ms   CPU us/req: server postgres loadgen');
+    for (const m of [s, fl])
+      console.log(
+        `  ${m.target.padEnd(8)} ${f1(m.rps).padStart(9)} ${f2(m.p50).padStart(8)} ${f2(m.p99).padStart(8)}` +
+          `               ${us(m.server).padStart(6)} ${us(m.postgres).padStart(8)} ${us(m.loadgen).padStart(7)}`,
+      );
+    const total = (m: typeof s) =>
+      m.server !== null && m.postgres !== null && m.loadgen !== null
+        ? m.server + m.postgres + m.loadgen
+        : null;
+    const ts = total(s);
+    const tf = total(fl);
+    console.log(`  ratio service/floor: throughput ${f2(ratio)}x (target >= 0.80, paired rounds)`);
+    if (ts !== null && tf !== null)
+      console.log(
+        `  CPU per request, server + postgres + load generator: service ${Math.round(ts)} us, floor ${Math.round(tf)} us` +
+          ` -> CPU-bound throughput ratio ${f2(tf / ts)}x`,
+      );
+    console.log(`  service p99 ${f2(s.p99)} ms (target <= 10 ms)`);
+    console.log(`  ${ratio >= 0.8 && s.p99 <= 10 ? 'PASS' : 'MISS'}`);
+  } finally {
+    for (const s of servers) await stopChild(s);
+  }
+}
+
+async function rackScan(c: Container, url: string, args: Args, workDir: string) {
+  const count = num(args, 'count', 1_000_000);
+  const requested = num(args, 'requests', 200);
+  const measured = requested + (requested % 2);
+  const warmup = Math.ceil(num(args, 'warmup', 10) / 2) * 2;
+  const concurrency = num(args, 'concurrency', 1);
+  const { institutionId, token } = await prepare(c, url, count);
+  const ctx = systemCtx(c, institutionId);
+
+  // Source boxes: seeded 8 x 12 boxes holding 96 tubes. Targets: empty boxes made for this run.
+  const sources = await c.database.pool.query<{ id: string }>(
+    `select b.id from container b
+      where b.institution_id = $1 and b.kind = 'box' and b.grid_rows = 8 and b.grid_cols = 12
+        and (select count(*) from specimen s where s.container_id = b.id and s.status = 'available') = 96
+      order by b.barcode limit $2`,
+    [institutionId, concurrency],
+  );
+  if (sources.rowCount !== concurrency) throw new Error('not enough full 8 x 12 boxes; seed more');
+  const stamp = Date.now().toString(36).toUpperCase();
+  const storage = c.services.storage;
+  const freezer = await storage.createContainer(ctx, {
+    kind: 'freezer',
+    barcode: `BENCH-FZ-${stamp}`,
+    name: `BENCH-FZ-${stamp} (rack-scan benchmark)`,
+    temperatureC: -80,
+    grid: { rows: 1, cols: 1, scheme: 'alphanumeric', fillOrder: 'row_major' },
+  });
+  const rack = await storage.createContainer(ctx, {
+    kind: 'rack',
+    barcode: `BENCH-R-${stamp}`,
+    parentId: freezer.container.id,
+    slot: 'A1',
+    grid: { rows: 5, cols: 4, scheme: 'alphanumeric', fillOrder: 'row_major' },
+  });
+  const pairs: { a: string; b: string; readings: { position: string; barcode: string }[] }[] = [];
+  for (const [i, src] of sources.rows.entries()) {
+    const box = await storage.createContainer(ctx, {
+      kind: 'box',
+      barcode: `BENCH-BX-${stamp}-${i + 1}`,
+      parentId: rack.container.id,
+      slot: `${String.fromCharCode(65 + Math.floor(i / 4))}${(i % 4) + 1}`,
+      grid: { rows: 8, cols: 12, scheme: 'alphanumeric', fillOrder: 'row_major' },
+    });
+    const tubes = await c.database.pool.query<{
+      barcode: string;
+      position_row: number;
+      position_col: number;
+    }>('select barcode, position_row, position_col from specimen where container_id = $1', [src.id]);
+    pairs.push({
+      a: src.id,
+      b: box.container.id,
+      readings: tubes.rows.map((t) => ({
+        position: `${String.fromCharCode(64 + t.position_row)}${t.position_col}`,
+        barcode: t.barcode,
+      })),
+    });
+  }
+
+  const port = await freePort();
+  const service = await startChild(
+    'service',
+    ['src/main.ts', 'serve'],
+    serviceEnv(url, port),
+    port,
+    workDir,
+    profileArgs(args),
+  );
+  try {
+    console.log(
+      `\nrack scan: ${warmup} warm-up + ${measured} measured requests, concurrency ${concurrency}, ` +
+        `96 tubes moved per request (box A -> B, then B -> A)`,
+    );
+    const latencies: number[] = [];
+    let failures = 0;
+    const runPair = async (pair: (typeof pairs)[number], n: number, record: boolean) => {
+      for (let i = 0; i < n; i++) {
+        const target = i % 2 === 0 ? pair.b : pair.a;
+        const t0 = performance.now();
+        const res = await fetch(`http://127.0.0.1:${port}/v1/containers/${target}/rack-scan`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ readings: pair.readings, apply: true }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const body = (await res.json()) as { applied?: boolean; movedIn?: unknown[] };
+        const ms = performance.now() - t0;
+        if (res.status !== 200 || !body.applied || body.movedIn?.length !== 96) {
+          failures++;
+          if (failures === 1)
+            console.log(`  unexpected answer ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
+          if (failures > 5) throw new Error('rack scans fail; stopping');
+        }
+        if (record) latencies.push(ms);
+      }
+    };
+    const perPair = (n: number) => Math.ceil(n / concurrency / 2) * 2;
+    await Promise.all(pairs.map((p) => runPair(p, perPair(warmup), false)));
+    const before = await cpuSnapshot(c.database.pool, service.child.pid);
+    const t0 = performance.now();
+    await Promise.all(pairs.map((p) => runPair(p, perPair(measured), true)));
+    const seconds = (performance.now() - t0) / 1000;
+    const use = cpuUse(before, await cpuSnapshot(c.database.pool, service.child.pid));
+    const s: LatencySummary = summarize(latencies);
+    console.log(
+      `\nrack scan: ${s.count} requests (${s.count * 96} tube moves) in ${f1(seconds)} s, ${failures} failed\n` +
+        `  p50 ${f1(s.p50)} ms  p90 ${f1(s.p90)} ms  p99 ${f1(s.p99)} ms  max ${f1(s.max)} ms  mean ${f1(s.mean)} ms\n` +
+        `  CPU per request: server ${use.serverMs === null ? '?' : f1(use.serverMs / s.count)} ms, ` +
+        `postgres ${use.postgresMs === null ? '?' : f1(use.postgresMs / s.count)} ms` +
+        (use.machineBusyPercent === null ? '' : `; machine busy ${Math.round(use.machineBusyPercent)} %`) +
+        `\n  target p99 <= 150 ms: ${s.p99 <= 150 ? 'PASS' : 'MISS'}`,
+    );
+  } finally {
+    await stopChild(service);
+  }
+}
+
+async function main() {
+  const [command, ...rest] = process.argv.slice(2);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      count: { type: 'string' },
+      connections: { type: 'string' },
+      warmup: { type: 'string' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      sample: { type: 'string' },
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      'database-url': { type: 'string' },
+      'cpu-prof': { type: 'string' },
+    },
+  });
+  if (command !== 'scan-lookup' && command !== 'rack-scan') {
+    console.log(USAGE);
+    return !command || command === 'help' || command === '--help' ? 0 : 2;
+  }
+  const url = benchDatabaseUrl(values);
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: url,
+    LOG_LEVEL: 'warn',
+    WORKERS: '0',
+    QUEUE_PREFIX: 'biobank-bench',
+  });
+  const workDir = mkdtempSync(join(tmpdir(), 'biobank-bench-'));
+  console.log(`biobank bench ${command} (node ${process.version}, logs in ${workDir})`);
+  // Migrate before the container opens its pool (migrate creates the database when missing).
+  await migrateDatabase(url);
+  const c = createContainer(config, createLogger('warn'));
+  try {
+    if (command === 'scan-lookup') await scanLookup(c, url, values, workDir);
+    else await rackScan(c, url, values, workDir);
+  } finally {
+    await c.close();
+  }
+  rmSync(workDir, { recursive: true, force: true });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
