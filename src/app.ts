@@ -24,6 +24,7 @@ import {
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { institutionRoutes } from './modules/institutions/institutions.routes.js';
 import { consentRoutes } from './modules/consent/consent.routes.js';
+import { standardsRoutes } from './modules/standards/standards.routes.js';
 import { participantRoutes } from './modules/participants/participants.routes.js';
 import { specimenRoutes } from './modules/specimens/specimens.routes.js';
 import { storageRoutes } from './modules/storage/storage.routes.js';
@@ -49,13 +50,13 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
-  // Callback style: no promise per response for a one-line header.
   // While shutting down, answers close their keep-alive connection so close() need not wait them out.
   let draining = false;
   app.addHook('preClose', (done) => {
     draining = true;
     done();
   });
+  // Callback style: no promise per response for a couple of headers.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     if (draining) reply.header('connection', 'close');
@@ -136,6 +137,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
     storageRoutes(v1, { db: c.db, storage: c.services.storage, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
+    standardsRoutes(v1, { db: c.db, standards: c.services.standards });
   });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.

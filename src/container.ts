@@ -17,6 +17,11 @@ import { createConsentService } from './modules/consent/consent.service.js';
 import { createStorageService } from './modules/storage/storage.service.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
+import { standardsJobs } from './modules/standards/standards.handlers.js';
+import {
+  createStandardsChangeListener,
+  createStandardsService,
+} from './modules/standards/standards.service.js';
 
 export interface ContainerOverrides {
   webhookSender?: WebhookSender;
@@ -44,15 +49,23 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   };
 
   const consentGate = createConsentGate();
-  const specimens = createSpecimenService({ db, pool: database.pool, useGate: consentGate });
+  // Every specimen write queues its standardization check in the same transaction (outbox).
+  const specimens = createSpecimenService({
+    db,
+    pool: database.pool,
+    useGate: consentGate,
+    changeListeners: [createStandardsChangeListener()],
+  });
   const storage = createStorageService({ db, specimens });
   const scans = createScanService({ db, specimens, useGate: consentGate });
-  const consent = createConsentService({ db, specimens });
-  const domain = { ...services, specimens, storage, scans, consent, consentGate };
+  const consent = createConsentService({ db, specimens, gate: consentGate });
+  const standards = createStandardsService({ db, specimens, clock });
+  const domain = { ...services, specimens, storage, scans, consent, consentGate, standards };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),
     ...consentJobs(consent),
+    ...standardsJobs(standards),
     ...maintenanceJobs({ db }),
   ]);
   const relay = new OutboxRelay({

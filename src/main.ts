@@ -10,6 +10,7 @@ import { ROLES, type Role } from './auth/roles.js';
 import { INSTITUTION_KINDS } from './modules/institutions/index.js';
 import { startServer, startWorkerOnly, type Running } from './runtime.js';
 import { seedDemo } from './seed/demo.js';
+import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/standards.cli.js';
 import { seedSynthetic } from './seed/synthetic.js';
 import { institutionCode } from './modules/institutions/index.js';
 
@@ -22,6 +23,7 @@ const USAGE = `usage: npm run biobank -- <command>
   seed --synthetic N [--institution C]     generate N specimens with freezers, boxes and lineage
   institutions create --code C --name N --kind K [--operator]
   keys create --institution C --role R [--name N] [--expires-at ISO]
+${STANDARDIZE_USAGE}
   demo                                     migrate, seed --demo, serve, print keys and URLs
   start                                    migrate, then serve`;
 
@@ -108,6 +110,14 @@ async function main(argv: string[]): Promise<number> {
         await c.close();
       }
       return 0;
+    }
+    case 'standardize': {
+      const c = createContainer(config, log);
+      try {
+        return await standardizeCommand(c, rest);
+      } finally {
+        await c.close();
+      }
     }
     case 'institutions': {
       const [sub, ...args] = rest;

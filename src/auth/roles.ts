@@ -36,6 +36,8 @@ export const PERMISSIONS = {
   'consent.manage': ['admin', 'manager', 'integration'],
   'destruction.read': ['admin', 'manager', 'technician'],
   'destruction.confirm': ['admin', 'manager', 'technician'],
+  'standards.read': ['admin', 'manager', 'technician', 'integration'],
+  'standards.manage': ['admin', 'manager'],
 } as const satisfies Record<string, readonly (Role | 'operator')[]>;
 
 export type Operation = keyof typeof PERMISSIONS;

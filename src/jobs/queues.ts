@@ -42,6 +42,23 @@ export const QUEUES = {
     } satisfies JobsOptions,
     backoff: { baseMs: 10_000, capMs: 5 * 60_000 },
   },
+  standards: {
+    // Per-specimen checks are short (milliseconds) and batch runs long (minutes for a million
+    // specimens), and both share this queue: four slots keep the checks after every change
+    // flowing while one or two runs proceed. A run holds at most two pool connections (it loads
+    // the next chunk while writing this one), so four slots stay well inside the pool.
+    concurrency: 4,
+    job: {
+      // Checks are idempotent and runs resume after their last committed chunk, so a retry after a
+      // crash, a deadlock or a lost connection is always safe; the last attempt marks a run failed.
+      attempts: 5,
+      backoff: { type: 'capped-exponential' },
+      // A day of completed jobs lets a relay replay of the same outbox id be deduplicated.
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+    backoff: { baseMs: 2_000, capMs: 5 * 60_000 },
+  },
 } as const;
 
 export type QueueName = keyof typeof QUEUES;
