@@ -33,6 +33,8 @@ import {
   PATHOLOGY_STATUSES,
   QC_STATUSES,
 } from '../src/modules/specimens/specimens.table.js';
+import { SPREC_KINDS } from '../src/modules/standards/sprec.vocabulary.js';
+import { QC_OUTCOMES, RUN_STATUSES } from '../src/modules/standards/standards.table.js';
 import { FILL_ORDERS, GRID_SCHEMES } from '../src/modules/storage/grid.js';
 import { containerDto } from '../src/modules/storage/storage.schemas.js';
 import { CONTAINER_KINDS } from '../src/modules/storage/storage.table.js';
@@ -231,6 +233,9 @@ describe('schema', () => {
       WithdrawalScope: WITHDRAWAL_SCOPES,
       ConsentCascadeKind: cascadeKind.enumValues,
       ConsentCascadeStatus: cascadeStatus.enumValues,
+      SprecKind: SPREC_KINDS,
+      QcOutcome: QC_OUTCOMES,
+      StandardizationRunStatus: RUN_STATUSES,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),

@@ -14,6 +14,8 @@ import { institutionLoaders, institutionResolvers } from '../modules/institution
 import { participantResolvers } from '../modules/participants/participants.resolvers.js';
 import { specimenLoaders } from '../modules/specimens/specimens.loaders.js';
 import { specimenResolvers } from '../modules/specimens/specimens.resolvers.js';
+import { standardsLoaders } from '../modules/standards/standards.loaders.js';
+import { standardsResolvers } from '../modules/standards/standards.resolvers.js';
 import { storageLoaders } from '../modules/storage/storage.loaders.js';
 import { storageResolvers } from '../modules/storage/storage.resolvers.js';
 import { aliasLimit, depthLimit } from './limits.js';
@@ -43,6 +45,7 @@ export function graphqlResolvers(): IResolvers {
     specimenResolvers,
     storageResolvers,
     consentResolvers,
+    standardsResolvers,
   );
 }
 
@@ -52,6 +55,7 @@ export function graphqlLoaders(db: Db): MercuriusLoaders {
     specimenLoaders,
     storageLoaders,
     consentLoaders,
+    standardsLoaders,
   ) as MercuriusLoaders;
 }
 

@@ -7,6 +7,14 @@ import { eventHash, type ChainedEventFields } from '../modules/custody/custody.c
 import { findInstitutionByCode } from '../modules/institutions/index.js';
 import type { ConsentTier } from '../modules/participants/participants.table.js';
 import { SPECIMEN_TYPE_INFO, type SpecimenType } from '../modules/specimens/specimen-types.js';
+import {
+  centrifugationCode,
+  ischaemiaCode,
+  longTermStorageCode,
+  postCentrifugationCode,
+  preCentrifugationCode,
+} from '../modules/standards/sprec.js';
+import type { SprecLongTermContainerKind } from '../modules/standards/sprec.vocabulary.js';
 import { positionLabel, type GridScheme } from '../modules/storage/grid.js';
 
 // Synthetic inventory for load tests and demos at scale (`seed --synthetic N`): one institution
@@ -358,25 +366,172 @@ const PROTOCOLS: readonly ProtocolSeed[] = [
   },
 ];
 
-/** Valid SPREC 3.0 codes for the primaries (checked by the SPREC decoder). */
-const PRIMARY_SPREC: Partial<Record<SpecimenType, string>> = {
-  whole_blood: 'BLD-PED-N-N-N-N-E',
-  urine: 'URN-PPS-A-N-N-N-E',
-  saliva: 'SAL-ORG-A-N-N-N-E',
-  csf: 'CSF-PPS-A-D-N-A-E',
-  bone_marrow: 'BMA-PED-A-N-N-N-E',
-  stool: 'STL-SCI-N-N-N-N-E',
-  fresh_frozen_tissue: 'TIS-SRG-A-B-SNP-N-V',
+// SPREC 3.0 codes of the primaries. Positions 1-2 (type of sample, primary container or type of
+// collection) and the tube kind are fixed per tube; the other letters are worked out from what the
+// generator records (collection -> processing -> freezing times, the temperatures and centrifugation
+// runs in `quality`, the temperature of the box the tube goes to) with the SPREC functions
+// standardization uses (sprec.ts), so the stated code agrees position by position with the code
+// sprec.compute.ts derives from the record. A few (SPREC_SLIP_RATE) carry a realistic mistake,
+// so standardization has something to flag.
+//
+// Uncentrifuged tubes (whole blood, urine, saliva, marrow, stool) state N at positions 4-6 and
+// their collection -> processing delay at position 3; N at position 3 would mean ">48 h at
+// 2-10 °C". The long-term storage letter names the tube kind and the box temperature, e.g. the
+// original collection tube at -80 °C is Y, never E (programmable freezing below -135 °C).
+
+type SprecProcessing =
+  /** not centrifuged before storage: positions 4-6 N */
+  | { kind: 'unspun' }
+  /** CSF: spun cold at <3000 g with brake, transported on ice in `onIceShare` of collections */
+  | { kind: 'spunCold'; onIceShare: number }
+  /** snap-frozen tissue: warm ischaemia drawn in minutes, cold ischaemia = collection -> freezing */
+  | { kind: 'snapFrozen'; warmIschaemiaMin: readonly [number, number] };
+
+interface PrimarySprec {
+  /** positions 1-2, e.g. `BLD-PED`, `TIS-SRG` */
+  head: string;
+  processing: SprecProcessing;
+  /** the tube the primary is stored in (long-term storage letter, with the box temperature) */
+  tube: SprecLongTermContainerKind;
+}
+
+const PRIMARY_SPREC = {
+  // 10 mL EDTA / 8.5 mL SST / marrow / Oragene / stool: stored in the original collection tube.
+  whole_blood: { head: 'BLD-PED', processing: { kind: 'unspun' }, tube: 'originalPrimaryContainer' },
+  serumTube: { head: 'BLD-SST', processing: { kind: 'unspun' }, tube: 'originalPrimaryContainer' },
+  bone_marrow: { head: 'BMA-PED', processing: { kind: 'unspun' }, tube: 'originalPrimaryContainer' },
+  saliva: { head: 'SAL-ORG', processing: { kind: 'unspun' }, tube: 'originalPrimaryContainer' },
+  stool: { head: 'STL-PPS', processing: { kind: 'unspun' }, tube: 'originalPrimaryContainer' },
+  // 20 mL urine and 5 mL CSF: transferred to a >=5 mL polypropylene tube.
+  urine: { head: 'URN-PPS', processing: { kind: 'unspun' }, tube: 'ppTube5mLPlus' },
+  csf: { head: 'CSF-PPS', processing: { kind: 'spunCold', onIceShare: 0.6 }, tube: 'ppTube5mLPlus' },
+  // Snap-frozen tissue in 2 mL tubes in the LN2 tanks.
+  surgicalTissue: {
+    head: 'TIS-SRG',
+    processing: { kind: 'snapFrozen', warmIschaemiaMin: [5, 45] },
+    tube: 'ppTube05To2mL',
+  },
+  biopsy: {
+    head: 'TIS-BPS',
+    processing: { kind: 'snapFrozen', warmIschaemiaMin: [0, 1] },
+    tube: 'ppTube05To2mL',
+  },
+} as const satisfies Record<string, PrimarySprec>;
+
+const SPREC_VERSION = '3.0';
+/** Share of primaries stated with a mistake (a letter the record contradicts). */
+const SPREC_SLIP_RATE = 0.02;
+/** CSF run: 2000 g, 10 min, 4 °C, with brake (SPREC centrifugation D). */
+const CSF_RUN = {
+  centrifugationG: 2000,
+  centrifugationMin: 10,
+  centrifugationTempC: 4,
+  centrifugationBrake: 1,
 };
-const SST_SPREC = 'BLD-SST-N-N-N-N-E';
-const BIOPSY_SPREC = 'TIS-BPS-A-B-SNP-N-V';
+
+/** Pre- and post-centrifugation letters for the same delay at the other temperature (RT <-> 2-10 °C). */
+const OTHER_TEMPERATURE: Record<string, string> = {
+  A: 'B',
+  B: 'A',
+  C: 'D',
+  D: 'C',
+  E: 'F',
+  F: 'E',
+  G: 'H',
+  H: 'G',
+  I: 'J',
+  J: 'I',
+  K: 'L',
+  L: 'K',
+  M: 'N',
+  N: 'M',
+};
+/** Long-term storage letters for the same tube at another temperature (stored at -80 °C, stated -20 °C...). */
+const OTHER_STORAGE: Record<string, string> = { A: 'B', J: 'K', V: 'A', C: 'D', D: 'B' };
+/** Ischaemia one band shorter than recorded (an optimistic estimate). */
+const SHORTER_ISCHAEMIA: Record<string, string> = { B: 'A', C: 'B', D: 'C', E: 'D', F: 'E' };
+
+/**
+ * The stated SPREC code of a primary and the process facts recorded with it (`quality` keys that
+ * sprec.compute.ts reads), from its times and the temperature of the box it is stored in.
+ */
+function primarySprec(
+  rng: Rng,
+  spec: PrimarySprec,
+  times: { collectedAt: Date; processedAt: Date; frozenAt: Date },
+  storageTemperatureC: number | null,
+): { code: string; quality: Record<string, number> } {
+  const minutes = (from: Date, to: Date) => (to.getTime() - from.getTime()) / MINUTE;
+  const storage =
+    storageTemperatureC === null
+      ? 'X'
+      : longTermStorageCode(storageTemperatureC, spec.tube, { version: SPREC_VERSION });
+  const p = spec.processing;
+  let quality: Record<string, number> = {};
+  let letters: string[];
+  // Positions (1-based) a slip may change, each with the wrong letter it would state.
+  const slips: [number, string | undefined][] = [];
+  if (p.kind === 'snapFrozen') {
+    const warm = intBetween(rng, p.warmIschaemiaMin[0], p.warmIschaemiaMin[1]);
+    const cold = minutes(times.collectedAt, times.frozenAt);
+    quality = { warmIschaemiaMin: warm, coldIschaemiaMin: cold };
+    letters = [
+      ischaemiaCode(warm, 'warm', SPREC_VERSION),
+      ischaemiaCode(cold, 'cold', SPREC_VERSION),
+      'SNP',
+      // Fixation time does not apply to snap freezing.
+      'N',
+      storage,
+    ];
+    slips.push([3, SHORTER_ISCHAEMIA[letters[0]!]], [4, SHORTER_ISCHAEMIA[letters[1]!]]);
+  } else {
+    const delay = minutes(times.collectedAt, times.processedAt);
+    if (p.kind === 'unspun') {
+      letters = [preCentrifugationCode(delay, 'RT', SPREC_VERSION), 'N', 'N', 'N', storage];
+    } else {
+      const onIce = rng() < p.onIceShare;
+      quality = { ...(onIce ? { preCentrifugationTempC: 4 } : {}), ...CSF_RUN, postCentrifugationTempC: 4 };
+      letters = [
+        preCentrifugationCode(delay, onIce ? '2-10C' : 'RT', SPREC_VERSION),
+        centrifugationCode(
+          {
+            speedG: CSF_RUN.centrifugationG,
+            durationMinutes: CSF_RUN.centrifugationMin,
+            temperature: '2-10C',
+            brake: true,
+          },
+          SPREC_VERSION,
+          'first',
+        ),
+        'N',
+        postCentrifugationCode(minutes(times.processedAt, times.frozenAt), '2-10C', SPREC_VERSION),
+        storage,
+      ];
+      // Post-centrifugation stated at room temperature although the tube stayed cold.
+      slips.push([6, OTHER_TEMPERATURE[letters[3]!]]);
+    }
+    // The SOP's "<2 h at RT" stated whatever the delay, or the transport temperature misrecorded.
+    slips.push([3, letters[0] === 'A' ? OTHER_TEMPERATURE.A : 'A'], [3, OTHER_TEMPERATURE[letters[0]!]]);
+  }
+  slips.push([7, OTHER_STORAGE[storage]]);
+  if (rng() < SPREC_SLIP_RATE) {
+    const possible = slips.filter(
+      (s): s is [number, string] =>
+        s[1] !== undefined && s[1] !== letters[s[0] - 3] && letters[s[0] - 3] !== 'X',
+    );
+    const slip = possible.length ? possible[Math.floor(rng() * possible.length)] : undefined;
+    if (slip) letters[slip[0] - 3] = slip[1];
+  }
+  return { code: `${spec.head}-${letters.join('-')}`, quality };
+}
 
 /** A tube to create, and what is later drawn from it. */
 interface PlanNode {
   type: SpecimenType;
   quantity: number;
   quality?: Record<string, number>;
-  sprecCode?: string;
+  /** primaries: how the SPREC code is stated */
+  sprec?: PrimarySprec;
   anatomicSite?: string;
   pathologyStatus?: PathologyStatus;
   ops: PlanOp[];
@@ -444,39 +599,37 @@ function planCollection(rng: Rng, kind: CollectionKind, protocol: ProtocolSeed):
         edtaOps.push(derive(1, { type: 'pbmc', quantity: round(between(rng, 3e6, 1e7), 0), ops: [] }));
       else if (rng() < 0.6) edtaOps.push(aliquots('whole_blood', 2, 0.5));
       const tubes: PlanNode[] = [
-        { type: 'whole_blood', quantity: 10, sprecCode: PRIMARY_SPREC.whole_blood!, ops: edtaOps },
+        { type: 'whole_blood', quantity: 10, sprec: PRIMARY_SPREC.whole_blood, ops: edtaOps },
       ];
       // Serum tube (SST): serum derived, then aliquoted.
       if (rng() < 0.5)
         tubes.push({
           type: 'whole_blood',
           quantity: 8.5,
-          sprecCode: SST_SPREC,
+          sprec: PRIMARY_SPREC.serumTube,
           ops: [derive(8, { type: 'serum', quantity: 4, ops: [aliquots('serum', 6, 0.5)] })],
         });
       return tubes;
     }
     case 'urine':
-      return [
-        { type: 'urine', quantity: 20, sprecCode: PRIMARY_SPREC.urine!, ops: [aliquots('urine', 4, 1)] },
-      ];
+      return [{ type: 'urine', quantity: 20, sprec: PRIMARY_SPREC.urine, ops: [aliquots('urine', 4, 1)] }];
     case 'saliva':
       return [
         {
           type: 'saliva',
           quantity: 2,
-          sprecCode: PRIMARY_SPREC.saliva!,
+          sprec: PRIMARY_SPREC.saliva,
           ops: rng() < 0.8 ? [derive(1, { ...dnaNode(rng, false), quantity: 100 })] : [],
         },
       ];
     case 'csf':
-      return [{ type: 'csf', quantity: 5, sprecCode: PRIMARY_SPREC.csf!, ops: [aliquots('csf', 4, 0.5)] }];
+      return [{ type: 'csf', quantity: 5, sprec: PRIMARY_SPREC.csf, ops: [aliquots('csf', 4, 0.5)] }];
     case 'marrow':
       return [
         {
           type: 'bone_marrow',
           quantity: 3,
-          sprecCode: PRIMARY_SPREC.bone_marrow!,
+          sprec: PRIMARY_SPREC.bone_marrow,
           ops: [derive(1.5, { type: 'buffy_coat', quantity: 0.5, ops: [derive(0.3, dnaNode(rng, true))] })],
         },
       ];
@@ -485,7 +638,7 @@ function planCollection(rng: Rng, kind: CollectionKind, protocol: ProtocolSeed):
         {
           type: 'stool',
           quantity: 2000,
-          sprecCode: PRIMARY_SPREC.stool!,
+          sprec: PRIMARY_SPREC.stool,
           ops: [aliquots('stool', 3, 200)],
         },
       ];
@@ -506,7 +659,7 @@ function planCollection(rng: Rng, kind: CollectionKind, protocol: ProtocolSeed):
         return {
           type: 'fresh_frozen_tissue',
           quantity: mass,
-          sprecCode: biopsy ? BIOPSY_SPREC : PRIMARY_SPREC.fresh_frozen_tissue!,
+          sprec: biopsy ? PRIMARY_SPREC.biopsy : PRIMARY_SPREC.surgicalTissue,
           anatomicSite: site,
           pathologyStatus,
           ops,
@@ -615,6 +768,8 @@ class InventoryWorld {
     readonly institutionId: string,
     readonly protocolIds: string[],
     readonly rng: Rng,
+    /** SPREC details only, so they leave the inventory's shape for a seed as it was */
+    readonly sprecRng: Rng,
   ) {
     this.fillers = {
       minus80: new StorageFiller('minus80', this),
@@ -788,7 +943,7 @@ class InventoryWorld {
         receivedAt,
         processedAt: parent ? when : processedAt,
         frozenAt: parent ? null : frozenAt,
-        sprecCode: parent ? null : (node.sprecCode ?? null),
+        sprecCode: null,
         unit: lineage === 'aliquot' && parent ? parent.unit : SPECIMEN_TYPE_INFO[node.type].defaultUnit,
         initialQuantity: node.quantity,
         availableQuantity: node.quantity,
@@ -869,6 +1024,16 @@ class InventoryWorld {
       const registeredAt = new Date(receivedAt.getTime() + intBetween(rng, 1, 10) * MINUTE);
       const requestId = `syn-${index}-register`;
       const primary = create(node, null, 'primary', registeredAt, requestId, 0);
+      if (node.sprec) {
+        const stated = primarySprec(
+          this.sprecRng,
+          node.sprec,
+          { collectedAt, processedAt, frozenAt },
+          primary.slot.box.temperatureC,
+        );
+        primary.sprecCode = stated.code;
+        primary.quality = { ...primary.quality, ...stated.quality };
+      }
       this.event(primary, {
         type: 'collected',
         occurredAt: collectedAt,
@@ -1124,7 +1289,8 @@ export async function seedSynthetic(c: Container, opts: SyntheticSeedOptions): P
   log.info({ institution: code, count, batchSize }, 'synthetic seed: generating');
   const client = await c.database.pool.connect();
   let released = false;
-  const world = new InventoryWorld(institution.id, protocolIds, mulberry32(opts.seed ?? 20_240_601));
+  const seed = opts.seed ?? 20_240_601;
+  const world = new InventoryWorld(institution.id, protocolIds, mulberry32(seed), mulberry32(seed ^ 0x5e7c));
   try {
     await client.query('begin');
     // Nothing is lost on a crash but the seed itself, which rolls back anyway.

@@ -1300,6 +1300,57 @@ export function createStandardsService(deps: StandardsServiceDeps) {
         throw err;
       }
     },
+
+    /**
+     * Current results of a page of specimens (the GraphQL loader's one statement), by specimen id
+     * and then check; another institution's specimens, and unknown ids, have none.
+     */
+    async listQcResultsOfSpecimens(
+      ctx: Ctx,
+      specimenIds: readonly string[],
+    ): Promise<Map<string, QcResultRow[]>> {
+      authorize(ctx.actor, 'standards.read');
+      const ids = [...new Set(specimenIds)];
+      const bySpecimen = new Map<string, QcResultRow[]>();
+      if (ids.length === 0) return bySpecimen;
+      const rows = await db
+        .select()
+        .from(qcResults)
+        .where(
+          and(eq(qcResults.institutionId, actorInstitutionId(ctx.actor)), inArray(qcResults.specimenId, ids)),
+        )
+        .orderBy(asc(qcResults.specimenId), asc(qcResults.checkCode));
+      for (const r of rows) {
+        const list = bySpecimen.get(r.specimenId);
+        if (list) list.push(r);
+        else bySpecimen.set(r.specimenId, [r]);
+      }
+      return bySpecimen;
+    },
+
+    /**
+     * The current quality rules of a page of protocols (the GraphQL loader's one statement), by
+     * protocol id; a protocol without rules, or another institution's, is absent.
+     */
+    async listCurrentQualityRules(
+      ctx: Ctx,
+      protocolIds: readonly string[],
+    ): Promise<Map<string, QualityRulesetRow>> {
+      authorize(ctx.actor, 'standards.read');
+      const ids = [...new Set(protocolIds)];
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .selectDistinctOn([qualityRulesets.protocolId])
+        .from(qualityRulesets)
+        .where(
+          and(
+            eq(qualityRulesets.institutionId, actorInstitutionId(ctx.actor)),
+            inArray(qualityRulesets.protocolId, ids),
+          ),
+        )
+        .orderBy(qualityRulesets.protocolId, desc(qualityRulesets.version));
+      return new Map(rows.map((r) => [r.protocolId, r]));
+    },
   };
 }
 
