@@ -77,5 +77,110 @@ export async function seedDemo(c: Container, ctx: Ctx): Promise<DemoSeedResult> 
     }
     keys.push({ role: k.role, institution: k.institution, token });
   }
-  return keys.length ? { keys } : { keys: [] };
+  const tmc = await findInstitutionByCode(c.db, 'TMC');
+  if (tmc)
+    await seedDemoInventory(c, {
+      ...ctx,
+      actor: { kind: 'system', name: 'seed-demo', institutionId: tmc.id },
+    });
+  return { keys };
+}
+
+/**
+ * A small, realistic inventory at the biobank so every screen has something to show: a -80 °C
+ * freezer with a rack and two boxes, an oncology protocol, consenting donors, blood drawn into
+ * plasma and serum aliquots and a DNA extract. Skipped when the protocol already exists.
+ */
+async function seedDemoInventory(c: Container, ctx: Ctx): Promise<void> {
+  const s = c.services;
+  if ((await s.participants.listProtocols(ctx)).some((p) => p.code === 'ONCO-DEMO')) return;
+  const protocol = await s.participants.createProtocol(ctx, {
+    code: 'ONCO-DEMO',
+    title: 'Solid tumour biobanking cohort (demo)',
+    ethicsApprovalRef: 'EC-2024-017',
+    consentTiers: ['GENETIC_RESEARCH', 'EXTERNAL_SHARING', 'COMMERCIAL_USE', 'RECONTACT'],
+  });
+  const freezer = await s.storage.createContainer(ctx, {
+    kind: 'freezer',
+    barcode: 'F-01',
+    temperatureC: -80,
+  });
+  const rack = await s.storage.createContainer(ctx, {
+    kind: 'rack',
+    barcode: 'R3',
+    parentId: freezer.container.id,
+    grid: { rows: 4, cols: 5, scheme: 'numeric', fillOrder: 'row_major' },
+  });
+  const plasmaBox = await s.storage.createContainer(ctx, {
+    kind: 'box',
+    barcode: 'BX-0042',
+    parentId: rack.container.id,
+    slot: '1',
+    grid: { rows: 9, cols: 9, scheme: 'alphanumeric', fillOrder: 'row_major' },
+  });
+  const extractBox = await s.storage.createContainer(ctx, {
+    kind: 'box',
+    barcode: 'BX-0043',
+    parentId: rack.container.id,
+    slot: '2',
+    grid: { rows: 8, cols: 12, scheme: 'alphanumeric', fillOrder: 'row_major' },
+    allowedTypes: ['dna', 'rna'],
+  });
+  const answers = [
+    { GENETIC_RESEARCH: 'yes', EXTERNAL_SHARING: 'yes', COMMERCIAL_USE: 'no', RECONTACT: 'yes' },
+    { GENETIC_RESEARCH: 'yes', EXTERNAL_SHARING: 'no', COMMERCIAL_USE: 'no', RECONTACT: 'unspecified' },
+    { GENETIC_RESEARCH: 'no', EXTERNAL_SHARING: 'yes', COMMERCIAL_USE: 'yes', RECONTACT: 'no' },
+  ] as const;
+  const free = await s.storage.freePositions(ctx, plasmaBox.container.id, { count: 81 });
+  let next = 0;
+  for (const [i, responses] of answers.entries()) {
+    const participant = await s.participants.registerParticipant(ctx, {
+      protocolId: protocol.id,
+      protocolParticipantId: `ONC-${String(i + 1).padStart(4, '0')}`,
+      sex: i % 2 ? 'male' : 'female',
+      birthYear: 1958 + i * 7,
+      diagnoses: ['C50.9', 'C18.7', 'C34.1'].slice(i, i + 1),
+    });
+    await s.consent.recordConsent(ctx, {
+      participantId: participant.id,
+      documentVersion: 'ICF v3.1',
+      signedOn: '2025-03-1' + i,
+      obtainedBy: 'research nurse 07',
+      responses,
+    });
+    const [blood] = await s.specimens.registerSpecimens(ctx, [
+      {
+        barcode: `DEMO-${i + 1}-EDTA`,
+        type: 'whole_blood',
+        quantity: 9,
+        participantId: participant.id,
+        collectedAt: `2025-03-1${i}T08:30:00Z`,
+        receivedAt: `2025-03-1${i}T09:05:00Z`,
+        processedAt: `2025-03-1${i}T09:40:00Z`,
+        containerId: plasmaBox.container.id,
+        position: free[next++]?.position,
+        externalIds: [{ system: 'LIS', value: `LAB-2025-${1000 + i}` }],
+      },
+    ]);
+    if (!blood) continue;
+    await s.specimens.aliquotSpecimen(ctx, blood.row.id, {
+      aliquots: [0, 1, 2].map(() => ({
+        quantity: 1,
+        containerId: plasmaBox.container.id,
+        position: free[next++]?.position,
+      })),
+    });
+    await s.specimens.deriveSpecimen(ctx, blood.row.id, {
+      type: 'dna',
+      consumedQuantity: 2,
+      derivatives: [
+        {
+          quantity: 200,
+          quality: { concentrationNgUl: 48.5, a260a280: 1.86 },
+          containerId: extractBox.container.id,
+          position: `A${i + 1}`,
+        },
+      ],
+    });
+  }
 }
