@@ -1,15 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import Fastify from 'fastify';
-import {
-  Kind,
-  type GraphQLEnumType,
-  type GraphQLNamedType,
-  type GraphQLObjectType,
-  type GraphQLSchema,
-} from 'graphql';
-import pg from 'pg';
+import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphqlLoaders, registerGraphql } from '../src/graphql/graphql.js';
+import { graphqlLoaders } from '../src/graphql/graphql.js';
 import { cascadeDto, consentDto } from '../src/modules/consent/consent.routes.js';
 import {
   CONSENT_RESPONSES,
@@ -18,7 +9,14 @@ import {
   cascadeKind,
   cascadeStatus,
 } from '../src/modules/consent/consent.table.js';
-import { bearer, createTestApp, json, makeInstitution, type TestApp } from './helpers/test-app.js';
+import {
+  executableSchema,
+  fieldNames,
+  graphqlRequests,
+  isEnumType,
+  statementsDuring,
+} from './helpers/graphql.js';
+import { bearer, createTestApp, makeInstitution, until, type TestApp } from './helpers/test-app.js';
 
 // Consent over GraphQL (issue 4, point 5): the same service and data as REST, the same coded
 // errors, identity fields hidden from the same roles, and Specimen.permittedUses batched so a
@@ -31,73 +29,10 @@ let protocolId: string;
 let freezerId: string;
 let bulkBoxId: string;
 
-interface GqlError {
-  message: string;
-  path?: (string | number)[];
-  extensions: { code: string; status?: number; errors?: { field: string; message: string }[] };
-}
-interface GqlResult<D> {
-  data: D | null;
-  errors?: GqlError[];
-}
-
-async function gql<D = Record<string, unknown>>(
-  query: string,
-  variables?: Record<string, unknown>,
-  token: string = keys.manager,
-) {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: bearer(token),
-    payload: { query, ...(variables ? { variables } : {}) },
-  });
-  expect(res.statusCode).toBe(200);
-  return json<GqlResult<D>>(res);
-}
-
-async function ok<D = Record<string, unknown>>(
-  query: string,
-  variables?: Record<string, unknown>,
-  token?: string,
-) {
-  const body = await gql<D>(query, variables, token);
-  expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
-  return body.data!;
-}
-
-/** The one error of a refused operation: its code. */
-async function refusal(query: string, variables?: Record<string, unknown>, token?: string) {
-  const body = await gql(query, variables, token);
-  expect(body.errors, JSON.stringify(body.data)).toHaveLength(1);
-  return body.errors![0]!;
-}
-
-async function rest<T = Record<string, unknown>>(
-  method: 'GET' | 'POST',
-  url: string,
-  payload?: unknown,
-  token: string = keys.manager,
-) {
-  const res = await t.app.inject({
-    method,
-    url,
-    headers: bearer(token),
-    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
-  return json<T>(res);
-}
-
-async function until<T>(fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { gql, ok, refusal, rest } = graphqlRequests(
+  () => t,
+  () => keys.manager,
+);
 
 let seq = 0;
 const code = (prefix: string) => `${prefix}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
@@ -188,11 +123,7 @@ async function completed(cascadeId: string) {
 beforeAll(async () => {
   t = await createTestApp({ workers: true });
   keys = (await makeInstitution(t)).keys;
-  const bare = Fastify();
-  await registerGraphql(bare, { db: t.c.db, services: t.c.services });
-  await bare.ready();
-  schema = bare.graphql.schema;
-  await bare.close();
+  schema = await executableSchema(t);
   freezerId = (
     await rest<{ id: string }>('POST', '/v1/containers', {
       kind: 'freezer',
@@ -212,15 +143,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-// graphql's CommonJS and ESM builds refuse each other's types (see graphql-inventory.test.ts).
-const isObjectType = (type: GraphQLNamedType | null | undefined): type is GraphQLObjectType =>
-  type?.astNode?.kind === Kind.OBJECT_TYPE_DEFINITION;
-const isEnumType = (type: GraphQLNamedType | null | undefined): type is GraphQLEnumType =>
-  type?.astNode?.kind === Kind.ENUM_TYPE_DEFINITION;
-const fieldsOf = (name: string) => {
-  const type = schema.getType(name);
-  return isObjectType(type) ? Object.keys(type.getFields()) : [];
-};
+const fieldsOf = (name: string) => fieldNames(schema, name);
 
 describe('schema', () => {
   it('names consent fields as the REST DTOs do and declares the consent enums from the tables', () => {
@@ -502,27 +425,8 @@ describe('privacy', () => {
 });
 
 describe('batching', () => {
-  // The consent worker and the outbox relay run in this process and query all the time, so
-  // only statements sent on behalf of `run` (its async context) are counted.
-  const inRun = new AsyncLocalStorage<boolean>();
-
-  /** Every statement `run` sends to PostgreSQL (counted at pg.Client as graphql-inventory.test.ts does). */
-  async function statementsDuring(run: () => Promise<unknown>) {
-    const sent: string[] = [];
-    const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-    const clientQuery = client.query;
-    client.query = function (this: unknown, ...args: unknown[]) {
-      const q = args[0];
-      if (inRun.getStore()) sent.push(typeof q === 'string' ? q : String((q as { text?: string }).text));
-      return clientQuery.apply(this, args);
-    };
-    try {
-      await inRun.run(true, run);
-    } finally {
-      client.query = clientQuery;
-    }
-    return sent;
-  }
+  // The consent worker and the outbox relay run in this process and query all the time:
+  // statementsDuring counts only the statements sent on behalf of its `run`.
 
   it('serves permittedUses for a page of 50 specimens in as many statements as for 5', async () => {
     const box = await bulkBox();

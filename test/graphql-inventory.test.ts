@@ -1,15 +1,7 @@
-import Fastify from 'fastify';
-import {
-  Kind,
-  type GraphQLEnumType,
-  type GraphQLNamedType,
-  type GraphQLObjectType,
-  type GraphQLSchema,
-} from 'graphql';
-import pg from 'pg';
+import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES } from '../src/auth/roles.js';
-import { graphqlLoaders, graphqlResolvers, registerGraphql } from '../src/graphql/graphql.js';
+import { graphqlLoaders, graphqlResolvers } from '../src/graphql/graphql.js';
 import {
   CONSENT_RESPONSES,
   CONSENT_STATUSES,
@@ -38,7 +30,14 @@ import { QC_OUTCOMES, RUN_STATUSES } from '../src/modules/standards/standards.ta
 import { FILL_ORDERS, GRID_SCHEMES } from '../src/modules/storage/grid.js';
 import { containerDto } from '../src/modules/storage/storage.schemas.js';
 import { CONTAINER_KINDS } from '../src/modules/storage/storage.table.js';
-import { bearer, createTestApp, json, makeInstitution, type TestApp } from './helpers/test-app.js';
+import {
+  executableSchema,
+  fieldNames,
+  graphqlRequests,
+  isEnumType,
+  statementsInFlight,
+} from './helpers/graphql.js';
+import { createTestApp, makeInstitution, type TestApp } from './helpers/test-app.js';
 
 // Inventory over GraphQL (STYLE.md rules 16-17): the same data and error codes as REST, a
 // resolver for every root field, enums equal to the tables' arrays, and relations batched so a
@@ -52,76 +51,16 @@ beforeAll(async () => {
   t = await createTestApp();
   bank = await makeInstitution(t, { roles: ['admin', 'manager', 'technician'] });
   // The executable schema as the app registers it (there it lives in an encapsulated context).
-  const bare = Fastify();
-  await registerGraphql(bare, { db: t.c.db, services: t.c.services });
-  await bare.ready();
-  schema = bare.graphql.schema;
-  await bare.close();
+  schema = await executableSchema(t);
 });
 afterAll(() => t.close());
 
-// Mercurius loads graphql's CommonJS build and this file would get its ESM build: graphql's own
-// isObjectType()/isEnumType() refuse each other's types, so look at the shape.
-const isObjectType = (type: GraphQLNamedType | null | undefined): type is GraphQLObjectType =>
-  type?.astNode?.kind === Kind.OBJECT_TYPE_DEFINITION;
-const isEnumType = (type: GraphQLNamedType | null | undefined): type is GraphQLEnumType =>
-  type?.astNode?.kind === Kind.ENUM_TYPE_DEFINITION;
-const fieldsOf = (name: string) => {
-  const type = schema.getType(name);
-  return isObjectType(type) ? Object.keys(type.getFields()) : [];
-};
+const fieldsOf = (name: string) => fieldNames(schema, name);
 
-interface GqlError {
-  message: string;
-  path?: (string | number)[];
-  extensions: { code: string; status?: number; errors?: { field: string; message: string }[] };
-}
-interface GqlResult<D> {
-  data: D | null;
-  errors?: GqlError[];
-}
-
-async function gql<D = Record<string, unknown>>(
-  query: string,
-  variables?: Record<string, unknown>,
-  token: string = bank.keys.admin,
-) {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: bearer(token),
-    payload: { query, ...(variables ? { variables } : {}) },
-  });
-  expect(res.statusCode).toBe(200);
-  return json<GqlResult<D>>(res);
-}
-
-/** A query that must succeed: its data. */
-async function ok<D = Record<string, unknown>>(
-  query: string,
-  variables?: Record<string, unknown>,
-  token?: string,
-) {
-  const body = await gql<D>(query, variables, token);
-  expect(body.errors).toBeUndefined();
-  return body.data!;
-}
-
-async function rest<T = Record<string, unknown>>(
-  method: 'GET' | 'POST',
-  url: string,
-  payload?: unknown,
-  token: string = bank.keys.admin,
-) {
-  const res = await t.app.inject({
-    method,
-    url,
-    headers: bearer(token),
-    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
-  return json<T>(res);
-}
+const { gql, ok, rest } = graphqlRequests(
+  () => t,
+  () => bank.keys.admin,
+);
 
 /** Every field of the REST specimen DTO, so a field added to REST is compared here too. */
 const SPECIMEN_FIELDS = Object.keys(specimenDto.shape)
@@ -385,35 +324,6 @@ describe('the same data as REST', () => {
 });
 
 describe('batching', () => {
-  /** Every statement sent to PostgreSQL while `run` is in flight, as SQL text. */
-  async function statementsDuring(run: () => Promise<unknown>) {
-    const sent: string[] = [];
-    let poolCalls = 0;
-    // Drizzle outside a transaction calls pool.query, which checks out a Client and calls its
-    // query; a transaction calls query on its checked-out Client directly. Counting at the
-    // Client catches both, once each; pool.query is counted apart for the record.
-    const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-    const pool = t.c.database.pool as unknown as { query: (...args: unknown[]) => unknown };
-    const clientQuery = client.query;
-    const poolQuery = pool.query;
-    client.query = function (this: unknown, ...args: unknown[]) {
-      const q = args[0];
-      sent.push(typeof q === 'string' ? q : String((q as { text?: string }).text));
-      return clientQuery.apply(this, args);
-    };
-    pool.query = function (this: unknown, ...args: unknown[]) {
-      poolCalls++;
-      return poolQuery.apply(this, args);
-    };
-    try {
-      await run();
-    } finally {
-      client.query = clientQuery;
-      pool.query = poolQuery;
-    }
-    return { sent, poolCalls };
-  }
-
   it('serves a page of 100 specimens with location, parent, custody and container in as many statements as 10', async () => {
     const { box: parentBox } = await freezerWithBox();
     const { box } = await freezerWithBox();
@@ -458,7 +368,7 @@ describe('batching', () => {
     const counts: Record<number, { statements: number; poolCalls: number }> = {};
     for (const first of [10, 100]) {
       let page: Page | undefined;
-      const { sent, poolCalls } = await statementsDuring(async () => {
+      const { sent, poolCalls } = await statementsInFlight(t.c.database.pool, async () => {
         page = await ok<Page>(query, { box: box.id, first });
       });
       counts[first] = { statements: sent.length, poolCalls };

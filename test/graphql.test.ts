@@ -1,16 +1,9 @@
-import Fastify from 'fastify';
-import {
-  Kind,
-  getIntrospectionQuery,
-  type GraphQLEnumType,
-  type GraphQLNamedType,
-  type GraphQLObjectType,
-  type GraphQLSchema,
-} from 'graphql';
+import { getIntrospectionQuery, type GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES } from '../src/auth/roles.js';
-import { graphqlLoaders, graphqlResolvers, registerGraphql } from '../src/graphql/graphql.js';
+import { graphqlLoaders, graphqlResolvers } from '../src/graphql/graphql.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
+import { executableSchema, isEnumType, isObjectType, type GqlResult } from './helpers/graphql.js';
 import { bearer, createTestApp, json, makeInstitution, type TestApp } from './helpers/test-app.js';
 
 // GraphQL is the second adapter over the same services (STYLE.md rules 16-17): the same data and
@@ -23,30 +16,9 @@ let schema: GraphQLSchema;
 beforeAll(async () => {
   t = await createTestApp();
   bank = await makeInstitution(t, { roles: ['admin', 'technician', 'integration'] });
-  const bare = Fastify();
-  await registerGraphql(bare, { db: t.c.db, services: t.c.services });
-  await bare.ready();
-  schema = bare.graphql.schema;
-  await bare.close();
+  schema = await executableSchema(t);
 });
 afterAll(() => t.close());
-
-// Mercurius loads graphql's CommonJS build and this file its ESM build, so graphql's own
-// isObjectType()/isEnumType() (instanceof checks) refuse each other's types: look at the shape.
-const isObjectType = (type: GraphQLNamedType | null | undefined): type is GraphQLObjectType =>
-  type?.astNode?.kind === Kind.OBJECT_TYPE_DEFINITION;
-const isEnumType = (type: GraphQLNamedType | null | undefined): type is GraphQLEnumType =>
-  type?.astNode?.kind === Kind.ENUM_TYPE_DEFINITION;
-
-interface GqlError {
-  message: string;
-  path?: (string | number)[];
-  extensions: { code: string; status?: number; errors?: { field: string }[] };
-}
-interface GqlResult<D = Record<string, unknown>> {
-  data: D | null;
-  errors?: GqlError[];
-}
 
 async function gql<D = Record<string, unknown>>(
   query: string,

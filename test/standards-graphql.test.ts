@@ -1,8 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDto, sprecDecodeDto } from '../src/modules/standards/standards.schemas.js';
-import { bearer, createTestApp, json, makeInstitution, type TestApp } from './helpers/test-app.js';
+import { graphqlRequests, statementsDuring } from './helpers/graphql.js';
+import { createTestApp, makeInstitution, until, type TestApp } from './helpers/test-app.js';
 
 // Standardization over GraphQL (issue 5, points 1 and 5): SPREC decoding, QC results and the
 // qcStatus filter, protocol quality rules, batch runs and MIABIS over the same services and with
@@ -15,73 +14,10 @@ let protocolId: string;
 let coldBox: string;
 let warmBox: string;
 
-interface GqlError {
-  message: string;
-  path?: (string | number)[];
-  extensions: { code: string; status?: number; errors?: { field: string; message: string }[] };
-}
-interface GqlResult<D> {
-  data: D | null;
-  errors?: GqlError[];
-}
-
-async function gql<D = Record<string, unknown>>(
-  query: string,
-  variables?: Record<string, unknown>,
-  token: string = keys.manager,
-) {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: bearer(token),
-    payload: { query, ...(variables ? { variables } : {}) },
-  });
-  expect(res.statusCode).toBe(200);
-  return json<GqlResult<D>>(res);
-}
-
-async function ok<D = Record<string, unknown>>(
-  query: string,
-  variables?: Record<string, unknown>,
-  token?: string,
-) {
-  const body = await gql<D>(query, variables, token);
-  expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
-  return body.data!;
-}
-
-/** The one error of a refused operation. */
-async function refusal(query: string, variables?: Record<string, unknown>, token?: string) {
-  const body = await gql(query, variables, token);
-  expect(body.errors, JSON.stringify(body.data)).toHaveLength(1);
-  return body.errors![0]!;
-}
-
-async function rest<T = Record<string, unknown>>(
-  method: 'GET' | 'POST' | 'PUT',
-  url: string,
-  payload?: unknown,
-  token: string = keys.manager,
-) {
-  const res = await t.app.inject({
-    method,
-    url,
-    headers: bearer(token),
-    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
-  return json<T>(res);
-}
-
-async function until<T>(fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { gql, ok, refusal, rest } = graphqlRequests(
+  () => t,
+  () => keys.manager,
+);
 
 let seq = 0;
 const code = (prefix: string) => `${prefix}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
@@ -157,7 +93,7 @@ async function checkedIn(box: string) {
       `/v1/specimens?containerId=${box}&qcStatus=unchecked&limit=1`,
     );
     return r.items.length === 0;
-  });
+  }, 30_000);
 }
 
 beforeAll(async () => {
@@ -500,7 +436,7 @@ describe('standardization runs', () => {
     run = await until(async () => {
       const r = (await ok<{ standardizationRun: Run }>(RUN, { id }, keys.technician)).standardizationRun;
       return r.status === 'completed' ? r : null;
-    });
+    }, 30_000);
   }, 90_000);
 
   it('returns the run with its progress and summary by check and severity as REST does', async () => {
@@ -584,26 +520,8 @@ describe('miabisCollections', () => {
 });
 
 describe('batching', () => {
-  // The standards worker and the outbox relay run in this process and query all the time, so
-  // only statements sent on behalf of `run` (its async context) are counted.
-  const inRun = new AsyncLocalStorage<boolean>();
-
-  async function statementsDuring(run: () => Promise<unknown>) {
-    const sent: string[] = [];
-    const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-    const clientQuery = client.query;
-    client.query = function (this: unknown, ...args: unknown[]) {
-      const q = args[0];
-      if (inRun.getStore()) sent.push(typeof q === 'string' ? q : String((q as { text?: string }).text));
-      return clientQuery.apply(this, args);
-    };
-    try {
-      await inRun.run(true, run);
-    } finally {
-      client.query = clientQuery;
-    }
-    return sent;
-  }
+  // The standards worker and the outbox relay run in this process and query all the time:
+  // statementsDuring counts only the statements sent on behalf of its `run`.
 
   it('serves qcResults for a page of 50 specimens in as many statements as for 5', async () => {
     const box = await container({

@@ -135,6 +135,17 @@ export async function makeInstitution(
   return { institution, keys };
 }
 
+/** Polls `fn` every 50 ms until it returns something truthy (its answer), failing after `ms`. */
+export async function until<T>(fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 export function json<T = Record<string, unknown>>(res: LightMyRequestResponse): T {

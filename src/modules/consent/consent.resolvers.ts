@@ -5,6 +5,7 @@ import { validationFailed } from '../../errors.js';
 import { CONSENT_TIERS } from '../participants/participants.table.js';
 import { toSpecimenDto } from '../specimens/specimens.service.js';
 import { toCascadeDto, toConsentDto } from './consent.routes.js';
+import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';
 import { recordConsentInput, withdrawConsentInput, type ConsentRow } from './consent.service.js';
 
 // GraphQL adapter over the consent service (STYLE.md rules 2 and 16): the REST zod schemas
@@ -12,12 +13,6 @@ import { recordConsentInput, withdrawConsentInput, type ConsentRow } from './con
 // except that `responses` is a typed list instead of an object keyed by tier.
 
 const idArgs = z.object({ id: z.uuid() });
-// The REST routes declare the list query and the confirmation body inline; these are the same.
-const listConsentsQuery = z.object({ participantId: z.uuid() });
-const confirmDestructionInput = z.object({
-  barcodes: z.array(z.string().trim().min(1).max(64)).min(1).max(500),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
-});
 
 /** The REST consent DTO with its responses as `[{ tier, response }]`, in ConsentTier order. */
 export function toConsentGql(row: ConsentRow) {

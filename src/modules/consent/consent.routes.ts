@@ -8,6 +8,7 @@ import { specimenDto } from '../specimens/specimens.schemas.js';
 import { toSpecimenDto } from '../specimens/specimens.service.js';
 import { CONSENT_TIERS } from '../participants/participants.table.js';
 import { CONSENT_RESPONSES, CONSENT_STATUSES, WITHDRAWAL_SCOPES } from './consent.table.js';
+import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';
 import {
   effectiveStatus,
   recordConsentInput,
@@ -106,7 +107,7 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
         operationId: 'listConsents',
         tags,
         summary: "A participant's consent history, newest first",
-        querystring: z.object({ participantId: z.uuid() }),
+        querystring: listConsentsQuery,
         response: { 200: z.object({ items: z.array(consentDto) }), ...errorResponses(403) },
       },
     },
@@ -224,10 +225,7 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
         tags,
         summary: 'Confirm destruction by scanning the tubes (records their destruction)',
         headers: idempotencyHeaders,
-        body: z.object({
-          barcodes: z.array(z.string().trim().min(1).max(64)).min(1).max(500),
-          occurredAt: z.iso.datetime({ offset: true }).optional(),
-        }),
+        body: confirmDestructionInput,
         response: { 200: z.object({ items: z.array(specimenDto) }), ...errorResponses(403, ...POST_ERRORS) },
       },
     },

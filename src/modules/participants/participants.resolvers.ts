@@ -1,16 +1,14 @@
 import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
-import { pageQuery } from '../../http/schemas.js';
 import { toParticipantDto, toProtocolDto } from './participants.routes.js';
+import { listParticipantsQuery } from './participants.schemas.js';
 import { createProtocolInput, registerParticipantInput } from './participants.service.js';
 
 // GraphQL adapter over the participant service: REST schemas in, one service call, the REST DTO
 // out (identity fields only for the roles the service shows them to).
 
 const idArgs = z.object({ id: z.uuid() });
-// The REST route declares the list query inline; this is the same definition.
-const listParticipantsQuery = pageQuery.extend({ protocolId: z.uuid().optional() });
 
 export const participantResolvers: IResolvers = {
   Query: {

@@ -3,14 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
-import {
-  POST_ERRORS,
-  errorResponses,
-  idParams,
-  idempotencyHeaders,
-  pageOf,
-  pageQuery,
-} from '../../http/schemas.js';
+import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
+import { listParticipantsQuery } from './participants.schemas.js';
 import { CONSENT_TIERS, SEXES } from './participants.table.js';
 import {
   createProtocolInput,
@@ -143,7 +137,7 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
         operationId: 'listParticipants',
         tags: ['participants'],
         summary: 'List participants (identity fields only for roles that may see them)',
-        querystring: pageQuery.extend({ protocolId: z.uuid().optional() }),
+        querystring: listParticipantsQuery,
         response: { 200: pageOf(participantDto), ...errorResponses(403) },
       },
     },

@@ -11,8 +11,10 @@ import {
   consumeInput,
   derivativeInput,
   holdInput,
+  markFoundInput,
   placementInput,
   plainActionInput,
+  receiveInput,
   registerSpecimenInput,
   registerSpecimensInput,
   specimenListQuery,
@@ -28,13 +30,6 @@ import { toSpecimenDto, type SpecimenService, type SpecimenView } from './specim
 const idArgs = z.object({ id: z.uuid() });
 const specimenIdArgs = z.object({ specimenId: z.uuid() });
 const versionedArgs = z.object({ id: z.uuid(), expectedVersion: z.number().int().min(0) });
-
-// The REST routes declare the receive and mark-found bodies inline; these are the same definitions.
-const receiveInput = plainActionInput.extend({
-  containerId: z.uuid().optional(),
-  position: z.string().max(16).optional(),
-});
-const markFoundInput = receiveInput;
 
 type ActionArgs = { id: unknown; input?: unknown };
 

@@ -16,8 +16,10 @@ import {
   consumeInput,
   derivativeInput,
   holdInput,
+  markFoundInput,
   placementInput,
   plainActionInput,
+  receiveInput,
   registerSpecimenInput,
   registerSpecimensInput,
   specimenDto,
@@ -293,7 +295,7 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
     'receive',
     'receiveSpecimen',
     'Receive a registered specimen at the bench',
-    plainActionInput.extend({ containerId: z.uuid().optional(), position: z.string().max(16).optional() }),
+    receiveInput,
     (s, c, id, i) => s.receiveSpecimen(c, id, i),
   );
   action('store', 'storeSpecimen', 'Store a specimen in a box position', placementInput, (s, c, id, i) =>
@@ -333,12 +335,8 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
     plainActionInput,
     (s, c, id, i) => s.markSpecimenMissing(c, id, i),
   );
-  action(
-    'mark-found',
-    'markSpecimenFound',
-    'A missing specimen turned up',
-    plainActionInput.extend({ containerId: z.uuid().optional(), position: z.string().max(16).optional() }),
-    (s, c, id, i) => s.markSpecimenFound(c, id, i),
+  action('mark-found', 'markSpecimenFound', 'A missing specimen turned up', markFoundInput, (s, c, id, i) =>
+    s.markSpecimenFound(c, id, i),
   );
   action('place-hold', 'placeHold', 'Place a hold (blocks use and sharing)', holdInput, (s, c, id, i) =>
     s.placeHold(c, id, i),

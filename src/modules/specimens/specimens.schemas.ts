@@ -88,6 +88,12 @@ export const checkInInput = z.object({
 export const consumeInput = z.object({ ...actionBase, quantity });
 export const plainActionInput = z.object({ ...actionBase, reason: z.string().trim().max(200).optional() });
 export const holdInput = z.object({ ...actionBase, reason: z.enum(HOLD_REASONS) });
+/** Receiving a specimen or finding a missing one: where it is put, if it is put away at once. */
+export const receiveInput = plainActionInput.extend({
+  containerId: z.uuid().optional(),
+  position: z.string().max(16).optional(),
+});
+export const markFoundInput = receiveInput;
 
 export const aliquotInput = z.object({
   ...actionBase,

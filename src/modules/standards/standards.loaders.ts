@@ -2,7 +2,7 @@ import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct, parseArgs, type Connection } from '../../graphql/adapter.js';
 import { encodeCursor } from '../../http/cursor.js';
 import type { SpecimenDto } from '../specimens/specimens.schemas.js';
-import { toQcResultGql, toRulesetGql } from './standards.resolvers.js';
+import { toQcResultDto, toRulesetDto } from './standards.routes.js';
 import { runResultsQuery } from './standards.schemas.js';
 
 // Standardization relations (STYLE.md rule 17): Specimen.qcResults and Protocol.qualityRules cost
@@ -18,7 +18,7 @@ export const standardsLoaders: MercuriusLoaders = {
         biobank,
         distinct(queries.map((q) => q.obj.id)),
       );
-      return queries.map((q) => (bySpecimen.get(q.obj.id) ?? []).map(toQcResultGql));
+      return queries.map((q) => (bySpecimen.get(q.obj.id) ?? []).map(toQcResultDto));
     },
   },
   Protocol: {
@@ -27,7 +27,9 @@ export const standardsLoaders: MercuriusLoaders = {
         biobank,
         distinct(queries.map((q) => q.obj.id)),
       );
-      return queries.map((q) => toRulesetGql(q.obj.id, byProtocol.get(q.obj.id) ?? null));
+      return queries.map((q) =>
+        toRulesetDto({ protocolId: q.obj.id, row: byProtocol.get(q.obj.id) ?? null }),
+      );
     },
   },
   StandardizationRun: {
@@ -46,7 +48,7 @@ export const standardsLoaders: MercuriusLoaders = {
             const connection: Connection<unknown> = {
               edges: page.items.map((i) => ({
                 cursor: encodeCursor(i.specimenId),
-                node: { ...i, results: i.results.map(toQcResultGql) },
+                node: { ...i, results: i.results.map(toQcResultDto) },
               })),
               pageInfo: {
                 endCursor:

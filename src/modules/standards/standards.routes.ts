@@ -25,12 +25,14 @@ import {
 import { RUN_CSV_HEADER, readSummary, type StandardsService } from './standards.service.js';
 import type { QcResultRow, QualityRulesetRow, StandardizationRunRow } from './standards.table.js';
 
-const toDecodeDto = (r: SprecDecodeResult): z.infer<typeof sprecDecodeDto> =>
+/** The decode DTO (GET /v1/sprec/decode). */
+export const toDecodeDto = (r: SprecDecodeResult): z.infer<typeof sprecDecodeDto> =>
   r.valid
     ? { valid: true, code: r.code, version: r.version, kind: r.kind, fields: r.fields, errors: [] }
     : { valid: false, code: r.code, version: r.version, kind: null, fields: [], errors: r.errors };
 
-const toRulesetDto = (x: {
+/** The quality ruleset DTO (GET /v1/protocols/:id/quality-rules). */
+export const toRulesetDto = (x: {
   protocolId: string;
   row: QualityRulesetRow | null;
 }): z.infer<typeof qualityRulesetDto> => ({
@@ -41,7 +43,8 @@ const toRulesetDto = (x: {
   createdAt: x.row?.createdAt.toISOString() ?? null,
 });
 
-const toResultDto = (r: QcResultRow): z.infer<typeof qcResultDto> => ({
+/** The QC result DTO (GET /v1/specimens/:id/qc `results`). */
+export const toQcResultDto = (r: QcResultRow): z.infer<typeof qcResultDto> => ({
   check: r.checkCode,
   outcome: r.outcome,
   message: r.message,
@@ -207,7 +210,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
           specimenId: x.specimen.id,
           barcode: x.specimen.barcode,
           qcStatus: x.specimen.qcStatus,
-          results: x.results.map(toResultDto),
+          results: x.results.map(toQcResultDto),
           history: x.history.map((h) => ({
             check: h.checkCode,
             previousOutcome: h.previousOutcome,
@@ -327,7 +330,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
             type: i.type,
             outcome: i.outcome,
             results: i.results.map((x) => {
-              const { runId: _runId, ...rest } = toResultDto(x);
+              const { runId: _runId, ...rest } = toQcResultDto(x);
               return rest;
             }),
           })),

@@ -1,9 +1,9 @@
 import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs } from '../../graphql/adapter.js';
-import { CONTAINER_KINDS } from './storage.table.js';
 import {
   createContainerInput,
+  listContainersQuery,
   moveContainerInput,
   rackScanInput,
   updateContainerInput,
@@ -14,11 +14,6 @@ import { toContainerDto, type ContainerView } from './storage.service.js';
 // Container.parent, .map and .freePositions resolve in storage.loaders.ts.
 
 const idArgs = z.object({ id: z.uuid() });
-// The REST route declares the list query inline; this is the same definition.
-const listContainersQuery = z.object({
-  parentId: z.uuid().optional(),
-  kind: z.enum(CONTAINER_KINDS).optional(),
-});
 
 const one = (v: ContainerView) => toContainerDto(v.container, v.byId);
 

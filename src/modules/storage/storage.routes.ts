@@ -9,10 +9,10 @@ import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
 import { specimenDto } from '../specimens/specimens.schemas.js';
 import { scansInput, type ScanService } from '../specimens/scans.service.js';
 import { toSpecimenDto } from '../specimens/specimens.service.js';
-import { CONTAINER_KINDS } from './storage.table.js';
 import {
   containerDto,
   createContainerInput,
+  listContainersQuery,
   moveContainerInput,
   rackScanInput,
   updateContainerInput,
@@ -85,7 +85,7 @@ export function storageRoutes(
         operationId: 'listContainers',
         tags,
         summary: 'Children of a container, or the top-level containers',
-        querystring: z.object({ parentId: z.uuid().optional(), kind: z.enum(CONTAINER_KINDS).optional() }),
+        querystring: listContainersQuery,
         response: { 200: z.object({ items: z.array(containerDto) }), ...errorResponses(403) },
       },
     },

@@ -44,6 +44,12 @@ export const moveContainerInput = z.object({
   occurredAt: z.iso.datetime({ offset: true }).optional(),
 });
 
+/** The containers listed: children of one, or the top-level ones; of one kind if given. */
+export const listContainersQuery = z.object({
+  parentId: z.uuid().optional(),
+  kind: z.enum(CONTAINER_KINDS).optional(),
+});
+
 export const rackScanInput = z.object({
   readings: z
     .array(
