@@ -1,5 +1,6 @@
+-- wrk script for the scan lookup: a random barcode from $BARCODES per request, $TOKEN as the API key (see BENCHMARKS.md).
 local barcodes = {}
-for line in io.lines("os.getenv("BARCODES") or "barcodes.txt"") do barcodes[#barcodes + 1] = line end
+for line in io.lines(os.getenv("BARCODES") or "barcodes.txt") do barcodes[#barcodes + 1] = line end
 local token = os.getenv("TOKEN")
 math.randomseed(os.time())
 request = function()
