@@ -164,9 +164,16 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
 
   // Queue board for admins only.
   await app.register(async (board) => {
-    board.addHook('onRequest', async (request) => {
-      const actor = await c.services.apiKeys.authenticate(bearerToken(request));
-      authorize(actor, 'queues.board');
+    // The board's own error handler would answer its JSON: refusals go out as problem+json here.
+    board.addHook('onRequest', async (request, reply) => {
+      try {
+        const actor = await c.services.apiKeys.authenticate(bearerToken(request));
+        authorize(actor, 'queues.board');
+      } catch (err) {
+        const domain = asDomainError(err);
+        if (!domain) throw err;
+        return sendProblem(reply, toProblem(domain, request.id));
+      }
     });
     const serverAdapter = new FastifyAdapter();
     createBullBoard({

@@ -144,3 +144,15 @@ describe('resolveSecret', () => {
     expect(() => resolveSecret(parseConfig({ DATA_DIR: dir }))).toThrow(ConfigError);
   });
 });
+
+describe('the generated secret under concurrent starts', () => {
+  it('gives every process starting at once on an empty data folder the same secret', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'bb-secret-')), 'data');
+    const raw = parseConfig({ DATA_DIR: dir });
+    const secrets = await Promise.all(
+      Array.from({ length: 8 }, async () => resolveSecret(raw).BIOBANK_SECRET),
+    );
+    expect(new Set(secrets).size).toBe(1);
+    expect(secrets[0]!.length).toBeGreaterThanOrEqual(32);
+  });
+});

@@ -134,6 +134,8 @@ describe('queue board', () => {
     const res = await t.app.inject({ method: 'GET', url: '/admin/queues' });
     expect(res.statusCode).toBe(401);
     expect(res.body).not.toMatch(/\n\s+at /);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
   });
 
   it('answers /admin/queues with 403 for a manager', async () => {
@@ -143,6 +145,7 @@ describe('queue board', () => {
       headers: bearer(bank.keys.manager),
     });
     expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ status: 403, code: 'FORBIDDEN' });
   });
 
   it('answers /admin/queues and its API with 200 for an admin', async () => {

@@ -27,6 +27,9 @@ export function createQueueSet(redisUrl: string, prefix: string): QueueSet {
       new Queue(name, { connection: redis, prefix, defaultJobOptions: QUEUES[name].job }),
     ]),
   );
+  // While Redis is away each reconnect attempt raises an error; the readiness probe reports it,
+  // so the queues need not print a stack trace per attempt.
+  for (const q of queues.values()) q.on('error', () => undefined);
   return {
     prefix,
     redis,
