@@ -145,8 +145,8 @@ describe('resolveSecret', () => {
   });
 });
 
-describe('the generated secret under concurrent starts', () => {
-  it('gives every process starting at once on an empty data folder the same secret', async () => {
+describe('the generated secret', () => {
+  it('is written once and read back by every later start on the same data folder', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'bb-secret-')), 'data');
     const raw = parseConfig({ DATA_DIR: dir });
     const secrets = await Promise.all(
