@@ -12,7 +12,7 @@ import { startServer, startWorkerOnly, type Running } from './runtime.js';
 import { seedDemo } from './seed/demo.js';
 import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/standards.cli.js';
 import { seedSynthetic } from './seed/synthetic.js';
-import { institutionCode } from './modules/institutions/index.js';
+import { createInstitutionInput, institutionCode } from './modules/institutions/index.js';
 
 const USAGE = `usage: npm run biobank -- <command>
 
@@ -138,7 +138,6 @@ async function main(argv: string[]): Promise<number> {
       }
       const c = createContainer(config, log);
       try {
-        const { createInstitutionInput } = await import('./modules/institutions/index.js');
         const input = createInstitutionInput.parse({
           code: values.code,
           name: values.name,

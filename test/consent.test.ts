@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../src/db/transaction.js';
-import { bearer, createTestApp, makeInstitution, systemCtx, type TestApp } from './helpers/test-app.js';
+import {
+  bearer,
+  createTestApp,
+  makeInstitution,
+  systemCtx,
+  type TestApp,
+  until,
+} from './helpers/test-app.js';
 
 let t: TestApp;
 let keys: Awaited<ReturnType<typeof makeInstitution>>['keys'];
@@ -12,16 +19,6 @@ let bulkBoxId: string;
 const post = (token: string, url: string, payload: unknown) =>
   t.app.inject({ method: 'POST', url, headers: bearer(token), payload: payload as object });
 const get = (token: string, url: string) => t.app.inject({ method: 'GET', url, headers: bearer(token) });
-
-async function until<T>(fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let seq = 0;
 async function participant(responses: Record<string, string>, extra: Record<string, unknown> = {}) {

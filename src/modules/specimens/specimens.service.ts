@@ -42,6 +42,7 @@ import {
   findDescendants,
   findSpecimen,
   findSpecimensByBarcodes,
+  findSpecimensByIds,
   listSpecimenRows,
   lockSpecimens,
   type NewSpecimenRow,
@@ -716,15 +717,17 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       quality?: Record<string, number>;
       containerId?: string;
       position?: string;
-      type: SpecimenType;
     }[],
     drawn: number,
+    /** the children's type, decided from the locked parent (throws when it may not be made) */
+    childType: (parent: SpecimenRow) => SpecimenType,
   ): Promise<{ parent: SpecimenView; children: SpecimenView[] }> {
     authorize(ctx.actor, 'specimens.handle');
     const institutionId = actorInstitutionId(ctx.actor);
     return placementRace(() =>
       inTransaction(db, ctx, async (tx) => {
         const parent = await lockOne(tx, ctx, parentId);
+        const type = childType(parent);
         // Status and holds first: a consumed or destroyed parent is refused as such, not as empty.
         refuse(parent, kind === 'aliquot' ? 'aliquot' : 'derive');
         const remaining = Math.round((parent.availableQuantity - drawn) * 10_000) / 10_000;
@@ -784,7 +787,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
                     field: field(i),
                     containerId: c.containerId,
                     position: c.position,
-                    type: c.type,
+                    type: type,
                   },
                 ]
               : [],
@@ -801,7 +804,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
             id,
             institutionId,
             barcode: barcodes[i]!,
-            type: c.type,
+            type: type,
             lineage: kind,
             parentId: parent.id,
             rootId: parent.rootId,
@@ -816,7 +819,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
             unit: (c.unit ??
               (kind === 'aliquot'
                 ? parent.unit
-                : SPECIMEN_TYPE_INFO[c.type].defaultUnit)) as NewSpecimenRow['unit'],
+                : SPECIMEN_TYPE_INFO[type].defaultUnit)) as NewSpecimenRow['unit'],
             initialQuantity: c.quantity,
             availableQuantity: c.quantity,
             quality: c.quality ?? (kind === 'aliquot' ? parent.quality : {}),
@@ -839,7 +842,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
                 parentId: parent.id,
                 parentBarcode: parent.barcode,
                 lineage: kind,
-                type: c.type,
+                type: type,
                 parentCustodySeq: parent.custodySeq + 1,
               },
             },
@@ -950,7 +953,6 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     async getSpecimensByIds(ctx: Ctx, ids: readonly string[]): Promise<SpecimenView[]> {
       authorize(ctx.actor, 'specimens.read');
       const institutionId = actorInstitutionId(ctx.actor);
-      const { findSpecimensByIds } = await import('./specimens.repo.js');
       return views(db, institutionId, await findSpecimensByIds(db, institutionId, ids));
     },
 
@@ -1333,41 +1335,30 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
      * zero (row lock + CHECK). Throws INSUFFICIENT_QUANTITY, INVALID_TRANSITION, SPECIMEN_ON_HOLD, BATCH_REJECTED.
      */
     async aliquotSpecimen(ctx: Ctx, id: string, input: AliquotInput) {
-      const drawn = input.aliquots.reduce((s, a) => s + a.quantity, 0);
-      const parentType = await (async () => {
-        const row = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
-        if (!row) throw specimenNotFound(id);
-        return row.type;
-      })();
-      return createChildren(
-        ctx,
-        id,
-        'aliquot',
-        input,
-        input.aliquots.map((a) => ({ ...a, type: parentType })),
-        drawn,
-      );
+      const drawn = input.aliquots.reduce((sum, a) => sum + a.quantity, 0);
+      return createChildren(ctx, id, 'aliquot', input, input.aliquots, drawn, (parent) => parent.type);
     },
 
     /** Extracts derivatives (e.g. DNA from blood). Throws DERIVATIVE_NOT_ALLOWED and as aliquotSpecimen. */
     async deriveSpecimen(ctx: Ctx, id: string, input: DerivativeInput) {
-      const parent = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
-      if (!parent) throw specimenNotFound(id);
-      if (!isDerivativeAllowed(parent.type, input.type)) {
-        throw new DomainError(
-          'unprocessable',
-          'DERIVATIVE_NOT_ALLOWED',
-          `${input.type} cannot be derived from ${parent.type}`,
-          [{ field: 'type', message: `not derivable from ${parent.type}` }],
-        );
-      }
       return createChildren(
         ctx,
         id,
         'derivative',
         input,
-        input.derivatives.map((d) => ({ ...d, type: input.type })),
+        input.derivatives,
         input.consumedQuantity,
+        (parent) => {
+          if (!isDerivativeAllowed(parent.type, input.type)) {
+            throw new DomainError(
+              'unprocessable',
+              'DERIVATIVE_NOT_ALLOWED',
+              `${input.type} cannot be derived from ${parent.type}`,
+              [{ field: 'type', message: `not derivable from ${parent.type}` }],
+            );
+          }
+          return input.type;
+        },
       );
     },
 
