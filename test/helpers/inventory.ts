@@ -124,7 +124,7 @@ export async function makeLab(t: TestApp) {
     return rows[0]!;
   }
 
-  return { institution, keys, call, post, get, container, box, register, action, counts };
+  return { institution, keys, call, post, get, container, freezerWithRack, box, register, action, counts };
 }
 
 /** Asserts a problem+json answer with the status and code, and returns its body. */

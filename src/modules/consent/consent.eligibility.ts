@@ -55,6 +55,17 @@ export function evaluateUse(i: EligibilityInput): Eligibility {
     : { permitted: false, use: i.use, tier, reason: `the donor answered ${response} to ${tier}` };
 }
 
+/**
+ * Every use `evaluateUse` permits, decided once for all uses: the scan lookup asks on every scan,
+ * and needs no reasons. A unit test holds the two equal over every combination.
+ */
 export function permittedUses(i: Omit<EligibilityInput, 'use'>): Use[] {
-  return USES.filter((use) => evaluateUse({ ...i, use }).permitted);
+  if (i.holds.length > 0) return [];
+  if (i.participantId === null) return [...USES];
+  const c = i.consent;
+  if (!c || c.status !== 'active' || (c.expiresOn !== null && c.expiresOn <= i.today)) return [];
+  return USES.filter((use) => {
+    const tier = USE_TIER[use];
+    return i.protocolTiers?.includes(tier) ? c.responses[tier] === 'yes' : IMPLIED_BY_STUDY_CONSENT.has(use);
+  });
 }

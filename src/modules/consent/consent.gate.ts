@@ -8,7 +8,19 @@ import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibi
 import { consents } from './consent.table.js';
 import { DEFAULT_USE, USES, type Use } from './uses.js';
 
-export const today = (now = new Date()) => now.toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
+let currentDay = { from: 0, to: 0, day: '' };
+
+/** The UTC date, YYYY-MM-DD; without an argument, remembered until midnight (asked on every scan). */
+export function today(now?: Date): string {
+  if (now) return now.toISOString().slice(0, 10);
+  const ms = Date.now();
+  if (ms < currentDay.from || ms >= currentDay.to) {
+    const from = ms - (ms % DAY_MS);
+    currentDay = { from, to: from + DAY_MS, day: new Date(ms).toISOString().slice(0, 10) };
+  }
+  return currentDay.day;
+}
 
 interface ConsentContext {
   consent: ConsentFacts | null;

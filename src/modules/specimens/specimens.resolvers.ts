@@ -20,7 +20,7 @@ import {
   specimenListQuery,
   updateSpecimenInput,
 } from './specimens.schemas.js';
-import { toCustodyEventDto } from './specimens.routes.js';
+import { toCustodyEventDto, type ScanDto } from './specimens.routes.js';
 import { toSpecimenDto, type SpecimenService, type SpecimenView } from './specimens.service.js';
 
 // GraphQL adapter over the specimen service (STYLE.md rules 2 and 16): the REST zod schemas
@@ -74,10 +74,10 @@ export const specimenResolvers: IResolvers = {
     },
     async specimenByBarcode(_root, args: unknown, { biobank, services }) {
       const { barcode: code } = z.object({ barcode }).parse(args);
-      const view = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
+      const json = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
         services.specimens.scanSpecimen(biobank, code),
       );
-      return view && toSpecimenDto(view);
+      return json && (JSON.parse(json) as ScanDto);
     },
     async lineage(_root, args: unknown, { biobank, services }) {
       const l = await services.specimens.getLineage(biobank, idArgs.parse(args).id);

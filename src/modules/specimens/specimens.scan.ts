@@ -1,81 +1,64 @@
 import type pg from 'pg';
-import type { ContainerRow } from '../storage/storage.table.js';
-import type { SpecimenRow } from './specimens.table.js';
+import type { LocationChainEntry } from '../storage/storage.table.js';
 
-// The scan lookup is the hottest path (a technician scans many tubes a minute): one named
-// prepared statement returns the specimen with its container chain, no ORM in between.
+// The scan lookup is the hottest path (a technician scans many tubes a minute, a rack reader 96
+// at a time): one named prepared statement, no ORM in between. PostgreSQL writes the specimen's
+// JSON exactly as `toSpecimenDto` would (times as `Date#toISOString` writes them), so Node neither
+// parses nor re-serializes it; Node reads only the small `facts` it needs for the location path
+// and the permitted uses. The holder's location chain is a column kept by a trigger (migration
+// 0008), not a walk up the tree. test/scan-lookup.test.ts holds the JSON equal to the DTO.
+
+/** `Date#toISOString` in SQL: UTC, milliseconds truncated like the driver's date parsing. */
+const iso = (column: string) => `to_char(s.${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** Exported for bench/floor.ts, which runs the very same statement without the service around it. */
 export const SCAN_SQL = `
-select s.id, s.institution_id, s.barcode, s.type, s.lineage, s.parent_id, s.root_id, s.participant_id,
-       s.protocol_id, s.anatomic_site, s.pathology_status, s.collected_at, s.received_at, s.processed_at,
-       s.frozen_at, s.sprec_code, s.sprec_version, s.unit, s.initial_quantity::float8 as initial_quantity,
-       s.available_quantity::float8 as available_quantity, s.quality, s.freeze_thaw_count, s.status, s.holds,
-       s.qc_status, s.container_id, s.position_row, s.position_col, s.external_ids, s.custody_seq,
-       s.custody_head, s.created_at, s.updated_at, s.version,
-       (select json_agg(json_build_object('id', c.id, 'kind', c.kind, 'name', c.name, 'barcode', c.barcode,
-                 'gridRows', c.grid_rows, 'gridCols', c.grid_cols, 'gridScheme', c.grid_scheme) order by a.ord)
-          from container pc, unnest(pc.ancestor_ids || pc.id) with ordinality as a(id, ord)
-          join container c on c.id = a.id
-         where pc.id = s.container_id) as chain,
-       (select json_build_object('status', k.status, 'responses', k.responses, 'expiresOn', k.expires_on)
-          from consent k
-         where k.participant_id = s.participant_id and k.protocol_id = s.protocol_id and k.superseded_at is null) as consent,
-       (select p.consent_tiers from collection_protocol p where p.id = s.protocol_id) as protocol_tiers
+select (select row_to_json(d)
+          from (select s.id, s.barcode, s.type, s.lineage, s.parent_id as "parentId", s.root_id as "rootId",
+                       s.participant_id as "participantId", s.protocol_id as "protocolId",
+                       s.anatomic_site as "anatomicSite", s.pathology_status as "pathologyStatus",
+                       ${iso('collected_at')} as "collectedAt", ${iso('received_at')} as "receivedAt",
+                       ${iso('processed_at')} as "processedAt", ${iso('frozen_at')} as "frozenAt",
+                       s.sprec_code as "sprecCode", s.sprec_version as "sprecVersion", s.unit,
+                       s.initial_quantity::float8 as "initialQuantity",
+                       s.available_quantity::float8 as "availableQuantity", s.quality,
+                       s.freeze_thaw_count as "freezeThawCount", s.status, s.holds, s.qc_status as "qcStatus",
+                       s.external_ids as "externalIds", ${iso('created_at')} as "createdAt",
+                       ${iso('updated_at')} as "updatedAt", s.version) d)::text as specimen,
+       json_build_object(
+         'participantId', s.participant_id, 'holds', s.holds,
+         'positionRow', s.position_row, 'positionCol', s.position_col,
+         'chain', (select c.location_chain from container c where c.id = s.container_id),
+         'consent', (select json_build_object('status', k.status, 'responses', k.responses, 'expiresOn', k.expires_on)
+                       from consent k
+                      where k.participant_id = s.participant_id and k.protocol_id = s.protocol_id
+                        and k.superseded_at is null),
+         'protocolTiers', (select p.consent_tiers from collection_protocol p where p.id = s.protocol_id)
+       )::text as facts
   from specimen s
  where s.institution_id = $1 and s.barcode = $2`;
 
-interface ScanRow {
-  id: string;
-  institution_id: string;
-  barcode: string;
-  type: SpecimenRow['type'];
-  lineage: SpecimenRow['lineage'];
-  parent_id: string | null;
-  root_id: string;
-  participant_id: string | null;
-  protocol_id: string | null;
-  anatomic_site: string | null;
-  pathology_status: SpecimenRow['pathologyStatus'];
-  collected_at: Date | null;
-  received_at: Date | null;
-  processed_at: Date | null;
-  frozen_at: Date | null;
-  sprec_code: string | null;
-  sprec_version: string | null;
-  unit: SpecimenRow['unit'];
-  initial_quantity: number;
-  available_quantity: number;
-  quality: Record<string, number>;
-  freeze_thaw_count: number;
-  status: SpecimenRow['status'];
+/** What the service needs to add the location and the permitted uses. */
+export interface ScanFacts {
+  participantId: string | null;
   holds: string[];
-  qc_status: SpecimenRow['qcStatus'];
-  container_id: string | null;
-  position_row: number | null;
-  position_col: number | null;
-  external_ids: { system: string; value: string }[];
-  custody_seq: number;
-  custody_head: string | null;
-  created_at: Date;
-  updated_at: Date;
-  version: number;
+  positionRow: number | null;
+  positionCol: number | null;
+  /** the holder and its ancestors, root first; null when the tube is in no container */
+  chain: LocationChainEntry[] | null;
+  /** the donor's current consent, and the protocol's tiers */
   consent: {
     status: 'active' | 'withdrawn' | 'expired';
     responses: Record<string, 'yes' | 'no' | 'unspecified'>;
     expiresOn: string | null;
   } | null;
-  protocol_tiers: string[] | null;
-  chain:
-    Pick<ContainerRow, 'id' | 'kind' | 'name' | 'barcode' | 'gridRows' | 'gridCols' | 'gridScheme'>[] | null;
+  protocolTiers: string[] | null;
 }
 
 export interface ScanResult {
-  row: SpecimenRow;
-  chain: ScanRow['chain'];
-  /** the donor's current consent and the protocol's tiers, for the permitted uses */
-  consent: ScanRow['consent'];
-  protocolTiers: string[] | null;
+  /** the specimen as `toSpecimenDto` writes it, without `location` */
+  specimenJson: string;
+  facts: ScanFacts;
 }
 
 export async function scanLookup(
@@ -83,52 +66,12 @@ export async function scanLookup(
   institutionId: string,
   barcode: string,
 ): Promise<ScanResult | undefined> {
-  const result = await pool.query<ScanRow>({
+  const result = await pool.query<{ specimen: string; facts: string }>({
     name: 'biobank_scan_lookup',
     text: SCAN_SQL,
     values: [institutionId, barcode],
   });
-  const r = result.rows[0];
-  if (!r) return undefined;
-  return {
-    row: {
-      id: r.id,
-      institutionId: r.institution_id,
-      barcode: r.barcode,
-      type: r.type,
-      lineage: r.lineage,
-      parentId: r.parent_id,
-      rootId: r.root_id,
-      participantId: r.participant_id,
-      protocolId: r.protocol_id,
-      anatomicSite: r.anatomic_site,
-      pathologyStatus: r.pathology_status,
-      collectedAt: r.collected_at,
-      receivedAt: r.received_at,
-      processedAt: r.processed_at,
-      frozenAt: r.frozen_at,
-      sprecCode: r.sprec_code,
-      sprecVersion: r.sprec_version,
-      unit: r.unit,
-      initialQuantity: r.initial_quantity,
-      availableQuantity: r.available_quantity,
-      quality: r.quality,
-      freezeThawCount: r.freeze_thaw_count,
-      status: r.status,
-      holds: r.holds,
-      qcStatus: r.qc_status,
-      containerId: r.container_id,
-      positionRow: r.position_row,
-      positionCol: r.position_col,
-      externalIds: r.external_ids,
-      custodySeq: r.custody_seq,
-      custodyHead: r.custody_head,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      version: r.version,
-    },
-    chain: r.chain,
-    consent: r.consent,
-    protocolTiers: r.protocol_tiers,
-  };
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return { specimenJson: row.specimen, facts: JSON.parse(row.facts) as ScanFacts };
 }

@@ -2,7 +2,12 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { badRequest, DomainError, notFound } from '../../errors.js';
 import { parsePosition, positionLabel } from './grid.js';
-import { containers, type ContainerKind, type ContainerRow } from './storage.table.js';
+import {
+  containers,
+  type ContainerKind,
+  type ContainerRow,
+  type LocationChainEntry,
+} from './storage.table.js';
 
 export const KIND_LABEL: Record<ContainerKind, string> = {
   site: 'Site',
@@ -82,13 +87,20 @@ export async function loadContainers(db: DbOrTx, institutionId: string, ids: rea
   return new Map(rows.map((r) => [r.id, r]));
 }
 
+const pathSegment = (c: Pick<ContainerRow, 'kind' | 'name'>) => `${KIND_LABEL[c.kind]} ${c.name}`;
+
 /** "Freezer F-01 / Rack R3 / Box BX-0042" for a container, given it and its ancestors. */
 export function containerPath(container: ContainerRow, byId: Map<string, ContainerRow>): string {
   return [...container.ancestorIds, container.id]
     .map((id) => byId.get(id))
     .filter((c): c is ContainerRow => c !== undefined)
-    .map((c) => `${KIND_LABEL[c.kind]} ${c.name}`)
+    .map(pathSegment)
     .join(' / ');
+}
+
+/** The same path from a container's location chain (root first). */
+export function chainPath(chain: readonly LocationChainEntry[]): string {
+  return chain.map(pathSegment).join(' / ');
 }
 
 /** The specimen types allowed in a container: every restriction on the way from the root applies. */

@@ -3,6 +3,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   numeric,
   pgEnum,
   pgTable,
@@ -15,7 +16,7 @@ import {
 import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeUnique } from '../../db/pg-errors.js';
 import { institutions } from '../institutions/index.js';
-import { FILL_ORDERS, GRID_SCHEMES } from './grid.js';
+import { FILL_ORDERS, GRID_SCHEMES, type GridScheme } from './grid.js';
 
 export const CONTAINER_KINDS = [
   'site',
@@ -61,6 +62,15 @@ export const containers = pgTable(
     /** slot in the parent's grid (a box in a rack) */
     slotRow: integer('slot_row'),
     slotCol: integer('slot_col'),
+    /**
+     * The container and its ancestors, root first, as the location path needs them. Derived:
+     * a trigger keeps it in step with ancestor_ids and the ancestors' names (migration 0008), so
+     * the scan lookup reads one row instead of walking the tree.
+     */
+    locationChain: jsonb('location_chain')
+      .$type<LocationChainEntry[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     version: versionColumn(),
@@ -87,3 +97,14 @@ describeUnique(
 describeUnique('container_slot_unique', 'SLOT_OCCUPIED', () => 'that slot of the rack already holds a box');
 
 export type ContainerRow = typeof containers.$inferSelect;
+
+/** One container of a location chain (see `locationChain`): what a location path shows of it. */
+export interface LocationChainEntry {
+  id: string;
+  kind: ContainerKind;
+  name: string;
+  barcode: string;
+  gridRows: number | null;
+  gridCols: number | null;
+  gridScheme: GridScheme | null;
+}

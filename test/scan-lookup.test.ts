@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanDto } from '../src/modules/specimens/specimens.routes.js';
+import { graphqlRequests } from './helpers/graphql.js';
+import { expectProblem, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+
+// The scan lookup's JSON is written by PostgreSQL (specimens.scan.ts) for speed. These tests hold
+// it to the DTO every other read answers, field for field, across the shapes a specimen takes,
+// and hold the location chain the statement reads to the container tree as it changes.
+
+let t: TestApp;
+let lab: Lab;
+let protocolId: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  lab = await makeLab(t);
+  const proto = await lab.post('/v1/protocols', {
+    code: uid('SCAN'),
+    title: 'Scan lookup cohort',
+    ethicsApprovalRef: 'EC-2026-017',
+    consentTiers: ['GENETIC_RESEARCH', 'EXTERNAL_SHARING'],
+  });
+  expect(proto.statusCode, proto.body).toBe(201);
+  protocolId = proto.json<{ id: string }>().id;
+});
+afterAll(() => t.close());
+
+const { ok } = graphqlRequests(
+  () => t,
+  () => lab.keys.technician,
+);
+
+async function donor(responses: Record<string, string>) {
+  const p = await lab.post('/v1/participants', {
+    protocolId,
+    protocolParticipantId: uid('P'),
+    sex: 'male',
+    birthYear: 1961,
+  });
+  expect(p.statusCode, p.body).toBe(201);
+  const participantId = p.json<{ id: string }>().id;
+  const c = await lab.post('/v1/consents', {
+    participantId,
+    documentVersion: 'v2',
+    signedOn: '2025-02-01',
+    obtainedBy: 'nurse-3',
+    responses,
+  });
+  expect(c.statusCode, c.body).toBe(201);
+  return participantId;
+}
+
+async function scan(barcode: string) {
+  const res = await lab.get(`/v1/specimens/by-barcode/${encodeURIComponent(barcode)}`, {
+    role: 'technician',
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+  return res.json<Record<string, unknown> & { location: { path: string } | null; permittedUses: string[] }>();
+}
+
+/** The scan answer equals the specimen's DTO plus the uses GraphQL reports for it. */
+async function expectScanEqualsDto(id: string, barcode: string) {
+  const body = await scan(barcode);
+  const dto = await lab.get(`/v1/specimens/${id}`, { role: 'technician' });
+  expect(dto.statusCode, dto.body).toBe(200);
+  const { specimen } = await ok<{ specimen: { permittedUses: string[] } }>(
+    'query($id: ID!) { specimen(id: $id) { permittedUses } }',
+    { id },
+  );
+  expect(body).toEqual({ ...dto.json(), permittedUses: specimen.permittedUses });
+  // The text also keeps the documented schema (nothing more, nothing less).
+  expect(scanDto.strict().safeParse(body).error).toBeUndefined();
+  return body;
+}
+
+describe('scan lookup JSON', () => {
+  it('equals the specimen DTO for a donor’s tube with every field set, times to the microsecond', async () => {
+    const participantId = await donor({ GENETIC_RESEARCH: 'yes', EXTERNAL_SHARING: 'no' });
+    const box = await lab.box({ rows: 9, cols: 9, scheme: 'numeric' });
+    const s = await lab.register({
+      barcode: uid('FULL'),
+      type: 'plasma',
+      quantity: 1.2345,
+      unit: 'mL',
+      participantId,
+      containerId: box.id,
+      position: '75',
+      anatomicSite: 'C34.1',
+      collectedAt: '2024-03-05T10:11:12.345+01:00',
+      receivedAt: '2024-03-05T11:00:00Z',
+      processedAt: '2024-03-05T11:30:00.999Z',
+      frozenAt: '2024-03-05T12:00:00Z',
+      sprecCode: 'PL1-BLD-A-N-A-A-A',
+      quality: { rin: 8.1, concentrationNgUl: 52.3 },
+      externalIds: [
+        { system: 'urn:lis:ward-7', value: 'A-1"quoted"\\slash' },
+        { system: 'urn:lis:core', value: 'Zürich-µ' },
+      ],
+    });
+    // Microseconds, as PostgreSQL keeps them: both reads must truncate them alike.
+    await t.sql.query(
+      `update specimen set collected_at = '2024-03-05 09:11:12.345678+00', processed_at = '1969-12-31 23:59:59.9999+00'
+        where id = $1`,
+      [s.id],
+    );
+    const body = await expectScanEqualsDto(s.id, s.barcode);
+    expect(body.collectedAt).toBe('2024-03-05T09:11:12.345Z');
+    expect(body.processedAt).toBe('1969-12-31T23:59:59.999Z');
+    expect(body.location?.path).toMatch(/^Freezer .+ \/ Rack .+ \/ Box .+ \/ 75$/);
+    expect(body.permittedUses).toEqual(['internal_research', 'genetic_research']);
+    expect(body.initialQuantity).toBe(1.2345);
+  });
+
+  it('equals the DTO for an aliquot, a held tube, a tube in hand and a control without donor', async () => {
+    const participantId = await donor({ GENETIC_RESEARCH: 'no', EXTERNAL_SHARING: 'yes' });
+    const box = await lab.box({ rows: 8, cols: 12, scheme: 'alphanumeric' });
+    const parent = await lab.register({ participantId, containerId: box.id, position: 'H12', quantity: 3 });
+    const split = await lab.post(`/v1/specimens/${parent.id}/aliquots`, {
+      aliquots: [{ quantity: 0.25 }, { quantity: 0.5, containerId: box.id, position: 'A1' }],
+    });
+    expect(split.statusCode, split.body).toBe(201);
+    const [inHand, stored] = split.json<{ children: { id: string; barcode: string }[] }>().children;
+    const held = await lab.register({ participantId, containerId: box.id, position: 'B2' });
+    await lab.action(held.id, 'place-hold', { reason: 'QUARANTINE' });
+    const control = await lab.register({ type: 'serum', containerId: box.id, position: 'C3' });
+
+    const bodies = [];
+    for (const s of [parent, inHand!, stored!, held, control])
+      bodies.push(await expectScanEqualsDto(s.id, s.barcode));
+    const [p, hand, st, h, c] = bodies;
+    expect(p!.permittedUses).toEqual(['internal_research', 'external_sharing']);
+    expect(hand!.location).toBeNull();
+    expect(st!.location?.path).toMatch(/ \/ A1$/);
+    expect(h!.holds).toEqual(['QUARANTINE']);
+    expect(h!.permittedUses).toEqual([]);
+    expect(c!.participantId).toBeNull();
+    expect(c!.permittedUses).toEqual([
+      'internal_research',
+      'genetic_research',
+      'external_sharing',
+      'commercial_use',
+    ]);
+  });
+
+  it('answers the same object over GraphQL', async () => {
+    const s = await lab.register({ containerId: (await lab.box()).id, position: 'A5' });
+    const rest = await scan(s.barcode);
+    const { specimenByBarcode } = await ok<{ specimenByBarcode: Record<string, unknown> }>(
+      'query($b: String!) { specimenByBarcode(barcode: $b) { id barcode status version permittedUses location { path position } } }',
+      { b: s.barcode },
+    );
+    expect(specimenByBarcode).toEqual({
+      id: rest.id,
+      barcode: rest.barcode,
+      status: rest.status,
+      version: rest.version,
+      permittedUses: rest.permittedUses,
+      location: { path: rest.location?.path, position: 'A5' },
+    });
+  });
+
+  it('answers 404 problem+json for a barcode the institution does not hold', async () => {
+    const res = await lab.get(`/v1/specimens/by-barcode/${uid('NONE')}`, { role: 'technician' });
+    expectProblem(res, 404, 'SPECIMEN_NOT_FOUND');
+  });
+});
+
+describe('location chain', () => {
+  async function chainOf(id: string) {
+    const { rows } = await t.sql.query<{ location_chain: { name: string; barcode: string }[] }>(
+      'select location_chain from container where id = $1',
+      [id],
+    );
+    return rows[0]!.location_chain.map((c) => c.name);
+  }
+
+  it('follows a renamed freezer, a box moved to another rack and a superuser’s direct edit', async () => {
+    const { freezer, rack } = await lab.freezerWithRack();
+    const box = await lab.container({
+      kind: 'box',
+      parentId: rack.id,
+      slot: 'A1',
+      grid: { rows: 9, cols: 9 },
+    });
+    const s = await lab.register({ containerId: box.id, position: 'A1' });
+    const before = (await scan(s.barcode)).location!.path;
+    expect(before).toContain(`Freezer ${freezer.barcode}`);
+
+    const rename = await lab.call(
+      'PATCH',
+      `/v1/containers/${freezer.id}`,
+      { name: 'Freezer “North” -80 °C' },
+      {
+        headers: { 'if-match': `"${freezer.version}"` },
+      },
+    );
+    expect(rename.statusCode, rename.body).toBe(200);
+    expect((await scan(s.barcode)).location!.path).toBe(
+      `Freezer Freezer “North” -80 °C / Rack ${rack.barcode} / Box ${box.barcode} / A1`,
+    );
+
+    const other = await lab.freezerWithRack();
+    const move = await lab.post(`/v1/containers/${box.id}/move`, { parentId: other.rack.id, slot: 'D4' });
+    expect(move.statusCode, move.body).toBe(200);
+    expect((await scan(s.barcode)).location!.path).toBe(
+      `Freezer ${other.freezer.barcode} / Rack ${other.rack.barcode} / Box ${box.barcode} / A1`,
+    );
+    expect(await chainOf(box.id)).toEqual([other.freezer.barcode, other.rack.barcode, box.barcode]);
+
+    // The trigger keeps the chain whoever writes the row.
+    await t.sql.query(`update container set name = 'R-renamed' where id = $1`, [other.rack.id]);
+    expect(await chainOf(box.id)).toEqual([other.freezer.barcode, 'R-renamed', box.barcode]);
+    expect((await scan(s.barcode)).location!.path).toContain('/ Rack R-renamed / Box');
+  });
+
+  it('is written for containers created below a moved rack', async () => {
+    const { rack }: { rack: ContainerBody } = await lab.freezerWithRack();
+    const target = await lab.container({ kind: 'freezer', grid: { rows: 2, cols: 2 } });
+    const move = await lab.post(`/v1/containers/${rack.id}/move`, { parentId: target.id, slot: 'B2' });
+    expect(move.statusCode, move.body).toBe(200);
+    const box = await lab.container({
+      kind: 'box',
+      parentId: rack.id,
+      slot: 'A2',
+      grid: { rows: 9, cols: 9 },
+    });
+    expect(await chainOf(box.id)).toEqual([target.barcode, rack.barcode, box.barcode]);
+  });
+});
