@@ -3,8 +3,8 @@ import pg from 'pg';
 import { SCAN_SQL } from '../src/modules/specimens/specimens.scan.js';
 
 // The floor for the scan-lookup benchmark: a bare Fastify route running the service's own scan
-// statement (same SQL, same named prepared statement, same pool size) and sending the JSON it
-// answers. No authentication, validation, DTO mapping, hooks or logging: what is left is the cost
+// statement (same SQL, same named prepared statement, same pool size) and answering the row as
+// JSON. No authentication, validation, DTO mapping, hooks or logging: what is left is the cost
 // of HTTP + PostgreSQL on this machine. Started by bench/run.ts as a child process.
 
 const port = Number(process.env.FLOOR_PORT);
@@ -28,10 +28,9 @@ app.get<{ Params: { barcode: string } }>('/v1/specimens/by-barcode/:barcode', as
     text: SCAN_SQL,
     values: [institutionId, req.params.barcode],
   });
-  // The statement answers one JSON column: sent as it comes.
-  const row = result.rows[0] as { scan: string } | undefined;
+  const row: unknown = result.rows[0];
   if (!row) return reply.code(404).send({ code: 'SPECIMEN_NOT_FOUND' });
-  return reply.type('application/json').send(row.scan);
+  return row;
 });
 
 await app.listen({ port, host: '127.0.0.1' });

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -29,10 +29,12 @@ const USAGE = `usage: npm run bench -- <command> [options]
                 running the same prepared statement; closed loop, keep-alive connections
       --count N          synthetic specimens (default 1000000)
       --connections N    concurrent connections (default 32)
+      --pool N           PostgreSQL pool size of both servers (default 2 per CPU core)
       --warmup S         seconds of warm-up per measurement (default 5)
       --duration S       measured seconds per measurement (default 10)
       --rounds N         service/floor measurement pairs, alternated (default 3)
-      --sample N         random barcodes drawn from the seeded set (default 200000)
+      --sample N         random barcodes drawn from the seeded set (default 20000)
+      --loadgen NAME     wrk (default when installed) or node (bench/load.ts)
 
   rack-scan     POST /v1/containers/{id}/rack-scan, apply: true, 96 tubes moved per request,
                 alternately between a seeded 8 x 12 box and an empty one
@@ -206,9 +208,23 @@ interface Measured {
   machineBusyPercent: number | null;
 }
 
-/** Runs bench/load.ts against one server; samples CPU use over the measured window. */
-async function measure(pool: pg.Pool, server: Server, spec: LoadSpec): Promise<Measured> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(spec)], {
+type Loadgen = 'wrk' | 'node';
+
+/** wrk when it is installed (or asked for), else the Node generator. */
+function pickLoadgen(args: Args): Loadgen {
+  const asked = args.loadgen;
+  if (asked !== undefined && asked !== 'wrk' && asked !== 'node')
+    throw new Error('--loadgen must be wrk or node');
+  const installed = spawnSync('wrk', ['--version']).error === undefined;
+  if (asked === 'wrk' && !installed)
+    throw new Error('--loadgen wrk: wrk is not installed (apt-get install wrk)');
+  return asked ?? (installed ? 'wrk' : 'node');
+}
+
+/** Runs the load generator against one server; samples CPU use over the measured window. */
+async function measure(pool: pg.Pool, server: Server, spec: LoadSpec, loadgen: Loadgen): Promise<Measured> {
+  const script = loadgen === 'wrk' ? 'bench/wrk.ts' : 'bench/load.ts';
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const limit = setTimeout(
@@ -291,7 +307,11 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
   const warmupSeconds = num(args, 'warmup', 5);
   const durationSeconds = num(args, 'duration', 10);
   const rounds = num(args, 'rounds', 3);
-  const sample = num(args, 'sample', 200_000);
+  const sample = num(args, 'sample', 20_000);
+  const loadgen = pickLoadgen(args);
+  // PostgreSQL's usual sizing: about two busy connections per core. More only queue inside the
+  // server, where 20 backends on two cores cost more in switching than they add (BENCHMARKS.md).
+  const poolSize = num(args, 'pool', 2 * availableParallelism());
   const { institutionId, token } = await prepare(c, url, count);
 
   const barcodes = await c.database.pool.query<{ barcode: string }>(
@@ -310,7 +330,7 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
       await startChild(
         'service',
         ['src/main.ts', 'serve'],
-        serviceEnv(url, servicePort),
+        { ...serviceEnv(url, servicePort), DATABASE_POOL_SIZE: String(poolSize) },
         servicePort,
         workDir,
       ),
@@ -319,7 +339,12 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
       await startChild(
         'floor',
         ['bench/floor.ts'],
-        { DATABASE_URL: url, FLOOR_PORT: String(floorPort), FLOOR_INSTITUTION_ID: institutionId },
+        {
+          DATABASE_URL: url,
+          FLOOR_PORT: String(floorPort),
+          FLOOR_INSTITUTION_ID: institutionId,
+          FLOOR_POOL_SIZE: String(poolSize),
+        },
         floorPort,
         workDir,
       ),
@@ -337,7 +362,8 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
     });
     console.log(
       `\nscan lookup: ${connections} keep-alive connections, ${warmupSeconds} s warm-up + ${durationSeconds} s measured, ` +
-        `${rounds} round(s), service and floor alternated`,
+        `${rounds} round(s), service and floor alternated, load from ${loadgen === 'wrk' ? 'wrk' : 'bench/load.ts'}, ` +
+        `pools of ${poolSize}`,
     );
     const all: Measured[] = [];
     const us = (v: number | null) => (v === null ? '?' : String(Math.round(v)));
@@ -346,7 +372,7 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
         [service, { authorization: `Bearer ${token}` }],
         [floor, {}],
       ] as const) {
-        const m = await measure(c.database.pool, server, spec(server.port, headers));
+        const m = await measure(c.database.pool, server, spec(server.port, headers), loadgen);
         all.push(m);
         const x = m.result;
         console.log(
@@ -538,6 +564,8 @@ async function main() {
       duration: { type: 'string' },
       rounds: { type: 'string' },
       sample: { type: 'string' },
+      loadgen: { type: 'string' },
+      pool: { type: 'string' },
       requests: { type: 'string' },
       concurrency: { type: 'string' },
       'database-url': { type: 'string' },

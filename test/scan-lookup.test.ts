@@ -209,10 +209,20 @@ describe('location chain', () => {
     );
     expect(await chainOf(box.id)).toEqual([other.freezer.barcode, other.rack.barcode, box.barcode]);
 
-    // The trigger keeps the chain whoever writes the row.
+    // The trigger keeps the chain whoever writes the row, and versions it for the scan's cache.
+    const version = async () =>
+      (
+        await t.sql.query<{ v: number }>('select location_chain_version as v from container where id = $1', [
+          box.id,
+        ])
+      ).rows[0]!.v;
+    const versionBefore = await version();
     await t.sql.query(`update container set name = 'R-renamed' where id = $1`, [other.rack.id]);
     expect(await chainOf(box.id)).toEqual([other.freezer.barcode, 'R-renamed', box.barcode]);
+    expect(await version()).toBe(versionBefore + 1);
     expect((await scan(s.barcode)).location!.path).toContain('/ Rack R-renamed / Box');
+    await t.sql.query(`update container set temperature_c = -70 where id = $1`, [other.rack.id]);
+    expect(await version()).toBe(versionBefore + 1);
   });
 
   it('is written for containers created below a moved rack', async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Ctx } from '../context.js';
@@ -19,7 +19,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 const TOKEN_PATTERN = /^bbk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
 
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+export const hashToken = (token: string) => hash('sha256', token);
 
 /** `bbk_<visible id>_<32 random bytes>`; the visible id lets admins tell keys apart in lists. */
 export function newToken(): { token: string; prefix: string } {

@@ -1,5 +1,5 @@
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { REQUEST_ACTOR, type ActorBindings } from '../logger.js';
 import type { Ctx } from '../context.js';
 import type { ApiKeyActor } from '../auth/roles.js';
 import type { ApiKeyService } from '../auth/api-keys.service.js';
@@ -31,12 +31,15 @@ export function authenticateRequest(apiKeys: ApiKeyService) {
   return async (request: FastifyRequest) => {
     const actor = await apiKeys.authenticate(bearerToken(request));
     request.actor = actor;
-    const bindings = { actor: `${actor.role}@${actor.institutionCode}`, apiKeyId: actor.apiKeyId };
-    // Fastify's per-request pino child takes the actor: a child of that child costs several times
-    // more (pino re-runs redaction over the bindings), on every request.
-    const log = request.log as FastifyBaseLogger & Partial<Pick<Logger, 'setBindings'>>;
-    if (log.setBindings && log !== request.server.log) log.setBindings(bindings);
-    else request.log = log.child(bindings);
+    const bindings: ActorBindings = {
+      actor: `${actor.role}@${actor.institutionCode}`,
+      apiKeyId: actor.apiKeyId,
+    };
+    // Fastify's per-request logger carries the actor for the logger's mixin (logger.ts): nothing is
+    // serialized until a line is written. A shared logger is never marked: it gets a child.
+    if (request.log !== request.server.log)
+      (request.log as { [REQUEST_ACTOR]?: ActorBindings })[REQUEST_ACTOR] = bindings;
+    else request.log = request.log.child(bindings);
   };
 }
 

@@ -77,7 +77,7 @@ export const specimenResolvers: IResolvers = {
       const json = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
         services.specimens.scanSpecimen(biobank, code),
       );
-      return json && (JSON.parse(json) as ScanDto);
+      return json && (JSON.parse(json.toString('utf8')) as ScanDto);
     },
     async lineage(_root, args: unknown, { biobank, services }) {
       const l = await services.specimens.getLineage(biobank, idArgs.parse(args).id);

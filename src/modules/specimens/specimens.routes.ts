@@ -181,8 +181,8 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
       },
     },
     async (req, reply) => {
-      // The service answers JSON text (see scanSpecimen): sent as it is, not serialized again, so
-      // past the type provider, which expects the object.
+      // The service answers the JSON's bytes (see scanSpecimen): sent as they are, not serialized
+      // again, so past the type provider, which expects the object.
       const json = await execute(
         db,
         req,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { chainPath } from '../storage/storage.repo.js';
 import type { LocationChainEntry } from '../storage/storage.table.js';
 
 // The scan lookup is the hottest path (a technician scans many tubes a minute, a rack reader 96
@@ -25,15 +26,15 @@ select (select row_to_json(d)
                        s.freeze_thaw_count as "freezeThawCount", s.status, s.holds, s.qc_status as "qcStatus",
                        s.external_ids as "externalIds", ${iso('created_at')} as "createdAt",
                        ${iso('updated_at')} as "updatedAt", s.version) d)::text as specimen,
-       json_build_object(
-         'participantId', s.participant_id, 'holds', s.holds,
-         'positionRow', s.position_row, 'positionCol', s.position_col,
-         'chain', (select c.location_chain from container c where c.id = s.container_id),
-         'consent', (select json_build_object('status', k.status, 'responses', k.responses, 'expiresOn', k.expires_on)
-                       from consent k
-                      where k.participant_id = s.participant_id and k.protocol_id = s.protocol_id
-                        and k.superseded_at is null),
-         'protocolTiers', (select p.consent_tiers from collection_protocol p where p.id = s.protocol_id)
+       (select c.id || '/' || c.location_chain_version from container c where c.id = s.container_id) as holder,
+       (select row_to_json(f)
+          from (select s.participant_id as "participantId", s.holds, s.position_row as "positionRow",
+                       s.position_col as "positionCol",
+                       (select json_build_object('status', k.status, 'responses', k.responses, 'expiresOn', k.expires_on)
+                          from consent k
+                         where k.participant_id = s.participant_id and k.protocol_id = s.protocol_id
+                           and k.superseded_at is null) as consent,
+                       (select p.consent_tiers from collection_protocol p where p.id = s.protocol_id) as "protocolTiers") f
        )::text as facts
   from specimen s
  where s.institution_id = $1 and s.barcode = $2`;
@@ -44,8 +45,6 @@ export interface ScanFacts {
   holds: string[];
   positionRow: number | null;
   positionCol: number | null;
-  /** the holder and its ancestors, root first; null when the tube is in no container */
-  chain: LocationChainEntry[] | null;
   /** the donor's current consent, and the protocol's tiers */
   consent: {
     status: 'active' | 'withdrawn' | 'expired';
@@ -55,10 +54,51 @@ export interface ScanFacts {
   protocolTiers: string[] | null;
 }
 
+/** A holder container as the location shows it: itself, and the path down to it. */
+export interface Holder {
+  container: LocationChainEntry;
+  /** "Freezer F-01 / Rack R3 / Box BX-0042" */
+  path: string;
+}
+
 export interface ScanResult {
   /** the specimen as `toSpecimenDto` writes it, without `location` */
   specimenJson: string;
+  /** null when the tube is in no container */
+  holder: Holder | null;
   facts: ScanFacts;
+}
+
+// Holders by container id and chain version ("<id>/<version>"). Tubes are scanned box after box,
+// so most scans find their box here; a changed chain (a box moved, a freezer renamed) has a new
+// version (migration 0009), hence a new key, never a stale answer. Bounded, the oldest first out;
+// one read per holder however many scans ask at once.
+const HOLDERS_KEPT = 50_000;
+const holders = new Map<string, Promise<Holder | null>>();
+
+const HOLDER_SQL = 'select location_chain::text as chain from container where id = $1';
+
+function holderOf(pool: pg.Pool, key: string): Promise<Holder | null> {
+  const known = holders.get(key);
+  if (known) return known;
+  const loading = pool
+    .query<{ chain: string }>({
+      name: 'biobank_scan_holder',
+      text: HOLDER_SQL,
+      values: [key.slice(0, key.indexOf('/'))],
+    })
+    .then((r) => {
+      // A container a tube refers to cannot go (foreign key); an empty answer is not kept.
+      const chain = r.rows[0] ? (JSON.parse(r.rows[0].chain) as LocationChainEntry[]) : [];
+      const container = chain.at(-1);
+      if (!container) throw new Error(`container ${key} has no location chain`);
+      return { container, path: chainPath(chain) };
+    });
+  // A failed read is not kept; a chain read after a newer change is only ever newer than its key.
+  loading.catch(() => holders.delete(key));
+  if (holders.size >= HOLDERS_KEPT) holders.delete(holders.keys().next().value!);
+  holders.set(key, loading);
+  return loading;
 }
 
 export async function scanLookup(
@@ -66,12 +106,16 @@ export async function scanLookup(
   institutionId: string,
   barcode: string,
 ): Promise<ScanResult | undefined> {
-  const result = await pool.query<{ specimen: string; facts: string }>({
+  const result = await pool.query<{ specimen: string; holder: string | null; facts: string }>({
     name: 'biobank_scan_lookup',
     text: SCAN_SQL,
     values: [institutionId, barcode],
   });
   const row = result.rows[0];
   if (!row) return undefined;
-  return { specimenJson: row.specimen, facts: JSON.parse(row.facts) as ScanFacts };
+  return {
+    specimenJson: row.specimen,
+    holder: row.holder === null ? null : await holderOf(pool, row.holder),
+    facts: JSON.parse(row.facts) as ScanFacts,
+  };
 }

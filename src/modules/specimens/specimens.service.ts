@@ -25,7 +25,7 @@ import {
   type CustodyEventRow,
   type CustodyEventType,
 } from '../custody/index.js';
-import { chainPath, loadContainersWithAncestors } from '../storage/storage.repo.js';
+import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import type { ContainerRow } from '../storage/storage.table.js';
 import { SPECIMEN_TYPE_INFO, isDerivativeAllowed, type SpecimenType } from './specimen-types.js';
 import { transition, type SpecimenAction } from './specimens.lifecycle.js';
@@ -916,11 +916,11 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     /** The scan lookup by barcode: status, holds, type, quantity and the full location path. Throws SPECIMEN_NOT_FOUND. */
     /**
      * Scan lookup by barcode: the specimen as `toSpecimenDto` writes it, its location and the uses
-     * the donor's consent allows now (empty while on hold), as JSON text (`ScanDto`). Serialized
-     * once, by PostgreSQL and here, because it is the hottest call; GraphQL parses it.
-     * Throws SPECIMEN_NOT_FOUND.
+     * the donor's consent allows now (empty while on hold), as the UTF-8 bytes of its JSON
+     * (`ScanDto`). Serialized once, by PostgreSQL and here, because it is the hottest call;
+     * GraphQL parses it. Throws SPECIMEN_NOT_FOUND.
      */
-    async scanSpecimen(ctx: Ctx, barcode: string): Promise<string> {
+    async scanSpecimen(ctx: Ctx, barcode: string): Promise<Buffer> {
       authorize(ctx.actor, 'specimens.read');
       const found = await scanLookup(deps.pool, actorInstitutionId(ctx.actor), barcode);
       if (!found) throw specimenNotFound(barcode, 'barcode');
@@ -932,22 +932,29 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
         consent: f.consent,
         today: utcToday(),
       });
-      const holder = f.chain?.at(-1);
       let location: SpecimenDto['location'] = null;
-      if (f.chain && holder) {
+      if (found.holder) {
+        const { container: c, path } = found.holder;
         const label =
-          holder.gridScheme && holder.gridRows && holder.gridCols && f.positionRow && f.positionCol
-            ? positionLabel(holder.gridScheme, holder.gridRows, holder.gridCols, f.positionRow, f.positionCol)
+          c.gridScheme && c.gridRows && c.gridCols && f.positionRow && f.positionCol
+            ? positionLabel(c.gridScheme, c.gridRows, c.gridCols, f.positionRow, f.positionCol)
             : null;
         location = {
-          containerId: holder.id,
-          containerBarcode: holder.barcode,
+          containerId: c.id,
+          containerBarcode: c.barcode,
           position: label,
-          path: chainPath(f.chain) + (label ? ` / ${label}` : ''),
+          path: label ? `${path} / ${label}` : path,
         };
       }
-      // The specimen's JSON object, closed by PostgreSQL, gets two more members.
-      return `${found.specimenJson.slice(0, -1)},"location":${JSON.stringify(location)},"permittedUses":${JSON.stringify(uses)}}`;
+      // The specimen's JSON object, closed by PostgreSQL, gets two more members, straight into the
+      // UTF-8 bytes that are sent: one copy of the specimen's text, and only the short tail encoded.
+      const head = found.specimenJson;
+      const tail = `,"location":${JSON.stringify(location)},"permittedUses":${JSON.stringify(uses)}}`;
+      const headBytes = Buffer.byteLength(head) - 1; // without its closing brace
+      const body = Buffer.allocUnsafe(headBytes + Buffer.byteLength(tail));
+      body.write(head, 0, headBytes);
+      body.write(tail, headBytes);
+      return body;
     },
 
     async getSpecimensByIds(ctx: Ctx, ids: readonly string[]): Promise<SpecimenView[]> {

@@ -71,6 +71,8 @@ export const containers = pgTable(
       .$type<LocationChainEntry[]>()
       .notNull()
       .default(sql`'[]'::jsonb`),
+    /** Goes up whenever `locationChain` changes: (id, version) names one chain for caches. */
+    locationChainVersion: integer('location_chain_version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     version: versionColumn(),
