@@ -69,53 +69,58 @@ export interface ScanResult {
   facts: ScanFacts;
 }
 
-// Holders by container id and chain version ("<id>/<version>"). Tubes are scanned box after box,
-// so most scans find their box here; a changed chain (a box moved, a freezer renamed) has a new
-// version (migration 0009), hence a new key, never a stale answer. Bounded, the oldest first out;
-// one read per holder however many scans ask at once.
-const HOLDERS_KEPT = 50_000;
-const holders = new Map<string, Promise<Holder | null>>();
-
 const HOLDER_SQL = 'select location_chain::text as chain from container where id = $1';
 
-function holderOf(pool: pg.Pool, key: string): Promise<Holder | null> {
-  const known = holders.get(key);
-  if (known) return known;
-  const loading = pool
-    .query<{ chain: string }>({
-      name: 'biobank_scan_holder',
-      text: HOLDER_SQL,
-      values: [key.slice(0, key.indexOf('/'))],
-    })
-    .then((r) => {
-      // A container a tube refers to cannot go (foreign key); an empty answer is not kept.
-      const chain = r.rows[0] ? (JSON.parse(r.rows[0].chain) as LocationChainEntry[]) : [];
-      const container = chain.at(-1);
-      if (!container) throw new Error(`container ${key} has no location chain`);
-      return { container, path: chainPath(chain) };
-    });
-  // A failed read is not kept; a chain read after a newer change is only ever newer than its key.
-  loading.catch(() => holders.delete(key));
-  if (holders.size >= HOLDERS_KEPT) holders.delete(holders.keys().next().value!);
-  holders.set(key, loading);
-  return loading;
-}
+/** Holders a process keeps, at most (each some hundred bytes). */
+const HOLDERS_KEPT = 50_000;
 
-export async function scanLookup(
-  pool: pg.Pool,
-  institutionId: string,
-  barcode: string,
-): Promise<ScanResult | undefined> {
-  const result = await pool.query<{ specimen: string; holder: string | null; facts: string }>({
-    name: 'biobank_scan_lookup',
-    text: SCAN_SQL,
-    values: [institutionId, barcode],
-  });
-  const row = result.rows[0];
-  if (!row) return undefined;
-  return {
-    specimenJson: row.specimen,
-    holder: row.holder === null ? null : await holderOf(pool, row.holder),
-    facts: JSON.parse(row.facts) as ScanFacts,
+export type ScanLookup = (institutionId: string, barcode: string) => Promise<ScanResult | undefined>;
+
+/**
+ * The scan lookup over a pool, with the holders it has seen: by container id and chain version
+ * ("<id>/<version>"). Tubes are scanned box after box, so most scans find their box here; a
+ * changed chain (a box moved, a freezer renamed) has a new version (migration 0009), hence a new
+ * key, never a stale answer. Bounded, the oldest first out; one read per holder however many
+ * scans ask for it at once, and a failed read is not kept.
+ */
+export function createScanLookup(pool: pg.Pool): ScanLookup {
+  const holders = new Map<string, Promise<Holder>>();
+
+  function holderOf(key: string): Promise<Holder> {
+    const known = holders.get(key);
+    if (known) return known;
+    const loading = pool
+      .query<{ chain: string }>({
+        name: 'biobank_scan_holder',
+        text: HOLDER_SQL,
+        values: [key.slice(0, key.indexOf('/'))],
+      })
+      .then((r) => {
+        // A chain read after a newer change is newer than its key asked: still current.
+        const chain = r.rows[0] ? (JSON.parse(r.rows[0].chain) as LocationChainEntry[]) : [];
+        const container = chain.at(-1);
+        // A container a tube refers to cannot go (foreign key).
+        if (!container) throw new Error(`container ${key} has no location chain`);
+        return { container, path: chainPath(chain) };
+      });
+    loading.catch(() => holders.delete(key));
+    if (holders.size >= HOLDERS_KEPT) holders.delete(holders.keys().next().value!);
+    holders.set(key, loading);
+    return loading;
+  }
+
+  return async (institutionId, barcode) => {
+    const result = await pool.query<{ specimen: string; holder: string | null; facts: string }>({
+      name: 'biobank_scan_lookup',
+      text: SCAN_SQL,
+      values: [institutionId, barcode],
+    });
+    const row = result.rows[0];
+    if (!row) return undefined;
+    return {
+      specimenJson: row.specimen,
+      holder: row.holder === null ? null : await holderOf(row.holder),
+      facts: JSON.parse(row.facts) as ScanFacts,
+    };
   };
 }

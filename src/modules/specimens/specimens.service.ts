@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { positionLabel } from '../storage/grid.js';
-import { scanLookup } from './specimens.scan.js';
+import { createScanLookup } from './specimens.scan.js';
 import { permittedUses } from '../consent/consent.eligibility.js';
 import { today as utcToday } from '../consent/consent.gate.js';
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
@@ -216,6 +216,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
   const { db } = deps;
   const useGate = deps.useGate ?? openUseGate;
   const countThaw = deps.countThawOnCheckIn ?? true;
+  const scanLookup = createScanLookup(deps.pool);
 
   async function notifyChanged(tx: Tx, ctx: Ctx, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
@@ -922,7 +923,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
      */
     async scanSpecimen(ctx: Ctx, barcode: string): Promise<Buffer> {
       authorize(ctx.actor, 'specimens.read');
-      const found = await scanLookup(deps.pool, actorInstitutionId(ctx.actor), barcode);
+      const found = await scanLookup(actorInstitutionId(ctx.actor), barcode);
       if (!found) throw specimenNotFound(barcode, 'barcode');
       const f = found.facts;
       const uses = permittedUses({
