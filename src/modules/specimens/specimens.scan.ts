@@ -79,7 +79,7 @@ export type ScanLookup = (institutionId: string, barcode: string) => Promise<Sca
 /**
  * The scan lookup over a pool, with the holders it has seen: by container id and chain version
  * ("<id>/<version>"). Tubes are scanned box after box, so most scans find their box here; a
- * changed chain (a box moved, a freezer renamed) has a new version (migration 0009), hence a new
+ * changed chain (a box moved, a freezer renamed) has a new version (migration 0008), hence a new
  * key, never a stale answer. Bounded, the oldest first out; one read per holder however many
  * scans ask for it at once, and a failed read is not kept.
  */
