@@ -14,18 +14,18 @@ const iso = (column: string) => `to_char(s.${column} at time zone 'UTC', 'YYYY-M
 
 /** Exported for bench/floor.ts, which runs the very same statement without the service around it. */
 export const SCAN_SQL = `
-select (select row_to_json(d)
-          from (select s.id, s.barcode, s.type, s.lineage, s.parent_id as "parentId", s.root_id as "rootId",
-                       s.participant_id as "participantId", s.protocol_id as "protocolId",
-                       s.anatomic_site as "anatomicSite", s.pathology_status as "pathologyStatus",
-                       ${iso('collected_at')} as "collectedAt", ${iso('received_at')} as "receivedAt",
-                       ${iso('processed_at')} as "processedAt", ${iso('frozen_at')} as "frozenAt",
-                       s.sprec_code as "sprecCode", s.sprec_version as "sprecVersion", s.unit,
-                       s.initial_quantity::float8 as "initialQuantity",
-                       s.available_quantity::float8 as "availableQuantity", s.quality,
-                       s.freeze_thaw_count as "freezeThawCount", s.status, s.holds, s.qc_status as "qcStatus",
-                       s.external_ids as "externalIds", ${iso('created_at')} as "createdAt",
-                       ${iso('updated_at')} as "updatedAt", s.version) d)::text as specimen,
+select json_build_object(
+         'id', s.id, 'barcode', s.barcode, 'type', s.type, 'lineage', s.lineage, 'parentId', s.parent_id,
+         'rootId', s.root_id, 'participantId', s.participant_id, 'protocolId', s.protocol_id,
+         'anatomicSite', s.anatomic_site, 'pathologyStatus', s.pathology_status,
+         'collectedAt', ${iso('collected_at')}, 'receivedAt', ${iso('received_at')},
+         'processedAt', ${iso('processed_at')}, 'frozenAt', ${iso('frozen_at')},
+         'sprecCode', s.sprec_code, 'sprecVersion', s.sprec_version, 'unit', s.unit,
+         'initialQuantity', s.initial_quantity::float8, 'availableQuantity', s.available_quantity::float8,
+         'quality', s.quality, 'freezeThawCount', s.freeze_thaw_count, 'status', s.status, 'holds', s.holds,
+         'qcStatus', s.qc_status, 'externalIds', s.external_ids, 'createdAt', ${iso('created_at')},
+         'updatedAt', ${iso('updated_at')}, 'version', s.version
+       )::text as specimen,
        (select c.id || '/' || c.location_chain_version from container c where c.id = s.container_id) as holder,
        (select row_to_json(f)
           from (select s.participant_id as "participantId", s.holds, s.position_row as "positionRow",
