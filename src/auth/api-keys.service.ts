@@ -74,7 +74,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
      * malformed, unknown, revoked or expired key (one message: no hint which).
      */
     async authenticate(token: string | undefined): Promise<ApiKeyActor> {
-      if (!token || !TOKEN_PATTERN.test(token)) throw unauthenticated('a valid API key is required');
+      if (!token) throw unauthenticated('a valid API key is required');
       const hash = hashToken(token);
       const now = clock().getTime();
       const hit = cache.get(hash);
@@ -83,6 +83,8 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
           throw unauthenticated('a valid API key is required');
         return hit.actor;
       }
+      // Only a well-formed token is looked up (a cached one was well formed).
+      if (!TOKEN_PATTERN.test(token)) throw unauthenticated('a valid API key is required');
       const [row] = await db
         .select({ key: apiKeys, operator: institutions.operator, code: institutions.code })
         .from(apiKeys)
