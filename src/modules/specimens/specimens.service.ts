@@ -914,7 +914,6 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
       return (await views(db, institutionId, [row]))[0]!;
     },
 
-    /** The scan lookup by barcode: status, holds, type, quantity and the full location path. Throws SPECIMEN_NOT_FOUND. */
     /**
      * Scan lookup by barcode: the specimen as `toSpecimenDto` writes it, its location and the uses
      * the donor's consent allows now (empty while on hold), as the UTF-8 bytes of its JSON
