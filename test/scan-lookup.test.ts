@@ -1,8 +1,11 @@
+import type { LightMyRequestResponse } from 'fastify';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanDto } from '../src/modules/specimens/specimens.routes.js';
+import { createScanLookup } from '../src/modules/specimens/specimens.scan.js';
 import { graphqlRequests } from './helpers/graphql.js';
 import { expectProblem, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { bearer, createTestApp, makeInstitution, type TestApp } from './helpers/test-app.js';
 
 // The scan lookup's JSON is written by PostgreSQL (specimens.scan.ts) for speed. These tests hold
 // it to the DTO every other read answers, field for field, across the shapes a specimen takes,
@@ -237,5 +240,99 @@ describe('location chain', () => {
       grid: { rows: 9, cols: 9 },
     });
     expect(await chainOf(box.id)).toEqual([target.barcode, rack.barcode, box.barcode]);
+  });
+});
+
+describe('lookups arriving together', () => {
+  it('share statements over HTTP, and each gets its own answer, as when asked alone', async () => {
+    const box = await lab.box();
+    const tubes: { barcode: string }[] = [];
+    for (const position of ['A1', 'A2', 'A3', 'B1', 'B2', 'C9']) {
+      tubes.push(await lab.register({ containerId: box.id, position }));
+    }
+    tubes.push(await lab.register()); // in hand
+    // Another institution holding the same barcode as ours, and one only it holds.
+    const other = await makeInstitution(t, { roles: ['technician'] });
+    const theirs = uid('THEIRS');
+    for (const barcode of [tubes[0]!.barcode, theirs]) {
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/v1/specimens',
+        headers: bearer(other.keys.technician),
+        payload: { barcode, type: 'plasma', quantity: 1 },
+      });
+      expect(r.statusCode, r.body).toBe(201);
+    }
+    const asks = [
+      ...tubes.map((s) => ({ key: lab.keys.technician, barcode: s.barcode })),
+      { key: lab.keys.technician, barcode: tubes[1]!.barcode }, // asked twice at once
+      { key: lab.keys.technician, barcode: theirs }, // not ours
+      { key: lab.keys.technician, barcode: uid('NONE') },
+      { key: other.keys.technician, barcode: tubes[0]!.barcode },
+      { key: other.keys.technician, barcode: theirs },
+      { key: other.keys.technician, barcode: tubes[2]!.barcode }, // not theirs
+    ];
+    const ask = (a: { key: string; barcode: string }) =>
+      t.app.inject({
+        method: 'GET',
+        url: `/v1/specimens/by-barcode/${encodeURIComponent(a.barcode)}`,
+        headers: bearer(a.key),
+      });
+    const alone: LightMyRequestResponse[] = [];
+    for (const a of asks) alone.push(await ask(a));
+    const together = await Promise.all(asks.map(ask));
+    // The same answers but for each problem's own request id.
+    const answer = (r: LightMyRequestResponse) => [
+      r.statusCode,
+      { ...r.json<object>(), requestId: undefined },
+    ];
+    expect(together.map(answer)).toEqual(alone.map(answer));
+    expect(together.map((r) => r.statusCode)).toEqual([
+      200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 200, 200, 404,
+    ]);
+    expect(together[0]!.json<{ id: string }>().id).not.toBe(together[10]!.json<{ id: string }>().id);
+    expect(together[10]!.json<{ type: string }>().type).toBe('plasma');
+  });
+
+  it('run in one statement per turn, and a failed statement fails only the lookups it carried', async () => {
+    const box = await lab.box();
+    const tubes: { id: string; barcode: string }[] = [];
+    for (let col = 1; col <= 9; col++)
+      tubes.push(await lab.register({ containerId: box.id, position: `D${col}` }));
+    let scanStatements = 0;
+    let failNext = false;
+    const counting = {
+      query(config: pg.QueryConfig) {
+        if (config.name?.startsWith('biobank_scan_lookup')) {
+          scanStatements++;
+          if (failNext) {
+            failNext = false;
+            return Promise.reject(new Error('connection lost'));
+          }
+        }
+        return t.sql.query(config);
+      },
+    } as unknown as pg.Pool;
+    const lookup = createScanLookup(counting, { statementsInFlight: 1, batchMax: 4 });
+    const institutionId = lab.institution.id;
+    const barcodes = [...tubes.map((s) => s.barcode), uid('NONE')];
+
+    const answers = await Promise.all(barcodes.map((b) => lookup(institutionId, b)));
+    // Ten lookups, at most four a statement, one statement at a time.
+    expect(scanStatements).toBe(3);
+    expect(answers.map((a) => a && (JSON.parse(a.specimenJson) as { id: string }).id)).toEqual([
+      ...tubes.map((s) => s.id),
+      undefined,
+    ]);
+    expect(answers[8]!.holder!.path).toBe(answers[0]!.holder!.path);
+    expect(answers.slice(0, 9).map((a) => a!.facts.positionCol)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    failNext = true;
+    const first = Promise.all(barcodes.slice(0, 4).map((b) => lookup(institutionId, b)));
+    const second = Promise.all(barcodes.slice(4, 8).map((b) => lookup(institutionId, b)));
+    await expect(first).rejects.toThrow('connection lost');
+    expect((await second).map((a) => a!.facts.positionCol)).toEqual([5, 6, 7, 8]);
+    // A lone lookup afterwards runs at once, alone.
+    expect((await lookup(institutionId, barcodes[0]!))!.facts.positionCol).toBe(1);
   });
 });

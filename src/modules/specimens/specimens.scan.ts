@@ -3,18 +3,18 @@ import { chainPath } from '../storage/storage.repo.js';
 import type { LocationChainEntry } from '../storage/storage.table.js';
 
 // The scan lookup is the hottest path (a technician scans many tubes a minute, a rack reader 96
-// at a time): one named prepared statement, no ORM in between. PostgreSQL writes the specimen's
-// JSON exactly as `toSpecimenDto` would (times as `Date#toISOString` writes them), so Node neither
-// parses nor re-serializes it; Node reads only the small `facts` it needs for the location path
-// and the permitted uses. The holder's location chain is a column kept by a trigger (migration
-// 0008), not a walk up the tree. test/scan-lookup.test.ts holds the JSON equal to the DTO.
+// at a time): named prepared statements, no ORM in between, lookups arriving together batched.
+// PostgreSQL writes the specimen's JSON exactly as `toSpecimenDto` would (times as
+// `Date#toISOString` writes them), so Node neither parses nor re-serializes it; Node reads only
+// the small `facts` it needs for the location path and the permitted uses. The holder's location
+// chain is a column kept by a trigger (migration 0008), not a walk up the tree.
+// test/scan-lookup.test.ts holds the JSON equal to the DTO.
 
 /** `Date#toISOString` in SQL: UTC, milliseconds truncated like the driver's date parsing. */
 const iso = (column: string) => `to_char(s.${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** Exported for bench/floor.ts, which runs the very same statement without the service around it. */
-export const SCAN_SQL = `
-select json_build_object(
+/** The scan's output columns over `specimen s`: the specimen's JSON, its holder key, its facts. */
+const SCAN_COLUMNS = `json_build_object(
          'id', s.id, 'barcode', s.barcode, 'type', s.type, 'lineage', s.lineage, 'parentId', s.parent_id,
          'rootId', s.root_id, 'participantId', s.participant_id, 'protocolId', s.protocol_id,
          'anatomicSite', s.anatomic_site, 'pathologyStatus', s.pathology_status,
@@ -35,9 +35,26 @@ select json_build_object(
                          where k.participant_id = s.participant_id and k.protocol_id = s.protocol_id
                            and k.superseded_at is null) as consent,
                        (select p.consent_tiers from collection_protocol p where p.id = s.protocol_id) as "protocolTiers") f
-       )::text as facts
+       )::text as facts`;
+
+/**
+ * One barcode's lookup ($1 institution, $2 barcode). Exported for bench/floor.ts, which runs it
+ * once per request without the service around it.
+ */
+export const SCAN_SQL = `
+select ${SCAN_COLUMNS}
   from specimen s
  where s.institution_id = $1 and s.barcode = $2`;
+
+/**
+ * Many lookups in one statement ($1 institutions, $2 barcodes, pairwise): each found row carries
+ * the ordinal of the pair that asked for it. The unique (institution_id, barcode) index answers
+ * each pair, as it answers SCAN_SQL.
+ */
+const SCAN_BATCH_SQL = `
+select q.n::int4 as n, ${SCAN_COLUMNS}
+  from unnest($1::uuid[], $2::text[]) with ordinality as q(institution_id, barcode, n)
+  join specimen s on s.institution_id = q.institution_id and s.barcode = q.barcode`;
 
 /** What the service needs to add the location and the permitted uses. */
 export interface ScanFacts {
@@ -76,15 +93,45 @@ const HOLDERS_KEPT = 50_000;
 
 export type ScanLookup = (institutionId: string, barcode: string) => Promise<ScanResult | undefined>;
 
+export interface ScanLookupOptions {
+  /** scan statements running at once; lookups arriving meanwhile wait and go together */
+  statementsInFlight?: number;
+  /** lookups in one statement, at most */
+  batchMax?: number;
+}
+
+type ScanRow = { specimen: string; holder: string | null; facts: string };
+
+interface WaitingScan {
+  institutionId: string;
+  barcode: string;
+  resolve: (row: ScanRow | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
- * The scan lookup over a pool, with the holders it has seen: by container id and chain version
- * ("<id>/<version>"). Tubes are scanned box after box, so most scans find their box here; a
- * changed chain (a box moved, a freezer renamed) has a new version (migration 0008), hence a new
- * key, never a stale answer. Bounded, the oldest first out; one read per holder however many
- * scans ask for it at once, and a failed read is not kept.
+ * The scan lookup over a pool. Lookups that arrive together share one statement: while
+ * `statementsInFlight` statements run (one by default), new lookups queue, and the next statement
+ * answers all of them, up to `batchMax`. Under a storm of scans PostgreSQL and the driver then pay
+ * the per-statement cost once per batch instead of once per tube, which more than halves the CPU
+ * a lookup costs (BENCHMARKS.md); a lone lookup runs at once, as SCAN_SQL. One statement at a
+ * time made the largest batches and served best on two cores; other work (writes, the holder
+ * reads below) keeps the rest of the pool. Each lookup's answer is read by the statement that
+ * carried it, after the request arrived: never older than the request.
+ *
+ * Holders are kept by container id and chain version ("<id>/<version>"). Tubes are scanned box
+ * after box, so most scans find their box here; a changed chain (a box moved, a freezer renamed)
+ * has a new version (migration 0008), hence a new key, never a stale answer. Bounded, the oldest
+ * first out; one read per holder however many scans ask for it at once, and a failed read is not
+ * kept.
  */
-export function createScanLookup(pool: pg.Pool): ScanLookup {
+export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {}): ScanLookup {
+  const statementsInFlight = options.statementsInFlight ?? 1;
+  const batchMax = options.batchMax ?? 200;
   const holders = new Map<string, Promise<Holder>>();
+  let waiting: WaitingScan[] = [];
+  let running = 0;
+  let flushQueued = false;
 
   function holderOf(key: string): Promise<Holder> {
     const known = holders.get(key);
@@ -109,13 +156,56 @@ export function createScanLookup(pool: pg.Pool): ScanLookup {
     return loading;
   }
 
+  async function runBatch(batch: WaitingScan[]): Promise<void> {
+    try {
+      if (batch.length === 1) {
+        const only = batch[0]!;
+        const r = await pool.query<ScanRow>({
+          name: 'biobank_scan_lookup',
+          text: SCAN_SQL,
+          values: [only.institutionId, only.barcode],
+        });
+        only.resolve(r.rows[0]);
+        return;
+      }
+      const r = await pool.query<ScanRow & { n: number }>({
+        name: 'biobank_scan_lookup_batch',
+        text: SCAN_BATCH_SQL,
+        values: [batch.map((w) => w.institutionId), batch.map((w) => w.barcode)],
+      });
+      for (const row of r.rows) batch[row.n - 1]!.resolve(row);
+      // A promise settles once: only those no row answered learn here that they were not found.
+      for (const w of batch) w.resolve(undefined);
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
+  }
+
+  // Deferred to setImmediate: every request read in this turn of the event loop joins the batch.
+  function queueFlush(): void {
+    if (flushQueued || running >= statementsInFlight || waiting.length === 0) return;
+    flushQueued = true;
+    setImmediate(flush);
+  }
+
+  function flush(): void {
+    flushQueued = false;
+    while (running < statementsInFlight && waiting.length > 0) {
+      const batch = waiting.length <= batchMax ? waiting : waiting.slice(0, batchMax);
+      waiting = waiting.length <= batchMax ? [] : waiting.slice(batchMax);
+      running++;
+      void runBatch(batch).finally(() => {
+        running--;
+        queueFlush();
+      });
+    }
+  }
+
   return async (institutionId, barcode) => {
-    const result = await pool.query<{ specimen: string; holder: string | null; facts: string }>({
-      name: 'biobank_scan_lookup',
-      text: SCAN_SQL,
-      values: [institutionId, barcode],
+    const row = await new Promise<ScanRow | undefined>((resolve, reject) => {
+      waiting.push({ institutionId, barcode, resolve, reject });
+      queueFlush();
     });
-    const row = result.rows[0];
     if (!row) return undefined;
     return {
       specimenJson: row.specimen,
