@@ -49,11 +49,14 @@ select ${SCAN_COLUMNS}
 /**
  * Many lookups in one statement ($1 institutions, $2 barcodes, pairwise): each found row carries
  * the ordinal of the pair that asked for it. The unique (institution_id, barcode) index answers
- * each pair, as it answers SCAN_SQL.
+ * each pair, as it answers SCAN_SQL. The arrays are read through sub-selects so that the planner
+ * cannot count them: with their length known, every small batch looked cheaper re-planned than
+ * the cached generic plan, and PostgreSQL planned each execution anew (~0.3 ms; it shows in
+ * `pg_prepared_statements.custom_plans`).
  */
 const SCAN_BATCH_SQL = `
 select q.n::int4 as n, ${SCAN_COLUMNS}
-  from unnest($1::uuid[], $2::text[]) with ordinality as q(institution_id, barcode, n)
+  from unnest((select $1::uuid[]), (select $2::text[])) with ordinality as q(institution_id, barcode, n)
   join specimen s on s.institution_id = q.institution_id and s.barcode = q.barcode`;
 
 /** What the service needs to add the location and the permitted uses. */
