@@ -1,5 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanDto } from '../src/modules/specimens/specimens.routes.js';
 import { createScanLookup } from '../src/modules/specimens/specimens.scan.js';
@@ -334,5 +334,29 @@ describe('lookups arriving together', () => {
     expect((await second).map((a) => a!.facts.positionCol)).toEqual([5, 6, 7, 8]);
     // A lone lookup afterwards runs at once, alone.
     expect((await lookup(institutionId, barcodes[0]!))!.facts.positionCol).toBe(1);
+  });
+
+  it('keep one generic plan for batches however small, instead of planning each anew', async () => {
+    // One connection, so the prepared statements below are the ones this session executed.
+    const session = new pg.Pool({ connectionString: t.config.DATABASE_URL, max: 1 });
+    try {
+      const lookup = createScanLookup(session);
+      const s = await lab.register();
+      for (let i = 0; i < 12; i++) {
+        const pair = await Promise.all([
+          lookup(lab.institution.id, s.barcode),
+          lookup(lab.institution.id, uid('NONE')),
+        ]);
+        expect(pair[1]).toBeUndefined();
+      }
+      const { rows } = await session.query<{ generic: number; custom: number }>(
+        `select generic_plans::int as generic, custom_plans::int as custom
+           from pg_prepared_statements where name = 'biobank_scan_lookup_batch'`,
+      );
+      // PostgreSQL plans the first five executions for their values, then keeps the generic plan.
+      expect(rows).toEqual([{ generic: 7, custom: 5 }]);
+    } finally {
+      await session.end();
+    }
   });
 });

@@ -207,7 +207,9 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
   return async (institutionId, barcode) => {
     const row = await new Promise<ScanRow | undefined>((resolve, reject) => {
       waiting.push({ institutionId, barcode, resolve, reject });
-      queueFlush();
+      // Nothing running and nobody waiting: no batch to wait for.
+      if (running === 0 && waiting.length === 1 && !flushQueued) flush();
+      else queueFlush();
     });
     if (!row) return undefined;
     return {
