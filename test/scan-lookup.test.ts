@@ -1,8 +1,9 @@
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { scanDto } from '../src/modules/specimens/specimens.routes.js';
 import { createScanLookup } from '../src/modules/specimens/specimens.scan.js';
+import { asDomainError } from '../src/http/problem.js';
 import { graphqlRequests } from './helpers/graphql.js';
 import { expectProblem, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
 import { bearer, createTestApp, makeInstitution, type TestApp } from './helpers/test-app.js';
@@ -280,7 +281,15 @@ describe('lookups arriving together', () => {
       });
     const alone: LightMyRequestResponse[] = [];
     for (const a of asks) alone.push(await ask(a));
+    const query = vi.spyOn(t.c.database.pool, 'query');
     const together = await Promise.all(asks.map(ask));
+    const scanStatements = query.mock.calls
+      .map(([config]) => (typeof config === 'string' ? undefined : (config as pg.QueryConfig).name))
+      .filter((name) => name?.startsWith('biobank_scan_lookup'));
+    query.mockRestore();
+    // Thirteen lookups, fewer statements: some went together.
+    expect(scanStatements).toContain('biobank_scan_lookup_batch');
+    expect(scanStatements.length).toBeLessThan(asks.length);
     // The same answers but for each problem's own request id.
     const answer = (r: LightMyRequestResponse) => [
       r.statusCode,
@@ -358,6 +367,58 @@ describe('lookups arriving together', () => {
       expect(rows).toEqual([{ generic: 7, custom: 5 }]);
     } finally {
       await session.end();
+    }
+  });
+
+  it('fail with 503 behind a stuck statement, within their deadline, and scans recover after', async () => {
+    const tubes = [await lab.register(), await lab.register(), await lab.register()];
+    const lookup = createScanLookup(t.sql, { timeoutMs: 300 });
+    const blocker = await t.sql.connect();
+    let settled: PromiseSettledResult<unknown>[];
+    try {
+      await blocker.query('begin');
+      await blocker.query('lock table specimen in access exclusive mode');
+      // The first goes at once and waits on the lock; the two behind it wait for the first.
+      settled = await Promise.allSettled(tubes.map((s) => lookup(lab.institution.id, s.barcode)));
+    } finally {
+      await blocker.query('rollback');
+      blocker.release();
+    }
+    const busy: unknown = expect.objectContaining({ status: 503, code: 'DATABASE_BUSY' });
+    expect(settled.map((r) => (r.status === 'rejected' ? asDomainError(r.reason) : r.value))).toEqual([
+      busy,
+      busy,
+      busy,
+    ]);
+    expect((await lookup(lab.institution.id, tubes[2]!.barcode))?.facts.holds).toEqual([]);
+  });
+
+  it('refuse options that would stall them', () => {
+    for (const options of [
+      { statementsInFlight: 0 },
+      { batchMax: 0 },
+      { timeoutMs: Number.NaN },
+      { batchMax: 2.5 },
+    ]) {
+      expect(() => createScanLookup(t.sql, options)).toThrow(RangeError);
+    }
+  });
+});
+
+describe('the database too busy', () => {
+  it('answers 503 DATABASE_BUSY when no pool connection frees in time', async () => {
+    const tiny = new pg.Pool({
+      connectionString: t.config.DATABASE_URL,
+      max: 1,
+      connectionTimeoutMillis: 100,
+    });
+    const held = await tiny.connect();
+    try {
+      const err: unknown = await tiny.query('select 1').catch((e: unknown) => e);
+      expect(asDomainError(err)).toMatchObject({ status: 503, code: 'DATABASE_BUSY' });
+    } finally {
+      held.release();
+      await tiny.end();
     }
   });
 });

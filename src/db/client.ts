@@ -27,7 +27,8 @@ export function createDatabase(url: string, opts: { poolSize: number; applicatio
     connectionString: url,
     max: opts.poolSize,
     application_name: opts.applicationName ?? 'biobank',
-    // A request never waits forever for a connection: it fails and is answered 503.
+    // A request never waits forever for a connection: it fails and is answered 503 DATABASE_BUSY
+    // (pg-errors.ts).
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });

@@ -36,10 +36,17 @@ export function findDatabaseError(err: unknown): DatabaseError | undefined {
   return undefined;
 }
 
+/** No connection, or no answer, in time: the caller may retry shortly (503). */
+export const databaseBusy = () =>
+  new DomainError('unavailable', 'DATABASE_BUSY', 'the database is too busy to answer now; retry shortly');
+
+/** node-postgres's own errors when a deadline passes (they carry no SQLSTATE). */
+const DRIVER_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Query read timeout']);
+
 /** Maps a PostgreSQL error to a DomainError, or undefined when it is not the client's doing. */
 export function translatePgError(err: unknown): DomainError | undefined {
   const pgErr = findDatabaseError(err);
-  if (!pgErr) return undefined;
+  if (!pgErr) return err instanceof Error && DRIVER_TIMEOUTS.has(err.message) ? databaseBusy() : undefined;
   switch (pgErr.code) {
     case '23505': {
       const known = pgErr.constraint ? uniqueConstraints.get(pgErr.constraint) : undefined;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { databaseBusy } from '../../db/pg-errors.js';
 import { chainPath } from '../storage/storage.repo.js';
 import type { LocationChainEntry } from '../storage/storage.table.js';
 
@@ -101,26 +102,39 @@ export interface ScanLookupOptions {
   statementsInFlight?: number;
   /** lookups in one statement, at most */
   batchMax?: number;
+  /**
+   * How long a statement may run, and a lookup wait for one to carry it, before failing with a
+   * 503 (pg-errors.ts): with lookups queued behind it, a stuck statement must not hold every
+   * scan. Waiting for a pool connection has the pool's own deadline.
+   */
+  timeoutMs?: number;
 }
 
 type ScanRow = { specimen: string; holder: string | null; facts: string };
 
+/** node-postgres honours a per-query `query_timeout` (pg/lib/client.js); its types omit it. */
+type TimedQuery = pg.QueryConfig & { query_timeout: number };
+
 interface WaitingScan {
   institutionId: string;
   barcode: string;
+  /** performance.now() when asked */
+  since: number;
   resolve: (row: ScanRow | undefined) => void;
   reject: (err: unknown) => void;
 }
 
 /**
- * The scan lookup over a pool. Lookups that arrive together share one statement: while
- * `statementsInFlight` statements run (one by default), new lookups queue, and the next statement
- * answers all of them, up to `batchMax`. Under a storm of scans PostgreSQL and the driver then pay
- * the per-statement cost once per batch instead of once per tube, which more than halves the CPU
- * a lookup costs (BENCHMARKS.md); a lone lookup runs at once, as SCAN_SQL. One statement at a
- * time made the largest batches and served best on two cores; other work (writes, the holder
- * reads below) keeps the rest of the pool. Each lookup's answer is read by the statement that
- * carried it, after the request arrived: never older than the request.
+ * The scan lookup over a pool. Lookups that arrive together share one statement. A lookup that
+ * finds nothing running or waiting goes at once, alone, as SCAN_SQL; the others queue, and once
+ * fewer than `statementsInFlight` statements run (one by default) the next statement answers all
+ * of them, up to `batchMax`. Under a storm of scans PostgreSQL and the driver then pay the
+ * per-statement cost once per batch instead of once per tube, which more than halves the CPU a
+ * lookup costs (BENCHMARKS.md). One statement at a time made the largest batches and served best
+ * on two cores; other work (writes, the holder reads below) keeps the rest of the pool. Each
+ * lookup's answer is read by the statement that carried it, after the request arrived: never
+ * older than the request. Statements and waits have a deadline (`timeoutMs`), so one stuck
+ * statement fails the lookups behind it with a 503 instead of holding them.
  *
  * Holders are kept by container id and chain version ("<id>/<version>"). Tubes are scanned box
  * after box, so most scans find their box here; a changed chain (a box moved, a freezer renamed)
@@ -131,6 +145,11 @@ interface WaitingScan {
 export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {}): ScanLookup {
   const statementsInFlight = options.statementsInFlight ?? 1;
   const batchMax = options.batchMax ?? 200;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  for (const [name, value] of Object.entries({ statementsInFlight, batchMax, timeoutMs })) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new RangeError(`scan lookup: ${name} must be a positive integer`);
+  }
   const holders = new Map<string, Promise<Holder>>();
   let waiting: WaitingScan[] = [];
   let running = 0;
@@ -139,20 +158,20 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
   function holderOf(key: string): Promise<Holder> {
     const known = holders.get(key);
     if (known) return known;
-    const loading = pool
-      .query<{ chain: string }>({
-        name: 'biobank_scan_holder',
-        text: HOLDER_SQL,
-        values: [key.slice(0, key.indexOf('/'))],
-      })
-      .then((r) => {
-        // A chain read after a newer change is newer than its key asked: still current.
-        const chain = r.rows[0] ? (JSON.parse(r.rows[0].chain) as LocationChainEntry[]) : [];
-        const container = chain.at(-1);
-        // A container a tube refers to cannot go (foreign key).
-        if (!container) throw new Error(`container ${key} has no location chain`);
-        return { container, path: chainPath(chain) };
-      });
+    const read: TimedQuery = {
+      name: 'biobank_scan_holder',
+      text: HOLDER_SQL,
+      values: [key.slice(0, key.indexOf('/'))],
+      query_timeout: timeoutMs,
+    };
+    const loading = pool.query<{ chain: string }>(read).then((r) => {
+      // A chain read after a newer change is newer than its key asked: still current.
+      const chain = r.rows[0] ? (JSON.parse(r.rows[0].chain) as LocationChainEntry[]) : [];
+      const container = chain.at(-1);
+      // A container a tube refers to cannot go (foreign key).
+      if (!container) throw new Error(`container ${key} has no location chain`);
+      return { container, path: chainPath(chain) };
+    });
     loading.catch(() => holders.delete(key));
     if (holders.size >= HOLDERS_KEPT) holders.delete(holders.keys().next().value!);
     holders.set(key, loading);
@@ -163,19 +182,23 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
     try {
       if (batch.length === 1) {
         const only = batch[0]!;
-        const r = await pool.query<ScanRow>({
+        const single: TimedQuery = {
           name: 'biobank_scan_lookup',
           text: SCAN_SQL,
           values: [only.institutionId, only.barcode],
-        });
+          query_timeout: timeoutMs,
+        };
+        const r = await pool.query<ScanRow>(single);
         only.resolve(r.rows[0]);
         return;
       }
-      const r = await pool.query<ScanRow & { n: number }>({
+      const many: TimedQuery = {
         name: 'biobank_scan_lookup_batch',
         text: SCAN_BATCH_SQL,
         values: [batch.map((w) => w.institutionId), batch.map((w) => w.barcode)],
-      });
+        query_timeout: timeoutMs,
+      };
+      const r = await pool.query<ScanRow & { n: number }>(many);
       for (const row of r.rows) batch[row.n - 1]!.resolve(row);
       // A promise settles once: only those no row answered learn here that they were not found.
       for (const w of batch) w.resolve(undefined);
@@ -184,7 +207,7 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
     }
   }
 
-  // Deferred to setImmediate: every request read in this turn of the event loop joins the batch.
+  // Deferred to setImmediate: the lookups asked in this turn of the event loop go together.
   function queueFlush(): void {
     if (flushQueued || running >= statementsInFlight || waiting.length === 0) return;
     flushQueued = true;
@@ -193,9 +216,17 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
 
   function flush(): void {
     flushQueued = false;
+    const now = performance.now();
     while (running < statementsInFlight && waiting.length > 0) {
-      const batch = waiting.length <= batchMax ? waiting : waiting.slice(0, batchMax);
-      waiting = waiting.length <= batchMax ? [] : waiting.slice(batchMax);
+      const batch: WaitingScan[] = [];
+      let taken = 0;
+      for (; taken < waiting.length && batch.length < batchMax; taken++) {
+        const w = waiting[taken]!;
+        if (now - w.since >= timeoutMs) w.reject(databaseBusy());
+        else batch.push(w);
+      }
+      waiting = taken === waiting.length ? [] : waiting.slice(taken);
+      if (batch.length === 0) continue;
       running++;
       void runBatch(batch).finally(() => {
         running--;
@@ -206,7 +237,7 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
 
   return async (institutionId, barcode) => {
     const row = await new Promise<ScanRow | undefined>((resolve, reject) => {
-      waiting.push({ institutionId, barcode, resolve, reject });
+      waiting.push({ institutionId, barcode, since: performance.now(), resolve, reject });
       // Nothing running and nobody waiting: no batch to wait for.
       if (running === 0 && waiting.length === 1 && !flushQueued) flush();
       else queueFlush();
