@@ -57,7 +57,7 @@ describe('GET /openapi.json', () => {
     );
   });
 
-  it('gives every operation an operationId, tags, a summary and the 400 and 401 problems', async () => {
+  it('gives every operation an operationId, tags, a summary and the 400, 401 and 503 problems', async () => {
     const doc = await fetchDoc();
     const ops = operations(doc);
     expect(ops.length).toBeGreaterThan(5);
@@ -69,6 +69,7 @@ describe('GET /openapi.json', () => {
         !op.summary && 'summary',
         !op.responses?.['400'] && '400',
         !op.responses?.['401'] && '401',
+        !op.responses?.['503'] && '503',
         !Object.keys(op.responses ?? {}).some((s) => /^2\d\d$/.test(s)) && 'a 2xx response',
       ].filter(Boolean);
       if (problems.length) incomplete.push(`${name}: ${problems.join(', ')}`);

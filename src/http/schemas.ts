@@ -12,11 +12,15 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'Body is not JSON',
   422: 'Breaks a domain rule',
   428: 'If-Match is required',
+  503: 'The database had no connection or answer in time (DATABASE_BUSY, TIMEOUT): retry shortly',
 };
 
-/** Problem responses for a route's OpenAPI entry (every route lists its errors, STYLE.md rule 13). */
+/**
+ * Problem responses for a route's OpenAPI entry (every route lists its errors, STYLE.md rule 13):
+ * the given ones, and 400, 401 and 503, which any route may answer.
+ */
 export function errorResponses(...statuses: number[]) {
-  const all = new Set([400, 401, ...statuses]);
+  const all = new Set([400, 401, ...statuses, 503]);
   return Object.fromEntries([...all].map((s) => [s, problemSchema.describe(DESCRIPTIONS[s] ?? 'Error')]));
 }
 
