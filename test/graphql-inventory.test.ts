@@ -9,13 +9,14 @@ import {
   cascadeKind,
   cascadeStatus,
 } from '../src/modules/consent/consent.table.js';
-import { USES } from '../src/modules/consent/uses.js';
+import { USES } from '../src/vocabulary/uses.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
 import { protocolDto, participantDto } from '../src/modules/participants/participants.routes.js';
-import { CONSENT_TIERS, SEXES } from '../src/modules/participants/participants.table.js';
+import { CONSENT_TIERS } from '../src/vocabulary/consent-tiers.js';
+import { SEXES } from '../src/modules/participants/participants.table.js';
 import { SCAN_ACTIONS } from '../src/modules/specimens/scans.service.js';
-import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../src/modules/specimens/specimen-types.js';
+import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../src/vocabulary/specimen-types.js';
 import { SPECIMEN_STATUSES } from '../src/modules/specimens/specimens.lifecycle.js';
 import { custodyEventDto } from '../src/modules/specimens/specimens.routes.js';
 import { specimenDto } from '../src/modules/specimens/specimens.schemas.js';

@@ -5,8 +5,8 @@ import { ROLES, type Role } from '../auth/roles.js';
 import { newId } from '../db/columns.js';
 import { eventHash, type ChainedEventFields } from '../modules/custody/custody.chain.js';
 import { findInstitutionByCode } from '../modules/institutions/index.js';
-import type { ConsentTier } from '../modules/participants/participants.table.js';
-import { SPECIMEN_TYPE_INFO, type SpecimenType } from '../modules/specimens/specimen-types.js';
+import type { ConsentTier } from '../vocabulary/consent-tiers.js';
+import { SPECIMEN_TYPE_INFO, type SpecimenType } from '../vocabulary/specimen-types.js';
 import {
   centrifugationCode,
   ischaemiaCode,

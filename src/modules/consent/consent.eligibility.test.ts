@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
-import { USES, USE_TIER } from './uses.js';
+import { USES, USE_TIER } from '../../vocabulary/uses.js';
 
 const TIERS = Object.values(USE_TIER);
 const TODAY = '2026-11-21';

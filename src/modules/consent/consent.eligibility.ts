@@ -1,5 +1,5 @@
 import type { ConsentResponse } from './consent.table.js';
-import { IMPLIED_BY_STUDY_CONSENT, USES, USE_TIER, type Use } from './uses.js';
+import { IMPLIED_BY_STUDY_CONSENT, USES, USE_TIER, type Use } from '../../vocabulary/uses.js';
 
 // The one decision "may this specimen be used for this use?" (pure, unit-tested). Services call
 // it through the consent gate wherever a specimen is used or released.

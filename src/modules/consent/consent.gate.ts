@@ -6,7 +6,7 @@ import { protocols } from '../participants/participants.table.js';
 import type { SpecimenRow } from '../specimens/specimens.table.js';
 import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
 import { consents } from './consent.table.js';
-import { DEFAULT_USE, USES, type Use } from './uses.js';
+import { DEFAULT_USE, USES, type Use } from '../../vocabulary/uses.js';
 
 const DAY_MS = 86_400_000;
 let currentDay = { from: 0, to: 0, day: '' };

@@ -2,7 +2,7 @@ import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs } from '../../graphql/adapter.js';
 import { validationFailed } from '../../errors.js';
-import { CONSENT_TIERS } from '../participants/participants.table.js';
+import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import { toSpecimenDto } from '../specimens/specimens.service.js';
 import { toCascadeDto, toConsentDto } from './consent.routes.js';
 import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';

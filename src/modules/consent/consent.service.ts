@@ -9,7 +9,8 @@ import { DomainError, badRequest, conflict, notFound, unprocessable } from '../.
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { custodyEvents } from '../custody/index.js';
-import { participants, protocols, CONSENT_TIERS } from '../participants/participants.table.js';
+import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { participants, protocols } from '../participants/participants.table.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import { locationOf } from '../specimens/specimens.placement.js';
 import { findSpecimensByIds, lockSpecimens, lockSpecimensByBarcode } from '../specimens/specimens.repo.js';
@@ -26,7 +27,7 @@ import {
   destructionItems,
   type WithdrawalScope,
 } from './consent.table.js';
-import type { Use } from './uses.js';
+import type { Use } from '../../vocabulary/uses.js';
 
 export const recordConsentInput = z.object({
   participantId: z.uuid(),

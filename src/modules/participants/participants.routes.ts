@@ -5,7 +5,8 @@ import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
 import { listParticipantsQuery } from './participants.schemas.js';
-import { CONSENT_TIERS, SEXES } from './participants.table.js';
+import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { SEXES } from './participants.table.js';
 import {
   createProtocolInput,
   registerParticipantInput,

@@ -9,7 +9,8 @@ import { inTransaction } from '../../db/transaction.js';
 import { DomainError, conflict, notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { CONSENT_TIERS, SEXES, participants, protocols } from './participants.table.js';
+import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { SEXES, participants, protocols } from './participants.table.js';
 
 export const createProtocolInput = z.object({
   code: z
@@ -47,8 +48,8 @@ export const registerParticipantInput = z.object({
     .describe('hospital record number: only its keyed hash is stored'),
 });
 
-export type ProtocolRow = typeof protocols.$inferSelect;
-export type ParticipantRow = typeof participants.$inferSelect;
+import type { ParticipantRow, ProtocolRow } from './participants.repo.js';
+export type { ParticipantRow, ProtocolRow };
 
 export interface ParticipantView {
   id: string;

@@ -14,16 +14,7 @@ import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.
 import { describeUnique } from '../../db/pg-errors.js';
 import { institutions } from '../institutions/index.js';
 
-/** Consent tiers a protocol may ask donors about (DESIGN.md section 3). */
-export const CONSENT_TIERS = [
-  'INTERNAL_RESEARCH',
-  'GENETIC_RESEARCH',
-  'EXTERNAL_SHARING',
-  'COMMERCIAL_USE',
-  'FUTURE_RESEARCH',
-  'RECONTACT',
-] as const;
-export type ConsentTier = (typeof CONSENT_TIERS)[number];
+import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 
 export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 export const participantSex = pgEnum('participant_sex', SEXES);

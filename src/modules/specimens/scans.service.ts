@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { USES } from '../consent/uses.js';
+import { USES } from '../../vocabulary/uses.js';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { USES } from '../consent/uses.js';
+import { USES } from '../../vocabulary/uses.js';
 import type { Db } from '../../db/client.js';
 import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';

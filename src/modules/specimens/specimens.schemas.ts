@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { USES } from '../consent/uses.js';
+import { USES } from '../../vocabulary/uses.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
-import { SPECIMEN_TYPES, SPECIMEN_UNITS } from './specimen-types.js';
+import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
 import { HOLD_REASONS, LINEAGES, PATHOLOGY_STATUSES, QC_STATUSES } from './specimens.table.js';
 
 export const barcode = z

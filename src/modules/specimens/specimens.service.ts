@@ -27,7 +27,7 @@ import {
 } from '../custody/index.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import type { ContainerRow } from '../storage/storage.table.js';
-import { SPECIMEN_TYPE_INFO, isDerivativeAllowed, type SpecimenType } from './specimen-types.js';
+import { SPECIMEN_TYPE_INFO, isDerivativeAllowed, type SpecimenType } from '../../vocabulary/specimen-types.js';
 import { transition, type SpecimenAction } from './specimens.lifecycle.js';
 import {
   batchRejected,

@@ -20,7 +20,7 @@ import { institutions } from '../institutions/index.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { containers } from '../storage/storage.table.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
-import { SPECIMEN_TYPES, SPECIMEN_UNITS } from './specimen-types.js';
+import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
 
 export const LINEAGES = ['primary', 'aliquot', 'derivative'] as const;
 export const PATHOLOGY_STATUSES = [

@@ -3,7 +3,7 @@
 // exports (BBMRI-ERIC MIABIS, Core/V3 Data-describing-Collection; Individual/Sample, Sample Donor).
 // Pure: no I/O.
 
-import { SPECIMEN_TYPE_INFO, type SpecimenType } from '../specimens/specimen-types.js';
+import { SPECIMEN_TYPE_INFO, type SpecimenType } from '../../vocabulary/specimen-types.js';
 
 /** MIABIS-COLLECTION-14 sample types (Core 3.0 collection list). */
 export const MIABIS_COLLECTION_SAMPLE_TYPE: Readonly<Record<SpecimenType, string>> = {

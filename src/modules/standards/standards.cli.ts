@@ -5,7 +5,7 @@ import type { Ctx } from '../../context.js';
 import { institutions } from '../institutions/index.js';
 import { protocols } from '../participants/participants.table.js';
 import { SPECIMEN_STATUSES } from '../specimens/specimens.lifecycle.js';
-import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
+import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import { QC_STATUSES } from '../specimens/specimens.table.js';
 import { runFilter, type RunFilter } from './standards.schemas.js';
 import { readSummary } from './standards.service.js';

@@ -13,7 +13,7 @@
 //   rule.<id>        the protocol's quality rules (standards.schemas.ts), versioned
 
 import type { FieldProblem } from '../../errors.js';
-import type { SpecimenType } from '../specimens/specimen-types.js';
+import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import { checkMiabisDonor, checkMiabisSample } from './miabis.js';
 import { decodeSprec, type SprecDecodeResult, type SprecDecodeSuccess } from './sprec.js';
 import {

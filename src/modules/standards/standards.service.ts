@@ -14,7 +14,7 @@ import { loadConsentContexts, today } from '../consent/consent.gate.js';
 import { custodyEvents, verifyChain } from '../custody/index.js';
 import { findInstitutionById } from '../institutions/index.js';
 import { protocols } from '../participants/participants.table.js';
-import type { SpecimenType } from '../specimens/specimen-types.js';
+import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import { transition, type SpecimenStatus } from '../specimens/specimens.lifecycle.js';
 import { findSpecimen, lockSpecimens } from '../specimens/specimens.repo.js';
 import type {

@@ -1,7 +1,7 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { z } from 'zod';
 import { distinct, parseArgs } from '../../graphql/adapter.js';
-import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
+import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import type { ContainerDto } from './storage.schemas.js';
 import { toContainerDto } from './storage.service.js';
 

@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.js';
 import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
-import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
+import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import { specimenDto } from '../specimens/specimens.schemas.js';
 import { scansInput, type ScanService } from '../specimens/scans.service.js';
 import { toSpecimenDto } from '../specimens/specimens.service.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SPECIMEN_TYPES } from '../specimens/specimen-types.js';
+import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import { FILL_ORDERS, GRID_SCHEMES } from './grid.js';
 import { CONTAINER_KINDS } from './storage.table.js';
 

@@ -1,4 +1,4 @@
-import type { ConsentTier } from '../participants/participants.table.js';
+import type { ConsentTier } from './consent-tiers.js';
 
 /** The uses a specimen may be put to, each governed by one consent tier. */
 export const USES = ['internal_research', 'genetic_research', 'external_sharing', 'commercial_use'] as const;

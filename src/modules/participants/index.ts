@@ -1,0 +1,17 @@
+// Public face of the participants module: donors (pseudonymous) and collection protocols.
+export {
+  createParticipantService,
+  type ParticipantService,
+  type ParticipantView,
+} from './participants.service.js';
+export {
+  findParticipantWithTiers,
+  findParticipantsAndProtocols,
+  findProtocol,
+  findProtocolByCode,
+  listProtocolRows,
+  protocolTiers,
+  type ParticipantRow,
+  type ProtocolRow,
+} from './participants.repo.js';
+export { SEXES } from './participants.table.js';

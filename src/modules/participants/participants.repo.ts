@@ -1,0 +1,100 @@
+// SQL over the participant and collection_protocol tables. Other modules reach these rows only
+// through the functions exported by index.ts (a module owns its tables).
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client.js';
+import { participants, protocols } from './participants.table.js';
+
+export type ProtocolRow = typeof protocols.$inferSelect;
+export type ParticipantRow = typeof participants.$inferSelect;
+
+/** A protocol of the institution by id; with `lock`, FOR UPDATE. */
+export async function findProtocol(
+  handle: DbOrTx,
+  institutionId: string,
+  id: string,
+  opts: { lock?: boolean } = {},
+): Promise<ProtocolRow | undefined> {
+  const q = handle
+    .select()
+    .from(protocols)
+    .where(and(eq(protocols.id, id), eq(protocols.institutionId, institutionId)));
+  const [row] = opts.lock ? await q.for('update') : await q;
+  return row;
+}
+
+/** A protocol of the institution by its code. */
+export async function findProtocolByCode(
+  handle: DbOrTx,
+  institutionId: string,
+  code: string,
+): Promise<ProtocolRow | undefined> {
+  const [row] = await handle
+    .select()
+    .from(protocols)
+    .where(and(eq(protocols.institutionId, institutionId), eq(protocols.code, code)));
+  return row;
+}
+
+/** Every protocol of the institution, by code. */
+export async function listProtocolRows(handle: DbOrTx, institutionId: string): Promise<ProtocolRow[]> {
+  return handle
+    .select()
+    .from(protocols)
+    .where(eq(protocols.institutionId, institutionId))
+    .orderBy(asc(protocols.code));
+}
+
+/** The consent tiers each given protocol asks, by protocol id (any institution: ids come from owned rows). */
+export async function protocolTiers(
+  handle: DbOrTx,
+  protocolIds: readonly string[],
+): Promise<Map<string, string[]>> {
+  if (protocolIds.length === 0) return new Map();
+  const rows = await handle
+    .select({ id: protocols.id, tiers: protocols.consentTiers })
+    .from(protocols)
+    .where(inArray(protocols.id, [...protocolIds]));
+  return new Map(rows.map((p) => [p.id, p.tiers]));
+}
+
+/** A participant of the institution with the tiers its protocol asks. */
+export async function findParticipantWithTiers(
+  handle: DbOrTx,
+  institutionId: string,
+  participantId: string,
+): Promise<{ participant: ParticipantRow; tiers: string[] } | undefined> {
+  const [row] = await handle
+    .select({ participant: participants, tiers: protocols.consentTiers })
+    .from(participants)
+    .innerJoin(protocols, eq(protocols.id, participants.protocolId))
+    .where(and(eq(participants.id, participantId), eq(participants.institutionId, institutionId)));
+  return row;
+}
+
+/** Which of the given participants and protocols exist in the institution; each participant's protocol. */
+export async function findParticipantsAndProtocols(
+  handle: DbOrTx,
+  institutionId: string,
+  participantIds: readonly string[],
+  protocolIds: readonly string[],
+): Promise<{ participantProtocol: Map<string, string>; protocolIds: Set<string> }> {
+  const participantProtocol = new Map<string, string>();
+  const found = new Set<string>();
+  if (participantIds.length) {
+    const rows = await handle
+      .select({ id: participants.id, protocolId: participants.protocolId })
+      .from(participants)
+      .where(
+        and(eq(participants.institutionId, institutionId), inArray(participants.id, [...participantIds])),
+      );
+    for (const p of rows) participantProtocol.set(p.id, p.protocolId);
+  }
+  if (protocolIds.length) {
+    const rows = await handle
+      .select({ id: protocols.id })
+      .from(protocols)
+      .where(and(eq(protocols.institutionId, institutionId), inArray(protocols.id, [...protocolIds])));
+    for (const p of rows) found.add(p.id);
+  }
+  return { participantProtocol, protocolIds: found };
+}
