@@ -127,3 +127,20 @@ export const versionConflict = (what: string, expected: number, current: number)
     [],
     { currentVersion: current },
   );
+
+/** One error for a batch: every item's problem, each naming its field. */
+export function batchRejected(errors: Map<number, DomainError>, total: number): DomainError {
+  const problems: FieldProblem[] = [...errors.entries()]
+    .sort(([a], [b]) => a - b)
+    .flatMap(([, e]) =>
+      e.errors.length
+        ? e.errors.map((f) => ({ ...f, code: e.code, message: `${e.message}` }))
+        : [{ field: '', message: e.message, code: e.code }],
+    );
+  return new DomainError(
+    'unprocessable',
+    'BATCH_REJECTED',
+    `${errors.size} of ${total} items were refused; nothing was changed`,
+    problems,
+  );
+}

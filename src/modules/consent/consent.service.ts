@@ -12,7 +12,7 @@ import { custodyEvents } from '../custody/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
-import { locationOf } from '../specimens/specimens.placement.js';
+import { locationOf } from '../storage/index.js';
 import { findSpecimensByIds, lockSpecimens, lockSpecimensByBarcode } from '../specimens/specimens.repo.js';
 import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
 import { specimens, type SpecimenRow } from '../specimens/specimens.table.js';

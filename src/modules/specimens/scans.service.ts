@@ -7,7 +7,8 @@ import { inTransaction } from '../../db/transaction.js';
 import { DomainError } from '../../errors.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import { barcode, instant, positionLabelInput } from './specimens.schemas.js';
-import { batchRejected, locationOf, planPlacements } from './specimens.placement.js';
+import { batchRejected } from '../../errors.js';
+import { locationOf, planPlacements } from '../storage/index.js';
 import { lockSpecimensByBarcode } from './specimens.repo.js';
 import type { SpecimenChange, SpecimenService, SpecimenView, UseGate } from './specimens.service.js';
 

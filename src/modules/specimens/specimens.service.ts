@@ -12,7 +12,14 @@ import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { findDatabaseError } from '../../db/pg-errors.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, badRequest, conflict, versionConflict, type FieldProblem } from '../../errors.js';
+import {
+  DomainError,
+  badRequest,
+  batchRejected,
+  conflict,
+  versionConflict,
+  type FieldProblem,
+} from '../../errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
 import { recordAudit, type AuditEntry } from '../audit/audit.repo.js';
 import {
@@ -27,15 +34,13 @@ import {
 } from '../custody/index.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import type { ContainerRow } from '../storage/storage.table.js';
-import { SPECIMEN_TYPE_INFO, isDerivativeAllowed, type SpecimenType } from '../../vocabulary/specimen-types.js';
-import { transition, type SpecimenAction } from './specimens.lifecycle.js';
 import {
-  batchRejected,
-  locationOf,
-  planPlacements,
-  type Placement,
-  type PlacementRequest,
-} from './specimens.placement.js';
+  SPECIMEN_TYPE_INFO,
+  isDerivativeAllowed,
+  type SpecimenType,
+} from '../../vocabulary/specimen-types.js';
+import { transition, type SpecimenAction } from './specimens.lifecycle.js';
+import { locationOf, planPlacements, type Placement, type PlacementRequest } from '../storage/index.js';
 import {
   findAncestors,
   findDescendants,

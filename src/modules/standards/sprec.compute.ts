@@ -28,7 +28,11 @@
 //
 // X in either the stated or the computed code is unknown, never a disagreement (SPREC.md 4.5).
 
-import { SPECIMEN_TYPE_INFO, type SpecimenType, type SpecimenTypeInfo } from '../../vocabulary/specimen-types.js';
+import {
+  SPECIMEN_TYPE_INFO,
+  type SpecimenType,
+  type SpecimenTypeInfo,
+} from '../../vocabulary/specimen-types.js';
 import {
   centrifugationCode,
   classifyProcessingTemperature,

@@ -6,15 +6,15 @@ import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, conflict, versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { lockPositions } from './position-occupancy.read-model.js';
 import {
-  lockPositions,
   lockSpecimens,
   specimensInContainers,
   findSpecimensByBarcodes,
 } from '../specimens/specimens.repo.js';
 import type { SpecimenService, SpecimenChange } from '../specimens/specimens.service.js';
 import type { SpecimenRow } from '../specimens/specimens.table.js';
-import { locationOf } from '../specimens/specimens.placement.js';
+import { locationOf } from './storage.placement.js';
 import { allPositions, parsePosition, positionLabel } from './grid.js';
 import {
   ALLOWED_PARENTS,

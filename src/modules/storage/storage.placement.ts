@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../../db/client.js';
-import { DomainError, conflict, type FieldProblem } from '../../errors.js';
+import { DomainError } from '../../errors.js';
 import {
   containerPath,
   labelOf,
@@ -7,10 +7,16 @@ import {
   resolvePosition,
   typeAllowed,
   KIND_LABEL,
-} from '../storage/storage.repo.js';
-import type { ContainerRow } from '../storage/storage.table.js';
-import { findOccupants, lockPositions } from './specimens.repo.js';
-import type { SpecimenRow } from './specimens.table.js';
+} from './storage.repo.js';
+import type { ContainerRow } from './storage.table.js';
+import { findOccupants, lockPositions } from './position-occupancy.read-model.js';
+
+/** Where a specimen is recorded: its container and position (any row with these columns). */
+export interface PlacedRow {
+  containerId: string | null;
+  positionRow: number | null;
+  positionCol: number | null;
+}
 
 export interface PlacementRequest {
   /** index of the item in its batch, for per-item errors */
@@ -141,27 +147,8 @@ export function positionOccupied(p: Placement, by: string, field = 'position'): 
   );
 }
 
-/** One error for a batch: every item's problem, each naming its field. */
-export function batchRejected(errors: Map<number, DomainError>, total: number): DomainError {
-  const problems: FieldProblem[] = [...errors.entries()]
-    .sort(([a], [b]) => a - b)
-    .flatMap(([, e]) =>
-      e.errors.length
-        ? e.errors.map((f) => ({ ...f, code: e.code, message: `${e.message}` }))
-        : [{ field: '', message: e.message, code: e.code }],
-    );
-  return new DomainError(
-    'unprocessable',
-    'BATCH_REJECTED',
-    `${errors.size} of ${total} items were refused; nothing was changed`,
-    problems,
-  );
-}
-
-export { conflict };
-
 /** Location of a stored specimen for answers, from preloaded containers. */
-export function locationOf(row: SpecimenRow, containers: Map<string, ContainerRow>) {
+export function locationOf(row: PlacedRow, containers: Map<string, ContainerRow>) {
   if (!row.containerId) return null;
   const container = containers.get(row.containerId);
   if (!container) return null;

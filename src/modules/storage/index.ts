@@ -1,0 +1,33 @@
+// Public face of the storage module: containers (sites, freezers, racks, boxes), their tree and
+// grids, and placement: where a specimen may go and where it is.
+export {
+  createStorageService,
+  toContainerDto,
+  type StorageService,
+  type ContainerView,
+  type RackScanReport,
+} from './storage.service.js';
+export {
+  planPlacements,
+  positionOccupied,
+  locationOf,
+  type Placement,
+  type PlacementRequest,
+  type PlacementOutcome,
+  type PlacedRow,
+} from './storage.placement.js';
+export { lockPositions } from './position-occupancy.read-model.js';
+export {
+  containerNotFound,
+  containerPath,
+  chainPath,
+  findContainer,
+  findContainerByBarcode,
+  labelOf,
+  loadContainers,
+  loadContainersWithAncestors,
+  typeAllowed,
+  SPECIMEN_HOLDERS,
+} from './storage.repo.js';
+export { allPositions, parsePosition, positionLabel } from './grid.js';
+export type { ContainerRow } from './storage.table.js';
