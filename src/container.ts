@@ -11,10 +11,11 @@ import { createWebhookService, httpWebhookSender, type WebhookSender } from './m
 import { createParticipantService } from './modules/participants/participants.service.js';
 import { createScanService } from './modules/specimens/scans.service.js';
 import { createSpecimenService } from './modules/specimens/specimens.service.js';
+import { findSpecimensByBarcodes, lockSpecimens } from './modules/specimens/specimens.repo.js';
 import { createConsentGate } from './modules/consent/consent.gate.js';
 import { consentJobs } from './modules/consent/consent.handlers.js';
 import { createConsentService } from './modules/consent/consent.service.js';
-import { createStorageService } from './modules/storage/storage.service.js';
+import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
 import { standardsJobs } from './modules/standards/standards.handlers.js';
@@ -56,7 +57,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     useGate: consentGate,
     changeListeners: [createStandardsChangeListener()],
   });
-  const storage = createStorageService({ db, specimens });
+  const storage = createStorageService({ db, specimens, findSpecimensByBarcodes, lockSpecimens });
   const scans = createScanService({ db, specimens, useGate: consentGate });
   const consent = createConsentService({ db, specimens, gate: consentGate });
   const standards = createStandardsService({ db, specimens, clock });

@@ -1,6 +1,6 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct } from '../../graphql/adapter.js';
-import { toContainerDto } from '../storage/storage.service.js';
+import { toContainerDto } from '../storage/index.js';
 import type { SpecimenDto } from './specimens.schemas.js';
 import { toCustodyEventDto } from './specimens.routes.js';
 import { toSpecimenDto } from './specimens.service.js';

@@ -1,5 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
+import { newId } from '../../db/columns.js';
 import { badRequest, DomainError, notFound } from '../../errors.js';
 import { parsePosition, positionLabel } from './grid.js';
 import {
@@ -47,6 +48,32 @@ export async function findContainer(
   return row;
 }
 
+/** The institution's container, or CONTAINER_NOT_FOUND naming the field the id came in. */
+export async function requireContainer(
+  db: DbOrTx,
+  institutionId: string,
+  id: string,
+  field = 'id',
+): Promise<ContainerRow> {
+  const c = await findContainer(db, institutionId, id);
+  if (!c) throw containerNotFound(id, field);
+  return c;
+}
+
+/** Locks a container row (FOR UPDATE) before it moves. */
+export async function lockContainer(
+  tx: DbOrTx,
+  institutionId: string,
+  id: string,
+): Promise<ContainerRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(containers)
+    .where(and(eq(containers.id, id), eq(containers.institutionId, institutionId)))
+    .for('update');
+  return row;
+}
+
 export async function findContainerByBarcode(db: DbOrTx, institutionId: string, barcode: string) {
   const [row] = await db
     .select()
@@ -85,6 +112,152 @@ export async function loadContainers(db: DbOrTx, institutionId: string, ids: rea
     .from(containers)
     .where(and(eq(containers.institutionId, institutionId), inArray(containers.id, [...ids])));
   return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** The container in a slot of a parent's grid (a box in a rack), if any. */
+export async function findContainerInSlot(
+  db: DbOrTx,
+  parentId: string,
+  slot: { row: number; col: number },
+): Promise<ContainerRow | undefined> {
+  const [holder] = await db
+    .select()
+    .from(containers)
+    .where(
+      and(
+        eq(containers.parentId, parentId),
+        eq(containers.slotRow, slot.row),
+        eq(containers.slotCol, slot.col),
+      ),
+    );
+  return holder;
+}
+
+/** Children of a container, or the top-level containers; of one kind if given (then at any depth when no parent). */
+export async function listContainerRows(
+  db: DbOrTx,
+  institutionId: string,
+  q: { parentId?: string; kind?: ContainerKind },
+): Promise<ContainerRow[]> {
+  return db
+    .select()
+    .from(containers)
+    .where(
+      and(
+        eq(containers.institutionId, institutionId),
+        q.parentId
+          ? eq(containers.parentId, q.parentId)
+          : q.kind
+            ? undefined
+            : sql`${containers.parentId} is null`,
+        q.kind ? eq(containers.kind, q.kind) : undefined,
+      ),
+    )
+    .orderBy(asc(containers.slotRow), asc(containers.slotCol), asc(containers.barcode))
+    .limit(1000);
+}
+
+/** Children of any of the containers (the boxes in racks). */
+export async function findChildContainers(
+  db: DbOrTx,
+  institutionId: string,
+  parentIds: readonly string[],
+): Promise<ContainerRow[]> {
+  if (parentIds.length === 0) return [];
+  return db
+    .select()
+    .from(containers)
+    .where(
+      and(
+        eq(containers.institutionId, institutionId),
+        sql`${containers.parentId} in (${sql.join(
+          parentIds.map((i) => sql`${i}::uuid`),
+          sql`, `,
+        )})`,
+      ),
+    );
+}
+
+/** A container and everything below it. */
+export async function findSubtree(
+  db: DbOrTx,
+  institutionId: string,
+  rootId: string,
+): Promise<ContainerRow[]> {
+  return db
+    .select()
+    .from(containers)
+    .where(
+      and(
+        eq(containers.institutionId, institutionId),
+        sql`(${containers.id} = ${rootId} or ${containers.ancestorIds} @> array[${rootId}::uuid])`,
+      ),
+    );
+}
+
+/** Ids of a container and everything below it. */
+export async function findSubtreeIds(db: DbOrTx, rootId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: containers.id })
+    .from(containers)
+    .where(sql`${containers.id} = ${rootId} or ${containers.ancestorIds} @> array[${rootId}::uuid]`);
+  return rows.map((r) => r.id);
+}
+
+export type NewContainerRow = Omit<typeof containers.$inferInsert, 'id'>;
+
+export async function insertContainer(tx: DbOrTx, values: NewContainerRow): Promise<ContainerRow> {
+  const [row] = await tx
+    .insert(containers)
+    .values({ id: newId(), ...values })
+    .returning();
+  return row!;
+}
+
+/** Applies a patch if the container is still at the expected version; undefined when it is not. */
+export async function updateContainerRow(
+  tx: DbOrTx,
+  id: string,
+  expectedVersion: number,
+  patch: { name?: string; temperatureC?: number | null; allowedTypes?: string[] | null },
+): Promise<ContainerRow | undefined> {
+  const [after] = await tx
+    .update(containers)
+    .set({ ...patch, version: sql`${containers.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(containers.id, id), eq(containers.version, expectedVersion)))
+    .returning();
+  return after;
+}
+
+/**
+ * Moves a container under a new parent: its descendants' ancestor lists get the new prefix, then
+ * the container itself its parent, ancestors and slot. Every row touched gets a new version.
+ */
+export async function reparentContainer(
+  tx: DbOrTx,
+  institutionId: string,
+  container: ContainerRow,
+  to: { parentId: string; ancestorIds: string[]; slot: { row: number; col: number } | null },
+): Promise<ContainerRow> {
+  const oldPrefix = container.ancestorIds.length;
+  // One array parameter (a JS array interpolated into sql`` would become a row, not uuid[]).
+  const newPrefix = `{${to.ancestorIds.join(',')}}`;
+  await tx.execute(sql`
+    update container set ancestor_ids = ${newPrefix}::uuid[] || ancestor_ids[${oldPrefix + 1}:], updated_at = now(), version = version + 1
+    where institution_id = ${institutionId} and ancestor_ids @> array[${container.id}::uuid]`);
+  const [after] = await tx
+    .update(containers)
+    .set({
+      parentId: to.parentId,
+      ancestorIds: to.ancestorIds,
+      slotRow: to.slot?.row ?? null,
+      slotCol: to.slot?.col ?? null,
+      version: sql`${containers.version} + 1`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(containers.id, container.id))
+    .returning();
+  return after!;
 }
 
 const pathSegment = (c: Pick<ContainerRow, 'kind' | 'name'>) => `${KIND_LABEL[c.kind]} ${c.name}`;

@@ -17,9 +17,8 @@ import {
   rackScanInput,
   updateContainerInput,
 } from './storage.schemas.js';
-import { toContainerDto, type ContainerView, type StorageService } from './storage.service.js';
-
-const one = (v: ContainerView) => toContainerDto(v.container, v.byId);
+import { containerViewDto, toContainerMapDto } from './storage.dto.js';
+import type { StorageService } from './storage.service.js';
 
 const mapDto = z.object({
   container: containerDto,
@@ -76,7 +75,8 @@ export function storageRoutes(
         response: { 201: containerDto, ...errorResponses(403, 404, ...POST_ERRORS) },
       },
     },
-    (req, reply) => execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), one),
+    (req, reply) =>
+      execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), containerViewDto),
   );
   r.get(
     '/v1/containers',
@@ -96,7 +96,7 @@ export function storageRoutes(
         reply,
         200,
         (ctx) => storage.listContainers(ctx, req.query),
-        (v) => ({ items: v.map(one) }),
+        (v) => ({ items: v.map(containerViewDto) }),
       ),
   );
   r.get(
@@ -111,7 +111,14 @@ export function storageRoutes(
       },
     },
     async (req, reply) => {
-      const dto = await execute(db, req, reply, 200, (ctx) => storage.getContainer(ctx, req.params.id), one);
+      const dto = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.getContainer(ctx, req.params.id),
+        containerViewDto,
+      );
       reply.header('etag', etag(dto.version));
       return dto;
     },
@@ -138,7 +145,7 @@ export function storageRoutes(
         reply,
         200,
         (ctx) => storage.updateContainer(ctx, { id: req.params.id, expectedVersion, patch: req.body }),
-        one,
+        containerViewDto,
       );
       reply.header('etag', etag(dto.version));
       return dto;
@@ -156,20 +163,7 @@ export function storageRoutes(
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
-        reply,
-        200,
-        (ctx) => storage.containerMap(ctx, req.params.id),
-        (m) => ({
-          container: toContainerDto(m.container, m.byId),
-          rows: m.rows,
-          cols: m.cols,
-          occupied: m.occupied,
-          positions: m.positions,
-        }),
-      ),
+      execute(db, req, reply, 200, (ctx) => storage.containerMap(ctx, req.params.id), toContainerMapDto),
   );
   r.get(
     '/v1/containers/:id/free-positions',
@@ -222,7 +216,14 @@ export function storageRoutes(
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => storage.moveContainer(ctx, req.params.id, req.body), one),
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.moveContainer(ctx, req.params.id, req.body),
+        containerViewDto,
+      ),
   );
   r.post(
     '/v1/containers/:id/rack-scan',
