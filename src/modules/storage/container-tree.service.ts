@@ -2,16 +2,14 @@
 // keep their positions, and each records the move in its custody chain.
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
-import type { Db, DbOrTx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest } from '../../errors.js';
-import { recordAudit } from '../audit/audit.repo.js';
-import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import { recordAudit } from '../audit/index.js';
+import type { SpecimenLedger } from '../specimens/index.js';
 import { tubesInContainers } from './container-contents.read-model.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
-import { locationOf } from './storage.placement.js';
 import {
   ALLOWED_PARENTS,
   KIND_LABEL,
@@ -27,9 +25,8 @@ import {
 
 export interface ContainerTreeDeps {
   db: Db;
-  specimens: SpecimenService;
-  /** specimens by id, locked FOR UPDATE in id order */
-  lockSpecimens(tx: DbOrTx, institutionId: string, ids: readonly string[]): Promise<SpecimenRow[]>;
+  /** the only writer of specimens: the tubes inside record the move through it */
+  ledger: Pick<SpecimenLedger, 'lock' | 'apply'>;
 }
 
 export function createContainerTreeService(deps: ContainerTreeDeps) {
@@ -77,7 +74,7 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
         // Tubes inside must be allowed under the new parent's restrictions.
         const parentChain = await loadContainersWithAncestors(tx, institutionId, [parent.id]);
         const subtreeIds = await findSubtreeIds(tx, before.id);
-        const tubes = await deps.lockSpecimens(
+        const tubes = await deps.ledger.lock(
           tx,
           institutionId,
           (await tubesInContainers(tx, subtreeIds)).map((s) => s.id),
@@ -108,26 +105,18 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
             },
           ),
         );
-        const changes: SpecimenChange[] = tubes.map((t) => {
-          const loc = locationOf(t, byId);
-          return {
-            before: t,
-            patch: {},
-            events: [
-              {
-                type: 'moved',
-                occurredAt,
-                fromContainerId: t.containerId,
-                fromPosition: loc?.position ?? null,
-                toContainerId: t.containerId,
-                toPosition: loc?.position ?? null,
-                details: { containerMoved: before.barcode, fromPath, toPath: loc?.path ?? null },
-              },
-            ],
-            action: 'moveContainer',
-          };
-        });
-        await deps.specimens.internal.applyChanges(tx, ctx, changes);
+        // After the container rows changed: the ledger reads each tube's new path for its event.
+        await deps.ledger.apply(
+          tx,
+          ctx,
+          tubes.map((t) => ({
+            kind: 'container_moved',
+            specimen: t,
+            occurredAt,
+            containerBarcode: before.barcode,
+            fromPath,
+          })),
+        );
         await recordAudit(tx, ctx, {
           action: 'moveContainer',
           entityType: 'container',

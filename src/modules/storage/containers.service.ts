@@ -4,7 +4,7 @@ import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, versionConflict } from '../../errors.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import { findTubeOfOtherType } from './container-contents.read-model.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';

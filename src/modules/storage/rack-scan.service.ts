@@ -1,12 +1,11 @@
 // Rack scan: load the box and the tubes read and expected, reconcile (rack-scan.reconcile.ts), and
-// with `apply` record the moves through the specimens module in one transaction.
+// with `apply` record the moves through the specimen ledger in one transaction.
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, conflict } from '../../errors.js';
-import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import type { SpecimenCommand, SpecimenLedger, SpecimenRow } from '../specimens/index.js';
 import { tubesInContainers } from './container-contents.read-model.js';
 import { lockPositions } from './position-occupancy.read-model.js';
 import {
@@ -14,23 +13,28 @@ import {
   reconcile,
   refusedMoves,
   stillRecordedAtTarget,
+  type RackMove,
   type RackScanReport,
   type Reading,
 } from './rack-scan.reconcile.js';
-import { locationOf } from './storage.placement.js';
-import { SPECIMEN_HOLDERS, containerNotFound, labelOf, loadContainersWithAncestors } from './storage.repo.js';
+import {
+  SPECIMEN_HOLDERS,
+  containerNotFound,
+  containerPath,
+  labelOf,
+  loadContainersWithAncestors,
+} from './storage.repo.js';
 
 export interface RackScanDeps {
   db: Db;
-  specimens: SpecimenService;
-  /** specimens by barcode, without locking (a scan that only reports) */
+  /** the only writer of specimens: locks the tubes read and records their moves */
+  ledger: Pick<SpecimenLedger, 'lockByBarcodes' | 'check' | 'apply'>;
+  /** the institution's specimens by barcode, without locking (a scan that only reports) */
   findSpecimensByBarcodes(
     db: DbOrTx,
     institutionId: string,
     barcodes: readonly string[],
   ): Promise<SpecimenRow[]>;
-  /** specimens by id, locked FOR UPDATE in id order */
-  lockSpecimens(tx: DbOrTx, institutionId: string, ids: readonly string[]): Promise<SpecimenRow[]>;
 }
 
 export function createRackScanService(deps: RackScanDeps) {
@@ -51,8 +55,10 @@ export function createRackScanService(deps: RackScanDeps) {
     ): Promise<RackScanReport> {
       authorize(ctx.actor, input.apply ? 'specimens.handle' : 'storage.read');
       const institutionId = actorInstitutionId(ctx.actor);
-      const run = async (tx: DbOrTx): Promise<RackScanReport> => {
-        const byId = await loadContainersWithAncestors(tx, institutionId, [id]);
+      // A transaction only when applying: the tubes read are locked, then moved in it.
+      const run = async (tx: Tx | null): Promise<RackScanReport> => {
+        const handle: DbOrTx = tx ?? db;
+        const byId = await loadContainersWithAncestors(handle, institutionId, [id]);
         const box = byId.get(id);
         if (!box) throw containerNotFound(id, 'id');
         const { gridRows, gridCols, gridScheme } = box;
@@ -63,50 +69,32 @@ export function createRackScanService(deps: RackScanDeps) {
         }
         const read = parseReadings({ gridRows, gridCols, gridScheme }, input.readings);
         const readBarcodes = read.map((r) => r.barcode);
-        const found = input.apply
-          ? await deps.lockSpecimens(
-              tx,
-              institutionId,
-              (await deps.findSpecimensByBarcodes(tx, institutionId, readBarcodes)).map((s) => s.id),
-            )
-          : await deps.findSpecimensByBarcodes(tx, institutionId, readBarcodes);
-        const expected = await tubesInContainers(tx, [box.id]);
+        const found = tx
+          ? await deps.ledger.lockByBarcodes(tx, institutionId, readBarcodes)
+          : await deps.findSpecimensByBarcodes(handle, institutionId, readBarcodes);
+        const expected = await tubesInContainers(handle, [box.id]);
         const otherContainers = await loadContainersWithAncestors(
-          tx,
+          handle,
           institutionId,
           found.map((s) => s.containerId).filter((c): c is string => c !== null),
         );
         const { moves, ...lists } = reconcile(box, read, found, expected, otherContainers);
         const report: RackScanReport = { containerId: box.id, applied: false, ...lists, errors: [] };
-        if (!input.apply || moves.length === 0) return { ...report, applied: input.apply };
+        if (!tx || moves.length === 0) return { ...report, applied: input.apply };
 
         // Apply: tubes read here move here. Positions they leave in this box are vacated in the
         // same statement batch; the deferrable unique constraint checks the end state.
-        const changes: SpecimenChange[] = [];
-        report.errors = refusedMoves(box, byId, moves, (m) => {
-          const to = deps.specimens.internal.refuse(
-            m.specimen,
-            m.specimen.status === 'pending' || !m.specimen.containerId ? 'store' : 'move',
-          );
-          const from = locationOf(m.specimen, otherContainers);
-          changes.push({
-            before: m.specimen,
-            patch: { status: to, containerId: box.id, positionRow: m.row, positionCol: m.col },
-            events: [
-              {
-                // A tube that had no place yet (registered, never stored) is stored, not moved.
-                type: m.specimen.containerId ? 'moved' : 'stored',
-                occurredAt: input.occurredAt ? new Date(input.occurredAt) : null,
-                fromContainerId: m.specimen.containerId,
-                fromPosition: from?.position ?? null,
-                toContainerId: box.id,
-                toPosition: m.label,
-                details: { source: 'rack-scan' },
-              },
-            ],
-            action: 'rackScan',
-          });
+        const path = containerPath(box, byId);
+        const commandOf = (m: RackMove<SpecimenRow>): SpecimenCommand => ({
+          // A tube that had no place yet (registered, never stored) is stored, not moved.
+          kind: m.specimen.status === 'pending' || !m.specimen.containerId ? 'store' : 'move',
+          specimen: m.specimen,
+          occurredAt: input.occurredAt ? new Date(input.occurredAt) : null,
+          placement: { container: box, row: m.row, col: m.col, label: m.label, path: `${path} / ${m.label}` },
+          details: { source: 'rack-scan' },
+          action: 'rackScan',
         });
+        report.errors = refusedMoves(box, byId, moves, (m) => deps.ledger.check(commandOf(m)));
         if (report.errors.length)
           throw new DomainError(
             'unprocessable',
@@ -126,10 +114,10 @@ export function createRackScanService(deps: RackScanDeps) {
           tx,
           moves.map((m) => ({ containerId: box.id, row: m.row, col: m.col })),
         );
-        await deps.specimens.internal.applyChanges(tx as Tx, ctx, changes);
+        await deps.ledger.apply(tx, ctx, moves.map(commandOf));
         return { ...report, applied: true };
       };
-      return input.apply ? inTransaction(db, ctx, (tx) => run(tx)) : run(db);
+      return input.apply ? inTransaction(db, ctx, run) : run(null);
     },
   };
 }

@@ -6,9 +6,9 @@ import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
-import { specimenDto } from '../specimens/specimens.schemas.js';
-import { scansInput, type ScanService } from '../specimens/scans.service.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+// POST /v1/scans is a specimen action registered with the storage routes; it reaches the
+// specimens module through its public face only.
+import { scansInput, specimenDto, toSpecimenDto, type ScanService } from '../specimens/index.js';
 import {
   containerDto,
   createContainerInput,
