@@ -8,16 +8,18 @@ import { tubesInContainers, type ContainedTube } from './container-contents.read
 import { allPositions, positionLabel } from './grid.js';
 import type { ContainerMap, MapOccupant } from './storage.dto.js';
 import {
-  KIND_LABEL,
-  SPECIMEN_HOLDERS,
-  containerNotFound,
-  containerPath,
   findChildContainers,
   findSubtree,
   loadContainersWithAncestors,
   requireContainer,
-  typeAllowed,
 } from './storage.repo.js';
+import {
+  KIND_LABEL,
+  SPECIMEN_HOLDERS,
+  containerNotFound,
+  containerPath,
+  typeAllowed,
+} from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 
 export interface FreePosition {

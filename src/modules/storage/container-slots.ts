@@ -3,7 +3,8 @@
 import type { DbOrTx } from '../../db/client.js';
 import { DomainError, badRequest } from '../../errors.js';
 import { parsePosition } from './grid.js';
-import { KIND_LABEL, findContainerInSlot, labelOf } from './storage.repo.js';
+import { findContainerInSlot } from './storage.repo.js';
+import { KIND_LABEL, labelOf } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 
 export type Slot = { row: number; col: number };

@@ -11,17 +11,19 @@ import { tubesInContainers } from './container-contents.read-model.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
 import {
-  ALLOWED_PARENTS,
-  KIND_LABEL,
-  containerNotFound,
-  containerPath,
   findSubtreeIds,
   loadContainersWithAncestors,
   lockContainer,
   reparentContainer,
   requireContainer,
-  typeAllowed,
 } from './storage.repo.js';
+import {
+  ALLOWED_PARENTS,
+  KIND_LABEL,
+  containerNotFound,
+  containerPath,
+  typeAllowed,
+} from './storage.rules.js';
 
 export interface ContainerTreeDeps {
   db: Db;

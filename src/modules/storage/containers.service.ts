@@ -9,16 +9,13 @@ import { findTubeOfOtherType } from './container-contents.read-model.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
 import {
-  ALLOWED_PARENTS,
-  KIND_LABEL,
-  SPECIMEN_HOLDERS,
-  containerNotFound,
   insertContainer,
   listContainerRows,
   loadContainersWithAncestors,
   requireContainer,
   updateContainerRow,
 } from './storage.repo.js';
+import { ALLOWED_PARENTS, KIND_LABEL, SPECIMEN_HOLDERS, containerNotFound } from './storage.rules.js';
 import type { CreateContainerInput } from './storage.schemas.js';
 import type { ContainerRow } from './storage.table.js';
 

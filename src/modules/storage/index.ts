@@ -14,16 +14,18 @@ export {
 } from './storage.placement.js';
 export { lockPositions } from './position-occupancy.read-model.js';
 export {
+  findContainer,
+  findContainerByBarcode,
+  loadContainers,
+  loadContainersWithAncestors,
+} from './storage.repo.js';
+export {
   containerNotFound,
   containerPath,
   chainPath,
-  findContainer,
-  findContainerByBarcode,
   labelOf,
-  loadContainers,
-  loadContainersWithAncestors,
   typeAllowed,
   SPECIMEN_HOLDERS,
-} from './storage.repo.js';
+} from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';

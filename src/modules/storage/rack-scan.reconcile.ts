@@ -3,7 +3,7 @@
 import { badRequest } from '../../errors.js';
 import { parsePosition, positionLabel, type GridScheme } from './grid.js';
 import { locationOf } from './storage.placement.js';
-import { labelOf, typeAllowed } from './storage.repo.js';
+import { labelOf, typeAllowed } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 
 export interface RackScanReport {

@@ -17,13 +17,8 @@ import {
   type RackScanReport,
   type Reading,
 } from './rack-scan.reconcile.js';
-import {
-  SPECIMEN_HOLDERS,
-  containerNotFound,
-  containerPath,
-  labelOf,
-  loadContainersWithAncestors,
-} from './storage.repo.js';
+import { loadContainersWithAncestors } from './storage.repo.js';
+import { SPECIMEN_HOLDERS, containerNotFound, containerPath, labelOf } from './storage.rules.js';
 
 export interface RackScanDeps {
   db: Db;

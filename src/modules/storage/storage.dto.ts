@@ -1,6 +1,6 @@
 // Container rows and maps as the API shows them, for REST routes, GraphQL resolvers and loaders
 // alike (one mapping, so the two transports cannot drift).
-import { containerPath, labelOf } from './storage.repo.js';
+import { containerPath, labelOf } from './storage.rules.js';
 import type { ContainerDto } from './storage.schemas.js';
 import type { ContainerRow } from './storage.table.js';
 
