@@ -6,9 +6,6 @@ import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
-// POST /v1/scans is a specimen action registered with the storage routes; it reaches the
-// specimens module through its public face only.
-import { scansInput, specimenDto, toSpecimenDto, type ScanService } from '../specimens/index.js';
 import {
   containerDto,
   createContainerInput,
@@ -55,12 +52,9 @@ const rackScanDto = z.object({
   errors: z.array(z.object({ position: z.string(), message: z.string() })),
 });
 
-export function storageRoutes(
-  app: FastifyInstance,
-  deps: { db: Db; storage: StorageService; scans: ScanService },
-) {
+export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: StorageService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { db, storage, scans } = deps;
+  const { db, storage } = deps;
   const tags = ['storage'];
 
   r.post(
@@ -247,31 +241,6 @@ export function storageRoutes(
         200,
         (ctx) => storage.rackScan(ctx, req.params.id, req.body),
         (x) => x,
-      ),
-  );
-  r.post(
-    '/v1/scans',
-    {
-      schema: {
-        operationId: 'applyScans',
-        tags: ['specimen actions'],
-        summary: 'Apply a batch of scans (receive, store, move, check out, check in) in one transaction',
-        headers: idempotencyHeaders,
-        body: scansInput,
-        response: {
-          200: z.object({ items: z.array(specimenDto) }),
-          ...errorResponses(403, 404, ...POST_ERRORS),
-        },
-      },
-    },
-    (req, reply) =>
-      execute(
-        db,
-        req,
-        reply,
-        200,
-        (ctx) => scans.applyScans(ctx, req.body.scans),
-        (v) => ({ items: v.map(toSpecimenDto) }),
       ),
   );
 }
