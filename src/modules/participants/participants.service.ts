@@ -6,7 +6,7 @@ import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, conflict, notFound } from '../../errors.js';
-import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { recordAudit } from '../audit/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import {
