@@ -27,6 +27,7 @@ import { consentRoutes } from './modules/consent/consent.routes.js';
 import { standardsRoutes } from './modules/standards/standards.routes.js';
 import { participantRoutes } from './modules/participants/participants.routes.js';
 import { specimenRoutes } from './modules/specimens/specimens.routes.js';
+import { scanRoutes } from './modules/specimens/specimens.scans.routes.js';
 import { storageRoutes } from './modules/storage/storage.routes.js';
 import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { asDomainError } from './http/problem.js';
@@ -135,7 +136,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     webhookRoutes(v1, { db: c.db, webhooks: c.services.webhooks });
     participantRoutes(v1, { db: c.db, participants: c.services.participants });
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
-    storageRoutes(v1, { db: c.db, storage: c.services.storage, scans: c.services.scans });
+    storageRoutes(v1, { db: c.db, storage: c.services.storage });
+    scanRoutes(v1, { db: c.db, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
   });
