@@ -8,7 +8,7 @@ import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
-import { createParticipantService } from './modules/participants/participants.service.js';
+import { createParticipantService } from './modules/participants/index.js';
 import {
   createScanService,
   createSpecimenLedger,
@@ -25,12 +25,12 @@ import {
 } from './modules/consent/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
-import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
-import { standardsJobs } from './modules/standards/standards.handlers.js';
+import { webhookJobs } from './modules/webhooks/index.js';
 import {
   createStandardsChangeListener,
   createStandardsService,
-} from './modules/standards/standards.service.js';
+  standardsJobs,
+} from './modules/standards/index.js';
 
 export interface ContainerOverrides {
   webhookSender?: WebhookSender;

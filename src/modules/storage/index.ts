@@ -29,3 +29,6 @@ export {
 } from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
+export { storageRoutes } from './storage.routes.js';
+export { storageResolvers } from './storage.resolvers.js';
+export { storageLoaders } from './storage.loaders.js';
