@@ -23,7 +23,7 @@ import {
 } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { institutionRoutes } from './modules/institutions/institutions.routes.js';
-import { consentRoutes } from './modules/consent/consent.routes.js';
+import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/standards.routes.js';
 import { participantRoutes } from './modules/participants/participants.routes.js';
 import { specimenRoutes } from './modules/specimens/specimens.routes.js';

@@ -11,9 +11,7 @@ import { createWebhookService, httpWebhookSender, type WebhookSender } from './m
 import { createParticipantService } from './modules/participants/participants.service.js';
 import { createScanService } from './modules/specimens/scans.service.js';
 import { createSpecimenService } from './modules/specimens/specimens.service.js';
-import { createConsentGate } from './modules/consent/consent.gate.js';
-import { consentJobs } from './modules/consent/consent.handlers.js';
-import { createConsentService } from './modules/consent/consent.service.js';
+import { consentJobs, createConsentGate, createConsentService } from './modules/consent/index.js';
 import { createStorageService } from './modules/storage/storage.service.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
