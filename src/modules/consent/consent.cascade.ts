@@ -8,9 +8,7 @@ import type { Db, Tx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { notFound } from '../../errors.js';
 import { emitWebhook } from '../webhooks/index.js';
-import { lockSpecimens } from '../specimens/specimens.repo.js';
-import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import type { SpecimenCommand, SpecimenLedger, SpecimenRow } from '../specimens/index.js';
 import {
   completeCascade,
   findCascade,
@@ -41,7 +39,7 @@ const NOT_DESTROYABLE: ReadonlySet<SpecimenRow['status']> = new Set(['destroyed'
 
 export function createWithdrawalCascade(deps: {
   db: Db;
-  specimens: SpecimenService;
+  ledger: SpecimenLedger;
   subscribers?: WithdrawalSubscriber[];
 }) {
   const { db } = deps;
@@ -50,13 +48,11 @@ export function createWithdrawalCascade(deps: {
   async function withdrawBatch(tx: Tx, ctx: Ctx, c: ConsentRow, rows: SpecimenRow[]) {
     const scope = c.withdrawalScope!;
     const toHold = rows.filter((r) => !r.holds.includes('CONSENT_WITHDRAWN'));
-    const changes: SpecimenChange[] = toHold.map((r) => ({
-      before: r,
-      patch: { holds: [...r.holds, 'CONSENT_WITHDRAWN'] },
-      events: [{ type: 'consent_withdrawn', details: { consentId: c.id, scope } }],
-      action: 'withdrawConsent',
-    }));
-    await deps.specimens.internal.applyChanges(tx, ctx, changes);
+    await deps.ledger.apply(
+      tx,
+      ctx,
+      toHold.map((r) => ({ kind: 'withdraw_consent', specimen: r, consentId: c.id, scope })),
+    );
     const listed =
       scope === 'destroy_specimens'
         ? await listForDestruction(
@@ -78,21 +74,12 @@ export function createWithdrawalCascade(deps: {
   }
 
   async function reconsentBatch(tx: Tx, ctx: Ctx, c: ConsentRow, rows: SpecimenRow[]) {
-    const changes: SpecimenChange[] = rows
+    // Destroyed and consumed tubes keep the hold (the lifecycle refuses lifting it from them).
+    const commands: SpecimenCommand[] = rows
       .filter((r) => r.holds.includes('CONSENT_WITHDRAWN') && !['destroyed', 'consumed'].includes(r.status))
-      .map((r) => ({
-        before: r,
-        patch: { holds: r.holds.filter((h) => h !== 'CONSENT_WITHDRAWN') },
-        events: [
-          {
-            type: 'hold_released',
-            details: { reason: 'CONSENT_WITHDRAWN', consentId: c.id, reconsent: true },
-          },
-        ],
-        action: 'reconsent',
-      }));
-    await deps.specimens.internal.applyChanges(tx, ctx, changes);
-    return { changed: changes.length, listed: 0 };
+      .map((r) => ({ kind: 'lift_consent_hold', specimen: r, consentId: c.id }));
+    await deps.ledger.apply(tx, ctx, commands);
+    return { changed: commands.length, listed: 0 };
   }
 
   /** One webhook per partner that received any of the donor's specimens; returns how many were queued. */
@@ -151,7 +138,7 @@ export function createWithdrawalCascade(deps: {
           await db.transaction(async (tx) => {
             const ids = await donorSpecimenIds(tx, consent, after, BATCH);
             if (ids.length === 0) return { ids: 0, changed: 0, listed: 0, last: null };
-            const rows = await lockSpecimens(tx, consent.institutionId, ids);
+            const rows = await deps.ledger.lock(tx, consent.institutionId, ids);
             // The consent may have changed since the job was queued: act on what holds now.
             const current = await findConsentById(tx, consent.id, { share: true });
             const stillCurrent = current !== undefined && current.supersededAt === null;

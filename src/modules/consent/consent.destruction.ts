@@ -2,13 +2,17 @@
 // picking, and the scan that confirms each one was destroyed.
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, actorLabel, authorize } from '../../auth/roles.js';
-import type { Db, DbOrTx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, type FieldProblem } from '../../errors.js';
-import { loadContainersWithAncestors, locationOf } from '../storage/index.js';
-import { findSpecimensByIds, lockSpecimensByBarcode } from '../specimens/specimens.repo.js';
-import type { SpecimenChange, SpecimenService, SpecimenView } from '../specimens/specimens.service.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import type {
+  findSpecimensByIds,
+  specimenViews,
+  SpecimenCommand,
+  SpecimenLedger,
+  SpecimenRow,
+  SpecimenView,
+} from '../specimens/index.js';
 import {
   confirmDestructionItems,
   findOpenDestructionItems,
@@ -22,17 +26,21 @@ export interface DestructionListItem extends SpecimenView {
   item: DestructionItemRow;
 }
 
-/** Specimens with their locations: one container query for any number of them. */
-async function withLocations(
-  handle: DbOrTx,
-  institutionId: string,
-  rows: SpecimenRow[],
-): Promise<SpecimenView[]> {
-  const containers = await loadContainersWithAncestors(handle, institutionId, [
-    ...new Set(rows.map((r) => r.containerId).filter((c): c is string => c !== null)),
-  ]);
-  return rows.map((row) => ({ row, location: locationOf(row, containers) }));
+/**
+ * Specimen reads consent makes, handed in by the composition root from the specimens module, so
+ * the consent services import specimens for types only (ARCHITECTURE.md rule 3).
+ */
+export interface SpecimenReads {
+  /** specimens of the institution by id; another institution's ids are left out */
+  findSpecimensByIds: typeof findSpecimensByIds;
+  /** specimens with their locations, one container query for any number */
+  specimenViews: typeof specimenViews;
 }
+
+type DestroyCommand = Extract<SpecimenCommand, { kind: 'destroy' }>;
+
+/** Tubes the list is settled for: confirming them again changes nothing. */
+const ALREADY_GONE: ReadonlySet<SpecimenRow['status']> = new Set(['destroyed', 'consumed']);
 
 /** Picking order: the box's path, then row and column in the box; tubes without a place last. */
 function pickingOrder(a: SpecimenView, b: SpecimenView): number {
@@ -47,7 +55,7 @@ function pickingOrder(a: SpecimenView, b: SpecimenView): number {
   return ka[0].localeCompare(kb[0]) || ka[1] - kb[1] || ka[2] - kb[2];
 }
 
-export function createDestruction(deps: { db: Db; specimens: SpecimenService }) {
+export function createDestruction(deps: { db: Db; ledger: SpecimenLedger; specimenReads: SpecimenReads }) {
   const { db } = deps;
 
   return {
@@ -56,11 +64,12 @@ export function createDestruction(deps: { db: Db; specimens: SpecimenService }) 
       authorize(ctx.actor, 'destruction.read');
       const institutionId = actorInstitutionId(ctx.actor);
       const items = await listOpenDestructionItems(db, institutionId);
-      const specimens = await findSpecimensByIds(db, institutionId, [
+      const reads = deps.specimenReads;
+      const specimens = await reads.findSpecimensByIds(db, institutionId, [
         ...new Set(items.map((i) => i.specimenId)),
       ]);
       const views = new Map(
-        (await withLocations(db, institutionId, specimens)).map((v) => [v.row.id, v] as const),
+        (await reads.specimenViews(db, institutionId, specimens)).map((v) => [v.row.id, v]),
       );
       return items
         .flatMap((item) => {
@@ -72,33 +81,56 @@ export function createDestruction(deps: { db: Db; specimens: SpecimenService }) 
 
     /**
      * Confirms destruction by scanning: each listed tube is destroyed (custody event) and its
-     * item closed. Throws BATCH_REJECTED when a barcode is unknown or not on the list.
+     * item closed; tubes already destroyed or consumed are left as they are. Throws
+     * BATCH_REJECTED, naming each refused scan: a barcode unknown (SPECIMEN_NOT_FOUND) or not on
+     * the list (NOT_ON_DESTRUCTION_LIST), or a tube the lifecycle may not destroy, such as a
+     * missing one (INVALID_TRANSITION); then nothing is destroyed.
      */
     async confirmDestruction(ctx: Ctx, input: ConfirmDestructionInput): Promise<SpecimenView[]> {
       authorize(ctx.actor, 'destruction.confirm');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const rows = await lockSpecimensByBarcode(tx, institutionId, input.barcodes);
+        const rows = await deps.ledger.lockByBarcodes(tx, institutionId, input.barcodes);
         const byBarcode = new Map(rows.map((r) => [r.barcode, r]));
         const open = await findOpenDestructionItems(
           tx,
           rows.map((r) => r.id),
         );
         const listed = new Set(open.map((o) => o.specimenId));
+        const occurredAt = input.occurredAt ? new Date(input.occurredAt) : null;
+        // In id order (the lock order), one per tube however often it was scanned.
+        const commands = new Map<string, DestroyCommand>(
+          rows
+            .filter((r) => listed.has(r.id) && !ALREADY_GONE.has(r.status))
+            .map((r) => [
+              r.id,
+              {
+                kind: 'destroy',
+                specimen: r,
+                occurredAt,
+                reason: 'consent withdrawn',
+                details: { consentIds: open.filter((o) => o.specimenId === r.id).map((o) => o.consentId) },
+                action: 'confirmDestruction',
+              },
+            ]),
+        );
         const problems = input.barcodes.flatMap((b, i): FieldProblem[] => {
+          const field = `barcodes.${i}`;
           const r = byBarcode.get(b);
-          if (!r)
-            return [
-              { field: `barcodes.${i}`, message: `no specimen has barcode ${b}`, code: 'SPECIMEN_NOT_FOUND' },
-            ];
+          if (!r) return [{ field, message: `no specimen has barcode ${b}`, code: 'SPECIMEN_NOT_FOUND' }];
           if (!listed.has(r.id))
             return [
-              {
-                field: `barcodes.${i}`,
-                message: `${b} is not on the destruction list`,
-                code: 'NOT_ON_DESTRUCTION_LIST',
-              },
+              { field, message: `${b} is not on the destruction list`, code: 'NOT_ON_DESTRUCTION_LIST' },
             ];
+          const command = commands.get(r.id);
+          if (command) {
+            try {
+              deps.ledger.check(command);
+            } catch (err) {
+              if (!(err instanceof DomainError)) throw err;
+              return [{ field, message: err.message, code: err.code }];
+            }
+          }
           return [];
         });
         if (problems.length)
@@ -108,51 +140,19 @@ export function createDestruction(deps: { db: Db; specimens: SpecimenService }) 
             `${problems.length} of ${input.barcodes.length} scans were refused; nothing was destroyed`,
             problems,
           );
-        const containers = await loadContainersWithAncestors(
-          tx,
-          institutionId,
-          rows.map((r) => r.containerId).filter((c): c is string => c !== null),
+        const destroyed = new Map(
+          (await deps.ledger.apply(tx, ctx, [...commands.values()])).map((r) => [r.id, r]),
         );
-        const occurredAt = input.occurredAt ? new Date(input.occurredAt) : null;
-        const changes: SpecimenChange[] = rows.map((r) => {
-          const alreadyGone = r.status === 'destroyed' || r.status === 'consumed';
-          const loc = locationOf(r, containers);
-          return {
-            before: r,
-            patch: alreadyGone
-              ? {}
-              : {
-                  status: 'destroyed',
-                  availableQuantity: 0,
-                  containerId: null,
-                  positionRow: null,
-                  positionCol: null,
-                },
-            events: alreadyGone
-              ? []
-              : [
-                  {
-                    type: 'destroyed',
-                    occurredAt,
-                    fromContainerId: r.containerId,
-                    fromPosition: loc?.position ?? null,
-                    quantityChange: r.availableQuantity ? -r.availableQuantity : null,
-                    details: {
-                      reason: 'consent withdrawn',
-                      consentIds: open.filter((o) => o.specimenId === r.id).map((o) => o.consentId),
-                    },
-                  },
-                ],
-            action: 'confirmDestruction',
-          };
-        });
-        const after = await deps.specimens.internal.applyChanges(tx, ctx, changes);
         await confirmDestructionItems(
           tx,
           rows.map((r) => r.id),
           actorLabel(ctx.actor),
         );
-        return withLocations(tx, institutionId, after);
+        return deps.specimenReads.specimenViews(
+          tx,
+          institutionId,
+          rows.map((r) => destroyed.get(r.id) ?? r),
+        );
       });
     },
   };

@@ -1,7 +1,6 @@
 // Consent rows as the API shows them: one mapping for REST routes, GraphQL resolvers and loaders.
 import { z } from 'zod';
-import { specimenDto } from '../specimens/specimens.schemas.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { specimenDto, toSpecimenDto } from '../specimens/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import type { DestructionListItem } from './consent.destruction.js';
 import { effectiveStatus } from './consent.records.js';

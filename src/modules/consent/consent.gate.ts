@@ -2,7 +2,7 @@ import type { Ctx } from '../../context.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { DomainError, badRequest } from '../../errors.js';
 import { protocolTiers } from '../participants/index.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import type { SpecimenRow } from '../specimens/index.js';
 import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
 import { currentConsentWithdrawn, findCurrentConsents } from './consent.repo.js';
 import { DEFAULT_USE, USES, type Use } from '../../vocabulary/uses.js';

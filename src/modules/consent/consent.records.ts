@@ -7,7 +7,7 @@ import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, conflict, notFound, unprocessable } from '../../errors.js';
 import { enqueueJob } from '../../jobs/outbox.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import { findParticipantWithTiers } from '../participants/index.js';
 import { today } from './consent.gate.js';
 import { consentCascadeJob } from './consent.jobs.js';

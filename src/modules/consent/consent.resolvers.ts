@@ -2,7 +2,7 @@ import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs } from '../../graphql/adapter.js';
 import { validationFailed } from '../../errors.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { toSpecimenDto } from '../specimens/index.js';
 import { toCascadeDto, toConsentGql, toDestructionItemDto } from './consent.dto.js';
 import {
   confirmDestructionInput,

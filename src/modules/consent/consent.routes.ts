@@ -4,8 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
-import { specimenDto } from '../specimens/specimens.schemas.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { specimenDto, toSpecimenDto } from '../specimens/index.js';
 import {
   cascadeDto,
   consentDto,

@@ -4,17 +4,18 @@
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { findSpecimensByIds } from '../specimens/specimens.repo.js';
-import type { SpecimenService } from '../specimens/specimens.service.js';
+import type { SpecimenLedger } from '../specimens/index.js';
 import type { Use } from '../../vocabulary/uses.js';
 import { createWithdrawalCascade, type WithdrawalSubscriber } from './consent.cascade.js';
-import { createDestruction } from './consent.destruction.js';
+import { createDestruction, type SpecimenReads } from './consent.destruction.js';
 import { createConsentGate, type ConsentGate } from './consent.gate.js';
 import { createConsentRecords } from './consent.records.js';
 
 export interface ConsentServiceDeps {
   db: Db;
-  specimens: SpecimenService;
+  /** the only author of specimen rows: locks, lifecycle checks, holds and destruction */
+  ledger: SpecimenLedger;
+  specimenReads: SpecimenReads;
   subscribers?: WithdrawalSubscriber[];
   /** The gate holds no state; the container may pass its own. */
   gate?: ConsentGate;
@@ -26,8 +27,8 @@ export function createConsentService(deps: ConsentServiceDeps) {
 
   return {
     ...createConsentRecords({ db }),
-    ...createWithdrawalCascade({ db, specimens: deps.specimens, subscribers: deps.subscribers }),
-    ...createDestruction({ db, specimens: deps.specimens }),
+    ...createWithdrawalCascade({ db, ledger: deps.ledger, subscribers: deps.subscribers }),
+    ...createDestruction({ db, ledger: deps.ledger, specimenReads: deps.specimenReads }),
 
     /**
      * The uses each given specimen of the caller's institution may be put to now, by the same
@@ -36,7 +37,11 @@ export function createConsentService(deps: ConsentServiceDeps) {
      */
     async permittedUses(ctx: Ctx, specimenIds: readonly string[]): Promise<Map<string, Use[]>> {
       authorize(ctx.actor, 'specimens.read');
-      const rows = await findSpecimensByIds(db, actorInstitutionId(ctx.actor), specimenIds);
+      const rows = await deps.specimenReads.findSpecimensByIds(
+        db,
+        actorInstitutionId(ctx.actor),
+        specimenIds,
+      );
       return gate.permittedUsesOf(db, rows);
     },
   };

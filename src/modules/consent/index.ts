@@ -2,7 +2,7 @@
 // specimen passes, the withdrawal cascade and the destruction list.
 export { createConsentService, type ConsentService, type ConsentServiceDeps } from './consent.service.js';
 export type { WithdrawalSubscriber } from './consent.cascade.js';
-export type { DestructionListItem } from './consent.destruction.js';
+export type { DestructionListItem, SpecimenReads } from './consent.destruction.js';
 export { effectiveStatus } from './consent.records.js';
 export type { CascadeRow, ConsentRow } from './consent.repo.js';
 export { createConsentGate, loadConsentContexts, parseUse, today, type ConsentGate } from './consent.gate.js';
