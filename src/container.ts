@@ -23,7 +23,6 @@ import {
   createConsentGate,
   createConsentService,
   permittedUses,
-  today,
 } from './modules/consent/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
@@ -59,12 +58,12 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     }),
   };
 
-  const consentGate = createConsentGate();
+  const consentGate = createConsentGate({ clock });
   // Specimens ask consent through this interface, so the specimens module never imports consent.
   const useGate: UseGate = {
     assertUsable: (tx, ctx, rows, use) => consentGate.assertUsable(tx, ctx, rows, use),
     holdsAtBirth: (tx, participantId, protocolId) => consentGate.holdsAtBirth(tx, participantId, protocolId),
-    usesNow: (facts) => permittedUses({ ...facts, today: today() }),
+    usesNow: (facts) => permittedUses({ ...facts, today: consentGate.today() }),
   };
   // The only author of specimen rows. Every write queues its standardization check in the same
   // transaction (outbox).
@@ -77,6 +76,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     ledger,
     specimenReads: { findSpecimensByIds, specimenViews },
     gate: consentGate,
+    clock,
   });
   const standards = createStandardsService({ db, ledger, clock });
   const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards };

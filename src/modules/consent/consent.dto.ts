@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { specimenDto, toSpecimenDto } from '../specimens/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import type { DestructionListItem } from './consent.destruction.js';
-import { effectiveStatus } from './consent.records.js';
 import type { CascadeRow, ConsentRow } from './consent.repo.js';
 import { CONSENT_RESPONSES, CONSENT_STATUSES, WITHDRAWAL_SCOPES } from './consent.table.js';
 
@@ -33,7 +32,7 @@ export const toConsentDto = (c: ConsentRow): z.infer<typeof consentDto> => ({
   signedOn: c.signedOn,
   obtainedBy: c.obtainedBy,
   responses: c.responses,
-  status: effectiveStatus(c),
+  status: c.status,
   expiresOn: c.expiresOn,
   withdrawnAt: c.withdrawnAt?.toISOString() ?? null,
   withdrawalScope: c.withdrawalScope,

@@ -1,3 +1,4 @@
+import { systemClock, utcDay, type Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { DomainError, badRequest } from '../../errors.js';
@@ -7,18 +8,9 @@ import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibi
 import { currentConsentWithdrawn, findCurrentConsents } from './consent.repo.js';
 import { DEFAULT_USE, USES, type Use } from '../../vocabulary/uses.js';
 
-const DAY_MS = 86_400_000;
-let currentDay = { from: 0, to: 0, day: '' };
-
-/** The UTC date, YYYY-MM-DD; without an argument, remembered until midnight (asked on every scan). */
-export function today(now?: Date): string {
-  if (now) return now.toISOString().slice(0, 10);
-  const ms = Date.now();
-  if (ms < currentDay.from || ms >= currentDay.to) {
-    const from = ms - (ms % DAY_MS);
-    currentDay = { from, to: from + DAY_MS, day: new Date(ms).toISOString().slice(0, 10) };
-  }
-  return currentDay.day;
+/** The UTC date of `now`, YYYY-MM-DD: the day consent expiry is judged on. */
+export function today(now: Date): string {
+  return now.toISOString().slice(0, 10);
 }
 
 interface ConsentContext {
@@ -63,13 +55,17 @@ export function parseUse(use: string | undefined): Use {
  * The consent gate the inventory calls wherever a specimen is used or released (check-out,
  * aliquoting, derivation, and later sharing).
  */
-export function createConsentGate() {
+export function createConsentGate(deps: { clock?: Clock } = {}) {
+  const day = utcDay(deps.clock ?? systemClock);
   return {
+    /** Today's UTC date by the gate's clock (consent expiry is judged on it). */
+    today: day,
+
     /** Throws CONSENT_NOT_GRANTED naming the tier, UNKNOWN_USE. */
     async assertUsable(tx: Tx, _ctx: Ctx, rows: SpecimenRow[], useName: string | undefined): Promise<void> {
       const use = parseUse(useName);
       const contexts = await loadConsentContexts(tx, rows, { lock: true });
-      const day = today();
+      const today = day();
       for (const row of rows) {
         const c = contexts.get(`${row.participantId}:${row.protocolId}`) ?? {
           consent: null,
@@ -77,7 +73,7 @@ export function createConsentGate() {
         };
         // Holds other than consent are the lifecycle's to refuse (SPECIMEN_ON_HOLD).
         const holds = row.holds.filter((h) => h === 'CONSENT_WITHDRAWN');
-        const verdict = evaluateUse({ participantId: row.participantId, holds, ...c, use, today: day });
+        const verdict = evaluateUse({ participantId: row.participantId, holds, ...c, use, today });
         if (!verdict.permitted) {
           throw new DomainError(
             'conflict',
@@ -99,17 +95,14 @@ export function createConsentGate() {
     /** The uses each specimen is permitted for now (scan lookup, GraphQL permittedUses). */
     async permittedUsesOf(db: DbOrTx, rows: SpecimenRow[]): Promise<Map<string, Use[]>> {
       const contexts = await loadConsentContexts(db, rows);
-      const day = today();
+      const today = day();
       return new Map(
         rows.map((row) => {
           const c = contexts.get(`${row.participantId}:${row.protocolId}`) ?? {
             consent: null,
             protocolTiers: null,
           };
-          return [
-            row.id,
-            permittedUses({ participantId: row.participantId, holds: row.holds, ...c, today: day }),
-          ];
+          return [row.id, permittedUses({ participantId: row.participantId, holds: row.holds, ...c, today })];
         }),
       );
     },

@@ -1,6 +1,7 @@
 // Consent records: a donor's signed consents per protocol, their history and withdrawal. The
 // withdrawal itself is recorded here, in the request; its effect on the tubes runs later in the
 // consent worker (consent.cascade.ts).
+import { systemClock, utcDay, type Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
@@ -9,7 +10,6 @@ import { DomainError, badRequest, conflict, notFound, unprocessable } from '../.
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/index.js';
 import { findParticipantWithTiers } from '../participants/index.js';
-import { today } from './consent.gate.js';
 import { consentCascadeJob } from './consent.jobs.js';
 import {
   findConsent,
@@ -28,14 +28,17 @@ import type { ConsentResponse, WithdrawalScope } from './consent.table.js';
 /** Withdrawn or destroyed specimens cannot come back under a new consent; held ones can. */
 const LIFTABLE: ReadonlySet<WithdrawalScope> = new Set<WithdrawalScope>(['stop_future_use', 'stop_data_use']);
 
-/** The status a consent has today: an expiry date in the past reads as expired. */
-export function effectiveStatus(c: ConsentRow, day = today()): ConsentRow['status'] {
+/** The status a consent has on `day` (YYYY-MM-DD): an expiry date in the past reads as expired. */
+export function effectiveStatus(c: ConsentRow, day: string): ConsentRow['status'] {
   if (c.status === 'active' && c.expiresOn !== null && c.expiresOn <= day) return 'expired';
   return c.status;
 }
 
-export function createConsentRecords(deps: { db: Db }) {
+export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
   const { db } = deps;
+  const today = utcDay(deps.clock ?? systemClock);
+  /** Consents leave the service with the status they have today. */
+  const asOfToday = (c: ConsentRow): ConsentRow => ({ ...c, status: effectiveStatus(c, today()) });
 
   async function loadOwn(handle: Db, ctx: Ctx, id: string): Promise<ConsentRow> {
     const row = await findConsent(handle, actorInstitutionId(ctx.actor), id);
@@ -112,27 +115,27 @@ export function createConsentRecords(deps: { db: Db }) {
           const cascade = await insertCascade(tx, { institutionId, consentId: row.id, kind: 'reconsent' });
           await enqueueJob(tx, ctx, consentCascadeJob, { cascadeId: cascade.id });
         }
-        return row;
+        return asOfToday(row);
       });
     },
 
     /** Throws CONSENT_NOT_FOUND. */
     async getConsent(ctx: Ctx, id: string): Promise<ConsentRow> {
       authorize(ctx.actor, 'consent.read');
-      return loadOwn(db, ctx, id);
+      return asOfToday(await loadOwn(db, ctx, id));
     },
 
     /** Every version for a participant, newest first. */
     async listConsents(ctx: Ctx, q: { participantId: string }): Promise<ConsentRow[]> {
       authorize(ctx.actor, 'consent.read');
-      return listConsentRows(db, actorInstitutionId(ctx.actor), [q.participantId]);
+      return (await listConsentRows(db, actorInstitutionId(ctx.actor), [q.participantId])).map(asOfToday);
     },
 
     /** Every consent version of each given participant, newest first, in one query. Throws FORBIDDEN. */
     async listConsentsOfParticipants(ctx: Ctx, participantIds: readonly string[]): Promise<ConsentRow[]> {
       authorize(ctx.actor, 'consent.read');
       if (participantIds.length === 0) return [];
-      return listConsentRows(db, actorInstitutionId(ctx.actor), participantIds);
+      return (await listConsentRows(db, actorInstitutionId(ctx.actor), participantIds)).map(asOfToday);
     },
 
     /**
@@ -177,7 +180,7 @@ export function createConsentRecords(deps: { db: Db }) {
           before,
           after,
         });
-        return { consent: after, cascade };
+        return { consent: asOfToday(after), cascade };
       });
     },
   };

@@ -1,6 +1,7 @@
 // The consent service: the use cases of the module composed into the one object routes,
 // resolvers, job handlers and other services call (consent records, the withdrawal cascade,
 // destruction), plus the uses each specimen is permitted for now.
+import type { Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
@@ -19,14 +20,16 @@ export interface ConsentServiceDeps {
   subscribers?: WithdrawalSubscriber[];
   /** The gate holds no state; the container may pass its own. */
   gate?: ConsentGate;
+  /** consent expiry is judged on this clock's date */
+  clock?: Clock;
 }
 
 export function createConsentService(deps: ConsentServiceDeps) {
   const { db } = deps;
-  const gate = deps.gate ?? createConsentGate();
+  const gate = deps.gate ?? createConsentGate({ clock: deps.clock });
 
   return {
-    ...createConsentRecords({ db }),
+    ...createConsentRecords({ db, clock: deps.clock }),
     ...createWithdrawalCascade({ db, ledger: deps.ledger, subscribers: deps.subscribers }),
     ...createDestruction({ db, ledger: deps.ledger, specimenReads: deps.specimenReads }),
 
