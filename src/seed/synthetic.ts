@@ -13,7 +13,7 @@ import {
   longTermStorageCode,
   postCentrifugationCode,
   preCentrifugationCode,
-} from '../modules/standards/sprec.js';
+} from '../modules/standards/sprec.letters.js';
 import type { SprecLongTermContainerKind } from '../modules/standards/sprec.vocabulary.js';
 import { positionLabel, type GridScheme } from '../modules/storage/grid.js';
 

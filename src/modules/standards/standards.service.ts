@@ -22,6 +22,7 @@ import type {
   SpecimenChangeListener,
   SpecimenService,
 } from '../specimens/specimens.service.js';
+import { normalizeRules } from './quality-rules.js';
 import { toMiabisCollection, type CollectionAggregate } from './miabis.js';
 import { decodeSprec, type SprecDecodeResult } from './sprec.js';
 import { SPREC_VERSIONS, isSprecVersion } from './sprec.vocabulary.js';
@@ -29,7 +30,6 @@ import { checkSpecimenJob, runStandardizationJob } from './standards.jobs.js';
 import {
   evaluateSpecimen,
   memoDecoder,
-  normalizeRules,
   worstOutcome,
   type CheckResult,
   type Ruleset,
