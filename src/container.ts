@@ -17,11 +17,11 @@ import { createConsentService } from './modules/consent/consent.service.js';
 import { createStorageService } from './modules/storage/storage.service.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
-import { standardsJobs } from './modules/standards/standards.handlers.js';
 import {
   createStandardsChangeListener,
   createStandardsService,
-} from './modules/standards/standards.service.js';
+  standardsJobs,
+} from './modules/standards/index.js';
 
 export interface ContainerOverrides {
   webhookSender?: WebhookSender;

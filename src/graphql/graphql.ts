@@ -14,8 +14,7 @@ import { institutionLoaders, institutionResolvers } from '../modules/institution
 import { participantResolvers } from '../modules/participants/participants.resolvers.js';
 import { specimenLoaders } from '../modules/specimens/specimens.loaders.js';
 import { specimenResolvers } from '../modules/specimens/specimens.resolvers.js';
-import { standardsLoaders } from '../modules/standards/standards.loaders.js';
-import { standardsResolvers } from '../modules/standards/standards.resolvers.js';
+import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders } from '../modules/storage/storage.loaders.js';
 import { storageResolvers } from '../modules/storage/storage.resolvers.js';
 import { aliasLimit, depthLimit } from './limits.js';

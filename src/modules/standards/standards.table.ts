@@ -150,3 +150,4 @@ export const standardizationRunItems = pgTable(
 export type QualityRulesetRow = typeof qualityRulesets.$inferSelect;
 export type QcResultRow = typeof qcResults.$inferSelect;
 export type StandardizationRunRow = typeof standardizationRuns.$inferSelect;
+export type QcResultHistoryRow = typeof qcResultHistory.$inferSelect;

@@ -1,0 +1,117 @@
+// Evaluating loaded specimens and recording what the checks found, the same way for the
+// per-specimen check and the batch run: results written in one statement per institution
+// (qc-results.repo.ts), the specimen's QC status and, where a failing rule asks, a QC_FAILED hold,
+// both through the specimens module as the checker.
+
+import type { Ctx } from '../../context.js';
+import type { Tx } from '../../db/client.js';
+import { today } from '../consent/consent.gate.js';
+import { transition, type SpecimenStatus } from '../specimens/specimens.lifecycle.js';
+import { lockSpecimens } from '../specimens/specimens.repo.js';
+import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
+import type { LoadedFacts } from './qc-facts.read-model.js';
+import { writeResults, type EvaluatedSpecimen } from './qc-results.repo.js';
+import { checkerCtx } from './standards.actor.js';
+import { evaluateSpecimen, type Ruleset, type SprecDecoder } from './standards.rules.js';
+import { NO_JIT } from './standards.sql.js';
+
+export interface RecordOutcome {
+  /** specimens whose results were written */
+  written: Set<string>;
+  holdsPlaced: number;
+}
+
+export interface QcRecorderDeps {
+  specimens: SpecimenService;
+  clock: () => Date;
+}
+
+export function createQcRecorder(deps: QcRecorderDeps) {
+  const { clock } = deps;
+
+  /**
+   * Places a QC_FAILED hold (with its hold_placed custody event and audit row, as placeHold does)
+   * on written specimens a failing rule asks to hold. Idempotent: a held specimen is skipped, as is
+   * one whose status takes no hold or that changed since it was evaluated.
+   */
+  async function placeHolds(
+    tx: Tx,
+    ctx: Ctx,
+    institutionId: string,
+    items: EvaluatedSpecimen[],
+    written: Set<string>,
+    runId: string | null,
+  ) {
+    const wanted = items.filter(
+      (i) =>
+        written.has(i.facts.id) &&
+        i.results.some((r) => r.hold) &&
+        !i.facts.holds.includes('QC_FAILED') &&
+        transition(i.facts.status as SpecimenStatus, 'place_hold').ok,
+    );
+    if (wanted.length === 0) return 0;
+    const byId = new Map(wanted.map((w) => [w.facts.id, w]));
+    const locked = await lockSpecimens(tx, institutionId, [...byId.keys()]);
+    const changes: SpecimenChange[] = [];
+    for (const row of locked) {
+      const w = byId.get(row.id);
+      if (!w || row.holds.includes('QC_FAILED') || !transition(row.status, 'place_hold').ok) continue;
+      const failed = w.results.filter((r) => r.hold).map((r) => r.check);
+      changes.push({
+        before: row,
+        patch: { holds: [...row.holds, 'QC_FAILED'] },
+        events: [
+          {
+            type: 'hold_placed',
+            details: { reason: 'QC_FAILED', checks: failed, ...(runId ? { runId } : {}) },
+          },
+        ],
+        action: 'placeHold',
+      });
+    }
+    if (changes.length)
+      await deps.specimens.internal.applyChanges(tx, checkerCtx(ctx, institutionId), changes);
+    return changes.length;
+  }
+
+  return {
+    /** Runs every check on the loaded specimens; rulesets by protocol id. */
+    evaluate(
+      loaded: LoadedFacts[],
+      rulesets: Map<string, Ruleset>,
+      decode: SprecDecoder,
+    ): EvaluatedSpecimen[] {
+      const day = today(clock());
+      return loaded.map(({ facts: f, currentChecks }) => {
+        const results = evaluateSpecimen(f, f.protocolId ? (rulesets.get(f.protocolId) ?? null) : null, {
+          today: day,
+          decode,
+        });
+        const now = new Set(results.map((r) => r.check));
+        return { facts: f, results, stale: currentChecks.filter((c) => !now.has(c)) };
+      });
+    },
+
+    /** Writes evaluated specimens grouped by institution and places the holds their results ask. */
+    async record(tx: Tx, ctx: Ctx, items: EvaluatedSpecimen[], runId: string | null): Promise<RecordOutcome> {
+      const byInstitution = new Map<string, EvaluatedSpecimen[]>();
+      for (const i of items) {
+        const list = byInstitution.get(i.facts.institutionId) ?? [];
+        list.push(i);
+        byInstitution.set(i.facts.institutionId, list);
+      }
+      const written = new Set<string>();
+      let holdsPlaced = 0;
+      const now = clock();
+      await tx.execute(NO_JIT);
+      for (const [institutionId, list] of byInstitution) {
+        const w = await writeResults(tx, institutionId, list, runId, now);
+        for (const id of w) written.add(id);
+        holdsPlaced += await placeHolds(tx, ctx, institutionId, list, w, runId);
+      }
+      return { written, holdsPlaced };
+    },
+  };
+}
+
+export type QcRecorder = ReturnType<typeof createQcRecorder>;
