@@ -1,6 +1,6 @@
 // Standardization checks as pure functions (DESIGN.md section 4): the facts about one specimen in,
 // its check results out. The same evaluation serves the per-specimen worker job and the batch run;
-// only the way facts are loaded differs (see standards.service.ts).
+// only the way facts are loaded differs (see qc-facts.read-model.ts and qc-recorder.ts).
 //
 // Check codes:
 //   sprec.code       the stated SPREC code decodes in its version, with the grammar of the type
