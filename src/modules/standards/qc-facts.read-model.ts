@@ -10,7 +10,7 @@ import { asc, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../../db/client.js';
 import { custodyEvents, type CustodyEventRow } from '../custody/index.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
-import type { SpecimenStatus } from '../specimens/specimens.lifecycle.js';
+import type { SpecimenStatus } from '../specimens/index.js';
 import { NO_JIT, epochMs } from './standards.sql.js';
 import type { SpecimenFacts } from './standards.rules.js';
 

@@ -1,18 +1,21 @@
 // Evaluating loaded specimens and recording what the checks found, the same way for the
 // per-specimen check and the batch run: results written in one statement per institution
-// (qc-results.repo.ts), the specimen's QC status and, where a failing rule asks, a QC_FAILED hold,
-// both through the specimens module as the checker.
+// (qc-results.repo.ts), then the specimen's QC status and, where a failing rule asks, a QC_FAILED
+// hold, both through the specimen ledger (holds as the checker).
 
 import type { Ctx } from '../../context.js';
 import type { Tx } from '../../db/client.js';
-import { today } from '../consent/consent.gate.js';
-import { transition, type SpecimenStatus } from '../specimens/specimens.lifecycle.js';
-import { lockSpecimens } from '../specimens/specimens.repo.js';
-import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
+import { today } from '../consent/index.js';
+import {
+  transition,
+  type SpecimenCommand,
+  type SpecimenLedger,
+  type SpecimenStatus,
+} from '../specimens/index.js';
 import type { LoadedFacts } from './qc-facts.read-model.js';
 import { writeResults, type EvaluatedSpecimen } from './qc-results.repo.js';
 import { checkerCtx } from './standards.actor.js';
-import { evaluateSpecimen, type Ruleset, type SprecDecoder } from './standards.rules.js';
+import { evaluateSpecimen, worstOutcome, type Ruleset, type SprecDecoder } from './standards.rules.js';
 import { NO_JIT } from './standards.sql.js';
 
 export interface RecordOutcome {
@@ -22,16 +25,16 @@ export interface RecordOutcome {
 }
 
 export interface QcRecorderDeps {
-  specimens: SpecimenService;
+  ledger: SpecimenLedger;
   clock: () => Date;
 }
 
 export function createQcRecorder(deps: QcRecorderDeps) {
-  const { clock } = deps;
+  const { ledger, clock } = deps;
 
   /**
-   * Places a QC_FAILED hold (with its hold_placed custody event and audit row, as placeHold does)
-   * on written specimens a failing rule asks to hold. Idempotent: a held specimen is skipped, as is
+   * Places a QC_FAILED hold (the ledger writes its hold_placed custody event and audit row, as for
+   * placeHold) on written specimens a failing rule asks to hold. Idempotent: a held specimen is skipped, as is
    * one whose status takes no hold or that changed since it was evaluated.
    */
   async function placeHolds(
@@ -51,27 +54,21 @@ export function createQcRecorder(deps: QcRecorderDeps) {
     );
     if (wanted.length === 0) return 0;
     const byId = new Map(wanted.map((w) => [w.facts.id, w]));
-    const locked = await lockSpecimens(tx, institutionId, [...byId.keys()]);
-    const changes: SpecimenChange[] = [];
+    const locked = await ledger.lock(tx, institutionId, [...byId.keys()]);
+    const commands: SpecimenCommand[] = [];
     for (const row of locked) {
       const w = byId.get(row.id);
       if (!w || row.holds.includes('QC_FAILED') || !transition(row.status, 'place_hold').ok) continue;
       const failed = w.results.filter((r) => r.hold).map((r) => r.check);
-      changes.push({
-        before: row,
-        patch: { holds: [...row.holds, 'QC_FAILED'] },
-        events: [
-          {
-            type: 'hold_placed',
-            details: { reason: 'QC_FAILED', checks: failed, ...(runId ? { runId } : {}) },
-          },
-        ],
-        action: 'placeHold',
+      commands.push({
+        kind: 'place_hold',
+        specimen: row,
+        reason: 'QC_FAILED',
+        details: { checks: failed, ...(runId ? { runId } : {}) },
       });
     }
-    if (changes.length)
-      await deps.specimens.internal.applyChanges(tx, checkerCtx(ctx, institutionId), changes);
-    return changes.length;
+    if (commands.length) await ledger.apply(tx, checkerCtx(ctx, institutionId), commands);
+    return commands.length;
   }
 
   return {
@@ -92,7 +89,10 @@ export function createQcRecorder(deps: QcRecorderDeps) {
       });
     },
 
-    /** Writes evaluated specimens grouped by institution and places the holds their results ask. */
+    /**
+     * Writes evaluated specimens grouped by institution: their results, then their QC status (the
+     * worst result) for those still at the evaluated version, then the holds their results ask.
+     */
     async record(tx: Tx, ctx: Ctx, items: EvaluatedSpecimen[], runId: string | null): Promise<RecordOutcome> {
       const byInstitution = new Map<string, EvaluatedSpecimen[]>();
       for (const i of items) {
@@ -107,6 +107,12 @@ export function createQcRecorder(deps: QcRecorderDeps) {
       for (const [institutionId, list] of byInstitution) {
         const w = await writeResults(tx, institutionId, list, runId, now);
         for (const id of w) written.add(id);
+        await ledger.recordQcStatus(
+          tx,
+          list
+            .filter((i) => w.has(i.facts.id))
+            .map((i) => ({ id: i.facts.id, version: i.facts.version, qcStatus: worstOutcome(i.results) })),
+        );
         holdsPlaced += await placeHolds(tx, ctx, institutionId, list, w, runId);
       }
       return { written, holdsPlaced };

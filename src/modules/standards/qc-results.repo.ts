@@ -17,9 +17,11 @@ export interface EvaluatedSpecimen {
 
 /**
  * Writes the results of evaluated specimens of one institution in one statement: results upserted
- * (one row per specimen and check), results that no longer apply removed, and specimen.qc_status
- * set to the worst result; a trigger appends each change of outcome to the history. A specimen whose
- * version moved since it was loaded is left alone: the change that moved it queued its own check.
+ * (one row per specimen and check) and results that no longer apply removed; a trigger appends each
+ * change of outcome to the history. A specimen whose version moved since it was loaded is left
+ * alone (the change that moved it queued its own check), so the statement reads specimen.version;
+ * the ids it returns are the specimens written, whose QC status the caller records next through
+ * the specimen ledger.
  */
 function writeResultsQuery(
   institutionId: string,
@@ -94,11 +96,6 @@ function writeResultsQuery(
       on conflict (specimen_id, check_code) do update
          set outcome = excluded.outcome, message = excluded.message, details = excluded.details,
              ruleset_version = excluded.ruleset_version, run_id = excluded.run_id, checked_at = excluded.checked_at
-    ),
-    qc as (
-      update specimen s set qc_status = e.status
-        from evaluated e
-       where s.id = e.id and s.qc_status is distinct from e.status
     )
     select id from evaluated`;
 }

@@ -3,7 +3,7 @@ import { actorInstitutionId, actorLabel, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { notFound, unprocessable, versionConflict } from '../../errors.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import { normalizeRules } from './quality-rules.js';
 import { currentRulesetRows, findRuleset, insertRuleset } from './quality-rules.repo.js';
 import type { PutQualityRulesInput } from './standards.schemas.js';

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js';
 import { DomainError } from '../../errors.js';
 import { loadConsentContexts } from '../consent/consent.gate.js';
 import { verifyChain } from '../custody/index.js';
-import { findSpecimen } from '../specimens/specimens.repo.js';
+import { findSpecimen } from '../specimens/index.js';
 import { custodyChainsOf, loadQcFacts } from './qc-facts.read-model.js';
 import type { QcRecorder } from './qc-recorder.js';
 import { listQcResultsOf, specimenQcRecord } from './qc-results.repo.js';

@@ -6,7 +6,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
 import { enqueueJob } from '../../jobs/outbox.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import { findInstitutionByCode } from '../institutions/index.js';
 import { findProtocolByCode, listProtocolRows } from '../participants/index.js';
 import { containerNotFound, findContainer } from '../storage/index.js';

@@ -2,7 +2,7 @@
 // answer them (one mapping per shape, so both transports answer the same data).
 
 import type { z } from 'zod';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import type { SpecimenRow } from '../specimens/index.js';
 import type { SprecDecodeResult } from './sprec.js';
 import type { RunResultItem } from './standardization-report.js';
 import { readSummary } from './run-summary.js';

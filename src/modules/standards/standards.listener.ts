@@ -1,6 +1,6 @@
 import type { Tx } from '../../db/client.js';
 import { enqueueJob, replacePendingJob } from '../../jobs/outbox.js';
-import type { SpecimenChangeListener } from '../specimens/specimens.service.js';
+import type { SpecimenChangeListener } from '../specimens/index.js';
 import { isChecker } from './standards.actor.js';
 import { checkSpecimenJob } from './standards.jobs.js';
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { SPECIMEN_STATUSES } from '../specimens/specimens.lifecycle.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
-import { QC_STATUSES } from '../specimens/specimens.table.js';
+import { QC_STATUSES, SPECIMEN_STATUSES } from '../specimens/index.js';
 import { MIABIS_STORAGE_TEMPERATURES } from './miabis.js';
 import { QC_OUTCOMES, RUN_STATUSES } from './standards.table.js';
 

@@ -10,7 +10,7 @@
 // (qc-recorder.ts).
 
 import type { Db } from '../../db/client.js';
-import type { SpecimenService } from '../specimens/specimens.service.js';
+import type { SpecimenLedger } from '../specimens/index.js';
 import { createMiabisService } from './miabis.service.js';
 import { createQcRecorder } from './qc-recorder.js';
 import { createQualityRulesService } from './quality-rules.service.js';
@@ -23,7 +23,8 @@ export { RUN_CHUNK };
 
 export interface StandardsServiceDeps {
   db: Db;
-  specimens: SpecimenService;
+  /** the only author of specimen rows: QC status and QC_FAILED holds go through it */
+  ledger: SpecimenLedger;
   clock?: () => Date;
   /** specimens per chunk of a batch run (default RUN_CHUNK) */
   chunkSize?: number;
@@ -32,7 +33,7 @@ export interface StandardsServiceDeps {
 export function createStandardsService(deps: StandardsServiceDeps) {
   const { db } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const recorder = createQcRecorder({ specimens: deps.specimens, clock });
+  const recorder = createQcRecorder({ ledger: deps.ledger, clock });
   return {
     ...createSprecDecodeService(),
     ...createQualityRulesService({ db }),
