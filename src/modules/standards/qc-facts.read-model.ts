@@ -11,7 +11,7 @@ import type { Db, DbOrTx } from '../../db/client.js';
 import { custodyEvents, type CustodyEventRow } from '../custody/index.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import type { SpecimenStatus } from '../specimens/index.js';
-import { NO_JIT, epochMs } from './standards.sql.js';
+import { epochMs, withoutJit } from './standards.sql.js';
 import type { SpecimenFacts } from './standards.rules.js';
 
 /** A specimen's facts and the checks that have a current result (the ones a re-check may remove). */
@@ -229,7 +229,7 @@ function toFacts(r: FactsRow): SpecimenFacts {
  */
 export async function loadQcFacts(db: Db, scope: SQL, limit: number | null): Promise<LoadedFacts[]> {
   const res = await db.transaction(async (tx) => {
-    await tx.execute(NO_JIT);
+    await withoutJit(tx);
     return tx.execute<FactsRow>(factsQuery(scope, limit));
   });
   return res.rows.map((r) => ({ facts: toFacts(r), currentChecks: r.current_checks ?? [] }));

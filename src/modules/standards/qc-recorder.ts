@@ -16,7 +16,7 @@ import type { LoadedFacts } from './qc-facts.read-model.js';
 import { writeResults, type EvaluatedSpecimen } from './qc-results.repo.js';
 import { checkerCtx } from './standards.actor.js';
 import { evaluateSpecimen, worstOutcome, type Ruleset, type SprecDecoder } from './standards.rules.js';
-import { NO_JIT } from './standards.sql.js';
+import { withoutJit } from './standards.sql.js';
 
 export interface RecordOutcome {
   /** specimens whose results were written */
@@ -103,7 +103,7 @@ export function createQcRecorder(deps: QcRecorderDeps) {
       const written = new Set<string>();
       let holdsPlaced = 0;
       const now = clock();
-      await tx.execute(NO_JIT);
+      await withoutJit(tx);
       for (const [institutionId, list] of byInstitution) {
         const w = await writeResults(tx, institutionId, list, runId, now);
         for (const id of w) written.add(id);

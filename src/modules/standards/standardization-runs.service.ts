@@ -28,7 +28,7 @@ import {
 import { runStandardizationJob } from './standards.jobs.js';
 import { ownProtocol } from './standards.protocols.js';
 import { memoDecoder } from './standards.rules.js';
-import { SYNCHRONOUS_COMMIT_OFF } from './standards.sql.js';
+import { withoutCommitFlush } from './standards.sql.js';
 import type { StartRunInput } from './standards.schemas.js';
 import type { StandardizationRunRow } from './standards.table.js';
 
@@ -201,7 +201,7 @@ export function createStandardizationRunsService(deps: StandardizationRunsDeps) 
               // The chunk's results and the run's cursor commit together, so a commit lost in a
               // crash is lost whole and the resumed run redoes that chunk: no need to wait for
               // the WAL flush of every chunk.
-              await tx.execute(SYNCHRONOUS_COMMIT_OFF);
+              await withoutCommitFlush(tx);
               const outcome = await recorder.record(tx, ctx, evaluated, runId);
               const summary = readSummary(current.summary);
               for (const e of evaluated)
