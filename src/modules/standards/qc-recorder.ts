@@ -34,8 +34,8 @@ export function createQcRecorder(deps: QcRecorderDeps) {
 
   /**
    * Places a QC_FAILED hold (the ledger writes its hold_placed custody event and audit row, as for
-   * placeHold) on written specimens a failing rule asks to hold. Idempotent: a held specimen is skipped, as is
-   * one whose status takes no hold or that changed since it was evaluated.
+   * placeHold) on written specimens a failing rule asks to hold. Idempotent: a held specimen is
+   * skipped, as is one whose status takes no hold or that changed since it was evaluated.
    */
   async function placeHolds(
     tx: Tx,
