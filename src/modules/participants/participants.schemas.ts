@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageQuery } from '../../http/schemas.js';
+import { pageQuery } from '../../pagination.js';
 
 // Participant schemas REST and GraphQL both validate with (the protocol and participant inputs
 // live in participants.service.ts).

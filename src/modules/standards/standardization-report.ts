@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
+import { decodeCursor, encodeCursor, type Page } from '../../pagination.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import { currentResults } from './qc-results.repo.js';
 import { runCsvPage, specimenLabels } from './run-results.read-model.js';

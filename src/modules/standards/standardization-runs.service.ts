@@ -4,7 +4,7 @@ import { actorInstitutionId, actorLabel, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { notFound } from '../../errors.js';
-import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/index.js';
 import { findInstitutionByCode } from '../institutions/index.js';
@@ -115,9 +115,12 @@ export function createStandardizationRunsService(deps: StandardizationRunsDeps) 
       authorize(ctx.actor, 'standards.read');
       const before = decodeCursor(q.cursor, z.uuid());
       const rows = await listRuns(db, actorInstitutionId(ctx.actor), before ?? null, q.limit + 1);
-      const more = rows.length > q.limit;
-      const items = more ? rows.slice(0, q.limit) : rows;
-      return { items, nextCursor: more ? encodeCursor(items.at(-1)!.id) : null };
+      return toPage(
+        rows,
+        q.limit,
+        (r) => r.id,
+        (r) => r,
+      );
     },
 
     /**
