@@ -167,7 +167,7 @@ describe('schema', () => {
   });
 
   it('resolves Participant.consents and Specimen.permittedUses through loaders', () => {
-    const loaders = graphqlLoaders(t.c.db) as Record<string, Record<string, unknown>>;
+    const loaders = graphqlLoaders() as Record<string, Record<string, unknown>>;
     expect(loaders.Participant?.consents).toBeDefined();
     expect(loaders.Specimen?.permittedUses).toBeDefined();
     expect(fieldsOf('Participant')).toContain('consents');

@@ -12,7 +12,7 @@ import {
 import { USES } from '../src/vocabulary/uses.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
-import { protocolDto, participantDto } from '../src/modules/participants/participants.routes.js';
+import { protocolDto, participantDto } from '../src/modules/participants/participants.schemas.js';
 import { CONSENT_TIERS } from '../src/vocabulary/consent-tiers.js';
 import { SEXES } from '../src/modules/participants/participants.table.js';
 import { SCAN_ACTIONS } from '../src/modules/specimens/specimens.scans.js';
@@ -118,7 +118,7 @@ describe('schema', () => {
   });
 
   it('resolves every relation through a loader, and loaders name only real fields', () => {
-    const loaders = graphqlLoaders(t.c.db) as Record<string, Record<string, unknown>>;
+    const loaders = graphqlLoaders() as Record<string, Record<string, unknown>>;
     const relations: Record<string, string[]> = {
       Specimen: ['parent', 'children', 'latestCustodyEvent', 'container'],
       Container: ['parent', 'map', 'freePositions'],

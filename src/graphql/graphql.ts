@@ -8,15 +8,12 @@ import { toProblem } from '../errors.js';
 import { asDomainError } from '../http/problem.js';
 import { ctxOf } from '../http/request-context.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
-import { consentLoaders } from '../modules/consent/consent.loaders.js';
-import { consentResolvers } from '../modules/consent/consent.resolvers.js';
-import { institutionLoaders, institutionResolvers } from '../modules/institutions/institutions.resolvers.js';
-import { participantResolvers } from '../modules/participants/participants.resolvers.js';
-import { specimenLoaders } from '../modules/specimens/specimens.loaders.js';
-import { specimenResolvers } from '../modules/specimens/specimens.resolvers.js';
+import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
+import { institutionLoaders, institutionResolvers } from '../modules/institutions/index.js';
+import { participantResolvers } from '../modules/participants/index.js';
+import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
-import { storageLoaders } from '../modules/storage/storage.loaders.js';
-import { storageResolvers } from '../modules/storage/storage.resolvers.js';
+import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
 import { aliasLimit, depthLimit } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import './context.js';
@@ -48,9 +45,9 @@ export function graphqlResolvers(): IResolvers {
   );
 }
 
-export function graphqlLoaders(db: Db): MercuriusLoaders {
+export function graphqlLoaders(): MercuriusLoaders {
   return mergeResolvers(
-    institutionLoaders(db),
+    institutionLoaders,
     specimenLoaders,
     storageLoaders,
     consentLoaders,
@@ -66,7 +63,7 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
   await app.register(mercurius, {
     schema: SCHEMA_SDL,
     resolvers: graphqlResolvers(),
-    loaders: graphqlLoaders(deps.db),
+    loaders: graphqlLoaders(),
     path: '/graphql',
     graphiql: true,
     // Our own depth rule rather than Mercurius's queryDepth, which counts introspection too.

@@ -5,34 +5,16 @@ import type { Db, DbOrTx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { conflict, notFound, versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
-import type {
-  CreateInstitutionInput,
-  InstitutionDto,
-  UpdateInstitutionInput,
-} from './institutions.schemas.js';
+import type { CreateInstitutionInput, UpdateInstitutionInput } from './institutions.schemas.js';
 import {
   findInstitutionByCode,
   findInstitutionById,
+  findInstitutionsByIds,
   insertInstitution,
   listInstitutionRows,
   updateInstitutionRow,
   type InstitutionRow,
 } from './institutions.repo.js';
-
-export function toInstitutionDto(row: InstitutionRow): InstitutionDto {
-  return {
-    id: row.id,
-    code: row.code,
-    name: row.name,
-    kind: row.kind,
-    operator: row.operator,
-    webhookUrl: row.webhookUrl,
-    webhookConfigured: Boolean(row.webhookUrl && row.webhookSecret),
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    version: row.version,
-  };
-}
 
 /** Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export const newWebhookSecret = () => 'whsec_' + randomBytes(24).toString('base64');
@@ -91,6 +73,13 @@ export function createInstitutionService(deps: { db: Db }) {
     async getInstitution(ctx: Ctx, id: string): Promise<InstitutionRow> {
       authorize(ctx.actor, 'institutions.read');
       return load(ctx, db, id);
+    },
+
+    /** The institutions among `ids` the actor may see, in one query (for loaders); unknown ids are left out. */
+    async getInstitutionsByIds(ctx: Ctx, ids: readonly string[]): Promise<InstitutionRow[]> {
+      authorize(ctx.actor, 'institutions.read');
+      const rows = await findInstitutionsByIds(db, [...new Set(ids)]);
+      return rows.filter((r) => visibleTo(ctx, r));
     },
 
     /** The actor's own institution, or all of them for the operator's admins. */
