@@ -14,6 +14,8 @@ import {
   createSpecimenLedger,
   createSpecimenService,
   findSpecimensByBarcodes,
+  findSpecimensByIds,
+  specimenViews,
   type UseGate,
 } from './modules/specimens/index.js';
 import {
@@ -66,11 +68,16 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   };
   // The only author of specimen rows. Every write queues its standardization check in the same
   // transaction (outbox).
-  const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()] });
-  const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate });
+  const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()], clock });
+  const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate, clock });
   const storage = createStorageService({ db, ledger, findSpecimensByBarcodes });
   const scans = createScanService({ db, ledger, useGate });
-  const consent = createConsentService({ db, ledger, gate: consentGate });
+  const consent = createConsentService({
+    db,
+    ledger,
+    specimenReads: { findSpecimensByIds, specimenViews },
+    gate: consentGate,
+  });
   const standards = createStandardsService({ db, ledger, clock });
   const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards };
 

@@ -1,7 +1,7 @@
 import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphqlLoaders } from '../src/graphql/graphql.js';
-import { cascadeDto, consentDto } from '../src/modules/consent/consent.routes.js';
+import { cascadeDto, consentDto } from '../src/modules/consent/index.js';
 import {
   CONSENT_RESPONSES,
   CONSENT_STATUSES,

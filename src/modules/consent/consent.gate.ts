@@ -1,11 +1,10 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { DomainError, badRequest } from '../../errors.js';
-import { protocols } from '../participants/participants.table.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import { protocolTiers } from '../participants/index.js';
+import type { SpecimenRow } from '../specimens/index.js';
 import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
-import { consents } from './consent.table.js';
+import { currentConsentWithdrawn, findCurrentConsents } from './consent.repo.js';
 import { DEFAULT_USE, USES, type Use } from '../../vocabulary/uses.js';
 
 const DAY_MS = 86_400_000;
@@ -37,21 +36,11 @@ export async function loadConsentContexts(
   const out = new Map<string, ConsentContext>();
   if (pairs.length === 0) return out;
   const participantIds = [...new Set(pairs.map((r) => r.participantId!))];
-  const q = db
-    .select()
-    .from(consents)
-    .where(and(inArray(consents.participantId, participantIds), isNull(consents.supersededAt)));
   // FOR SHARE: a withdrawal (FOR UPDATE) and a use of the same donor's tubes serialise, so a new
   // aliquot is either seen by the cascade or born knowing the consent is withdrawn.
-  const consentRows = opts.lock ? await q.for('share') : await q;
+  const consentRows = await findCurrentConsents(db, participantIds, { lock: opts.lock });
   const protocolIds = [...new Set(pairs.map((r) => r.protocolId).filter((p): p is string => p !== null))];
-  const protocolRows = protocolIds.length
-    ? await db
-        .select({ id: protocols.id, tiers: protocols.consentTiers })
-        .from(protocols)
-        .where(inArray(protocols.id, protocolIds))
-    : [];
-  const tiers = new Map(protocolRows.map((p) => [p.id, p.tiers]));
+  const tiers = await protocolTiers(db, protocolIds);
   for (const r of pairs) {
     const c = consentRows.find((x) => x.participantId === r.participantId && x.protocolId === r.protocolId);
     out.set(`${r.participantId}:${r.protocolId}`, {
@@ -104,19 +93,7 @@ export function createConsentGate() {
     /** Holds a new specimen of this donor is born with (a withdrawn consent holds it at once). */
     async holdsAtBirth(tx: Tx, participantId: string | null, protocolId: string | null): Promise<string[]> {
       if (!participantId) return [];
-      const [c] = await tx
-        .select({ status: consents.status })
-        .from(consents)
-        .where(
-          and(
-            eq(consents.participantId, participantId),
-            protocolId ? eq(consents.protocolId, protocolId) : sql`true`,
-            isNull(consents.supersededAt),
-            eq(consents.status, 'withdrawn'),
-          ),
-        )
-        .for('share');
-      return c ? ['CONSENT_WITHDRAWN'] : [];
+      return (await currentConsentWithdrawn(tx, participantId, protocolId)) ? ['CONSENT_WITHDRAWN'] : [];
     },
 
     /** The uses each specimen is permitted for now (scan lookup, GraphQL permittedUses). */
