@@ -2,7 +2,7 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { DomainError } from '../../errors.js';
-import { loadConsentContexts } from '../consent/consent.gate.js';
+import { loadConsentContexts } from '../consent/index.js';
 import { verifyChain } from '../custody/index.js';
 import { findSpecimen } from '../specimens/index.js';
 import { custodyChainsOf, loadQcFacts } from './qc-facts.read-model.js';
