@@ -13,8 +13,8 @@ import {
   longTermStorageCode,
   postCentrifugationCode,
   preCentrifugationCode,
-} from '../modules/standards/sprec.js';
-import type { SprecLongTermContainerKind } from '../modules/standards/sprec.vocabulary.js';
+  type SprecLongTermContainerKind,
+} from '../modules/standards/index.js';
 import { positionLabel, type GridScheme } from '../modules/storage/grid.js';
 
 // Synthetic inventory for load tests and demos at scale (`seed --synthetic N`): one institution
