@@ -15,6 +15,7 @@ export {
   type ProtocolRow,
 } from './participants.repo.js';
 export { SEXES } from './participants.table.js';
+export { participantNotFound, protocolNotFound } from './participants.errors.js';
 export { toParticipantDto, toProtocolDto } from './participants.dto.js';
 export { participantRoutes } from './participants.routes.js';
 export { participantResolvers } from './participants.resolvers.js';
