@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import pg from 'pg';
-import { SCAN_SQL } from '../src/modules/specimens/specimens.scan.js';
+import { SCAN_SQL } from '../src/modules/specimens/index.js';
 
 // The floor for the scan-lookup benchmark: a bare Fastify route running the service's own scan
 // statement (same SQL, same named prepared statement, same pool size) and answering the row as

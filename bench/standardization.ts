@@ -151,7 +151,7 @@ try {
   }
   await c.db.execute(sql`analyze specimen, custody_event, container, participant, consent`);
 
-  const direct = createStandardsService({ db: c.db, specimens: c.services.specimens, chunkSize: chunk });
+  const direct = createStandardsService({ db: c.db, ledger: c.services.ledger, chunkSize: chunk });
   const rates: number[] = [];
   for (let i = 1; i <= runs; i++) {
     const cpu0 = machineBusy();

@@ -21,7 +21,7 @@ import {
   idempotencyHook,
   releaseIdempotencyOnFailure,
 } from './http/request-context.js';
-import { auditRoutes } from './modules/audit/audit.routes.js';
+import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/institutions.routes.js';
 import { consentRoutes } from './modules/consent/consent.routes.js';
 import { standardsRoutes } from './modules/standards/standards.routes.js';

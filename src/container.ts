@@ -5,15 +5,23 @@ import { createDatabase, type Database } from './db/client.js';
 import { createQueueSet, type QueueSet } from './jobs/queue-set.js';
 import { OutboxRelay } from './jobs/relay.js';
 import { createRegistry, type JobRegistry } from './jobs/registry.js';
-import { createAuditService } from './modules/audit/audit.service.js';
+import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
 import { createParticipantService } from './modules/participants/participants.service.js';
-import { createScanService } from './modules/specimens/scans.service.js';
-import { createSpecimenService } from './modules/specimens/specimens.service.js';
-import { createConsentGate } from './modules/consent/consent.gate.js';
-import { consentJobs } from './modules/consent/consent.handlers.js';
-import { createConsentService } from './modules/consent/consent.service.js';
+import {
+  createScanService,
+  createSpecimenLedger,
+  createSpecimenService,
+  type UseGate,
+} from './modules/specimens/index.js';
+import {
+  consentJobs,
+  createConsentGate,
+  createConsentService,
+  permittedUses,
+  today,
+} from './modules/consent/index.js';
 import { createStorageService } from './modules/storage/storage.service.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
@@ -49,18 +57,21 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   };
 
   const consentGate = createConsentGate();
-  // Every specimen write queues its standardization check in the same transaction (outbox).
-  const specimens = createSpecimenService({
-    db,
-    pool: database.pool,
-    useGate: consentGate,
-    changeListeners: [createStandardsChangeListener()],
-  });
-  const storage = createStorageService({ db, specimens });
-  const scans = createScanService({ db, specimens, useGate: consentGate });
-  const consent = createConsentService({ db, specimens, gate: consentGate });
-  const standards = createStandardsService({ db, specimens, clock });
-  const domain = { ...services, specimens, storage, scans, consent, consentGate, standards };
+  // Specimens ask consent through this interface, so the specimens module never imports consent.
+  const useGate: UseGate = {
+    assertUsable: (tx, ctx, rows, use) => consentGate.assertUsable(tx, ctx, rows, use),
+    holdsAtBirth: (tx, participantId, protocolId) => consentGate.holdsAtBirth(tx, participantId, protocolId),
+    usesNow: (facts) => permittedUses({ ...facts, today: today() }),
+  };
+  // The only author of specimen rows. Every write queues its standardization check in the same
+  // transaction (outbox).
+  const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()] });
+  const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate });
+  const storage = createStorageService({ db, ledger });
+  const scans = createScanService({ db, ledger, useGate });
+  const consent = createConsentService({ db, ledger, gate: consentGate });
+  const standards = createStandardsService({ db, ledger, clock });
+  const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),

@@ -365,16 +365,11 @@ describe('withdrawal cascade', () => {
     // A shipment to the partner, as the sharing capability records it.
     const ctx = systemCtx(t.c, institutionId);
     await inTransaction(t.c.db, ctx, async (tx) => {
-      const [row] = await t.c.services.specimens.internal
-        .lockOne(tx, { ...ctx, actor: { ...ctx.actor, institutionId } }, s.id)
-        .then((r) => [r]);
-      await t.c.services.specimens.internal.applyChanges(tx, ctx, [
-        {
-          before: row!,
-          patch: {},
-          events: [{ type: 'shipped', details: { recipientInstitutionId: partner.institution.id } }],
-          action: 'shipSpecimen',
-        },
+      const { ledger } = t.c.services;
+      const [row] = await ledger.lock(tx, institutionId, [s.id]);
+      const [reserved] = await ledger.apply(tx, ctx, [{ kind: 'reserve', specimen: row!, details: {} }]);
+      await ledger.apply(tx, ctx, [
+        { kind: 'ship', specimen: reserved!, details: { recipientInstitutionId: partner.institution.id } },
       ]);
     });
     const w = await post(keys.manager, `/v1/consents/${consentId}/withdraw`, { scope: 'stop_future_use' });

@@ -15,10 +15,10 @@ import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
 import { protocolDto, participantDto } from '../src/modules/participants/participants.routes.js';
 import { CONSENT_TIERS } from '../src/vocabulary/consent-tiers.js';
 import { SEXES } from '../src/modules/participants/participants.table.js';
-import { SCAN_ACTIONS } from '../src/modules/specimens/scans.service.js';
+import { SCAN_ACTIONS } from '../src/modules/specimens/specimens.scans.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../src/vocabulary/specimen-types.js';
 import { SPECIMEN_STATUSES } from '../src/modules/specimens/specimens.lifecycle.js';
-import { custodyEventDto } from '../src/modules/specimens/specimens.routes.js';
+import { custodyEventDto } from '../src/modules/specimens/specimens.schemas.js';
 import { specimenDto } from '../src/modules/specimens/specimens.schemas.js';
 import {
   HOLD_REASONS,

@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { scanDto } from '../src/modules/specimens/specimens.routes.js';
-import { createScanLookup } from '../src/modules/specimens/specimens.scan.js';
+import { createScanLookup } from '../src/modules/specimens/scan-lookup.read-model.js';
 import { asDomainError } from '../src/http/problem.js';
 import { graphqlRequests } from './helpers/graphql.js';
 import { expectProblem, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';

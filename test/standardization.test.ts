@@ -689,7 +689,7 @@ describe('batch runs', () => {
     // The same service with small chunks, so the run has several steps to watch over REST.
     const standards = createStandardsService({
       db: t.c.db,
-      specimens: t.c.services.specimens,
+      ledger: t.c.services.ledger,
       chunkSize: 250,
     });
     const ctx = systemCtx(t.c, institutionId);

@@ -5,7 +5,7 @@ import type { Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
 import { badRequest, conflict, notFound, unauthenticated } from '../errors.js';
-import { recordAudit } from '../modules/audit/audit.repo.js';
+import { recordAudit } from '../modules/audit/index.js';
 import {
   findInstitutionByCode,
   findInstitutionById,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { nullIfNotFound, parseArgs } from '../../graphql/adapter.js';
 import { validationFailed } from '../../errors.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { toSpecimenDto } from '../specimens/index.js';
 import { toCascadeDto, toConsentDto } from './consent.routes.js';
 import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';
 import { recordConsentInput, withdrawConsentInput, type ConsentRow } from './consent.service.js';

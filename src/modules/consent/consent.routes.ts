@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { specimenDto } from '../specimens/specimens.schemas.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { toSpecimenDto } from '../specimens/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import { CONSENT_RESPONSES, CONSENT_STATUSES, WITHDRAWAL_SCOPES } from './consent.table.js';
 import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';

@@ -14,7 +14,8 @@ import { participants, protocols } from '../participants/participants.table.js';
 import { loadContainersWithAncestors } from '../storage/storage.repo.js';
 import { locationOf } from '../storage/index.js';
 import { findSpecimensByIds, lockSpecimens, lockSpecimensByBarcode } from '../specimens/specimens.repo.js';
-import type { SpecimenChange, SpecimenService } from '../specimens/specimens.service.js';
+import type { SpecimenCommand, SpecimenLedger } from '../specimens/index.js';
+import { specimenViews } from '../specimens/specimens.dto.js';
 import { specimens, type SpecimenRow } from '../specimens/specimens.table.js';
 import { emitWebhook } from '../webhooks/index.js';
 import { createConsentGate, today, type ConsentGate } from './consent.gate.js';
@@ -70,7 +71,7 @@ export function effectiveStatus(c: ConsentRow, day = today()): ConsentRow['statu
 
 export function createConsentService(deps: {
   db: Db;
-  specimens: SpecimenService;
+  ledger: SpecimenLedger;
   subscribers?: WithdrawalSubscriber[];
   /** The gate holds no state; the container may pass its own. */
   gate?: ConsentGate;
@@ -109,13 +110,11 @@ export function createConsentService(deps: {
   async function withdrawBatch(tx: Tx, ctx: Ctx, c: ConsentRow, rows: SpecimenRow[]) {
     const scope = c.withdrawalScope!;
     const toHold = rows.filter((r) => !r.holds.includes('CONSENT_WITHDRAWN'));
-    const changes: SpecimenChange[] = toHold.map((r) => ({
-      before: r,
-      patch: { holds: [...r.holds, 'CONSENT_WITHDRAWN'] },
-      events: [{ type: 'consent_withdrawn', details: { consentId: c.id, scope } }],
-      action: 'withdrawConsent',
-    }));
-    await deps.specimens.internal.applyChanges(tx, ctx, changes);
+    await deps.ledger.apply(
+      tx,
+      ctx,
+      toHold.map((r) => ({ kind: 'withdraw_consent', specimen: r, consentId: c.id, scope })),
+    );
     let listed = 0;
     if (scope === 'destroy_specimens') {
       const live = rows.filter((r) => !['destroyed', 'consumed', 'distributed'].includes(r.status));
@@ -147,21 +146,11 @@ export function createConsentService(deps: {
   }
 
   async function reconsentBatch(tx: Tx, ctx: Ctx, c: ConsentRow, rows: SpecimenRow[]) {
-    const changes: SpecimenChange[] = rows
+    const commands: SpecimenCommand[] = rows
       .filter((r) => r.holds.includes('CONSENT_WITHDRAWN') && !['destroyed', 'consumed'].includes(r.status))
-      .map((r) => ({
-        before: r,
-        patch: { holds: r.holds.filter((h) => h !== 'CONSENT_WITHDRAWN') },
-        events: [
-          {
-            type: 'hold_released',
-            details: { reason: 'CONSENT_WITHDRAWN', consentId: c.id, reconsent: true },
-          },
-        ],
-        action: 'reconsent',
-      }));
-    await deps.specimens.internal.applyChanges(tx, ctx, changes);
-    return { changed: changes.length, listed: 0 };
+      .map((r) => ({ kind: 'lift_consent_hold', specimen: r, consentId: c.id }));
+    await deps.ledger.apply(tx, ctx, commands);
+    return { changed: commands.length, listed: 0 };
   }
 
   /** Partners that received any of these specimens (shipment custody events name them). */
@@ -538,45 +527,20 @@ export function createConsentService(deps: {
             `${problems.length} of ${input.barcodes.length} scans were refused; nothing was destroyed`,
             problems,
           );
-        const containers = await loadContainersWithAncestors(
-          tx,
-          institutionId,
-          rows.map((r) => r.containerId).filter((c): c is string => c !== null),
-        );
         const occurredAt = input.occurredAt ? new Date(input.occurredAt) : null;
-        const changes: SpecimenChange[] = rows.map((r) => {
-          const alreadyGone = r.status === 'destroyed' || r.status === 'consumed';
-          const loc = locationOf(r, containers);
-          return {
-            before: r,
-            patch: alreadyGone
-              ? {}
-              : {
-                  status: 'destroyed',
-                  availableQuantity: 0,
-                  containerId: null,
-                  positionRow: null,
-                  positionCol: null,
-                },
-            events: alreadyGone
-              ? []
-              : [
-                  {
-                    type: 'destroyed',
-                    occurredAt,
-                    fromContainerId: r.containerId,
-                    fromPosition: loc?.position ?? null,
-                    quantityChange: r.availableQuantity ? -r.availableQuantity : null,
-                    details: {
-                      reason: 'consent withdrawn',
-                      consentIds: open.filter((o) => o.specimenId === r.id).map((o) => o.consentId),
-                    },
-                  },
-                ],
+        // Tubes already destroyed or consumed stay as they are: the list is settled for them.
+        const commands: SpecimenCommand[] = rows
+          .filter((r) => r.status !== 'destroyed' && r.status !== 'consumed')
+          .map((r) => ({
+            kind: 'destroy',
+            specimen: r,
+            occurredAt,
+            reason: 'consent withdrawn',
+            details: { consentIds: open.filter((o) => o.specimenId === r.id).map((o) => o.consentId) },
             action: 'confirmDestruction',
-          };
-        });
-        const after = await deps.specimens.internal.applyChanges(tx, ctx, changes);
+          }));
+        const changed = new Map((await deps.ledger.apply(tx, ctx, commands)).map((r) => [r.id, r]));
+        const after = rows.map((r) => changed.get(r.id) ?? r);
         await tx
           .update(destructionItems)
           .set({ confirmedAt: sql`now()`, confirmedBy: actorLabel(ctx.actor) })
@@ -589,7 +553,7 @@ export function createConsentService(deps: {
               isNull(destructionItems.confirmedAt),
             ),
           );
-        return deps.specimens.internal.views(tx, institutionId, after);
+        return specimenViews(tx, institutionId, after);
       });
     },
 

@@ -4,7 +4,7 @@ import { authorize } from '../../auth/roles.js';
 import type { Db, DbOrTx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { conflict, notFound, versionConflict } from '../../errors.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import type {
   CreateInstitutionInput,
   InstitutionDto,

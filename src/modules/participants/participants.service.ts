@@ -8,7 +8,7 @@ import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, conflict, notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import { SEXES, participants, protocols } from './participants.table.js';
 

@@ -14,7 +14,6 @@ import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.
 import { describeUnique } from '../../db/pg-errors.js';
 import { institutions } from '../institutions/index.js';
 
-
 export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 export const participantSex = pgEnum('participant_sex', SEXES);
 

@@ -33,6 +33,10 @@ export const SPECIMEN_ACTIONS = [
   'mark_found',
   'place_hold',
   'release_hold',
+  'edit',
+  'relocate_with_container',
+  'withdraw_consent',
+  'lift_consent_hold',
 ] as const;
 export type SpecimenAction = (typeof SPECIMEN_ACTIONS)[number];
 
@@ -90,6 +94,17 @@ export const SPECIMEN_TRANSITIONS = {
   // Holds also reach missing specimens, so a consent withdrawal still binds one that turns up.
   place_hold: { from: [...LIVE_STATUSES, 'missing'], to: UNCHANGED },
   release_hold: { from: [...LIVE_STATUSES, 'missing'], to: UNCHANGED },
+  // Record keeping, not lab work (RECORD_KEEPING_ACTIONS): correcting descriptive fields is always
+  // allowed; a tube moves with its box whatever its status; a withdrawal reaches every tube of the
+  // donor, even one already gone, so the record shows it; a re-consent lifts the hold from any tube
+  // that still exists.
+  edit: { from: SPECIMEN_STATUSES, to: UNCHANGED },
+  relocate_with_container: { from: SPECIMEN_STATUSES, to: UNCHANGED },
+  withdraw_consent: { from: SPECIMEN_STATUSES, to: UNCHANGED },
+  lift_consent_hold: {
+    from: ['pending', 'available', 'in_use', 'reserved', 'shipped', 'distributed', 'missing'],
+    to: UNCHANGED,
+  },
 } as const satisfies Record<SpecimenAction, TransitionRule>;
 
 // A hold blocks use and sharing (DESIGN.md section 3). It does not block what keeps the
@@ -103,6 +118,14 @@ const BLOCKED_BY_HOLD: ReadonlySet<SpecimenAction> = new Set<SpecimenAction>([
   'derive',
   'reserve',
   'ship',
+]);
+
+/** Actions the ledger takes on the record's behalf: not offered to a person as something to do. */
+export const RECORD_KEEPING_ACTIONS: ReadonlySet<SpecimenAction> = new Set<SpecimenAction>([
+  'edit',
+  'relocate_with_container',
+  'withdraw_consent',
+  'lift_consent_hold',
 ]);
 
 export function actionBlockedByHold(action: SpecimenAction): boolean {
@@ -151,10 +174,11 @@ export function transition(
   return { ok: true, to: rule.to === UNCHANGED ? status : rule.to };
 }
 
-/** Actions the table accepts from `status`, in SPECIMEN_ACTIONS order; without the hold-blocked
- * ones when `held`. */
+/** Lab actions the table accepts from `status`, in SPECIMEN_ACTIONS order; without the hold-blocked
+ * ones when `held`, and without record keeping. */
 export function allowedActions(status: SpecimenStatus, options: { held?: boolean } = {}): SpecimenAction[] {
   return SPECIMEN_ACTIONS.filter((action) => {
+    if (RECORD_KEEPING_ACTIONS.has(action)) return false;
     const from: readonly SpecimenStatus[] = SPECIMEN_TRANSITIONS[action].from;
     return from.includes(status) && !(options.held === true && actionBlockedByHold(action));
   });

@@ -1,9 +1,8 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct } from '../../graphql/adapter.js';
-import { toContainerDto } from '../storage/storage.service.js';
+import { toContainerDto } from '../storage/index.js';
 import type { SpecimenDto } from './specimens.schemas.js';
-import { toCustodyEventDto } from './specimens.routes.js';
-import { toSpecimenDto } from './specimens.service.js';
+import { toCustodyEventDto, toSpecimenDto } from './specimens.dto.js';
 
 // Specimen relations (STYLE.md rule 17): Mercurius collects every request for a field made in
 // the same tick (a whole page of specimens) and calls its loader once, so each relation costs

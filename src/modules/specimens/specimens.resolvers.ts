@@ -2,7 +2,7 @@ import type { IResolvers, MercuriusContext } from 'mercurius';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
-import { scansInput } from './scans.service.js';
+import { scansInput } from './specimens.scans.js';
 import {
   aliquotInput,
   barcode,
@@ -20,8 +20,9 @@ import {
   specimenListQuery,
   updateSpecimenInput,
 } from './specimens.schemas.js';
-import { toCustodyEventDto, type ScanDto } from './specimens.routes.js';
-import { toSpecimenDto, type SpecimenService, type SpecimenView } from './specimens.service.js';
+import type { ScanDto } from './specimens.routes.js';
+import { toCustodyEventDto, toSpecimenDto, type SpecimenView } from './specimens.dto.js';
+import type { SpecimenService } from './specimens.service.js';
 
 // GraphQL adapter over the specimen service (STYLE.md rules 2 and 16): the REST zod schemas
 // validate the arguments, each field calls one service method, and a Specimen is the REST DTO,

@@ -6,9 +6,8 @@ import type { Db } from '../../db/client.js';
 import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
-import type { CustodyEventRow } from '../custody/index.js';
-import { CUSTODY_EVENT_TYPES } from '../custody/index.js';
 import {
+  custodyEventDto,
   aliquotInput,
   barcode,
   checkInInput,
@@ -26,43 +25,8 @@ import {
   specimenListQuery,
   updateSpecimenInput,
 } from './specimens.schemas.js';
-import { toSpecimenDto, type SpecimenService, type SpecimenView } from './specimens.service.js';
-
-export const custodyEventDto = z.object({
-  id: z.number().int(),
-  seq: z.number().int(),
-  type: z.enum(CUSTODY_EVENT_TYPES),
-  occurredAt: z.string(),
-  recordedAt: z.string(),
-  actor: z.string(),
-  requestId: z.string(),
-  fromContainerId: z.string().nullable(),
-  fromPosition: z.string().nullable(),
-  toContainerId: z.string().nullable(),
-  toPosition: z.string().nullable(),
-  quantityChange: z.number().nullable(),
-  details: z.record(z.string(), z.unknown()),
-  prevHash: z.string().nullable(),
-  hash: z.string(),
-});
-
-export const toCustodyEventDto = (e: CustodyEventRow): z.infer<typeof custodyEventDto> => ({
-  id: e.id,
-  seq: e.seq,
-  type: e.type,
-  occurredAt: e.occurredAt.toISOString(),
-  recordedAt: e.recordedAt.toISOString(),
-  actor: e.actor,
-  requestId: e.requestId,
-  fromContainerId: e.fromContainerId,
-  fromPosition: e.fromPosition,
-  toContainerId: e.toContainerId,
-  toPosition: e.toPosition,
-  quantityChange: e.quantityChange === null ? null : Number(e.quantityChange),
-  details: e.details,
-  prevHash: e.prevHash,
-  hash: e.hash,
-});
+import { toCustodyEventDto, toSpecimenDto, type SpecimenView } from './specimens.dto.js';
+import type { SpecimenService } from './specimens.service.js';
 
 const lineageDto = z.object({
   specimen: specimenDto,

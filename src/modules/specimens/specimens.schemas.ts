@@ -1,3 +1,4 @@
+import { CUSTODY_EVENT_TYPES } from '../custody/index.js';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
@@ -187,3 +188,21 @@ export const specimenDto = z.object({
   version: z.number().int(),
 });
 export type SpecimenDto = z.infer<typeof specimenDto>;
+
+export const custodyEventDto = z.object({
+  id: z.number().int(),
+  seq: z.number().int(),
+  type: z.enum(CUSTODY_EVENT_TYPES),
+  occurredAt: z.string(),
+  recordedAt: z.string(),
+  actor: z.string(),
+  requestId: z.string(),
+  fromContainerId: z.string().nullable(),
+  fromPosition: z.string().nullable(),
+  toContainerId: z.string().nullable(),
+  toPosition: z.string().nullable(),
+  quantityChange: z.number().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  prevHash: z.string().nullable(),
+  hash: z.string(),
+});

@@ -16,12 +16,8 @@ import { findInstitutionById } from '../institutions/index.js';
 import { protocols } from '../participants/participants.table.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import { transition, type SpecimenStatus } from '../specimens/specimens.lifecycle.js';
-import { findSpecimen, lockSpecimens } from '../specimens/specimens.repo.js';
-import type {
-  SpecimenChange,
-  SpecimenChangeListener,
-  SpecimenService,
-} from '../specimens/specimens.service.js';
+import { findSpecimen } from '../specimens/specimens.repo.js';
+import type { SpecimenChangeListener, SpecimenCommand, SpecimenLedger } from '../specimens/index.js';
 import { toMiabisCollection, type CollectionAggregate } from './miabis.js';
 import { decodeSprec, type SprecDecodeResult } from './sprec.js';
 import { SPREC_VERSIONS, isSprecVersion } from './sprec.vocabulary.js';
@@ -352,8 +348,8 @@ interface WriteOutcome {
 
 /**
  * Writes the results of evaluated specimens of one institution in one statement: results upserted
- * (one row per specimen and check), results that no longer apply removed, and specimen.qc_status
- * set to the worst result; a trigger appends each change of outcome to the history. A specimen whose
+ * (one row per specimen and check) and results that no longer apply removed (the caller records
+ * the worst result as the specimen's QC status through the ledger); a trigger appends each change of outcome to the history. A specimen whose
  * version moved since it was loaded is left alone: the change that moved it queued its own check.
  */
 function writeResultsQuery(
@@ -429,11 +425,6 @@ function writeResultsQuery(
       on conflict (specimen_id, check_code) do update
          set outcome = excluded.outcome, message = excluded.message, details = excluded.details,
              ruleset_version = excluded.ruleset_version, run_id = excluded.run_id, checked_at = excluded.checked_at
-    ),
-    qc as (
-      update specimen s set qc_status = e.status
-        from evaluated e
-       where s.id = e.id and s.qc_status is distinct from e.status
     )
     select id from evaluated`;
 }
@@ -502,7 +493,7 @@ export interface RunHooks {
 
 export interface StandardsServiceDeps {
   db: Db;
-  specimens: SpecimenService;
+  ledger: SpecimenLedger;
   clock?: () => Date;
   /** specimens per chunk of a batch run (default RUN_CHUNK) */
   chunkSize?: number;
@@ -586,27 +577,21 @@ export function createStandardsService(deps: StandardsServiceDeps) {
     );
     if (wanted.length === 0) return 0;
     const byId = new Map(wanted.map((w) => [w.facts.id, w]));
-    const locked = await lockSpecimens(tx, institutionId, [...byId.keys()]);
-    const changes: SpecimenChange[] = [];
+    const locked = await deps.ledger.lock(tx, institutionId, [...byId.keys()]);
+    const commands: SpecimenCommand[] = [];
     for (const row of locked) {
       const w = byId.get(row.id);
       if (!w || row.holds.includes('QC_FAILED') || !transition(row.status, 'place_hold').ok) continue;
       const failed = w.results.filter((r) => r.hold).map((r) => r.check);
-      changes.push({
-        before: row,
-        patch: { holds: [...row.holds, 'QC_FAILED'] },
-        events: [
-          {
-            type: 'hold_placed',
-            details: { reason: 'QC_FAILED', checks: failed, ...(runId ? { runId } : {}) },
-          },
-        ],
-        action: 'placeHold',
+      commands.push({
+        kind: 'place_hold',
+        specimen: row,
+        reason: 'QC_FAILED',
+        details: { checks: failed, ...(runId ? { runId } : {}) },
       });
     }
-    if (changes.length)
-      await deps.specimens.internal.applyChanges(tx, checkerCtx(ctx, institutionId), changes);
-    return changes.length;
+    if (commands.length) await deps.ledger.apply(tx, checkerCtx(ctx, institutionId), commands);
+    return commands.length;
   }
 
   /** Writes evaluated specimens grouped by institution; places holds. */
@@ -624,6 +609,12 @@ export function createStandardsService(deps: StandardsServiceDeps) {
     for (const [institutionId, list] of byInstitution) {
       const w = await writeResults(tx, institutionId, list, runId, now);
       for (const id of w) written.add(id);
+      await deps.ledger.recordQcStatus(
+        tx,
+        list
+          .filter((i) => w.has(i.facts.id))
+          .map((i) => ({ id: i.facts.id, version: i.facts.version, qcStatus: worstOutcome(i.results) })),
+      );
       holdsPlaced += await placeHolds(tx, ctx, institutionId, list, w, runId);
     }
     return { written, holdsPlaced };

@@ -30,4 +30,4 @@ export {
   SPECIMEN_HOLDERS,
 } from './storage.repo.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
-export type { ContainerRow } from './storage.table.js';
+export type { ContainerRow, LocationChainEntry } from './storage.table.js';

@@ -7,8 +7,8 @@ import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import { specimenDto } from '../specimens/specimens.schemas.js';
-import { scansInput, type ScanService } from '../specimens/scans.service.js';
-import { toSpecimenDto } from '../specimens/specimens.service.js';
+import { scansInput, type ScanService } from '../specimens/index.js';
+import { toSpecimenDto } from '../specimens/index.js';
 import {
   containerDto,
   createContainerInput,

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
-import type { Db, DbOrTx } from '../../db/client.js';
+import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, conflict, versionConflict } from '../../errors.js';
@@ -12,7 +12,7 @@ import {
   specimensInContainers,
   findSpecimensByBarcodes,
 } from '../specimens/specimens.repo.js';
-import type { SpecimenService, SpecimenChange } from '../specimens/specimens.service.js';
+import type { SpecimenCommand, SpecimenLedger } from '../specimens/index.js';
 import type { SpecimenRow } from '../specimens/specimens.table.js';
 import { locationOf } from './storage.placement.js';
 import { allPositions, parsePosition, positionLabel } from './grid.js';
@@ -88,7 +88,7 @@ function slotOf(parent: ContainerRow, label: string | undefined, field = 'slot')
   return pos;
 }
 
-export function createStorageService(deps: { db: Db; specimens: SpecimenService }) {
+export function createStorageService(deps: { db: Db; ledger: SpecimenLedger }) {
   const { db } = deps;
 
   async function view(handle: DbOrTx, institutionId: string, ids: string[]) {
@@ -500,26 +500,17 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
             return m;
           }),
         );
-        const changes: SpecimenChange[] = tubes.map((t) => {
-          const loc = locationOf(t, byId);
-          return {
-            before: t,
-            patch: {},
-            events: [
-              {
-                type: 'moved',
-                occurredAt,
-                fromContainerId: t.containerId,
-                fromPosition: loc?.position ?? null,
-                toContainerId: t.containerId,
-                toPosition: loc?.position ?? null,
-                details: { containerMoved: before.barcode, fromPath, toPath: loc?.path ?? null },
-              },
-            ],
-            action: 'moveContainer',
-          };
-        });
-        await deps.specimens.internal.applyChanges(tx, ctx, changes);
+        await deps.ledger.apply(
+          tx,
+          ctx,
+          tubes.map((t) => ({
+            kind: 'container_moved',
+            specimen: t,
+            occurredAt,
+            containerBarcode: before.barcode,
+            fromPath,
+          })),
+        );
         await recordAudit(tx, ctx, {
           action: 'moveContainer',
           entityType: 'container',
@@ -637,7 +628,7 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
         if (!input.apply || toMove.length === 0) return { ...report, applied: input.apply };
         // Apply: tubes read here move here. Positions they leave in this box are vacated in the
         // same statement batch; the deferrable unique constraint checks the end state.
-        const changes: SpecimenChange[] = [];
+        const commands: SpecimenCommand[] = [];
         for (const m of toMove) {
           const blocker = typeAllowed(box, byId, m.specimen.type);
           if (blocker) {
@@ -647,12 +638,24 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
             });
             continue;
           }
-          let to: SpecimenRow['status'];
+          const placement = {
+            container: box,
+            row: m.row,
+            col: m.col,
+            label: m.label,
+            path: `${containerPath(box, byId)} / ${m.label}`,
+          };
+          // A tube that had no place yet (registered, never stored) is stored, not moved.
+          const command: SpecimenCommand = {
+            kind: m.specimen.status === 'pending' || !m.specimen.containerId ? 'store' : 'move',
+            specimen: m.specimen,
+            occurredAt: input.occurredAt ? new Date(input.occurredAt) : null,
+            placement,
+            details: { source: 'rack-scan' },
+            action: 'rackScan',
+          };
           try {
-            to = deps.specimens.internal.refuse(
-              m.specimen,
-              m.specimen.status === 'pending' || !m.specimen.containerId ? 'store' : 'move',
-            );
+            deps.ledger.check(command);
           } catch (err) {
             report.errors.push({
               position: m.label,
@@ -660,24 +663,7 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
             });
             continue;
           }
-          const from = locationOf(m.specimen, otherContainers);
-          changes.push({
-            before: m.specimen,
-            patch: { status: to, containerId: box.id, positionRow: m.row, positionCol: m.col },
-            events: [
-              {
-                // A tube that had no place yet (registered, never stored) is stored, not moved.
-                type: m.specimen.containerId ? 'moved' : 'stored',
-                occurredAt: input.occurredAt ? new Date(input.occurredAt) : null,
-                fromContainerId: m.specimen.containerId,
-                fromPosition: from?.position ?? null,
-                toContainerId: box.id,
-                toPosition: m.label,
-                details: { source: 'rack-scan' },
-              },
-            ],
-            action: 'rackScan',
-          });
+          commands.push(command);
         }
         if (report.errors.length)
           throw new DomainError(
@@ -689,9 +675,9 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
         // A tube recorded at a position now read with another tube, but not read anywhere here,
         // is still recorded there: that is a conflict the technician must resolve first.
         const occupiedBy = new Map(expected.map((s) => [`${s.positionRow}:${s.positionCol}`, s]));
-        const moving = new Set(changes.map((c) => c.before.id));
-        for (const c of changes) {
-          const occ = occupiedBy.get(`${c.patch.positionRow}:${c.patch.positionCol}`);
+        const moving = new Set(commands.map((c) => c.specimen.id));
+        for (const m of toMove) {
+          const occ = occupiedBy.get(`${m.row}:${m.col}`);
           if (occ && !moving.has(occ.id) && !readSet.has(occ.barcode)) {
             throw conflict(
               'POSITION_OCCUPIED',
@@ -704,11 +690,7 @@ export function createStorageService(deps: { db: Db; specimens: SpecimenService 
           tx,
           toMove.map((m) => ({ containerId: box.id, row: m.row, col: m.col })),
         );
-        await deps.specimens.internal.applyChanges(
-          tx as Parameters<SpecimenService['internal']['applyChanges']>[0],
-          ctx,
-          changes,
-        );
+        await deps.ledger.apply(tx as Tx, ctx, commands);
         return { ...report, applied: true };
       };
       return input.apply ? inTransaction(db, ctx, (tx) => run(tx)) : run(db);

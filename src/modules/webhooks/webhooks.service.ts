@@ -9,7 +9,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { conflict, notFound } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
 import { enqueueJob } from '../../jobs/outbox.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudit } from '../audit/index.js';
 import { findInstitutionById } from '../institutions/index.js';
 import type { WebhookSender } from './webhook-sender.js';
 import { deliverWebhookJob } from './webhooks.jobs.js';

@@ -1,8 +1,11 @@
 import type pg from 'pg';
 import { databaseBusy } from '../../db/pg-errors.js';
-import { chainPath } from '../storage/storage.repo.js';
-import type { LocationChainEntry } from '../storage/storage.table.js';
+import { chainPath, type LocationChainEntry } from '../storage/index.js';
 
+// Read model: the scan lookup reads the specimen with its holder container's location chain
+// (storage), the donor's current consent (consent) and the protocol's tiers (participants) in ONE
+// statement, because it is the hottest call; those modules stay the only writers of their tables.
+//
 // The scan lookup is the hottest path (a technician scans many tubes a minute, a rack reader 96
 // at a time): named prepared statements, no ORM in between, lookups arriving together batched.
 // PostgreSQL writes the specimen's JSON exactly as `toSpecimenDto` would (times as

@@ -4,14 +4,13 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError } from '../../errors.js';
-import { loadContainersWithAncestors } from '../storage/storage.repo.js';
+import { DomainError, batchRejected } from '../../errors.js';
+import { planPlacements } from '../storage/index.js';
+import type { SpecimenCommand } from './specimens.commands.js';
+import { specimenViews, type SpecimenView } from './specimens.dto.js';
+import type { SpecimenLedger } from './specimens.ledger.js';
 import { barcode, instant, positionLabelInput } from './specimens.schemas.js';
-import { batchRejected } from '../../errors.js';
-import { locationOf, planPlacements } from '../storage/index.js';
-import { lockSpecimensByBarcode } from './specimens.repo.js';
-import type { SpecimenChange, SpecimenService, SpecimenView, UseGate } from './specimens.service.js';
-
+import type { UseGate } from './specimens.use-gate.js';
 export const SCAN_ACTIONS = ['receive', 'store', 'move', 'check_out', 'check_in'] as const;
 
 export const scanInput = z.object({
@@ -29,16 +28,16 @@ export type ScanInput = z.infer<typeof scanInput>;
  * A batch of scanner actions in one transaction, all or nothing, with per-item errors (the
  * bench workflow: a technician scans a tray, then commits it).
  */
-export function createScanService(deps: { db: Db; specimens: SpecimenService; useGate: UseGate }) {
+export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+  const { ledger } = deps;
   return {
     /** Throws BATCH_REJECTED listing every refused item by index. */
     async applyScans(ctx: Ctx, scans: ScanInput[]): Promise<SpecimenView[]> {
       authorize(ctx.actor, 'specimens.handle');
       const institutionId = actorInstitutionId(ctx.actor);
-      const { internal } = deps.specimens;
       return inTransaction(deps.db, ctx, async (tx) => {
         const errors = new Map<number, DomainError>();
-        const rows = await lockSpecimensByBarcode(tx, institutionId, [
+        const rows = await ledger.lockByBarcodes(tx, institutionId, [
           ...new Set(scans.map((s) => s.barcode)),
         ]);
         const byBarcode = new Map(rows.map((r) => [r.barcode, r]));
@@ -101,36 +100,24 @@ export function createScanService(deps: { db: Db; specimens: SpecimenService; us
           { vacating },
         );
         for (const [i, e] of plan.errors) if (!errors.has(i)) errors.set(i, e);
-        const current = await loadContainersWithAncestors(
-          tx,
-          institutionId,
-          rows.map((r) => r.containerId).filter((c): c is string => c !== null),
-        );
-        const changes: SpecimenChange[] = [];
+        const commands: SpecimenCommand[] = [];
         scans.forEach((s, i) => {
           if (errors.has(i)) return;
-          const row = byBarcode.get(s.barcode)!;
-          const loc = locationOf(row, current);
-          const from = { fromContainerId: row.containerId, fromPosition: loc?.position ?? null };
+          const specimen = byBarcode.get(s.barcode)!;
           const occurredAt = s.occurredAt ? new Date(s.occurredAt) : null;
+          const placement = plan.placements.get(i) ?? null;
+          // `store` is the table's store rule, as over REST; re-storing a placed tube records a move.
+          const command: SpecimenCommand =
+            s.action === 'check_out'
+              ? { kind: 'check_out', specimen, occurredAt, use: s.use }
+              : s.action === 'check_in'
+                ? { kind: 'check_in', specimen, occurredAt, placement, thawed: true }
+                : s.action === 'receive'
+                  ? { kind: 'receive', specimen, occurredAt, placement }
+                  : { kind: s.action, specimen, occurredAt, placement: placement! };
           try {
-            if (s.action === 'check_out') {
-              const to = internal.refuse(row, 'check_out');
-              changes.push({
-                before: row,
-                patch: { status: to },
-                events: [{ type: 'checked_out', occurredAt, ...from, details: s.use ? { use: s.use } : {} }],
-                action: 'checkOutSpecimen',
-              });
-            } else {
-              // `store` is the table's store rule, as over REST; re-storing a placed tube records a move.
-              changes.push(
-                internal.placementChange(row, s.action, plan.placements.get(i) ?? null, from, {
-                  occurredAt,
-                  thawed: s.action === 'check_in',
-                }),
-              );
-            }
+            ledger.check(command);
+            commands.push(command);
           } catch (err) {
             if (!(err instanceof DomainError)) throw err;
             errors.set(
@@ -145,16 +132,12 @@ export function createScanService(deps: { db: Db; specimens: SpecimenService; us
             );
           }
         });
-        const checkOuts = changes.filter((c) => c.action === 'checkOutSpecimen');
-        for (const s of scans) {
-          // Every check-out passes the consent gate, with the default use when none is named.
-          if (s.action !== 'check_out') continue;
-          const row = checkOuts.find((c) => c.before.barcode === s.barcode)?.before;
-          if (row) await deps.useGate.assertUsable(tx, ctx, [row], s.use);
+        // Every check-out passes the consent gate, with the default use when none is named.
+        for (const c of commands) {
+          if (c.kind === 'check_out') await deps.useGate.assertUsable(tx, ctx, [c.specimen], c.use);
         }
         if (errors.size) throw batchRejected(errors, scans.length);
-        const after = await internal.applyChanges(tx, ctx, changes);
-        return internal.views(tx, institutionId, after);
+        return specimenViews(tx, institutionId, await ledger.apply(tx, ctx, commands));
       });
     },
   };

@@ -1,0 +1,56 @@
+// Public face of the specimens module: the specimen ledger (the only author of specimen rows),
+// the specimen services, their DTOs and adapters, and the reads other modules may make.
+export {
+  createSpecimenLedger,
+  refuse,
+  type SpecimenLedger,
+  type SpecimenChangeListener,
+} from './specimens.ledger.js';
+export type {
+  SpecimenCommand,
+  SpecimenCommandCheck,
+  SpecimenEdit,
+  NewSpecimen,
+} from './specimens.commands.js';
+export { createSpecimenService, type SpecimenService } from './specimens.service.js';
+export {
+  createScanService,
+  scanInput,
+  scansInput,
+  SCAN_ACTIONS,
+  type ScanService,
+  type ScanInput,
+} from './specimens.scans.js';
+export { openUseGate, type UseGate, type ScanConsentFacts } from './specimens.use-gate.js';
+export { specimenNotFound } from './specimens.errors.js';
+export { toSpecimenDto, toCustodyEventDto, specimenViews, type SpecimenView } from './specimens.dto.js';
+export { specimenDto, custodyEventDto, type SpecimenDto } from './specimens.schemas.js';
+export {
+  findSpecimen,
+  findSpecimensByIds,
+  findSpecimensByBarcodes,
+  specimensInContainers,
+  type NewSpecimenRow,
+} from './specimens.repo.js';
+export { createScanLookup, SCAN_SQL, type ScanLookup } from './scan-lookup.read-model.js';
+export {
+  SPECIMEN_STATUSES,
+  SPECIMEN_ACTIONS,
+  LIVE_STATUSES,
+  INACTIVE_STATUSES,
+  transition,
+  isLiveStatus,
+  type SpecimenStatus,
+  type SpecimenAction,
+} from './specimens.lifecycle.js';
+export {
+  HOLD_REASONS,
+  QC_STATUSES,
+  LINEAGES,
+  PATHOLOGY_STATUSES,
+  type HoldReason,
+  type SpecimenRow,
+} from './specimens.table.js';
+export { specimenRoutes } from './specimens.routes.js';
+export { specimenResolvers } from './specimens.resolvers.js';
+export { specimenLoaders } from './specimens.loaders.js';

@@ -1,0 +1,202 @@
+// What a technician does to one tube: receive, store, move, check out and in, consume, destroy,
+// report missing or found, place and release holds, and edit its descriptive fields. Each is one
+// ledger command under the tube's row lock.
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize, type Operation } from '../../auth/roles.js';
+import type { Db, Tx } from '../../db/client.js';
+import { inTransaction } from '../../db/transaction.js';
+import { planPlacements, type Placement } from '../storage/index.js';
+import type { SpecimenCommand, SpecimenEdit } from './specimens.commands.js';
+import { specimenViews, type SpecimenView } from './specimens.dto.js';
+import { placementRace, specimenNotFound } from './specimens.errors.js';
+import type { SpecimenLedger } from './specimens.ledger.js';
+import type { UpdateSpecimenInput } from './specimens.schemas.js';
+import type { HoldReason, SpecimenRow } from './specimens.table.js';
+import type { UseGate } from './specimens.use-gate.js';
+
+type When = { occurredAt?: string; note?: string };
+type Target = { containerId?: string; position?: string };
+
+const occurred = (iso: string | undefined) => (iso ? new Date(iso) : null);
+const date = (iso: string | null | undefined) =>
+  iso === undefined ? undefined : iso === null ? null : new Date(iso);
+
+export function createSpecimenActions(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+  const { db, ledger, useGate } = deps;
+
+  /** Locks the tube, builds its command, applies it, answers the tube with its location. */
+  async function act(
+    ctx: Ctx,
+    id: string,
+    op: Operation,
+    build: (tx: Tx, row: SpecimenRow) => Promise<SpecimenCommand>,
+  ): Promise<SpecimenView> {
+    authorize(ctx.actor, op);
+    const institutionId = actorInstitutionId(ctx.actor);
+    return placementRace(() =>
+      inTransaction(db, ctx, async (tx) => {
+        const [row] = await ledger.lock(tx, institutionId, [id]);
+        if (!row) throw specimenNotFound(id);
+        const [after] = await ledger.apply(tx, ctx, [await build(tx, row)]);
+        return (await specimenViews(tx, institutionId, [after!]))[0]!;
+      }),
+    );
+  }
+
+  /** Plans a position for the tube: checked after the lifecycle, as the table decides first. */
+  async function placeOne(tx: Tx, row: SpecimenRow, target: { containerId: string; position?: string }) {
+    const plan = await planPlacements(tx, row.institutionId, [
+      {
+        index: 0,
+        field: '',
+        containerId: target.containerId,
+        position: target.position,
+        type: row.type,
+        specimenId: row.id,
+      },
+    ]);
+    const err = plan.errors.get(0);
+    if (err) throw err;
+    return plan.placements.get(0)!;
+  }
+  const placeIfAsked = async (tx: Tx, row: SpecimenRow, t: Target): Promise<Placement | null> =>
+    t.containerId ? placeOne(tx, row, { containerId: t.containerId, position: t.position }) : null;
+
+  const base = (row: SpecimenRow, input: When) => ({
+    specimen: row,
+    occurredAt: occurred(input.occurredAt),
+    note: input.note,
+  });
+
+  return {
+    /** Receipt at the bench. Throws INVALID_TRANSITION. */
+    async receiveSpecimen(ctx: Ctx, id: string, input: When & Target) {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        ledger.check({ kind: 'receive', specimen: row });
+        return { kind: 'receive', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
+      });
+    },
+
+    /** Stores or moves a specimen into a box position. Throws INVALID_TRANSITION, POSITION_OCCUPIED, TYPE_NOT_ALLOWED. */
+    async storeSpecimen(ctx: Ctx, id: string, input: When & { containerId: string; position?: string }) {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        // The `store` rule decides, whatever the tube's current place: a reserved tube is moved
+        // with `move`, a checked-out one comes back with `check_in`.
+        const command = { kind: 'store' as const, ...base(row, input) };
+        ledger.check(command);
+        return { ...command, placement: await placeOne(tx, row, input) };
+      });
+    },
+
+    /** Moves a stored or reserved specimen. Throws INVALID_TRANSITION, POSITION_OCCUPIED, TYPE_NOT_ALLOWED. */
+    async moveSpecimen(ctx: Ctx, id: string, input: When & { containerId: string; position?: string }) {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        const command = { kind: 'move' as const, ...base(row, input) };
+        ledger.check(command);
+        return { ...command, placement: await placeOne(tx, row, input) };
+      });
+    },
+
+    /** Takes a tube out for use; its position stays reserved for check-in. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD, CONSENT_NOT_GRANTED. */
+    async checkOutSpecimen(ctx: Ctx, id: string, input: When & { use?: string }) {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        const command: SpecimenCommand = { kind: 'check_out', ...base(row, input), use: input.use };
+        ledger.check(command);
+        await useGate.assertUsable(tx, ctx, [row], input.use);
+        return command;
+      });
+    },
+
+    /** Returns a tube; thawing counts a freeze-thaw cycle. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
+    async checkInSpecimen(ctx: Ctx, id: string, input: When & Target & { thawed?: boolean }) {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        const command = { kind: 'check_in' as const, ...base(row, input), thawed: input.thawed ?? true };
+        ledger.check(command);
+        return { ...command, placement: await placeIfAsked(tx, row, input) };
+      });
+    },
+
+    /** Uses up part of a specimen. Throws INSUFFICIENT_QUANTITY, INVALID_TRANSITION, SPECIMEN_ON_HOLD. */
+    async consumeSpecimen(ctx: Ctx, id: string, input: When & { quantity: number }) {
+      return act(ctx, id, 'specimens.handle', async (_tx, row) => ({
+        kind: 'consume',
+        ...base(row, input),
+        quantity: input.quantity,
+      }));
+    },
+
+    /** Destroys a specimen and frees its position. Throws INVALID_TRANSITION. */
+    async destroySpecimen(ctx: Ctx, id: string, input: When & { reason?: string }) {
+      return act(ctx, id, 'specimens.destroy', async (_tx, row) => ({
+        kind: 'destroy',
+        ...base(row, input),
+        reason: input.reason,
+      }));
+    },
+
+    /** Reports a tube missing; its recorded position is released. Throws INVALID_TRANSITION. */
+    async markSpecimenMissing(ctx: Ctx, id: string, input: When & { reason?: string }) {
+      return act(ctx, id, 'specimens.handle', async (_tx, row) => ({
+        kind: 'mark_missing',
+        ...base(row, input),
+        reason: input.reason,
+      }));
+    },
+
+    /** A missing tube turned up: it goes back to stock, optionally straight into a position. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
+    async markSpecimenFound(ctx: Ctx, id: string, input: When & Target) {
+      return act(ctx, id, 'specimens.handle', async (tx, row) => {
+        ledger.check({ kind: 'mark_found', specimen: row });
+        return { kind: 'mark_found', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
+      });
+    },
+
+    /** Places a hold (blocks use and sharing, keeps status). Throws HOLD_EXISTS, INVALID_TRANSITION. */
+    async placeHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
+      return act(ctx, id, 'specimens.holds', async (_tx, row) => ({
+        kind: 'place_hold',
+        ...base(row, input),
+        reason: input.reason,
+      }));
+    },
+
+    /** Releases a hold. Throws HOLD_NOT_FOUND, INVALID_TRANSITION. */
+    async releaseHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
+      return act(ctx, id, 'specimens.holds', async (_tx, row) => ({
+        kind: 'release_hold',
+        ...base(row, input),
+        reason: input.reason,
+      }));
+    },
+
+    /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT. */
+    async updateSpecimen(
+      ctx: Ctx,
+      input: { id: string; expectedVersion: number; patch: UpdateSpecimenInput },
+    ): Promise<SpecimenView> {
+      return act(ctx, input.id, 'specimens.update', async (_tx, before) => {
+        const p = input.patch;
+        const patch: SpecimenEdit = {
+          ...(p.anatomicSite !== undefined ? { anatomicSite: p.anatomicSite } : {}),
+          ...(p.pathologyStatus !== undefined ? { pathologyStatus: p.pathologyStatus } : {}),
+          ...(p.collectedAt !== undefined ? { collectedAt: date(p.collectedAt) } : {}),
+          ...(p.receivedAt !== undefined ? { receivedAt: date(p.receivedAt) } : {}),
+          ...(p.processedAt !== undefined ? { processedAt: date(p.processedAt) } : {}),
+          ...(p.frozenAt !== undefined ? { frozenAt: date(p.frozenAt) } : {}),
+          ...(p.sprecCode !== undefined
+            ? {
+                sprecCode: p.sprecCode,
+                sprecVersion: p.sprecCode ? (p.sprecVersion ?? before.sprecVersion ?? '3.0') : null,
+              }
+            : {}),
+          ...(p.sprecVersion !== undefined && p.sprecCode === undefined
+            ? { sprecVersion: p.sprecVersion }
+            : {}),
+          ...(p.quality !== undefined ? { quality: p.quality } : {}),
+          ...(p.externalIds !== undefined ? { externalIds: p.externalIds } : {}),
+        };
+        return { kind: 'edit', specimen: before, patch, expectedVersion: input.expectedVersion };
+      });
+    },
+  };
+}

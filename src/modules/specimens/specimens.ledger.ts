@@ -1,0 +1,347 @@
+// The specimen ledger: the only author of specimen rows (ARCHITECTURE.md). Every command is checked
+// against the lifecycle table and written with its custody events, audit row and change-listener
+// rows (standardization checks through the outbox) in the caller's transaction. Services, cascades,
+// rack scans, sharing and imports all come here, so the rules cannot differ between writers. What
+// each command means is decided in specimens.ledger-rules.ts.
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import type { Ctx } from '../../context.js';
+import type { Tx } from '../../db/client.js';
+import { recordAudit, type AuditEntry } from '../audit/index.js';
+import { appendCustodyEvents, type ChainHead } from '../custody/index.js';
+import { loadContainersWithAncestors, locationOf, type ContainerRow } from '../storage/index.js';
+import type { NewSpecimen, SpecimenCommand } from './specimens.commands.js';
+import {
+  changeOf,
+  checkCommand,
+  leavesFrom,
+  placed,
+  type EventInput,
+  type SpecimenChange,
+} from './specimens.ledger-rules.js';
+import { lockSpecimens, lockSpecimensByBarcode, type NewSpecimenRow } from './specimens.repo.js';
+import { specimens, type SpecimenRow } from './specimens.table.js';
+
+export { refuse, checkCommand } from './specimens.ledger-rules.js';
+
+/** Told, inside the writing transaction, which specimens were created or changed (e.g. to queue checks). */
+export interface SpecimenChangeListener {
+  specimensChanged(tx: Tx, ctx: Ctx, specimenIds: string[]): Promise<void>;
+}
+
+export interface SpecimenLedgerDeps {
+  /** listeners called in the same transaction as every specimen write */
+  changeListeners?: SpecimenChangeListener[];
+  /** freeze-thaw +1 on check-in when the tube was thawed (a lab may count thaws elsewhere) */
+  countThawOnCheckIn?: boolean;
+}
+
+const SPECIMEN_COLUMNS = getTableColumns(specimens);
+/** Columns a change may write (identity, lineage and ownership never change). */
+const MUTABLE_COLUMNS = [
+  'status',
+  'holds',
+  'containerId',
+  'positionRow',
+  'positionCol',
+  'availableQuantity',
+  'freezeThawCount',
+  'collectedAt',
+  'receivedAt',
+  'processedAt',
+  'frozenAt',
+  'anatomicSite',
+  'pathologyStatus',
+  'sprecCode',
+  'sprecVersion',
+  'quality',
+  'externalIds',
+  'qcStatus',
+  'custodySeq',
+  'custodyHead',
+] as const satisfies readonly (keyof SpecimenRow)[];
+
+export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
+  const countThaw = deps.countThawOnCheckIn ?? true;
+  const listeners = deps.changeListeners ?? [];
+
+  async function notifyChanged(tx: Tx, ctx: Ctx, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const l of listeners) await l.specimensChanged(tx, ctx, ids);
+  }
+
+  /** One tube: its patch as a plain UPDATE, guarded by the version it was locked (or edited) at. */
+  async function updateOne(tx: Tx, c: SpecimenChange, heads: Map<string, ChainHead>): Promise<SpecimenRow[]> {
+    const head = heads.get(c.before.id)!;
+    const [row] = await tx
+      .update(specimens)
+      .set({
+        ...c.patch,
+        custodySeq: head.custodySeq,
+        custodyHead: head.custodyHead,
+        version: sql`${specimens.version} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(specimens.id, c.before.id), eq(specimens.version, c.expectedVersion ?? c.before.version)))
+      .returning();
+    if (!row) throw new Error(`specimen ${c.before.id} changed while locked`);
+    return [row];
+  }
+
+  /**
+   * One UPDATE for a batch (a rack scan, a cascade): the rows are locked, so each new row is its
+   * locked state with the patch applied, sent as one JSON document.
+   */
+  async function updateMany(
+    tx: Tx,
+    changes: SpecimenChange[],
+    heads: Map<string, ChainHead>,
+  ): Promise<SpecimenRow[]> {
+    const payload = changes.map((c) => {
+      const head = heads.get(c.before.id)!;
+      const merged: Record<string, unknown> = {
+        ...c.before,
+        ...c.patch,
+        custodySeq: head.custodySeq,
+        custodyHead: head.custodyHead,
+      };
+      return Object.fromEntries(
+        ['id', ...MUTABLE_COLUMNS].map((k) => {
+          const v = merged[k];
+          return [
+            SPECIMEN_COLUMNS[k as keyof typeof SPECIMEN_COLUMNS].name,
+            v instanceof Date ? v.toISOString() : v,
+          ];
+        }),
+      );
+    });
+    const set = Object.fromEntries(MUTABLE_COLUMNS.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
+    await tx
+      .update(specimens)
+      .set({ ...set, version: sql`${specimens.version} + 1`, updatedAt: sql`now()` })
+      .from(sql`jsonb_populate_recordset(null::specimen, ${JSON.stringify(payload)}::jsonb) as v`)
+      .where(sql`${specimens.id} = v.id`);
+    const rows = await tx
+      .select()
+      .from(specimens)
+      .where(
+        inArray(
+          specimens.id,
+          changes.map((c) => c.before.id),
+        ),
+      );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return changes.map((c) => {
+      const row = byId.get(c.before.id);
+      if (!row) throw new Error(`specimen ${c.before.id} vanished while locked`);
+      return row;
+    });
+  }
+
+  /** Current places of the tubes that leave one, in one container query. */
+  async function fromLocations(tx: Tx, commands: SpecimenCommand[]): Promise<Map<string, ContainerRow>> {
+    const leaving = commands.filter(leavesFrom).map((c) => c.specimen);
+    if (leaving.length === 0) return new Map();
+    return loadContainersWithAncestors(
+      tx,
+      leaving[0]!.institutionId,
+      leaving.map((r) => r.containerId!),
+    );
+  }
+
+  async function write(tx: Tx, ctx: Ctx, changes: SpecimenChange[]): Promise<SpecimenRow[]> {
+    if (changes.length === 0) return [];
+    // Tubes of one batch may trade places: check one-tube-per-position at commit, not per row.
+    if (changes.length > 1) await tx.execute(sql`set constraints specimen_position_unique deferred`);
+    const heads = new Map<string, ChainHead>(
+      changes.map((c) => [
+        c.before.id,
+        { specimenId: c.before.id, custodySeq: c.before.custodySeq, custodyHead: c.before.custodyHead },
+      ]),
+    );
+    await appendCustodyEvents(
+      tx,
+      ctx,
+      heads,
+      changes.flatMap((c) =>
+        c.events.map((e) => ({ ...e, specimenId: c.before.id, institutionId: c.before.institutionId })),
+      ),
+    );
+    const after =
+      changes.length === 1 ? await updateOne(tx, changes[0]!, heads) : await updateMany(tx, changes, heads);
+    await notifyChanged(
+      tx,
+      ctx,
+      after.map((r) => r.id),
+    );
+    await recordAudit(
+      tx,
+      ctx,
+      ...changes.map<AuditEntry>((c, i) => ({
+        action: c.action,
+        entityType: 'specimen',
+        entityId: c.before.id,
+        institutionId: c.before.institutionId,
+        before: c.before,
+        after: after[i],
+      })),
+    );
+    return after;
+  }
+
+  return {
+    /** Locks specimens of the institution (FOR UPDATE, in id order, so writers never deadlock). */
+    lock: (tx: Tx, institutionId: string, ids: readonly string[]) => lockSpecimens(tx, institutionId, ids),
+
+    /** Locks specimens of the institution by barcode (FOR UPDATE, in id order). */
+    lockByBarcodes: (tx: Tx, institutionId: string, barcodes: readonly string[]) =>
+      lockSpecimensByBarcode(tx, institutionId, barcodes),
+
+    /** Checks a command without writing. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD, INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND. */
+    check: checkCommand,
+
+    /**
+     * Applies commands to specimens locked in this transaction: each is checked, then its custody
+     * events, row update, audit row and change notices are written. Returns the rows after, in
+     * command order. Throws as `check`; nothing is written when one command is refused.
+     */
+    async apply(tx: Tx, ctx: Ctx, commands: SpecimenCommand[]): Promise<SpecimenRow[]> {
+      if (commands.length === 0) return [];
+      const before = await fromLocations(tx, commands);
+      const changes = commands.map((c) => {
+        const loc = leavesFrom(c) ? locationOf(c.specimen, before) : null;
+        return changeOf(
+          c,
+          { fromContainerId: c.specimen.containerId, fromPosition: loc?.position ?? null },
+          countThaw,
+        );
+      });
+      // A tube that moved with its container keeps its position; its event names the new path.
+      const relocated = commands.filter((c) => c.kind === 'container_moved');
+      if (relocated.length) {
+        const now = await loadContainersWithAncestors(
+          tx,
+          relocated[0]!.specimen.institutionId,
+          relocated.map((c) => c.specimen.containerId).filter((id): id is string => id !== null),
+        );
+        commands.forEach((c, i) => {
+          if (c.kind !== 'container_moved') return;
+          const loc = locationOf(c.specimen, now);
+          changes[i]!.events.push({
+            type: 'moved',
+            occurredAt: c.occurredAt ?? null,
+            fromContainerId: c.specimen.containerId,
+            fromPosition: loc?.position ?? null,
+            toContainerId: c.specimen.containerId,
+            toPosition: loc?.position ?? null,
+            details: { containerMoved: c.containerBarcode, fromPath: c.fromPath, toPath: loc?.path ?? null },
+          });
+        });
+      }
+      return write(tx, ctx, changes);
+    },
+
+    /**
+     * Brings new specimens into existence with their first custody events: `collected` (or
+     * `registered`) for a primary, `created_from_parent` for an aliquot or derivative, then
+     * `stored` when placed. A new tube without a place is pending (primary) or in the
+     * technician's hands (a child: in use until checked in).
+     */
+    async register(tx: Tx, ctx: Ctx, items: NewSpecimen[], action: string): Promise<SpecimenRow[]> {
+      if (items.length === 0) return [];
+      const heads = new Map<string, ChainHead>();
+      await appendCustodyEvents(
+        tx,
+        ctx,
+        heads,
+        items.flatMap((i) => {
+          const events: EventInput[] = [];
+          const r = i.row;
+          if (i.origin.kind === 'registered') {
+            events.push({
+              type: r.collectedAt ? 'collected' : 'registered',
+              occurredAt: r.collectedAt ?? null,
+              quantityChange: r.initialQuantity,
+              details: { barcode: r.barcode, type: r.type },
+            });
+          } else {
+            const p = i.origin.parent;
+            events.push({
+              type: 'created_from_parent',
+              occurredAt: i.occurredAt,
+              quantityChange: r.initialQuantity,
+              // The parent's chain gets its drawing event next: name the link it will be.
+              details: {
+                parentId: p.id,
+                parentBarcode: p.barcode,
+                lineage: i.origin.lineage,
+                type: r.type,
+                parentCustodySeq: p.custodySeq + 1,
+              },
+            });
+          }
+          if (i.placement) {
+            events.push({
+              type: 'stored',
+              ...(i.origin.kind === 'registered' ? {} : { occurredAt: i.occurredAt }),
+              toContainerId: i.placement.container.id,
+              toPosition: i.placement.label,
+            });
+          }
+          return events.map((e) => ({ ...e, specimenId: r.id, institutionId: r.institutionId }));
+        }),
+      );
+      const inserted = await tx
+        .insert(specimens)
+        .values(
+          items.map((i) => {
+            const head = heads.get(i.row.id);
+            return {
+              ...i.row,
+              ...placed(i.placement),
+              status: i.placement ? 'available' : i.origin.kind === 'registered' ? 'pending' : 'in_use',
+              custodySeq: head?.custodySeq ?? 0,
+              custodyHead: head?.custodyHead ?? null,
+            } satisfies NewSpecimenRow;
+          }),
+        )
+        .returning();
+      await notifyChanged(
+        tx,
+        ctx,
+        inserted.map((r) => r.id),
+      );
+      await recordAudit(
+        tx,
+        ctx,
+        ...inserted.map<AuditEntry>((r) => ({
+          action,
+          entityType: 'specimen',
+          entityId: r.id,
+          institutionId: r.institutionId,
+          after: r,
+        })),
+      );
+      return inserted;
+    },
+
+    /**
+     * Records the QC status standardization derived from qc_result for specimens still at the
+     * evaluated version. A derived cache of the check results: no version bump, no custody event.
+     */
+    async recordQcStatus(
+      tx: Tx,
+      items: { id: string; version: number; qcStatus: SpecimenRow['qcStatus'] }[],
+    ): Promise<void> {
+      if (items.length === 0) return;
+      const ids = `{${items.map((i) => i.id).join(',')}}`;
+      const versions = `{${items.map((i) => i.version).join(',')}}`;
+      const statuses = `{${items.map((i) => i.qcStatus).join(',')}}`;
+      await tx.execute(sql`
+        update specimen s set qc_status = v.status
+          from unnest(${ids}::uuid[], ${versions}::int[], ${statuses}::qc_status[]) as v(id, version, status)
+         where s.id = v.id and s.version = v.version and s.qc_status is distinct from v.status`);
+    },
+  };
+}
+
+export type SpecimenLedger = ReturnType<typeof createSpecimenLedger>;

@@ -1,0 +1,175 @@
+// Reading specimens: one, many, a filtered page, the scan lookup, children, custody chains.
+import type pg from 'pg';
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import type { Db } from '../../db/client.js';
+import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
+import {
+  latestCustodyEvents,
+  listCustodyEvents,
+  verifyChain,
+  type CustodyEventRow,
+} from '../custody/index.js';
+import { positionLabel } from '../storage/index.js';
+import { createScanLookup } from './scan-lookup.read-model.js';
+import { specimenViews, type SpecimenView } from './specimens.dto.js';
+import { specimenNotFound } from './specimens.errors.js';
+import { findSpecimen, findSpecimensByIds, listSpecimenRows } from './specimens.repo.js';
+import type { SpecimenDto, SpecimenListQuery } from './specimens.schemas.js';
+import { specimens } from './specimens.table.js';
+import type { UseGate } from './specimens.use-gate.js';
+
+export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: UseGate }) {
+  const { db, useGate } = deps;
+  const scanLookup = createScanLookup(deps.pool);
+
+  return {
+    /** Throws SPECIMEN_NOT_FOUND (also for another institution's specimen). */
+    async getSpecimen(ctx: Ctx, id: string): Promise<SpecimenView> {
+      authorize(ctx.actor, 'specimens.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const row = await findSpecimen(db, institutionId, id);
+      if (!row) throw specimenNotFound(id);
+      return (await specimenViews(db, institutionId, [row]))[0]!;
+    },
+
+    /**
+     * Scan lookup by barcode: the specimen as `toSpecimenDto` writes it, its location and the uses
+     * the donor's consent allows now (empty while on hold), as the UTF-8 bytes of its JSON
+     * (`ScanDto`). Serialized once, by PostgreSQL and here, because it is the hottest call;
+     * GraphQL parses it. Throws SPECIMEN_NOT_FOUND.
+     */
+    async scanSpecimen(ctx: Ctx, barcode: string): Promise<Buffer> {
+      authorize(ctx.actor, 'specimens.read');
+      const found = await scanLookup(actorInstitutionId(ctx.actor), barcode);
+      if (!found) throw specimenNotFound(barcode, 'barcode');
+      const f = found.facts;
+      const uses = useGate.usesNow(f);
+      let location: SpecimenDto['location'] = null;
+      if (found.holder) {
+        const { container: c, path } = found.holder;
+        const label =
+          c.gridScheme && c.gridRows && c.gridCols && f.positionRow && f.positionCol
+            ? positionLabel(c.gridScheme, c.gridRows, c.gridCols, f.positionRow, f.positionCol)
+            : null;
+        location = {
+          containerId: c.id,
+          containerBarcode: c.barcode,
+          position: label,
+          path: label ? `${path} / ${label}` : path,
+        };
+      }
+      // The specimen's JSON object, closed by PostgreSQL, gets two more members, straight into the
+      // UTF-8 bytes that are sent: one copy of the specimen's text, and only the short tail encoded.
+      const head = found.specimenJson;
+      const tail = `,"location":${JSON.stringify(location)},"permittedUses":${JSON.stringify(uses)}}`;
+      const headBytes = Buffer.byteLength(head) - 1; // without its closing brace
+      const body = Buffer.allocUnsafe(headBytes + Buffer.byteLength(tail));
+      body.write(head, 0, headBytes);
+      body.write(tail, headBytes);
+      return body;
+    },
+
+    async getSpecimensByIds(ctx: Ctx, ids: readonly string[]): Promise<SpecimenView[]> {
+      authorize(ctx.actor, 'specimens.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      return specimenViews(db, institutionId, await findSpecimensByIds(db, institutionId, ids));
+    },
+
+    /** Filtered keyset-paginated list. Throws INVALID_CURSOR, CONTAINER_NOT_FOUND. */
+    async listSpecimens(ctx: Ctx, q: SpecimenListQuery): Promise<Page<SpecimenView>> {
+      authorize(ctx.actor, 'specimens.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const afterId = decodeCursor(q.cursor, z.uuid());
+      const rows = await listSpecimenRows(db, {
+        institutionId,
+        type: q.type,
+        status: q.status,
+        protocolId: q.protocolId,
+        participantId: q.participantId,
+        subtreeContainerIds: q.containerId
+          ? sql`select c.id from container c where c.institution_id = ${institutionId} and (c.id = ${q.containerId} or c.ancestor_ids @> array[${q.containerId}::uuid])`
+          : undefined,
+        collectedFrom: q.collectedFrom ? new Date(q.collectedFrom) : undefined,
+        collectedTo: q.collectedTo ? new Date(q.collectedTo) : undefined,
+        qcStatus: q.qcStatus,
+        held: q.held === undefined ? undefined : q.held === 'true',
+        afterId,
+        limit: q.limit + 1,
+      });
+      const page = toPage(
+        rows,
+        q.limit,
+        (r) => r.id,
+        (r) => r,
+      );
+      return { items: await specimenViews(db, institutionId, page.items), nextCursor: page.nextCursor };
+    },
+
+    /** Direct children of the given specimens (aliquots, derivatives), oldest first: one query plus one for locations. */
+    async childrenOf(ctx: Ctx, parentIds: readonly string[]): Promise<SpecimenView[]> {
+      authorize(ctx.actor, 'specimens.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      if (parentIds.length === 0) return [];
+      const rows = await db
+        .select()
+        .from(specimens)
+        .where(
+          and(
+            eq(specimens.institutionId, institutionId),
+            sql`${specimens.parentId} in (${sql.join(
+              parentIds.map((i) => sql`${i}::uuid`),
+              sql`, `,
+            )})`,
+          ),
+        )
+        .orderBy(specimens.id);
+      return specimenViews(db, institutionId, rows);
+    },
+
+    /** The custody chain, oldest first. Throws SPECIMEN_NOT_FOUND. */
+    async getCustody(ctx: Ctx, id: string): Promise<CustodyEventRow[]> {
+      authorize(ctx.actor, 'custody.read');
+      const row = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
+      if (!row) throw specimenNotFound(id);
+      return listCustodyEvents(db, id);
+    },
+
+    /** Recomputes the chain; reports the first break. Throws SPECIMEN_NOT_FOUND. */
+    async verifyCustody(ctx: Ctx, id: string) {
+      authorize(ctx.actor, 'custody.read');
+      const row = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
+      if (!row) throw specimenNotFound(id);
+      const events = await listCustodyEvents(db, id);
+      const result = verifyChain(events);
+      const headMatches = result.firstBreak !== null || (events.at(-1)?.hash ?? null) === row.custodyHead;
+      return {
+        specimenId: id,
+        events: events.length,
+        valid: result.firstBreak === null && headMatches && events.length === row.custodySeq,
+        checked: result.checked,
+        firstBreak:
+          result.firstBreak ??
+          (headMatches && events.length === row.custodySeq
+            ? null
+            : {
+                seq: events.length,
+                eventId: events.at(-1)?.id ?? 0,
+                reason: 'head_mismatch' as const,
+                expected: row.custodyHead ?? '',
+                found: events.at(-1)?.hash ?? '',
+              }),
+      };
+    },
+
+    /** The latest custody event of each given specimen of the caller's institution, in one query. */
+    async latestCustodyEvents(ctx: Ctx, specimenIds: readonly string[]): Promise<CustodyEventRow[]> {
+      authorize(ctx.actor, 'custody.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const events = await latestCustodyEvents(db, specimenIds);
+      return events.filter((e) => e.institutionId === institutionId);
+    },
+  };
+}

@@ -1,0 +1,205 @@
+// Registering primary specimens: one, or a batch of up to 1,000, all or nothing.
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import type { Db, Tx } from '../../db/client.js';
+import { newId } from '../../db/columns.js';
+import { inTransaction } from '../../db/transaction.js';
+import { DomainError, badRequest, batchRejected } from '../../errors.js';
+import { SPECIMEN_TYPE_INFO } from '../../vocabulary/specimen-types.js';
+import { findParticipantsAndProtocols } from '../participants/index.js';
+import { planPlacements, type PlacementRequest } from '../storage/index.js';
+import type { NewSpecimen } from './specimens.commands.js';
+import { specimenViews, type SpecimenView } from './specimens.dto.js';
+import { placementRace } from './specimens.errors.js';
+import type { SpecimenLedger } from './specimens.ledger.js';
+import { findSpecimensByBarcodes } from './specimens.repo.js';
+import type { RegisterSpecimenInput } from './specimens.schemas.js';
+import type { UseGate } from './specimens.use-gate.js';
+
+const date = (iso: string | null | undefined) => (iso === undefined || iso === null ? null : new Date(iso));
+
+/** Participants and protocols named by the items must exist here, and agree with each other. */
+async function checkReferences(
+  tx: Tx,
+  institutionId: string,
+  items: { index: number; field: string; participantId?: string; protocolId?: string }[],
+  errors: Map<number, DomainError>,
+) {
+  const found = await findParticipantsAndProtocols(
+    tx,
+    institutionId,
+    [...new Set(items.map((i) => i.participantId).filter((x): x is string => !!x))],
+    [...new Set(items.map((i) => i.protocolId).filter((x): x is string => !!x))],
+  );
+  for (const i of items) {
+    if (i.participantId && !found.participantProtocol.has(i.participantId)) {
+      errors.set(
+        i.index,
+        new DomainError(
+          'unprocessable',
+          'PARTICIPANT_NOT_FOUND',
+          `participant ${i.participantId} was not found`,
+          [{ field: `${i.field}participantId`, message: 'unknown participant' }],
+        ),
+      );
+    } else if (i.protocolId && !found.protocolIds.has(i.protocolId)) {
+      errors.set(
+        i.index,
+        new DomainError('unprocessable', 'PROTOCOL_NOT_FOUND', `protocol ${i.protocolId} was not found`, [
+          { field: `${i.field}protocolId`, message: 'unknown protocol' },
+        ]),
+      );
+    } else if (
+      i.participantId &&
+      i.protocolId &&
+      found.participantProtocol.get(i.participantId) !== i.protocolId
+    ) {
+      errors.set(
+        i.index,
+        new DomainError(
+          'unprocessable',
+          'PROTOCOL_MISMATCH',
+          `participant ${i.participantId} is not registered to protocol ${i.protocolId}`,
+          [{ field: `${i.field}protocolId`, message: 'participant belongs to another protocol' }],
+        ),
+      );
+    }
+  }
+  return found.participantProtocol;
+}
+
+export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+  const { db, ledger, useGate } = deps;
+
+  async function register(
+    ctx: Ctx,
+    inputs: RegisterSpecimenInput[],
+    batch: boolean,
+  ): Promise<SpecimenView[]> {
+    authorize(ctx.actor, 'specimens.register');
+    const institutionId = actorInstitutionId(ctx.actor);
+    const field = (i: number) => (batch ? `specimens.${i}.` : '');
+    return placementRace(() =>
+      inTransaction(db, ctx, async (tx) => {
+        const errors = new Map<number, DomainError>();
+        // Barcodes: unique within the request and within the institution.
+        const seen = new Map<string, number>();
+        inputs.forEach((s, i) => {
+          const first = seen.get(s.barcode);
+          if (first !== undefined) {
+            errors.set(
+              i,
+              new DomainError(
+                'conflict',
+                'BARCODE_TAKEN',
+                `barcode ${s.barcode} appears twice in this request (items ${first} and ${i})`,
+                [{ field: `${field(i)}barcode`, message: 'duplicate in request' }],
+              ),
+            );
+          } else seen.set(s.barcode, i);
+        });
+        const taken = new Set(
+          (await findSpecimensByBarcodes(tx, institutionId, [...seen.keys()])).map((e) => e.barcode),
+        );
+        inputs.forEach((s, i) => {
+          if (taken.has(s.barcode)) {
+            errors.set(
+              i,
+              new DomainError(
+                'conflict',
+                'BARCODE_TAKEN',
+                `a specimen with barcode ${s.barcode} already exists`,
+                [{ field: `${field(i)}barcode`, message: 'already registered' }],
+              ),
+            );
+          }
+          if (s.position && !s.containerId) {
+            errors.set(
+              i,
+              badRequest('CONTAINER_REQUIRED', 'a position needs a containerId', [
+                { field: `${field(i)}containerId`, message: 'required with position' },
+              ]),
+            );
+          }
+        });
+        const participantProtocol = await checkReferences(
+          tx,
+          institutionId,
+          inputs.map((s, i) => ({
+            index: i,
+            field: field(i),
+            participantId: s.participantId,
+            protocolId: s.protocolId,
+          })),
+          errors,
+        );
+        const requests: PlacementRequest[] = inputs.flatMap((s, i) =>
+          s.containerId
+            ? [{ index: i, field: field(i), containerId: s.containerId, position: s.position, type: s.type }]
+            : [],
+        );
+        const plan = await planPlacements(tx, institutionId, requests);
+        for (const [i, e] of plan.errors) if (!errors.has(i)) errors.set(i, e);
+        if (errors.size > 0) {
+          if (!batch) throw errors.get(0)!;
+          throw batchRejected(errors, inputs.length);
+        }
+        // A donor whose consent is already withdrawn gives tubes that are born on hold.
+        const protocolOf = (s: RegisterSpecimenInput) =>
+          s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
+        const birthHolds = new Map<string, string[]>();
+        for (const s of inputs) {
+          const key = `${s.participantId ?? ''}:${protocolOf(s) ?? ''}`;
+          if (s.participantId && !birthHolds.has(key))
+            birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolOf(s)));
+        }
+        const items: NewSpecimen[] = inputs.map((s, i) => {
+          const id = newId();
+          return {
+            row: {
+              id,
+              institutionId,
+              barcode: s.barcode,
+              type: s.type,
+              lineage: 'primary',
+              rootId: id,
+              participantId: s.participantId ?? null,
+              protocolId: protocolOf(s),
+              anatomicSite: s.anatomicSite ?? null,
+              pathologyStatus: s.pathologyStatus ?? 'unknown',
+              collectedAt: date(s.collectedAt),
+              receivedAt: date(s.receivedAt),
+              processedAt: date(s.processedAt),
+              frozenAt: date(s.frozenAt),
+              sprecCode: s.sprecCode ?? null,
+              sprecVersion: s.sprecCode ? (s.sprecVersion ?? '3.0') : null,
+              unit: s.unit ?? SPECIMEN_TYPE_INFO[s.type].defaultUnit,
+              initialQuantity: s.quantity,
+              availableQuantity: s.quantity,
+              quality: s.quality ?? {},
+              externalIds: s.externalIds ?? [],
+              holds: birthHolds.get(`${s.participantId ?? ''}:${protocolOf(s) ?? ''}`) ?? [],
+            },
+            placement: plan.placements.get(i) ?? null,
+            occurredAt: date(s.collectedAt),
+            origin: { kind: 'registered' },
+          };
+        });
+        const rows = await ledger.register(tx, ctx, items, 'registerSpecimen');
+        return specimenViews(tx, institutionId, rows);
+      }),
+    );
+  }
+
+  return {
+    /** Registers one primary specimen. Throws BARCODE_TAKEN, CONTAINER_NOT_FOUND, POSITION_*, TYPE_NOT_ALLOWED, PARTICIPANT_NOT_FOUND. */
+    async registerSpecimen(ctx: Ctx, input: RegisterSpecimenInput): Promise<SpecimenView> {
+      return (await register(ctx, [input], false))[0]!;
+    },
+
+    /** Registers up to 1,000 specimens, all or nothing. Throws BATCH_REJECTED with per-item errors. */
+    async registerSpecimens(ctx: Ctx, inputs: RegisterSpecimenInput[]): Promise<SpecimenView[]> {
+      return register(ctx, inputs, true);
+    },
+  };
+}
