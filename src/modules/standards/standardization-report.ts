@@ -48,7 +48,7 @@ export function createStandardizationReport(deps: { db: Db }) {
      * outcome in the run, and its current results (a specimen checked again since, by a later run
      * or after a change, shows the newer results). Throws RUN_NOT_FOUND, INVALID_CURSOR.
      */
-    async listRunResults(
+    async listStandardizationRunResults(
       ctx: Ctx,
       id: string,
       q: { outcome?: QcOutcome; cursor?: string; limit: number },
@@ -91,7 +91,7 @@ export function createStandardizationReport(deps: { db: Db }) {
      * the run checked), read a thousand specimens at a time so a million-specimen run streams in
      * constant memory. Throws RUN_NOT_FOUND before the first line.
      */
-    async exportRunResultsCsv(ctx: Ctx, id: string): Promise<AsyncIterable<string>> {
+    async exportStandardizationRunResults(ctx: Ctx, id: string): Promise<AsyncIterable<string>> {
       authorize(ctx.actor, 'standards.read');
       const run = await ownRun(db, ctx, id);
       const pageSize = 1_000;
