@@ -1,7 +1,21 @@
+import type { FastifyReply } from 'fastify';
 import { ifMatchRequired, versionMismatch } from '../errors.js';
 
 /** Weak ETag carrying the aggregate version (STYLE.md rule 8). */
 export const etag = (version: number) => `W/"${version}"`;
+
+/**
+ * Sends the ETag of an answer whose body is one versioned resource (create, read, update, an
+ * action's result), so an integration script can send If-Match without reading it again.
+ */
+export async function withEtag<T extends { version: number }>(
+  reply: FastifyReply,
+  body: Promise<T>,
+): Promise<T> {
+  const b = await body;
+  reply.header('etag', etag(b.version));
+  return b;
+}
 
 /**
  * The version an update expects, from If-Match. Missing -> 428; unreadable -> 412 (it cannot

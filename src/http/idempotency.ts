@@ -3,6 +3,7 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db, DbOrTx } from '../db/client.js';
 import { idempotencyKeyInUse, idempotencyKeyReused, invalidIdempotencyKey } from '../errors.js';
+import { etag } from './etag.js';
 import { idempotencyKeys } from './idempotency.table.js';
 
 /** Kept this long, then purged by the maintenance queue. */
@@ -88,6 +89,9 @@ export async function beginIdempotentRequest(
   if (!existing) throw idempotencyKeyInUse(key);
   if (existing.requestHash !== hash) throw idempotencyKeyReused(key);
   if (existing.state === 'in_flight') throw idempotencyKeyInUse(key);
+  // A replayed versioned resource carries its ETag, as the first answer did.
+  const version = (existing.responseBody as { version?: unknown } | null)?.version;
+  if (typeof version === 'number') reply.header('etag', etag(version));
   await reply
     .code(existing.responseStatus ?? 200)
     .header('idempotent-replayed', 'true')

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
+import { withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
 import { toParticipantDto, toProtocolDto } from './participants.dto.js';
@@ -29,7 +30,10 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 201, (ctx) => participants.createProtocol(ctx, req.body), toProtocolDto),
+      withEtag(
+        reply,
+        execute(db, req, reply, 201, (ctx) => participants.createProtocol(ctx, req.body), toProtocolDto),
+      ),
   );
   r.get(
     '/v1/protocols',
@@ -63,7 +67,10 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => participants.getProtocol(ctx, req.params.id), toProtocolDto),
+      withEtag(
+        reply,
+        execute(db, req, reply, 200, (ctx) => participants.getProtocol(ctx, req.params.id), toProtocolDto),
+      ),
   );
 
   r.post(
@@ -79,13 +86,16 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
+      withEtag(
         reply,
-        201,
-        (ctx) => participants.registerParticipant(ctx, req.body),
-        toParticipantDto,
+        execute(
+          db,
+          req,
+          reply,
+          201,
+          (ctx) => participants.registerParticipant(ctx, req.body),
+          toParticipantDto,
+        ),
       ),
   );
   r.get(
@@ -148,13 +158,16 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
+      withEtag(
         reply,
-        200,
-        (ctx) => participants.getParticipant(ctx, req.params.id),
-        toParticipantDto,
+        execute(
+          db,
+          req,
+          reply,
+          200,
+          (ctx) => participants.getParticipant(ctx, req.params.id),
+          toParticipantDto,
+        ),
       ),
   );
 }

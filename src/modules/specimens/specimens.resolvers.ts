@@ -75,10 +75,10 @@ export const specimenResolvers: IResolvers = {
     },
     async specimenByBarcode(_root, args: unknown, { biobank, services }) {
       const { barcode: code } = z.object({ barcode }).parse(args);
-      const json = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
+      const scan = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
         services.specimens.scanSpecimen(biobank, code),
       );
-      return json && (JSON.parse(json.toString('utf8')) as ScanDto);
+      return scan && (JSON.parse(scan.json.toString('utf8')) as ScanDto);
     },
     async lineage(_root, args: unknown, { biobank, services }) {
       const l = await services.specimens.getLineage(biobank, idArgs.parse(args).id);

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
 import type { Db } from '../../db/client.js';
-import { etag, preconditionVersion } from '../../http/etag.js';
+import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
 import {
@@ -80,7 +80,11 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         response: { 201: specimenDto, ...errorResponses(403, 404, ...POST_ERRORS) },
       },
     },
-    (req, reply) => execute(db, req, reply, 201, (ctx) => specimens.registerSpecimen(ctx, req.body), one),
+    (req, reply) =>
+      withEtag(
+        reply,
+        execute(db, req, reply, 201, (ctx) => specimens.registerSpecimen(ctx, req.body), one),
+      ),
   );
 
   r.post(
@@ -147,16 +151,16 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
     async (req, reply) => {
       // The service answers the JSON's bytes (see scanSpecimen): sent as they are, not serialized
       // again, so past the type provider, which expects the object.
-      const json = await execute(
+      const scan = await execute(
         db,
         req,
         reply,
         200,
         (ctx) => specimens.scanSpecimen(ctx, req.params.barcode),
-        (j) => j,
+        (s) => s,
       );
       const raw: FastifyReply = reply;
-      return raw.type('application/json; charset=utf-8').send(json);
+      return raw.header('etag', etag(scan.version)).type('application/json; charset=utf-8').send(scan.json);
     },
   );
 
@@ -233,13 +237,16 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         },
       },
       (req, reply) =>
-        execute(
-          db,
-          req,
+        withEtag(
           reply,
-          200,
-          (ctx) => run(specimens, ctx, req.params.id, req.body as z.output<S>),
-          one,
+          execute(
+            db,
+            req,
+            reply,
+            200,
+            (ctx) => run(specimens, ctx, req.params.id, req.body as z.output<S>),
+            one,
+          ),
         ),
     );
 
