@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { withEtag } from '../../http/etag.js';
+import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
 import { toParticipantDto, toProtocolDto } from './participants.dto.js';
@@ -10,6 +10,7 @@ import { listParticipantsQuery, participantDto, protocolDto } from './participan
 import {
   createProtocolInput,
   registerParticipantInput,
+  updateParticipantInput,
   type ParticipantService,
 } from './participants.service.js';
 
@@ -169,5 +170,33 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
           toParticipantDto,
         ),
       ),
+  );
+  r.patch(
+    '/v1/participants/:id',
+    {
+      schema: {
+        operationId: 'updateParticipant',
+        tags: ['participants'],
+        summary:
+          'Correct sex, diagnoses and (roles that may see them) identity fields; needs If-Match with the last ETag',
+        params: idParams,
+        headers: z.object({ 'if-match': z.string().max(100).optional().describe('the ETag last read') }),
+        body: updateParticipantInput,
+        response: { 200: participantDto, ...errorResponses(403, 404, 409, 412, 428) },
+      },
+    },
+    async (req, reply) => {
+      const expectedVersion = preconditionVersion(req.headers['if-match']);
+      const dto = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.updateParticipant(ctx, { id: req.params.id, expectedVersion, patch: req.body }),
+        toParticipantDto,
+      );
+      reply.header('etag', etag(dto.version));
+      return dto;
+    },
   );
 }
