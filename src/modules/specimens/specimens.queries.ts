@@ -129,12 +129,28 @@ export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: Us
       return specimenViews(db, institutionId, rows);
     },
 
-    /** The custody chain, oldest first. Throws SPECIMEN_NOT_FOUND. */
-    async getCustody(ctx: Ctx, id: string): Promise<CustodyEventRow[]> {
+    /**
+     * The custody chain, oldest first: a keyset page by `seq` when `limit` is given, the whole
+     * chain otherwise. Throws SPECIMEN_NOT_FOUND, INVALID_CURSOR.
+     */
+    async getCustody(
+      ctx: Ctx,
+      id: string,
+      page: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<CustodyEventRow>> {
       authorize(ctx.actor, 'custody.read');
+      const afterSeq = decodeCursor(page.cursor, z.number().int().min(0));
       const row = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
       if (!row) throw specimenNotFound(id);
-      return listCustodyEvents(db, id);
+      if (page.limit === undefined)
+        return { items: await listCustodyEvents(db, id, { afterSeq }), nextCursor: null };
+      const rows = await listCustodyEvents(db, id, { afterSeq, limit: page.limit + 1 });
+      return toPage(
+        rows,
+        page.limit,
+        (e) => e.seq,
+        (e) => e,
+      );
     },
 
     /** Recomputes the chain; reports the first break. Throws SPECIMEN_NOT_FOUND. */

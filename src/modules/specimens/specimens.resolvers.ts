@@ -89,8 +89,8 @@ export const specimenResolvers: IResolvers = {
       };
     },
     async custody(_root, args: unknown, { biobank, services }) {
-      const events = await services.specimens.getCustody(biobank, specimenIdArgs.parse(args).specimenId);
-      return events.map(toCustodyEventDto);
+      const chain = await services.specimens.getCustody(biobank, specimenIdArgs.parse(args).specimenId);
+      return chain.items.map(toCustodyEventDto);
     },
     async verifyCustody(_root, args: unknown, { biobank, services }) {
       return services.specimens.verifyCustody(biobank, specimenIdArgs.parse(args).specimenId);

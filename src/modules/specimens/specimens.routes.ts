@@ -5,7 +5,14 @@ import { USES } from '../../vocabulary/uses.js';
 import type { Db } from '../../db/client.js';
 import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
-import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
+import {
+  POST_ERRORS,
+  errorResponses,
+  idParams,
+  idempotencyHeaders,
+  pageOf,
+  pageQuery,
+} from '../../http/schemas.js';
 import {
   custodyEventDto,
   aliquotInput,
@@ -48,6 +55,20 @@ const verifyDto = z.object({
       found: z.string(),
     })
     .nullable(),
+});
+
+/**
+ * The custody list's page query. Without `limit` it answers the whole chain (from the cursor on),
+ * as it always did; with it, pages of that many events.
+ */
+const custodyQuery = pageQuery.extend({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .optional()
+    .describe('events per page; without it, the whole chain (from `cursor` on)'),
 });
 
 const childrenDto = z.object({ parent: specimenDto, children: z.array(specimenDto) });
@@ -390,8 +411,9 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
       schema: {
         operationId: 'getCustody',
         tags: ['custody'],
-        summary: 'The custody chain of a specimen, oldest first',
+        summary: 'The custody chain of a specimen, oldest first, paged (pass `nextCursor` back as `cursor`)',
         params: idParams,
+        querystring: custodyQuery,
         response: { 200: pageOf(custodyEventDto), ...errorResponses(403, 404) },
       },
     },
@@ -401,10 +423,10 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         req,
         reply,
         200,
-        (ctx) => specimens.getCustody(ctx, req.params.id),
-        (events) => ({
-          items: events.map(toCustodyEventDto),
-          nextCursor: null,
+        (ctx) => specimens.getCustody(ctx, req.params.id, req.query),
+        (page) => ({
+          items: page.items.map(toCustodyEventDto),
+          nextCursor: page.nextCursor,
         }),
       ),
   );
