@@ -121,6 +121,7 @@ export const ERROR_CATALOGUE = {
   // specimens
   SPECIMEN_NOT_FOUND: 'not_found',
   BARCODE_TAKEN: 'conflict',
+  EXTERNAL_ID_TAKEN: 'conflict',
   CONTAINER_REQUIRED: 'bad_request',
   PROTOCOL_MISMATCH: 'unprocessable',
   DUPLICATE_SCAN: 'conflict',

@@ -23,6 +23,31 @@ export const barcodeTaken = (barcode: string, field?: string, takenByItem?: numb
     field === undefined ? [] : [{ field, message: 'taken' }],
   );
 
+/**
+ * An external id (system, value) another specimen of the institution holds. `holderBarcode` null:
+ * the database refused it a moment after the check passed. `takenByItem`: an earlier item of the
+ * same request lists it.
+ */
+export const externalIdTaken = (
+  system: string,
+  value: string,
+  holderBarcode: string | null,
+  field?: string,
+  takenByItem?: number,
+) =>
+  new DomainError(
+    'EXTERNAL_ID_TAKEN',
+    `external id ${system} ${value} is already held by ${
+      takenByItem !== undefined
+        ? `item ${takenByItem} of this request`
+        : holderBarcode !== null
+          ? `specimen ${holderBarcode}`
+          : 'another specimen'
+    }`,
+    field === undefined ? [] : [{ field, message: 'taken' }],
+    holderBarcode === null ? {} : { holderBarcode },
+  );
+
 /** `needs` is what asked for the container: `a position`, `store`. */
 export const containerRequired = (needs: string, field: string) =>
   new DomainError('CONTAINER_REQUIRED', `${needs} needs a containerId`, [{ field, message: 'required' }]);

@@ -14,9 +14,15 @@ import {
 import { planPlacements, type PlacementRequest } from '../storage/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { barcodeTaken, containerRequired, placementRace, protocolMismatch } from './specimens.errors.js';
+import {
+  barcodeTaken,
+  containerRequired,
+  externalIdTaken,
+  placementRace,
+  protocolMismatch,
+} from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
-import { findSpecimensByBarcodes } from './specimens.repo.js';
+import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import type { RegisterSpecimenInput } from './specimens.schemas.js';
 import type { UseGate } from './specimens.use-gate.js';
 
@@ -49,6 +55,35 @@ async function checkReferences(
     }
   }
   return found.participantProtocol;
+}
+
+/**
+ * External ids (system, value) name one tube of the institution: none may be held by another
+ * specimen or listed by an earlier item of the same request.
+ */
+async function checkExternalIds(
+  tx: Tx,
+  institutionId: string,
+  inputs: RegisterSpecimenInput[],
+  field: (i: number) => string,
+  errors: Map<number, DomainError>,
+) {
+  const firstItem = new Map<string, number>();
+  const key = (e: { system: string; value: string }) => JSON.stringify([e.system, e.value]);
+  inputs.forEach((s, i) =>
+    (s.externalIds ?? []).forEach((e, j) => {
+      const first = firstItem.get(key(e));
+      if (first === undefined) firstItem.set(key(e), i);
+      else if (first !== i)
+        errors.set(i, externalIdTaken(e.system, e.value, null, `${field(i)}externalIds.${j}`, first));
+    }),
+  );
+  const wanted = inputs.flatMap((s) => s.externalIds ?? []);
+  for (const h of await findExternalIdHolders(tx, institutionId, wanted)) {
+    const i = firstItem.get(key(h))!;
+    const j = (inputs[i]!.externalIds ?? []).findIndex((e) => key(e) === key(h));
+    errors.set(i, externalIdTaken(h.system, h.value, h.barcode, `${field(i)}externalIds.${j}`));
+  }
 }
 
 export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
@@ -84,6 +119,7 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
             errors.set(i, containerRequired('a position', `${field(i)}containerId`));
           }
         });
+        await checkExternalIds(tx, institutionId, inputs, field, errors);
         const participantProtocol = await checkReferences(
           tx,
           institutionId,
