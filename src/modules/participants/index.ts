@@ -14,4 +14,5 @@ export {
   type ParticipantRow,
   type ProtocolRow,
 } from './participants.repo.js';
+export { insertParticipants, countParticipants, type BulkParticipant } from './participants.bulk.js';
 export { SEXES } from './participants.table.js';

@@ -17,6 +17,7 @@ export {
   type PlacedRow,
 } from './storage.placement.js';
 export { lockPositions } from './position-occupancy.read-model.js';
+export { insertContainers, countContainers, type BulkContainer } from './containers.bulk.js';
 export {
   containerNotFound,
   containerPath,
