@@ -6,6 +6,14 @@ export {
   type SpecimenLedger,
   type SpecimenChangeListener,
 } from './specimens.ledger.js';
+export {
+  importSpecimenHistories,
+  institutionHasSpecimens,
+  countSpecimens,
+  type SpecimenHistory,
+  type ImportedSpecimen,
+  type ImportedEvent,
+} from './specimens.ledger-bulk.js';
 export type {
   SpecimenCommand,
   SpecimenCommandCheck,
