@@ -22,13 +22,13 @@ import {
   releaseIdempotencyOnFailure,
 } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/index.js';
-import { institutionRoutes } from './modules/institutions/institutions.routes.js';
-import { consentRoutes } from './modules/consent/consent.routes.js';
-import { standardsRoutes } from './modules/standards/standards.routes.js';
-import { participantRoutes } from './modules/participants/participants.routes.js';
-import { specimenRoutes } from './modules/specimens/specimens.routes.js';
-import { storageRoutes } from './modules/storage/storage.routes.js';
-import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
+import { institutionRoutes } from './modules/institutions/index.js';
+import { consentRoutes } from './modules/consent/index.js';
+import { standardsRoutes } from './modules/standards/index.js';
+import { participantRoutes } from './modules/participants/index.js';
+import { scanRoutes, specimenRoutes } from './modules/specimens/index.js';
+import { storageRoutes } from './modules/storage/index.js';
+import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -135,7 +135,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     webhookRoutes(v1, { db: c.db, webhooks: c.services.webhooks });
     participantRoutes(v1, { db: c.db, participants: c.services.participants });
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
-    storageRoutes(v1, { db: c.db, storage: c.services.storage, scans: c.services.scans });
+    storageRoutes(v1, { db: c.db, storage: c.services.storage });
+    scanRoutes(v1, { db: c.db, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
   });

@@ -8,11 +8,12 @@ import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
-import { createParticipantService } from './modules/participants/participants.service.js';
+import { createParticipantService } from './modules/participants/index.js';
 import {
   createScanService,
   createSpecimenLedger,
   createSpecimenService,
+  findSpecimensByBarcodes,
   type UseGate,
 } from './modules/specimens/index.js';
 import {
@@ -22,14 +23,14 @@ import {
   permittedUses,
   today,
 } from './modules/consent/index.js';
-import { createStorageService } from './modules/storage/storage.service.js';
+import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
-import { webhookJobs } from './modules/webhooks/webhooks.handlers.js';
-import { standardsJobs } from './modules/standards/standards.handlers.js';
+import { webhookJobs } from './modules/webhooks/index.js';
 import {
   createStandardsChangeListener,
   createStandardsService,
-} from './modules/standards/standards.service.js';
+  standardsJobs,
+} from './modules/standards/index.js';
 
 export interface ContainerOverrides {
   webhookSender?: WebhookSender;
@@ -67,7 +68,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   // transaction (outbox).
   const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()] });
   const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate });
-  const storage = createStorageService({ db, ledger });
+  const storage = createStorageService({ db, ledger, findSpecimensByBarcodes });
   const scans = createScanService({ db, ledger, useGate });
   const consent = createConsentService({ db, ledger, gate: consentGate });
   const standards = createStandardsService({ db, ledger, clock });

@@ -10,7 +10,7 @@ import { ROLES, type Role } from './auth/roles.js';
 import { INSTITUTION_KINDS } from './modules/institutions/index.js';
 import { startServer, startWorkerOnly, type Running } from './runtime.js';
 import { seedDemo } from './seed/demo.js';
-import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/standards.cli.js';
+import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/index.js';
 import { seedSynthetic } from './seed/synthetic.js';
 import { createInstitutionInput, institutionCode } from './modules/institutions/index.js';
 

@@ -12,7 +12,7 @@ import {
 import { USES } from '../src/vocabulary/uses.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
-import { protocolDto, participantDto } from '../src/modules/participants/participants.routes.js';
+import { protocolDto, participantDto } from '../src/modules/participants/participants.schemas.js';
 import { CONSENT_TIERS } from '../src/vocabulary/consent-tiers.js';
 import { SEXES } from '../src/modules/participants/participants.table.js';
 import { SCAN_ACTIONS } from '../src/modules/specimens/specimens.scans.js';

@@ -9,7 +9,6 @@ import { recordAudit } from '../modules/audit/index.js';
 import {
   findInstitutionByCode,
   findInstitutionById,
-  institutions,
   type InstitutionRow,
 } from '../modules/institutions/index.js';
 import { apiKeys } from './api-keys.table.js';
@@ -85,31 +84,28 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       }
       // Only a well-formed token is looked up (a cached one was well formed).
       if (!TOKEN_PATTERN.test(token)) throw unauthenticated('a valid API key is required');
-      const [row] = await db
-        .select({ key: apiKeys, operator: institutions.operator, code: institutions.code })
-        .from(apiKeys)
-        .innerJoin(institutions, eq(institutions.id, apiKeys.institutionId))
-        .where(eq(apiKeys.tokenHash, hash));
-      if (!row || row.key.revokedAt || (row.key.expiresAt && row.key.expiresAt.getTime() <= now)) {
+      const [key] = await db.select().from(apiKeys).where(eq(apiKeys.tokenHash, hash));
+      const holder = key && !key.revokedAt ? await findInstitutionById(db, key.institutionId) : undefined;
+      if (!key || !holder || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) {
         cache.delete(hash);
         throw unauthenticated('a valid API key is required');
       }
       const actor: ApiKeyActor = {
         kind: 'api_key',
-        apiKeyId: row.key.id,
-        institutionId: row.key.institutionId,
-        institutionCode: row.code,
-        role: row.key.role,
-        operator: row.operator,
+        apiKeyId: key.id,
+        institutionId: key.institutionId,
+        institutionCode: holder.code,
+        role: key.role,
+        operator: holder.operator,
       };
-      cache.set(hash, { actor, expiresAt: row.key.expiresAt?.getTime() ?? null, cachedAt: now });
+      cache.set(hash, { actor, expiresAt: key.expiresAt?.getTime() ?? null, cachedAt: now });
       // Last use at minute resolution: one small write per key per minute, not per request.
       await db
         .update(apiKeys)
         .set({ lastUsedAt: sql`now()` })
         .where(
           and(
-            eq(apiKeys.id, row.key.id),
+            eq(apiKeys.id, key.id),
             or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '1 minute'`)),
           ),
         );

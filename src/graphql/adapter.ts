@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isDomainError } from '../errors.js';
-import { encodeCursor, type Page } from '../http/cursor.js';
+import { encodeCursor, type Page } from '../pagination.js';
 
 // What every resolver does the same way: read arguments with the REST zod schemas, answer a
 // lookup of an unknown id with null, and shape a service page as a connection.

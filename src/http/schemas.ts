@@ -29,10 +29,7 @@ export const POST_ERRORS = [409, 413, 415, 422] as const;
 
 export const idParams = z.object({ id: z.uuid() });
 
-export const pageQuery = z.object({
-  cursor: z.string().max(500).optional().describe('`nextCursor` of the previous page'),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+export { pageQuery } from '../pagination.js';
 
 export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { listAuditEntries, type AuditRow } from './audit.repo.js';
 
 export interface AuditQuery {

@@ -13,7 +13,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tstz, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeUnique } from '../../db/pg-errors.js';
-import { institutions } from '../institutions/index.js';
+import { institutions } from '../institutions/institutions.table.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { specimens } from '../specimens/specimens.table.js';
 

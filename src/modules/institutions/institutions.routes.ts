@@ -6,7 +6,7 @@ import { preconditionVersion, etag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import type { InstitutionService } from './institutions.service.js';
-import { toInstitutionDto } from './institutions.service.js';
+import { toInstitutionDto } from './institutions.dto.js';
 import {
   createInstitutionInput,
   institutionCode,

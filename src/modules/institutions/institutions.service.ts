@@ -5,11 +5,7 @@ import type { Db, DbOrTx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { conflict, notFound, versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
-import type {
-  CreateInstitutionInput,
-  InstitutionDto,
-  UpdateInstitutionInput,
-} from './institutions.schemas.js';
+import type { CreateInstitutionInput, UpdateInstitutionInput } from './institutions.schemas.js';
 import {
   findInstitutionByCode,
   findInstitutionById,
@@ -18,21 +14,6 @@ import {
   updateInstitutionRow,
   type InstitutionRow,
 } from './institutions.repo.js';
-
-export function toInstitutionDto(row: InstitutionRow): InstitutionDto {
-  return {
-    id: row.id,
-    code: row.code,
-    name: row.name,
-    kind: row.kind,
-    operator: row.operator,
-    webhookUrl: row.webhookUrl,
-    webhookConfigured: Boolean(row.webhookUrl && row.webhookSecret),
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    version: row.version,
-  };
-}
 
 /** Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export const newWebhookSecret = () => 'whsec_' + randomBytes(24).toString('base64');

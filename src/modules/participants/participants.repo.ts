@@ -1,6 +1,6 @@
 // SQL over the participant and collection_protocol tables. Other modules reach these rows only
 // through the functions exported by index.ts (a module owns its tables).
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { participants, protocols } from './participants.table.js';
 
@@ -35,13 +35,18 @@ export async function findProtocolByCode(
   return row;
 }
 
-/** Every protocol of the institution, by code. */
-export async function listProtocolRows(handle: DbOrTx, institutionId: string): Promise<ProtocolRow[]> {
+/** The institution's protocols, by code (an institution runs tens, not thousands). */
+export async function listProtocolRows(
+  handle: DbOrTx,
+  institutionId: string,
+  limit = 1000,
+): Promise<ProtocolRow[]> {
   return handle
     .select()
     .from(protocols)
     .where(eq(protocols.institutionId, institutionId))
-    .orderBy(asc(protocols.code));
+    .orderBy(asc(protocols.code))
+    .limit(limit);
 }
 
 /** The consent tiers each given protocol asks, by protocol id (any institution: ids come from owned rows). */
@@ -97,4 +102,65 @@ export async function findParticipantsAndProtocols(
     for (const p of rows) found.add(p.id);
   }
   return { participantProtocol, protocolIds: found };
+}
+
+/** Inserts a protocol; the caller checked its code is free (the unique index is the last word). */
+export async function insertProtocol(
+  tx: DbOrTx,
+  values: typeof protocols.$inferInsert,
+): Promise<ProtocolRow> {
+  const [row] = await tx.insert(protocols).values(values).returning();
+  return row!;
+}
+
+export async function insertParticipant(
+  tx: DbOrTx,
+  values: typeof participants.$inferInsert,
+): Promise<ParticipantRow> {
+  const [row] = await tx.insert(participants).values(values).returning();
+  return row!;
+}
+
+/** A participant of the institution by id. */
+export async function findParticipant(
+  handle: DbOrTx,
+  institutionId: string,
+  id: string,
+): Promise<ParticipantRow | undefined> {
+  const [row] = await handle
+    .select()
+    .from(participants)
+    .where(and(eq(participants.id, id), eq(participants.institutionId, institutionId)));
+  return row;
+}
+
+/** A keyset page of the institution's participants by id (`limit` rows; ask one more to learn if more exist). */
+export async function listParticipantRows(
+  handle: DbOrTx,
+  f: { institutionId: string; protocolId?: string; afterId?: string; limit: number },
+): Promise<ParticipantRow[]> {
+  return handle
+    .select()
+    .from(participants)
+    .where(
+      and(
+        eq(participants.institutionId, f.institutionId),
+        f.protocolId ? eq(participants.protocolId, f.protocolId) : undefined,
+        f.afterId ? gt(participants.id, f.afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(participants.id))
+    .limit(f.limit);
+}
+
+/** Participants of the institution whose hospital record number has this keyed hash. */
+export async function findParticipantsByMrnHash(
+  handle: DbOrTx,
+  institutionId: string,
+  mrnHash: string,
+): Promise<ParticipantRow[]> {
+  return handle
+    .select()
+    .from(participants)
+    .where(and(eq(participants.institutionId, institutionId), eq(participants.mrnHash, mrnHash)));
 }

@@ -1,7 +1,7 @@
 import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
-import { toParticipantDto, toProtocolDto } from './participants.routes.js';
+import { toParticipantDto, toProtocolDto } from './participants.dto.js';
 import { listParticipantsQuery } from './participants.schemas.js';
 import { createProtocolInput, registerParticipantInput } from './participants.service.js';
 

@@ -4,56 +4,13 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
-import { listParticipantsQuery } from './participants.schemas.js';
-import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
-import { SEXES } from './participants.table.js';
+import { toParticipantDto, toProtocolDto } from './participants.dto.js';
+import { listParticipantsQuery, participantDto, protocolDto } from './participants.schemas.js';
 import {
   createProtocolInput,
   registerParticipantInput,
   type ParticipantService,
-  type ParticipantView,
-  type ProtocolRow,
 } from './participants.service.js';
-
-export const protocolDto = z.object({
-  id: z.uuid(),
-  code: z.string(),
-  title: z.string(),
-  ethicsApprovalRef: z.string(),
-  consentTiers: z.array(z.enum(CONSENT_TIERS)),
-  createdAt: z.string(),
-  version: z.number().int(),
-});
-export const toProtocolDto = (p: ProtocolRow): z.infer<typeof protocolDto> => ({
-  id: p.id,
-  code: p.code,
-  title: p.title,
-  ethicsApprovalRef: p.ethicsApprovalRef,
-  consentTiers: p.consentTiers as z.infer<typeof protocolDto>['consentTiers'],
-  createdAt: p.createdAt.toISOString(),
-  version: p.version,
-});
-
-export const participantDto = z.object({
-  id: z.uuid(),
-  protocolId: z.uuid(),
-  sex: z.enum(SEXES),
-  diagnoses: z.array(z.string()),
-  identity: z
-    .object({
-      protocolParticipantId: z.string(),
-      birthYear: z.number().int().nullable(),
-      hasMrn: z.boolean(),
-    })
-    .nullable()
-    .describe('identity fields: present for admins, managers and integrations only'),
-  createdAt: z.string(),
-  version: z.number().int(),
-});
-export const toParticipantDto = (p: ParticipantView): z.infer<typeof participantDto> => ({
-  ...p,
-  createdAt: p.createdAt.toISOString(),
-});
 
 export function participantRoutes(app: FastifyInstance, deps: { db: Db; participants: ParticipantService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();

@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize, can } from '../../auth/roles.js';
@@ -7,10 +6,20 @@ import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, conflict, notFound } from '../../errors.js';
-import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { recordAudit } from '../audit/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
-import { SEXES, participants, protocols } from './participants.table.js';
+import {
+  findParticipant,
+  findParticipantsByMrnHash,
+  findProtocol,
+  findProtocolByCode,
+  insertParticipant,
+  insertProtocol,
+  listProtocolRows,
+  listParticipantRows,
+} from './participants.repo.js';
+import { SEXES } from './participants.table.js';
 
 export const createProtocolInput = z.object({
   code: z
@@ -80,10 +89,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
   });
 
   async function ownProtocol(ctx: Ctx, id: string, field = 'protocolId'): Promise<ProtocolRow> {
-    const [row] = await db
-      .select()
-      .from(protocols)
-      .where(and(eq(protocols.id, id), eq(protocols.institutionId, actorInstitutionId(ctx.actor))));
+    const row = await findProtocol(db, actorInstitutionId(ctx.actor), id);
     if (!row)
       throw new DomainError('not_found', 'PROTOCOL_NOT_FOUND', `protocol ${id} was not found`, [
         { field, message: 'unknown protocol' },
@@ -97,23 +103,17 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       authorize(ctx.actor, 'protocols.manage');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const [dup] = await tx
-          .select()
-          .from(protocols)
-          .where(and(eq(protocols.institutionId, institutionId), eq(protocols.code, input.code)));
+        const dup = await findProtocolByCode(tx, institutionId, input.code);
         if (dup) throw conflict('PROTOCOL_CODE_TAKEN', `a protocol with code ${input.code} already exists`);
-        const [row] = await tx
-          .insert(protocols)
-          .values({ id: newId(), institutionId, ...input })
-          .returning();
+        const row = await insertProtocol(tx, { id: newId(), institutionId, ...input });
         await recordAudit(tx, ctx, {
           action: 'createProtocol',
           entityType: 'collection_protocol',
-          entityId: row!.id,
+          entityId: row.id,
           institutionId,
           after: row,
         });
-        return row!;
+        return row;
       });
     },
 
@@ -124,12 +124,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
 
     async listProtocols(ctx: Ctx): Promise<ProtocolRow[]> {
       authorize(ctx.actor, 'protocols.read');
-      return db
-        .select()
-        .from(protocols)
-        .where(eq(protocols.institutionId, actorInstitutionId(ctx.actor)))
-        .orderBy(asc(protocols.code))
-        .limit(1000);
+      return listProtocolRows(db, actorInstitutionId(ctx.actor));
     },
 
     /** Registers a pseudonymous donor to a protocol. Throws PROTOCOL_NOT_FOUND, PARTICIPANT_EXISTS. */
@@ -141,37 +136,31 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       const institutionId = actorInstitutionId(ctx.actor);
       const protocol = await ownProtocol(ctx, input.protocolId);
       return inTransaction(db, ctx, async (tx) => {
-        const [row] = await tx
-          .insert(participants)
-          .values({
-            id: newId(),
-            institutionId,
-            protocolId: protocol.id,
-            protocolParticipantId: input.protocolParticipantId,
-            sex: input.sex,
-            birthYear: input.birthYear ?? null,
-            diagnoses: input.diagnoses,
-            mrnHash: input.mrn ? mrnHash(institutionId, input.mrn) : null,
-          })
-          .returning();
+        const row = await insertParticipant(tx, {
+          id: newId(),
+          institutionId,
+          protocolId: protocol.id,
+          protocolParticipantId: input.protocolParticipantId,
+          sex: input.sex,
+          birthYear: input.birthYear ?? null,
+          diagnoses: input.diagnoses,
+          mrnHash: input.mrn ? mrnHash(institutionId, input.mrn) : null,
+        });
         await recordAudit(tx, ctx, {
           action: 'registerParticipant',
           entityType: 'participant',
-          entityId: row!.id,
+          entityId: row.id,
           institutionId,
           after: row,
         });
-        return toView(ctx, row!);
+        return toView(ctx, row);
       });
     },
 
     /** Throws PARTICIPANT_NOT_FOUND. */
     async getParticipant(ctx: Ctx, id: string): Promise<ParticipantView> {
       authorize(ctx.actor, 'participants.read');
-      const [row] = await db
-        .select()
-        .from(participants)
-        .where(and(eq(participants.id, id), eq(participants.institutionId, actorInstitutionId(ctx.actor))));
+      const row = await findParticipant(db, actorInstitutionId(ctx.actor), id);
       if (!row) throw notFound('PARTICIPANT_NOT_FOUND', `participant ${id} was not found`);
       return toView(ctx, row);
     },
@@ -182,39 +171,25 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
     ): Promise<Page<ParticipantView>> {
       authorize(ctx.actor, 'participants.read');
       const after = decodeCursor(q.cursor, z.uuid());
-      const rows = await db
-        .select()
-        .from(participants)
-        .where(
-          and(
-            eq(participants.institutionId, actorInstitutionId(ctx.actor)),
-            q.protocolId ? eq(participants.protocolId, q.protocolId) : undefined,
-            after ? gt(participants.id, after) : undefined,
-          ),
-        )
-        .orderBy(asc(participants.id))
-        .limit(q.limit + 1);
-      const more = rows.length > q.limit;
-      const page = more ? rows.slice(0, q.limit) : rows;
-      return {
-        items: page.map((p) => toView(ctx, p)),
-        nextCursor: more ? encodeCursor(page.at(-1)!.id) : null,
-      };
+      const rows = await listParticipantRows(db, {
+        institutionId: actorInstitutionId(ctx.actor),
+        protocolId: q.protocolId,
+        afterId: after,
+        limit: q.limit + 1,
+      });
+      return toPage(
+        rows,
+        q.limit,
+        (p) => p.id,
+        (p) => toView(ctx, p),
+      );
     },
 
     /** LIS matching: participants of the institution with this MRN (the MRN itself is not stored). */
     async findParticipantsByMrn(ctx: Ctx, mrn: string): Promise<ParticipantView[]> {
       authorize(ctx.actor, 'participants.identity');
       const institutionId = actorInstitutionId(ctx.actor);
-      const rows = await db
-        .select()
-        .from(participants)
-        .where(
-          and(
-            eq(participants.institutionId, institutionId),
-            eq(participants.mrnHash, mrnHash(institutionId, mrn)),
-          ),
-        );
+      const rows = await findParticipantsByMrnHash(db, institutionId, mrnHash(institutionId, mrn));
       return rows.map((p) => toView(ctx, p));
     },
   };

@@ -12,7 +12,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeUnique } from '../../db/pg-errors.js';
-import { institutions } from '../institutions/index.js';
+import { institutions } from '../institutions/institutions.table.js';
 
 export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 export const participantSex = pgEnum('participant_sex', SEXES);

@@ -60,5 +60,6 @@ export {
   type SpecimenRow,
 } from './specimens.table.js';
 export { specimenRoutes } from './specimens.routes.js';
+export { scanRoutes } from './specimens.scans.routes.js';
 export { specimenResolvers } from './specimens.resolvers.js';
 export { specimenLoaders } from './specimens.loaders.js';

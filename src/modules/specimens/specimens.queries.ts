@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import {
   latestCustodyEvents,
   listCustodyEvents,

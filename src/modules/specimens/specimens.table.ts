@@ -16,7 +16,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tstz, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeCheck, describeUnique } from '../../db/pg-errors.js';
-import { institutions } from '../institutions/index.js';
+import { institutions } from '../institutions/institutions.table.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { containers } from '../storage/storage.table.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Container } from '../../container.js';
 import type { Ctx } from '../../context.js';
-import { institutions } from '../institutions/index.js';
+import { institutions } from '../institutions/institutions.table.js';
 import { protocols } from '../participants/participants.table.js';
 import { SPECIMEN_STATUSES } from '../specimens/specimens.lifecycle.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';

@@ -1,6 +1,6 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct, parseArgs, type Connection } from '../../graphql/adapter.js';
-import { encodeCursor } from '../../http/cursor.js';
+import { encodeCursor } from '../../pagination.js';
 import type { SpecimenDto } from '../specimens/specimens.schemas.js';
 import { toQcResultDto, toRulesetDto } from './standards.routes.js';
 import { runResultsQuery } from './standards.schemas.js';

@@ -6,7 +6,7 @@ import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, badRequest, notFound, unprocessable, versionConflict } from '../../errors.js';
-import { decodeCursor, encodeCursor, type Page } from '../../http/cursor.js';
+import { decodeCursor, encodeCursor, type Page } from '../../pagination.js';
 import { enqueueJob } from '../../jobs/outbox.js';
 import { outbox } from '../../jobs/outbox.table.js';
 import { recordAudit } from '../audit/audit.repo.js';

@@ -1,12 +1,8 @@
 // Public face of the storage module: containers (sites, freezers, racks, boxes), their tree and
 // grids, and placement: where a specimen may go and where it is.
-export {
-  createStorageService,
-  toContainerDto,
-  type StorageService,
-  type ContainerView,
-  type RackScanReport,
-} from './storage.service.js';
+export { createStorageService, type StorageService, type StorageServiceDeps } from './storage.service.js';
+export { toContainerDto, type ContainerView, type ContainerMap } from './storage.dto.js';
+export type { RackScanReport } from './rack-scan.reconcile.js';
 export {
   planPlacements,
   positionOccupied,
@@ -19,16 +15,21 @@ export {
 export { lockPositions } from './position-occupancy.read-model.js';
 export { insertContainers, countContainers, type BulkContainer } from './containers.bulk.js';
 export {
+  findContainer,
+  findContainerByBarcode,
+  loadContainers,
+  loadContainersWithAncestors,
+} from './storage.repo.js';
+export {
   containerNotFound,
   containerPath,
   chainPath,
-  findContainer,
-  findContainerByBarcode,
   labelOf,
-  loadContainers,
-  loadContainersWithAncestors,
   typeAllowed,
   SPECIMEN_HOLDERS,
-} from './storage.repo.js';
+} from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
+export { storageRoutes } from './storage.routes.js';
+export { storageResolvers } from './storage.resolvers.js';
+export { storageLoaders } from './storage.loaders.js';

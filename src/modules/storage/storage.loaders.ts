@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { distinct, parseArgs } from '../../graphql/adapter.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import type { ContainerDto } from './storage.schemas.js';
-import { toContainerDto } from './storage.service.js';
+import { containerViewDto, toMapGridDto } from './storage.dto.js';
 
 // Container relations and views, batched per tick (STYLE.md rule 17).
 
@@ -23,7 +23,7 @@ export const storageLoaders: MercuriusLoaders = {
       const byId = new Map(
         (await services.storage.getContainersByIds(biobank, ids)).map((v) => [
           v.container.id,
-          toContainerDto(v.container, v.byId),
+          containerViewDto(v),
         ]),
       );
       return queries.map((q) => (q.obj.parentId ? (byId.get(q.obj.parentId) ?? null) : null));
@@ -37,10 +37,7 @@ export const storageLoaders: MercuriusLoaders = {
       const byId = new Map(
         ids.map((id, i) => {
           const m = maps[i];
-          return [
-            id,
-            m ? { rows: m.rows, cols: m.cols, occupied: m.occupied, positions: m.positions } : null,
-          ];
+          return [id, m ? toMapGridDto(m) : null];
         }),
       );
       return queries.map((q) => byId.get(q.obj.id) ?? null);

@@ -1,13 +1,7 @@
 import type { DbOrTx } from '../../db/client.js';
 import { DomainError } from '../../errors.js';
-import {
-  containerPath,
-  labelOf,
-  loadContainersWithAncestors,
-  resolvePosition,
-  typeAllowed,
-  KIND_LABEL,
-} from './storage.repo.js';
+import { loadContainersWithAncestors } from './storage.repo.js';
+import { containerPath, labelOf, resolvePosition, typeAllowed, KIND_LABEL } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 import { findOccupants, lockPositions } from './position-occupancy.read-model.js';
 

@@ -8,14 +8,12 @@ import {
   rackScanInput,
   updateContainerInput,
 } from './storage.schemas.js';
-import { toContainerDto, type ContainerView } from './storage.service.js';
+import { containerViewDto } from './storage.dto.js';
 
 // GraphQL adapter over the storage service: REST schemas in, one service call, the REST DTO out.
 // Container.parent, .map and .freePositions resolve in storage.loaders.ts.
 
 const idArgs = z.object({ id: z.uuid() });
-
-const one = (v: ContainerView) => toContainerDto(v.container, v.byId);
 
 export const storageResolvers: IResolvers = {
   Query: {
@@ -24,15 +22,17 @@ export const storageResolvers: IResolvers = {
       const view = await nullIfNotFound('CONTAINER_NOT_FOUND', () =>
         services.storage.getContainer(biobank, id),
       );
-      return view && one(view);
+      return view && containerViewDto(view);
     },
     async containers(_root, args: unknown, { biobank, services }) {
-      return (await services.storage.listContainers(biobank, parseArgs(listContainersQuery, args))).map(one);
+      return (await services.storage.listContainers(biobank, parseArgs(listContainersQuery, args))).map(
+        containerViewDto,
+      );
     },
   },
   Mutation: {
     async createContainer(_root, args: { input: unknown }, { biobank, services }) {
-      return one(
+      return containerViewDto(
         await services.storage.createContainer(biobank, parseArgs(createContainerInput, args.input)),
       );
     },
@@ -45,11 +45,13 @@ export const storageResolvers: IResolvers = {
         .object({ id: z.uuid(), expectedVersion: z.number().int().min(0) })
         .parse({ id: args.id, expectedVersion: args.expectedVersion });
       const patch = parseArgs(updateContainerInput, args.input);
-      return one(await services.storage.updateContainer(biobank, { id, expectedVersion, patch }));
+      return containerViewDto(
+        await services.storage.updateContainer(biobank, { id, expectedVersion, patch }),
+      );
     },
     async moveContainer(_root, args: { id: unknown; input: unknown }, { biobank, services }) {
       const { id } = idArgs.parse({ id: args.id });
-      return one(
+      return containerViewDto(
         await services.storage.moveContainer(biobank, id, parseArgs(moveContainerInput, args.input)),
       );
     },

@@ -6,9 +6,6 @@ import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
-import { specimenDto } from '../specimens/specimens.schemas.js';
-import { scansInput, type ScanService } from '../specimens/index.js';
-import { toSpecimenDto } from '../specimens/index.js';
 import {
   containerDto,
   createContainerInput,
@@ -17,9 +14,8 @@ import {
   rackScanInput,
   updateContainerInput,
 } from './storage.schemas.js';
-import { toContainerDto, type ContainerView, type StorageService } from './storage.service.js';
-
-const one = (v: ContainerView) => toContainerDto(v.container, v.byId);
+import { containerViewDto, toContainerMapDto } from './storage.dto.js';
+import type { StorageService } from './storage.service.js';
 
 const mapDto = z.object({
   container: containerDto,
@@ -56,12 +52,9 @@ const rackScanDto = z.object({
   errors: z.array(z.object({ position: z.string(), message: z.string() })),
 });
 
-export function storageRoutes(
-  app: FastifyInstance,
-  deps: { db: Db; storage: StorageService; scans: ScanService },
-) {
+export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: StorageService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { db, storage, scans } = deps;
+  const { db, storage } = deps;
   const tags = ['storage'];
 
   r.post(
@@ -76,7 +69,8 @@ export function storageRoutes(
         response: { 201: containerDto, ...errorResponses(403, 404, ...POST_ERRORS) },
       },
     },
-    (req, reply) => execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), one),
+    (req, reply) =>
+      execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), containerViewDto),
   );
   r.get(
     '/v1/containers',
@@ -96,7 +90,7 @@ export function storageRoutes(
         reply,
         200,
         (ctx) => storage.listContainers(ctx, req.query),
-        (v) => ({ items: v.map(one) }),
+        (v) => ({ items: v.map(containerViewDto) }),
       ),
   );
   r.get(
@@ -111,7 +105,14 @@ export function storageRoutes(
       },
     },
     async (req, reply) => {
-      const dto = await execute(db, req, reply, 200, (ctx) => storage.getContainer(ctx, req.params.id), one);
+      const dto = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.getContainer(ctx, req.params.id),
+        containerViewDto,
+      );
       reply.header('etag', etag(dto.version));
       return dto;
     },
@@ -138,7 +139,7 @@ export function storageRoutes(
         reply,
         200,
         (ctx) => storage.updateContainer(ctx, { id: req.params.id, expectedVersion, patch: req.body }),
-        one,
+        containerViewDto,
       );
       reply.header('etag', etag(dto.version));
       return dto;
@@ -156,20 +157,7 @@ export function storageRoutes(
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
-        reply,
-        200,
-        (ctx) => storage.containerMap(ctx, req.params.id),
-        (m) => ({
-          container: toContainerDto(m.container, m.byId),
-          rows: m.rows,
-          cols: m.cols,
-          occupied: m.occupied,
-          positions: m.positions,
-        }),
-      ),
+      execute(db, req, reply, 200, (ctx) => storage.containerMap(ctx, req.params.id), toContainerMapDto),
   );
   r.get(
     '/v1/containers/:id/free-positions',
@@ -222,7 +210,14 @@ export function storageRoutes(
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => storage.moveContainer(ctx, req.params.id, req.body), one),
+      execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.moveContainer(ctx, req.params.id, req.body),
+        containerViewDto,
+      ),
   );
   r.post(
     '/v1/containers/:id/rack-scan',
@@ -246,31 +241,6 @@ export function storageRoutes(
         200,
         (ctx) => storage.rackScan(ctx, req.params.id, req.body),
         (x) => x,
-      ),
-  );
-  r.post(
-    '/v1/scans',
-    {
-      schema: {
-        operationId: 'applyScans',
-        tags: ['specimen actions'],
-        summary: 'Apply a batch of scans (receive, store, move, check out, check in) in one transaction',
-        headers: idempotencyHeaders,
-        body: scansInput,
-        response: {
-          200: z.object({ items: z.array(specimenDto) }),
-          ...errorResponses(403, 404, ...POST_ERRORS),
-        },
-      },
-    },
-    (req, reply) =>
-      execute(
-        db,
-        req,
-        reply,
-        200,
-        (ctx) => scans.applyScans(ctx, req.body.scans),
-        (v) => ({ items: v.map(toSpecimenDto) }),
       ),
   );
 }

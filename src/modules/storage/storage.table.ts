@@ -15,7 +15,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeUnique } from '../../db/pg-errors.js';
-import { institutions } from '../institutions/index.js';
+import { institutions } from '../institutions/institutions.table.js';
 import { FILL_ORDERS, GRID_SCHEMES, type GridScheme } from './grid.js';
 
 export const CONTAINER_KINDS = [

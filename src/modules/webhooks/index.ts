@@ -11,3 +11,6 @@ export {
   type WebhookRequest,
   type WebhookResponse,
 } from './webhook-sender.js';
+export { webhookJobs } from './webhooks.handlers.js';
+export { webhookRoutes } from './webhooks.routes.js';
+export { toWebhookDeliveryDto } from './webhooks.dto.js';

@@ -1,4 +1,3 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
@@ -7,16 +6,26 @@ import type { Db, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { conflict, notFound } from '../../errors.js';
-import { decodeCursor, toPage, type Page } from '../../http/cursor.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/index.js';
 import { findInstitutionById } from '../institutions/index.js';
 import type { WebhookSender } from './webhook-sender.js';
 import { deliverWebhookJob } from './webhooks.jobs.js';
-import { webhookAttempts, webhookDeliveries, type WEBHOOK_DELIVERY_STATUSES } from './webhooks.table.js';
+import {
+  claimAttempt,
+  findDelivery,
+  insertDelivery,
+  listAttempts,
+  listDeliveryRows,
+  recordAttempt,
+  reopenDelivery,
+  type WebhookAttemptRow,
+  type WebhookDeliveryRow,
+  type WebhookDeliveryStatus,
+} from './webhooks.repo.js';
 
-export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
-export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
+export type { WebhookAttemptRow, WebhookDeliveryRow };
 
 export interface WebhookEvent {
   institutionId: string;
@@ -34,7 +43,7 @@ export async function emitWebhook(tx: Tx, ctx: Ctx, event: WebhookEvent): Promis
   const institution = await findInstitutionById(tx, event.institutionId);
   if (!institution?.webhookUrl || !institution.webhookSecret) return null;
   const id = newId();
-  await tx.insert(webhookDeliveries).values({
+  await insertDelivery(tx, {
     id,
     institutionId: institution.id,
     eventType: event.eventType,
@@ -57,12 +66,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   const clock = deps.clock ?? (() => new Date());
 
   async function loadOwn(ctx: Ctx, id: string): Promise<WebhookDeliveryRow> {
-    const [row] = await db
-      .select()
-      .from(webhookDeliveries)
-      .where(
-        and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.institutionId, actorInstitutionId(ctx.actor))),
-      );
+    const row = await findDelivery(db, id, actorInstitutionId(ctx.actor));
     if (!row) throw notFound('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
     return row;
   }
@@ -71,22 +75,16 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     /** The delivery log of the actor's institution, newest first. Throws FORBIDDEN, INVALID_CURSOR. */
     async listWebhookDeliveries(
       ctx: Ctx,
-      query: { status?: (typeof WEBHOOK_DELIVERY_STATUSES)[number]; cursor?: string; limit: number },
+      query: { status?: WebhookDeliveryStatus; cursor?: string; limit: number },
     ): Promise<Page<WebhookDeliveryRow>> {
       authorize(ctx.actor, 'webhooks.read');
       const before = decodeCursor(query.cursor, z.uuid());
-      const rows = await db
-        .select()
-        .from(webhookDeliveries)
-        .where(
-          and(
-            eq(webhookDeliveries.institutionId, actorInstitutionId(ctx.actor)),
-            query.status ? eq(webhookDeliveries.status, query.status) : undefined,
-            before ? lt(webhookDeliveries.id, before) : undefined,
-          ),
-        )
-        .orderBy(desc(webhookDeliveries.id))
-        .limit(query.limit + 1);
+      const rows = await listDeliveryRows(db, {
+        institutionId: actorInstitutionId(ctx.actor),
+        status: query.status,
+        beforeId: before,
+        limit: query.limit + 1,
+      });
       return toPage(
         rows,
         query.limit,
@@ -102,11 +100,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     ): Promise<WebhookDeliveryRow & { attempts: WebhookAttemptRow[] }> {
       authorize(ctx.actor, 'webhooks.read');
       const delivery = await loadOwn(ctx, id);
-      const attempts = await db
-        .select()
-        .from(webhookAttempts)
-        .where(eq(webhookAttempts.deliveryId, id))
-        .orderBy(webhookAttempts.attemptNumber);
+      const attempts = await listAttempts(db, id);
       return { ...delivery, attempts };
     },
 
@@ -115,11 +109,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       authorize(ctx.actor, 'webhooks.manage');
       const before = await loadOwn(ctx, id);
       return inTransaction(db, ctx, async (tx) => {
-        const [after] = await tx
-          .update(webhookDeliveries)
-          .set({ status: 'pending', deliveredAt: null })
-          .where(eq(webhookDeliveries.id, id))
-          .returning();
+        const after = await reopenDelivery(tx, id);
         if (!after) throw notFound('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
         await enqueueJob(tx, ctx, deliverWebhookJob, { deliveryId: id });
         await recordAudit(tx, ctx, {
@@ -147,7 +137,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         });
         if (!deliveryId)
           throw conflict('WEBHOOK_NOT_CONFIGURED', 'set a webhook URL on the institution first');
-        const [row] = await tx.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId));
+        const row = await findDelivery(tx, deliveryId);
         if (!row) throw new Error('the delivery just written was not found');
         return row;
       });
@@ -163,11 +153,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       input: { deliveryId: string; jobId: string; final: boolean },
     ): Promise<WebhookDeliveryRow | null> {
       // Claim an attempt number first, so no connection is held while the receiver answers.
-      const [claimed] = await db
-        .update(webhookDeliveries)
-        .set({ attemptCount: sql`${webhookDeliveries.attemptCount} + 1`, lastAttemptAt: sql`now()` })
-        .where(and(eq(webhookDeliveries.id, input.deliveryId), eq(webhookDeliveries.status, 'pending')))
-        .returning();
+      const claimed = await claimAttempt(db, input.deliveryId);
       if (!claimed) return null; // already delivered (or given up): at-least-once replay
       const institution = await findInstitutionById(db, claimed.institutionId);
       const started = clock();
@@ -200,28 +186,27 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         }
       }
       const ok = error === null;
-      const [after] = await db.transaction(async (tx) => {
-        await tx.insert(webhookAttempts).values({
-          deliveryId: claimed.id,
-          attemptNumber: claimed.attemptCount,
-          jobId: input.jobId,
-          startedAt: started,
-          durationMs: clock().getTime() - started.getTime(),
-          statusCode,
-          error,
-          responseExcerpt: excerpt,
-        });
-        return tx
-          .update(webhookDeliveries)
-          .set({
+      const after = await db.transaction((tx) =>
+        recordAttempt(
+          tx,
+          {
+            deliveryId: claimed.id,
+            attemptNumber: claimed.attemptCount,
+            jobId: input.jobId,
+            startedAt: started,
+            durationMs: clock().getTime() - started.getTime(),
+            statusCode,
+            error,
+            responseExcerpt: excerpt,
+          },
+          {
             status: ok ? 'succeeded' : input.final ? 'failed' : 'pending',
             lastStatusCode: statusCode,
             lastError: error,
-            deliveredAt: ok ? sql`now()` : null,
-          })
-          .where(eq(webhookDeliveries.id, claimed.id))
-          .returning();
-      });
+            delivered: ok,
+          },
+        ),
+      );
       if (!ok) {
         ctx.log.warn({ deliveryId: claimed.id, statusCode }, 'webhook attempt failed');
         throw new Error(`webhook ${claimed.id} attempt ${claimed.attemptCount} failed: ${error}`);

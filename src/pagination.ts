@@ -1,7 +1,8 @@
-import type { z } from 'zod';
-import { badRequest } from '../errors.js';
+import { z } from 'zod';
+import { badRequest } from './errors.js';
 
-// Keyset pagination cursors: opaque base64url JSON of the last row's sort key.
+// Keyset pagination, shared by every list (REST, GraphQL, services): opaque base64url JSON cursors
+// of the last row's sort key, and the page query every list accepts.
 
 export function encodeCursor(key: unknown): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
@@ -43,3 +44,9 @@ export function toPage<R, T>(
     nextCursor: hasMore && last !== undefined ? encodeCursor(key(last)) : null,
   };
 }
+
+/** The page query every list accepts. */
+export const pageQuery = z.object({
+  cursor: z.string().max(500).optional().describe('`nextCursor` of the previous page'),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});

@@ -1,0 +1,134 @@
+// The container tree: moving a box, rack or freezer with everything below it. The tubes inside
+// keep their positions, and each records the move in its custody chain.
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import type { Db } from '../../db/client.js';
+import { inTransaction } from '../../db/transaction.js';
+import { DomainError, badRequest } from '../../errors.js';
+import { recordAudit } from '../audit/index.js';
+import type { SpecimenLedger } from '../specimens/index.js';
+import { tubesInContainers } from './container-contents.read-model.js';
+import { assertSlotFree, slotOf } from './container-slots.js';
+import type { ContainerView } from './storage.dto.js';
+import {
+  findSubtreeIds,
+  loadContainersWithAncestors,
+  lockContainer,
+  reparentContainer,
+  requireContainer,
+} from './storage.repo.js';
+import {
+  ALLOWED_PARENTS,
+  KIND_LABEL,
+  containerNotFound,
+  containerPath,
+  typeAllowed,
+} from './storage.rules.js';
+
+export interface ContainerTreeDeps {
+  db: Db;
+  /** the only writer of specimens: the tubes inside record the move through it */
+  ledger: Pick<SpecimenLedger, 'lock' | 'apply'>;
+}
+
+export function createContainerTreeService(deps: ContainerTreeDeps) {
+  const { db } = deps;
+
+  return {
+    /**
+     * Moves a box (or rack) to another parent and slot; every tube inside records the move in its
+     * custody chain. Throws CONTAINER_NOT_FOUND, INVALID_PARENT, SLOT_REQUIRED, SLOT_OCCUPIED,
+     * CONTAINER_CYCLE, TYPE_NOT_ALLOWED.
+     */
+    async moveContainer(
+      ctx: Ctx,
+      id: string,
+      input: { parentId: string; slot?: string; occurredAt?: string },
+    ): Promise<ContainerView> {
+      authorize(ctx.actor, 'storage.move');
+      const institutionId = actorInstitutionId(ctx.actor);
+      return inTransaction(db, ctx, async (tx) => {
+        const before = await lockContainer(tx, institutionId, id);
+        if (!before) throw containerNotFound(id, 'id');
+        const parent = await requireContainer(tx, institutionId, input.parentId, 'parentId');
+        if (parent.id === before.id || parent.ancestorIds.includes(before.id)) {
+          throw new DomainError(
+            'unprocessable',
+            'CONTAINER_CYCLE',
+            `${before.barcode} cannot go inside itself`,
+            [{ field: 'parentId', message: 'inside the moved container' }],
+          );
+        }
+        if (!ALLOWED_PARENTS[before.kind].includes(parent.kind)) {
+          throw new DomainError(
+            'unprocessable',
+            'INVALID_PARENT',
+            `a ${KIND_LABEL[before.kind].toLowerCase()} cannot go in a ${KIND_LABEL[parent.kind].toLowerCase()}`,
+            [{ field: 'parentId', message: 'not an allowed parent' }],
+          );
+        }
+        const slot = slotOf(parent, input.slot);
+        if (parent.gridRows && !slot)
+          throw badRequest('SLOT_REQUIRED', `${parent.barcode} has slots: name one`, [
+            { field: 'slot', message: 'required' },
+          ]);
+        if (slot) await assertSlotFree(tx, parent, slot, before.id);
+        // Tubes inside must be allowed under the new parent's restrictions.
+        const parentChain = await loadContainersWithAncestors(tx, institutionId, [parent.id]);
+        const subtreeIds = await findSubtreeIds(tx, before.id);
+        const tubes = await deps.ledger.lock(
+          tx,
+          institutionId,
+          (await tubesInContainers(tx, subtreeIds)).map((s) => s.id),
+        );
+        for (const t of tubes) {
+          const blocker = typeAllowed(parent, parentChain, t.type);
+          if (blocker)
+            throw new DomainError(
+              'unprocessable',
+              'TYPE_NOT_ALLOWED',
+              `${t.type} specimen ${t.barcode} is not allowed in ${blocker.barcode}`,
+              [{ field: 'parentId', message: `${t.type} not allowed there` }],
+            );
+        }
+        const after = await reparentContainer(tx, institutionId, before, {
+          parentId: parent.id,
+          ancestorIds: [...parent.ancestorIds, parent.id],
+          slot,
+        });
+        const byId = await loadContainersWithAncestors(tx, institutionId, [after.id, ...subtreeIds]);
+        const occurredAt = input.occurredAt ? new Date(input.occurredAt) : null;
+        const fromPath = containerPath(
+          before,
+          await loadContainersWithAncestors(tx, institutionId, before.parentId ? [before.parentId] : []).then(
+            (m) => {
+              m.set(before.id, before);
+              return m;
+            },
+          ),
+        );
+        // After the container rows changed: the ledger reads each tube's new path for its event.
+        await deps.ledger.apply(
+          tx,
+          ctx,
+          tubes.map((t) => ({
+            kind: 'container_moved',
+            specimen: t,
+            occurredAt,
+            containerBarcode: before.barcode,
+            fromPath,
+          })),
+        );
+        await recordAudit(tx, ctx, {
+          action: 'moveContainer',
+          entityType: 'container',
+          entityId: after.id,
+          institutionId,
+          before,
+          after,
+        });
+        return { container: after, byId };
+      });
+    },
+  };
+}

@@ -1,0 +1,165 @@
+// Containers: create, read, list and update sites, freezers, racks, boxes and plates.
+import type { Ctx } from '../../context.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import type { Db } from '../../db/client.js';
+import { inTransaction } from '../../db/transaction.js';
+import { DomainError, badRequest, versionConflict } from '../../errors.js';
+import { recordAudit } from '../audit/index.js';
+import { findTubeOfOtherType } from './container-contents.read-model.js';
+import { assertSlotFree, slotOf } from './container-slots.js';
+import type { ContainerView } from './storage.dto.js';
+import {
+  insertContainer,
+  listContainerRows,
+  loadContainersWithAncestors,
+  requireContainer,
+  updateContainerRow,
+} from './storage.repo.js';
+import { ALLOWED_PARENTS, KIND_LABEL, SPECIMEN_HOLDERS, containerNotFound } from './storage.rules.js';
+import type { CreateContainerInput } from './storage.schemas.js';
+import type { ContainerRow } from './storage.table.js';
+
+export function createContainersService(deps: { db: Db }) {
+  const { db } = deps;
+
+  return {
+    /** Creates a site, freezer, rack, box... Throws CONTAINER_BARCODE_TAKEN, INVALID_PARENT, SLOT_OCCUPIED, GRID_REQUIRED. */
+    async createContainer(ctx: Ctx, input: CreateContainerInput): Promise<ContainerView> {
+      authorize(ctx.actor, 'storage.configure');
+      const institutionId = actorInstitutionId(ctx.actor);
+      return inTransaction(db, ctx, async (tx) => {
+        const parent = input.parentId
+          ? await requireContainer(tx, institutionId, input.parentId, 'parentId')
+          : null;
+        if (!ALLOWED_PARENTS[input.kind].includes(parent?.kind ?? null)) {
+          throw new DomainError(
+            'unprocessable',
+            'INVALID_PARENT',
+            parent
+              ? `a ${KIND_LABEL[input.kind].toLowerCase()} cannot go in a ${KIND_LABEL[parent.kind].toLowerCase()}`
+              : `a ${KIND_LABEL[input.kind].toLowerCase()} needs a parent`,
+            [
+              {
+                field: 'parentId',
+                message: `allowed parents: ${ALLOWED_PARENTS[input.kind].map((k) => k ?? 'none').join(', ')}`,
+              },
+            ],
+          );
+        }
+        if (SPECIMEN_HOLDERS.includes(input.kind) && input.kind === 'plate' && !input.grid) {
+          throw badRequest('GRID_REQUIRED', 'a plate needs a grid', [{ field: 'grid', message: 'required' }]);
+        }
+        const slot = parent ? slotOf(parent, input.slot) : null;
+        if (parent?.gridRows && !slot) {
+          throw badRequest(
+            'SLOT_REQUIRED',
+            `${KIND_LABEL[parent.kind].toLowerCase()} ${parent.barcode} has slots: name one`,
+            [{ field: 'slot', message: 'required' }],
+          );
+        }
+        if (parent && slot) await assertSlotFree(tx, parent, slot);
+        const row = await insertContainer(tx, {
+          institutionId,
+          parentId: parent?.id ?? null,
+          ancestorIds: parent ? [...parent.ancestorIds, parent.id] : [],
+          kind: input.kind,
+          barcode: input.barcode,
+          name: input.name ?? input.barcode,
+          temperatureC: input.temperatureC ?? parent?.temperatureC ?? null,
+          gridRows: input.grid?.rows ?? null,
+          gridCols: input.grid?.cols ?? null,
+          gridScheme: input.grid?.scheme ?? null,
+          fillOrder: input.grid?.fillOrder ?? 'row_major',
+          allowedTypes: input.allowedTypes ?? null,
+          slotRow: slot?.row ?? null,
+          slotCol: slot?.col ?? null,
+        });
+        await recordAudit(tx, ctx, {
+          action: 'createContainer',
+          entityType: 'container',
+          entityId: row.id,
+          institutionId,
+          after: row,
+        });
+        return { container: row, byId: await loadContainersWithAncestors(tx, institutionId, [row.id]) };
+      });
+    },
+
+    /** Throws CONTAINER_NOT_FOUND. */
+    async getContainer(ctx: Ctx, id: string): Promise<ContainerView> {
+      authorize(ctx.actor, 'storage.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const byId = await loadContainersWithAncestors(db, institutionId, [id]);
+      const container = byId.get(id);
+      if (!container) throw containerNotFound(id, 'id');
+      return { container, byId };
+    },
+
+    /** Containers by id with their paths, in one query; unknown ids (or another institution's) are left out. */
+    async getContainersByIds(ctx: Ctx, ids: readonly string[]): Promise<ContainerView[]> {
+      authorize(ctx.actor, 'storage.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const byId = await loadContainersWithAncestors(db, institutionId, [...new Set(ids)]);
+      return [...new Set(ids)].flatMap((id) => {
+        const container = byId.get(id);
+        return container ? [{ container, byId }] : [];
+      });
+    },
+
+    /** Children of a container (or the roots). */
+    async listContainers(
+      ctx: Ctx,
+      q: { parentId?: string; kind?: ContainerRow['kind'] },
+    ): Promise<ContainerView[]> {
+      authorize(ctx.actor, 'storage.read');
+      const institutionId = actorInstitutionId(ctx.actor);
+      const rows = await listContainerRows(db, institutionId, q);
+      const byId = await loadContainersWithAncestors(
+        db,
+        institutionId,
+        rows.map((r) => r.id),
+      );
+      return rows.map((container) => ({ container, byId }));
+    },
+
+    /** Renames, re-temperatures or restricts a container. Throws VERSION_CONFLICT, TYPE_NOT_ALLOWED (a tube already inside breaks the restriction). */
+    async updateContainer(
+      ctx: Ctx,
+      input: {
+        id: string;
+        expectedVersion: number;
+        patch: { name?: string; temperatureC?: number | null; allowedTypes?: string[] | null };
+      },
+    ): Promise<ContainerView> {
+      authorize(ctx.actor, 'storage.configure');
+      const institutionId = actorInstitutionId(ctx.actor);
+      return inTransaction(db, ctx, async (tx) => {
+        const before = await requireContainer(tx, institutionId, input.id);
+        if (before.version !== input.expectedVersion)
+          throw versionConflict(`container ${before.barcode}`, input.expectedVersion, before.version);
+        if (input.patch.allowedTypes) {
+          const first = await findTubeOfOtherType(tx, institutionId, before.id, input.patch.allowedTypes);
+          if (first)
+            throw new DomainError(
+              'unprocessable',
+              'TYPE_NOT_ALLOWED',
+              `${first.type} specimen ${first.barcode} is already stored under ${before.barcode}`,
+              [{ field: 'allowedTypes', message: `${first.type} present` }],
+            );
+        }
+        const after = await updateContainerRow(tx, before.id, input.expectedVersion, input.patch);
+        if (!after)
+          throw versionConflict(`container ${before.barcode}`, input.expectedVersion, before.version);
+        await recordAudit(tx, ctx, {
+          action: 'updateContainer',
+          entityType: 'container',
+          entityId: after.id,
+          institutionId,
+          before,
+          after,
+        });
+        return { container: after, byId: await loadContainersWithAncestors(tx, institutionId, [after.id]) };
+      });
+    },
+  };
+}
