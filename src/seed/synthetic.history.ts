@@ -210,7 +210,6 @@ export class InventoryWorld implements StorageTree {
         requestId,
         toContainerId: s.specimen.containerId,
         toPosition: s.label,
-        details: {},
       });
 
     const processNode = (parent: SpecimenSeed, node: PlanNode) => {

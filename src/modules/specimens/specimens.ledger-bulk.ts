@@ -35,6 +35,7 @@ const A = (values: readonly (string | number | null)[]) =>
 const Q = (values: readonly (string | null)[]) =>
   `{${values.map((v) => (v === null ? 'NULL' : quote(v))).join(',')}}`;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const NO_DETAILS: Record<string, unknown> = Object.freeze({});
 
 /**
  * Imports new specimens of one institution with their custody histories, in the caller's
@@ -70,17 +71,26 @@ export async function importSpecimenHistories(
     prevHash: [] as (string | null)[],
     hash: [] as string[],
   };
-  const heads: { seq: number; head: string; version: number; holds: string }[] = [];
+  // Per specimen, in item order: chain length, head hash, version and holds (array literal).
+  const seqs: number[] = [];
+  const headHashes: string[] = [];
+  const versions: number[] = [];
+  const holds: string[] = [];
   let current: SpecimenHistory;
   let prevHash: string | null = null;
+  let lastPlace: string | null = null;
   const record: ReplayVisitor = (e, seq, fromContainerId, fromPosition) => {
     const s = current.specimen;
     const quantityChange = e.quantityChange ?? null;
-    const details = e.details ?? {};
+    const details = e.details ?? NO_DETAILS;
     const requestId = e.requestId ?? ctx.requestId;
     const toContainerId = e.toContainerId ?? null;
     const toPosition = e.toPosition ?? null;
-    if (toContainerId !== null) places.set(toContainerId, current);
+    // Tubes fill a box one after another: look a container up once per run of them.
+    if (toContainerId !== null && toContainerId !== lastPlace) {
+      lastPlace = toContainerId;
+      if (!places.has(toContainerId)) places.set(toContainerId, current);
+    }
     const hash = eventHash(prevHash, {
       specimenId: s.id,
       institutionId,
@@ -108,7 +118,7 @@ export async function importSpecimenHistories(
     ev.toContainerId.push(toContainerId);
     ev.toPosition.push(toPosition);
     ev.quantityChange.push(quantityChange === null ? null : quantityChange.toFixed(4));
-    ev.details.push(JSON.stringify(details));
+    ev.details.push(details === NO_DETAILS ? '{}' : JSON.stringify(details));
     ev.prevHash.push(prevHash);
     ev.hash.push(hash);
     prevHash = hash;
@@ -117,12 +127,10 @@ export async function importSpecimenHistories(
     current = h;
     prevHash = null;
     const end = replayHistory(h, record);
-    heads.push({
-      seq: h.events.length,
-      head: prevHash!,
-      version: 1 + end.commands,
-      holds: pgArray(end.holds),
-    });
+    seqs.push(h.events.length);
+    headHashes.push(prevHash!);
+    versions.push(1 + end.commands);
+    holds.push(end.holds.length ? pgArray(end.holds) : '{}');
   }
   checkLineage(items);
   checkPlaces(items, await loadContainersWithAncestors(tx, institutionId, [...places.keys()]), places);
@@ -151,13 +159,13 @@ export async function importSpecimenHistories(
                   ${A(s.map((x) => x.unit))}::quantity_unit[], ${A(s.map((x) => x.initialQuantity))}::numeric[],
                   ${A(s.map((x) => scale4(x.availableQuantity)))}::numeric[],
                   ${Q(s.map((x) => JSON.stringify(x.quality)))}::text[], ${A(s.map((x) => x.freezeThawCount))}::int[],
-                  ${A(s.map((x) => x.status))}::specimen_status[], ${Q(heads.map((x) => x.holds))}::text[],
+                  ${A(s.map((x) => x.status))}::specimen_status[], ${Q(holds)}::text[],
                   ${A(s.map((x) => x.containerId))}::uuid[], ${A(s.map((x) => x.positionRow))}::int[],
                   ${A(s.map((x) => x.positionCol))}::int[], ${Q(s.map((x) => JSON.stringify(x.externalIds)))}::text[],
-                  ${A(heads.map((x) => x.seq))}::int[], ${A(heads.map((x) => x.head))}::text[],
+                  ${A(seqs)}::int[], ${A(headHashes)}::text[],
                   ${A(items.map((h) => h.events[0]!.recordedAt.toISOString()))}::timestamptz[],
                   ${A(items.map((h) => h.events[h.events.length - 1]!.recordedAt.toISOString()))}::timestamptz[],
-                  ${A(heads.map((x) => x.version))}::int[])
+                  ${A(versions)}::int[])
         as u(id, barcode, type, lineage, parent_id, root_id, participant_id, protocol_id, anatomic_site,
              pathology_status, collected_at, received_at, processed_at, frozen_at, sprec_code, sprec_version, unit,
              initial_quantity, available_quantity, quality, freeze_thaw_count, status, holds, container_id,
