@@ -7,8 +7,11 @@ import type { Ctx } from '../src/context.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { startBackground } from '../src/runtime.js';
-import { createStandardsService, RUN_CHUNK } from '../src/modules/standards/standards.service.js';
-import type { StandardizationRunRow } from '../src/modules/standards/standards.table.js';
+import {
+  createStandardsService,
+  RUN_CHUNK,
+  type StandardizationRunRow,
+} from '../src/modules/standards/index.js';
 import { seedSynthetic } from '../src/seed/synthetic.js';
 
 // `npx tsx bench/standardization.ts --count 100000 [--runs 2] [--mode worker|direct] [--chunk 2000]`

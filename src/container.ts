@@ -14,6 +14,8 @@ import {
   createSpecimenLedger,
   createSpecimenService,
   findSpecimensByBarcodes,
+  findSpecimensByIds,
+  specimenViews,
   type UseGate,
 } from './modules/specimens/index.js';
 import {
@@ -21,7 +23,6 @@ import {
   createConsentGate,
   createConsentService,
   permittedUses,
-  today,
 } from './modules/consent/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
@@ -57,20 +58,26 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     }),
   };
 
-  const consentGate = createConsentGate();
+  const consentGate = createConsentGate({ clock });
   // Specimens ask consent through this interface, so the specimens module never imports consent.
   const useGate: UseGate = {
     assertUsable: (tx, ctx, rows, use) => consentGate.assertUsable(tx, ctx, rows, use),
     holdsAtBirth: (tx, participantId, protocolId) => consentGate.holdsAtBirth(tx, participantId, protocolId),
-    usesNow: (facts) => permittedUses({ ...facts, today: today() }),
+    usesNow: (facts) => permittedUses({ ...facts, today: consentGate.today() }),
   };
   // The only author of specimen rows. Every write queues its standardization check in the same
   // transaction (outbox).
-  const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()] });
-  const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate });
+  const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()], clock });
+  const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate, clock });
   const storage = createStorageService({ db, ledger, findSpecimensByBarcodes });
   const scans = createScanService({ db, ledger, useGate });
-  const consent = createConsentService({ db, ledger, gate: consentGate });
+  const consent = createConsentService({
+    db,
+    ledger,
+    specimenReads: { findSpecimensByIds, specimenViews },
+    gate: consentGate,
+    clock,
+  });
   const standards = createStandardsService({ db, ledger, clock });
   const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards };
 

@@ -1,7 +1,7 @@
 import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphqlLoaders } from '../src/graphql/graphql.js';
-import { cascadeDto, consentDto } from '../src/modules/consent/consent.routes.js';
+import { cascadeDto, consentDto } from '../src/modules/consent/index.js';
 import {
   CONSENT_RESPONSES,
   CONSENT_STATUSES,
@@ -167,7 +167,7 @@ describe('schema', () => {
   });
 
   it('resolves Participant.consents and Specimen.permittedUses through loaders', () => {
-    const loaders = graphqlLoaders(t.c.db) as Record<string, Record<string, unknown>>;
+    const loaders = graphqlLoaders() as Record<string, Record<string, unknown>>;
     expect(loaders.Participant?.consents).toBeDefined();
     expect(loaders.Specimen?.permittedUses).toBeDefined();
     expect(fieldsOf('Participant')).toContain('consents');

@@ -67,7 +67,7 @@ describe('schema', () => {
   it('resolves every object field that is not a plain column through a resolver or a loader', () => {
     // Fields whose value is not a property of the row the service returns: each needs code.
     const resolvers = graphqlResolvers() as Record<string, Record<string, unknown>>;
-    const loaders = graphqlLoaders(t.c.db) as Record<string, Record<string, unknown>>;
+    const loaders = graphqlLoaders() as Record<string, Record<string, unknown>>;
     const computed: Record<string, string[]> = {
       Institution: ['webhookConfigured'],
       ApiKey: ['institution'],

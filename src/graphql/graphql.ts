@@ -45,9 +45,9 @@ export function graphqlResolvers(): IResolvers {
   );
 }
 
-export function graphqlLoaders(db: Db): MercuriusLoaders {
+export function graphqlLoaders(): MercuriusLoaders {
   return mergeResolvers(
-    institutionLoaders(db),
+    institutionLoaders,
     specimenLoaders,
     storageLoaders,
     consentLoaders,
@@ -63,7 +63,7 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
   await app.register(mercurius, {
     schema: SCHEMA_SDL,
     resolvers: graphqlResolvers(),
-    loaders: graphqlLoaders(deps.db),
+    loaders: graphqlLoaders(),
     path: '/graphql',
     graphiql: true,
     // Our own depth rule rather than Mercurius's queryDepth, which counts introspection too.

@@ -1,3 +1,4 @@
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { newId } from '../db/columns.js';
 import type { Tx } from '../db/client.js';
@@ -21,4 +22,25 @@ export async function enqueueJob<C extends JobContract>(
     .insert(outbox)
     .values({ id, queue: job.queue, jobName: job.name, payload: data, runAt: opts.runAt ?? null });
   return id;
+}
+
+/**
+ * Replaces the payload of a job still waiting in the outbox, inside the caller's transaction (a
+ * transaction that widens the job it queued earlier). False when the row is gone or the relay has
+ * already handed it to BullMQ: the caller then queues a new job.
+ */
+export async function replacePendingJob<C extends JobContract>(
+  tx: Tx,
+  ctx: Ctx,
+  outboxId: string,
+  job: C,
+  payload: JobPayload<C>,
+): Promise<boolean> {
+  const data: unknown = job.payload.parse({ ...payload, requestId: ctx.requestId });
+  const replaced = await tx
+    .update(outbox)
+    .set({ payload: data })
+    .where(and(eq(outbox.id, outboxId), isNull(outbox.enqueuedAt)))
+    .returning({ id: outbox.id });
+  return replaced.length > 0;
 }

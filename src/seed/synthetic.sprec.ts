@@ -2,7 +2,7 @@
 // collection) and the tube kind are fixed per tube; the other letters are worked out from what the
 // generator records (collection -> processing -> freezing times, the temperatures and centrifugation
 // runs in `quality`, the temperature of the box the tube goes to) with the SPREC functions
-// standardization uses (sprec.ts), so the stated code agrees position by position with the code
+// standardization uses (sprec.letters.ts), so the stated code agrees position by position with the code
 // sprec.compute.ts derives from the record. A few (SPREC_SLIP_RATE) carry a realistic mistake,
 // so standardization has something to flag.
 //
@@ -16,8 +16,8 @@ import {
   longTermStorageCode,
   postCentrifugationCode,
   preCentrifugationCode,
-} from '../modules/standards/sprec.js';
-import type { SprecLongTermContainerKind } from '../modules/standards/sprec.vocabulary.js';
+  type SprecLongTermContainerKind,
+} from '../modules/standards/index.js';
 import { intBetween, MINUTE, type Rng } from './synthetic.random.js';
 
 type SprecProcessing =

@@ -1,25 +1,16 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { systemClock, utcDay, type Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { DomainError, badRequest } from '../../errors.js';
-import { protocols } from '../participants/participants.table.js';
-import type { SpecimenRow } from '../specimens/specimens.table.js';
+import { protocolTiers } from '../participants/index.js';
+import type { SpecimenRow } from '../specimens/index.js';
 import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
-import { consents } from './consent.table.js';
+import { currentConsentWithdrawn, findCurrentConsents } from './consent.repo.js';
 import { DEFAULT_USE, USES, type Use } from '../../vocabulary/uses.js';
 
-const DAY_MS = 86_400_000;
-let currentDay = { from: 0, to: 0, day: '' };
-
-/** The UTC date, YYYY-MM-DD; without an argument, remembered until midnight (asked on every scan). */
-export function today(now?: Date): string {
-  if (now) return now.toISOString().slice(0, 10);
-  const ms = Date.now();
-  if (ms < currentDay.from || ms >= currentDay.to) {
-    const from = ms - (ms % DAY_MS);
-    currentDay = { from, to: from + DAY_MS, day: new Date(ms).toISOString().slice(0, 10) };
-  }
-  return currentDay.day;
+/** The UTC date of `now`, YYYY-MM-DD: the day consent expiry is judged on. */
+export function today(now: Date): string {
+  return now.toISOString().slice(0, 10);
 }
 
 interface ConsentContext {
@@ -37,21 +28,11 @@ export async function loadConsentContexts(
   const out = new Map<string, ConsentContext>();
   if (pairs.length === 0) return out;
   const participantIds = [...new Set(pairs.map((r) => r.participantId!))];
-  const q = db
-    .select()
-    .from(consents)
-    .where(and(inArray(consents.participantId, participantIds), isNull(consents.supersededAt)));
   // FOR SHARE: a withdrawal (FOR UPDATE) and a use of the same donor's tubes serialise, so a new
   // aliquot is either seen by the cascade or born knowing the consent is withdrawn.
-  const consentRows = opts.lock ? await q.for('share') : await q;
+  const consentRows = await findCurrentConsents(db, participantIds, { lock: opts.lock });
   const protocolIds = [...new Set(pairs.map((r) => r.protocolId).filter((p): p is string => p !== null))];
-  const protocolRows = protocolIds.length
-    ? await db
-        .select({ id: protocols.id, tiers: protocols.consentTiers })
-        .from(protocols)
-        .where(inArray(protocols.id, protocolIds))
-    : [];
-  const tiers = new Map(protocolRows.map((p) => [p.id, p.tiers]));
+  const tiers = await protocolTiers(db, protocolIds);
   for (const r of pairs) {
     const c = consentRows.find((x) => x.participantId === r.participantId && x.protocolId === r.protocolId);
     out.set(`${r.participantId}:${r.protocolId}`, {
@@ -74,13 +55,17 @@ export function parseUse(use: string | undefined): Use {
  * The consent gate the inventory calls wherever a specimen is used or released (check-out,
  * aliquoting, derivation, and later sharing).
  */
-export function createConsentGate() {
+export function createConsentGate(deps: { clock?: Clock } = {}) {
+  const day = utcDay(deps.clock ?? systemClock);
   return {
+    /** Today's UTC date by the gate's clock (consent expiry is judged on it). */
+    today: day,
+
     /** Throws CONSENT_NOT_GRANTED naming the tier, UNKNOWN_USE. */
     async assertUsable(tx: Tx, _ctx: Ctx, rows: SpecimenRow[], useName: string | undefined): Promise<void> {
       const use = parseUse(useName);
       const contexts = await loadConsentContexts(tx, rows, { lock: true });
-      const day = today();
+      const today = day();
       for (const row of rows) {
         const c = contexts.get(`${row.participantId}:${row.protocolId}`) ?? {
           consent: null,
@@ -88,7 +73,7 @@ export function createConsentGate() {
         };
         // Holds other than consent are the lifecycle's to refuse (SPECIMEN_ON_HOLD).
         const holds = row.holds.filter((h) => h === 'CONSENT_WITHDRAWN');
-        const verdict = evaluateUse({ participantId: row.participantId, holds, ...c, use, today: day });
+        const verdict = evaluateUse({ participantId: row.participantId, holds, ...c, use, today });
         if (!verdict.permitted) {
           throw new DomainError(
             'conflict',
@@ -104,35 +89,20 @@ export function createConsentGate() {
     /** Holds a new specimen of this donor is born with (a withdrawn consent holds it at once). */
     async holdsAtBirth(tx: Tx, participantId: string | null, protocolId: string | null): Promise<string[]> {
       if (!participantId) return [];
-      const [c] = await tx
-        .select({ status: consents.status })
-        .from(consents)
-        .where(
-          and(
-            eq(consents.participantId, participantId),
-            protocolId ? eq(consents.protocolId, protocolId) : sql`true`,
-            isNull(consents.supersededAt),
-            eq(consents.status, 'withdrawn'),
-          ),
-        )
-        .for('share');
-      return c ? ['CONSENT_WITHDRAWN'] : [];
+      return (await currentConsentWithdrawn(tx, participantId, protocolId)) ? ['CONSENT_WITHDRAWN'] : [];
     },
 
     /** The uses each specimen is permitted for now (scan lookup, GraphQL permittedUses). */
     async permittedUsesOf(db: DbOrTx, rows: SpecimenRow[]): Promise<Map<string, Use[]>> {
       const contexts = await loadConsentContexts(db, rows);
-      const day = today();
+      const today = day();
       return new Map(
         rows.map((row) => {
           const c = contexts.get(`${row.participantId}:${row.protocolId}`) ?? {
             consent: null,
             protocolTiers: null,
           };
-          return [
-            row.id,
-            permittedUses({ participantId: row.participantId, holds: row.holds, ...c, today: day }),
-          ];
+          return [row.id, permittedUses({ participantId: row.participantId, holds: row.holds, ...c, today })];
         }),
       );
     },

@@ -1,7 +1,7 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct } from '../../graphql/adapter.js';
-import type { SpecimenDto } from '../specimens/specimens.schemas.js';
-import { toConsentGql } from './consent.resolvers.js';
+import type { SpecimenDto } from '../specimens/index.js';
+import { toConsentGql } from './consent.dto.js';
 
 // Consent relations of other modules' types (STYLE.md rule 17): one service call per page of
 // participants or specimens, whatever its size. The services check the role and the institution.

@@ -2,29 +2,20 @@ import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs } from '../../graphql/adapter.js';
 import { validationFailed } from '../../errors.js';
-import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import { toSpecimenDto } from '../specimens/index.js';
-import { toCascadeDto, toConsentDto } from './consent.routes.js';
-import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';
-import { recordConsentInput, withdrawConsentInput, type ConsentRow } from './consent.service.js';
+import { toCascadeDto, toConsentGql, toDestructionItemDto } from './consent.dto.js';
+import {
+  confirmDestructionInput,
+  listConsentsQuery,
+  recordConsentInput,
+  withdrawConsentInput,
+} from './consent.schemas.js';
 
 // GraphQL adapter over the consent service (STYLE.md rules 2 and 16): the REST zod schemas
 // validate the arguments, each field calls one service method, and a Consent is the REST DTO
 // except that `responses` is a typed list instead of an object keyed by tier.
 
 const idArgs = z.object({ id: z.uuid() });
-
-/** The REST consent DTO with its responses as `[{ tier, response }]`, in ConsentTier order. */
-export function toConsentGql(row: ConsentRow) {
-  const dto = toConsentDto(row);
-  return {
-    ...dto,
-    responses: CONSENT_TIERS.flatMap((tier) => {
-      const response = dto.responses[tier];
-      return response ? [{ tier, response }] : [];
-    }),
-  };
-}
 
 /** `[{ tier, response }]` as the object keyed by tier the REST schema reads; a repeated tier is refused. */
 function responsesByTier(list: unknown): unknown {
@@ -58,12 +49,7 @@ export const consentResolvers: IResolvers = {
       return row && toCascadeDto(row);
     },
     async destructionList(_root, _args, { biobank, services }) {
-      return (await services.consent.listDestruction(biobank)).map((x) => ({
-        itemId: x.item.id,
-        consentId: x.item.consentId,
-        listedAt: x.item.listedAt.toISOString(),
-        specimen: toSpecimenDto({ row: x.specimen, location: x.location }),
-      }));
+      return (await services.consent.listDestruction(biobank)).map(toDestructionItemDto);
     },
   },
   Mutation: {

@@ -4,82 +4,22 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
-import { specimenDto } from '../specimens/specimens.schemas.js';
-import { toSpecimenDto } from '../specimens/index.js';
-import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
-import { CONSENT_RESPONSES, CONSENT_STATUSES, WITHDRAWAL_SCOPES } from './consent.table.js';
-import { confirmDestructionInput, listConsentsQuery } from './consent.schemas.js';
+import { specimenDto, toSpecimenDto } from '../specimens/index.js';
 import {
-  effectiveStatus,
+  cascadeDto,
+  consentDto,
+  destructionItemDto,
+  toCascadeDto,
+  toConsentDto,
+  toDestructionItemDto,
+} from './consent.dto.js';
+import {
+  confirmDestructionInput,
+  listConsentsQuery,
   recordConsentInput,
   withdrawConsentInput,
-  type CascadeRow,
-  type ConsentRow,
-  type ConsentService,
-} from './consent.service.js';
-
-export const consentDto = z.object({
-  id: z.uuid(),
-  participantId: z.uuid(),
-  protocolId: z.uuid(),
-  documentVersion: z.string(),
-  signedOn: z.string(),
-  obtainedBy: z.string(),
-  responses: z.partialRecord(z.enum(CONSENT_TIERS), z.enum(CONSENT_RESPONSES)),
-  status: z.enum(CONSENT_STATUSES).describe('expired once expiresOn has passed'),
-  expiresOn: z.string().nullable(),
-  withdrawnAt: z.string().nullable(),
-  withdrawalScope: z.enum(WITHDRAWAL_SCOPES).nullable(),
-  supersedesId: z.uuid().nullable(),
-  supersededAt: z.string().nullable().describe('set when a newer version replaced this one'),
-  createdAt: z.string(),
-  version: z.number().int(),
-});
-
-export const toConsentDto = (c: ConsentRow): z.infer<typeof consentDto> => ({
-  id: c.id,
-  participantId: c.participantId,
-  protocolId: c.protocolId,
-  documentVersion: c.documentVersion,
-  signedOn: c.signedOn,
-  obtainedBy: c.obtainedBy,
-  responses: c.responses,
-  status: effectiveStatus(c),
-  expiresOn: c.expiresOn,
-  withdrawnAt: c.withdrawnAt?.toISOString() ?? null,
-  withdrawalScope: c.withdrawalScope,
-  supersedesId: c.supersedesId,
-  supersededAt: c.supersededAt?.toISOString() ?? null,
-  createdAt: c.createdAt.toISOString(),
-  version: c.version,
-});
-
-export const cascadeDto = z.object({
-  id: z.uuid(),
-  consentId: z.uuid(),
-  kind: z.enum(['withdraw', 'reconsent']),
-  status: z.enum(['pending', 'running', 'completed']),
-  specimensFound: z.number().int(),
-  specimensChanged: z.number().int(),
-  destructionListed: z.number().int(),
-  partnersNotified: z.number().int(),
-  createdAt: z.string(),
-  startedAt: z.string().nullable(),
-  completedAt: z.string().nullable(),
-});
-export const toCascadeDto = (c: CascadeRow): z.infer<typeof cascadeDto> => ({
-  id: c.id,
-  consentId: c.consentId,
-  kind: c.kind,
-  status: c.status,
-  specimensFound: c.specimensFound,
-  specimensChanged: c.specimensChanged,
-  destructionListed: c.destructionListed,
-  partnersNotified: c.partnersNotified,
-  createdAt: c.createdAt.toISOString(),
-  startedAt: c.startedAt?.toISOString() ?? null,
-  completedAt: c.completedAt?.toISOString() ?? null,
-});
+} from './consent.schemas.js';
+import type { ConsentService } from './consent.service.js';
 
 export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: ConsentService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -186,16 +126,7 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
         tags,
         summary: 'Tubes to destroy after withdrawals, with locations, sorted for picking',
         response: {
-          200: z.object({
-            items: z.array(
-              z.object({
-                itemId: z.uuid(),
-                consentId: z.uuid(),
-                listedAt: z.string(),
-                specimen: specimenDto,
-              }),
-            ),
-          }),
+          200: z.object({ items: z.array(destructionItemDto) }),
           ...errorResponses(403),
         },
       },
@@ -207,14 +138,7 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
         reply,
         200,
         (ctx) => consent.listDestruction(ctx),
-        (items) => ({
-          items: items.map((x) => ({
-            itemId: x.item.id,
-            consentId: x.item.consentId,
-            listedAt: x.item.listedAt.toISOString(),
-            specimen: toSpecimenDto({ row: x.specimen, location: x.location }),
-          })),
-        }),
+        (items) => ({ items: items.map(toDestructionItemDto) }),
       ),
   );
   r.post(

@@ -34,9 +34,10 @@ export async function appendCustodyEvents(
   ctx: Ctx,
   heads: Map<string, ChainHead>,
   events: CustodyEventInput[],
+  /** when the ledger records them (the writer's clock); an event without `occurredAt` happened then */
+  recordedAt: Date = new Date(),
 ): Promise<Map<string, ChainHead>> {
   if (events.length === 0) return heads;
-  const recordedAt = new Date();
   const actor = actorLabel(ctx.actor);
   const rows: (ChainedEventFields & { prevHash: string | null; hash: string })[] = [];
   for (const e of events) {

@@ -1,9 +1,8 @@
-import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import type { IResolvers, MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { z } from 'zod';
 import { isDomainError } from '../../errors.js';
-import { findInstitutionsByIds, type InstitutionRow } from './institutions.repo.js';
+import type { InstitutionRow } from './institutions.repo.js';
 import { createInstitutionInput } from './institutions.schemas.js';
-import type { Db } from '../../db/client.js';
 
 const idArg = z.object({ id: z.uuid() });
 
@@ -39,20 +38,20 @@ export const institutionResolvers: IResolvers = {
   },
 };
 
-/** Institutions referenced by other objects, loaded in one query per request tick. */
-export const institutionLoaders = (db: Db): MercuriusLoaders => ({
-  ApiKey: {
-    async institution(queries: { obj: { institutionId: string } }[]) {
-      const rows = await findInstitutionsByIds(db, [...new Set(queries.map((q) => q.obj.institutionId))]);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return queries.map((q) => byId.get(q.obj.institutionId));
-    },
-  },
-  Viewer: {
-    async institution(queries: { obj: { institutionId: string } }[]) {
-      const rows = await findInstitutionsByIds(db, [...new Set(queries.map((q) => q.obj.institutionId))]);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return queries.map((q) => byId.get(q.obj.institutionId));
-    },
-  },
-});
+/** Institutions referenced by other objects, loaded in one service call per request tick. */
+async function referenced(
+  queries: { obj: { institutionId: string } }[],
+  { biobank, services }: MercuriusContext,
+) {
+  const rows = await services.institutions.getInstitutionsByIds(
+    biobank,
+    queries.map((q) => q.obj.institutionId),
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return queries.map((q) => byId.get(q.obj.institutionId) ?? null);
+}
+
+export const institutionLoaders: MercuriusLoaders = {
+  ApiKey: { institution: referenced },
+  Viewer: { institution: referenced },
+};

@@ -9,6 +9,7 @@ import type { CreateInstitutionInput, UpdateInstitutionInput } from './instituti
 import {
   findInstitutionByCode,
   findInstitutionById,
+  findInstitutionsByIds,
   insertInstitution,
   listInstitutionRows,
   updateInstitutionRow,
@@ -72,6 +73,13 @@ export function createInstitutionService(deps: { db: Db }) {
     async getInstitution(ctx: Ctx, id: string): Promise<InstitutionRow> {
       authorize(ctx.actor, 'institutions.read');
       return load(ctx, db, id);
+    },
+
+    /** The institutions among `ids` the actor may see, in one query (for loaders); unknown ids are left out. */
+    async getInstitutionsByIds(ctx: Ctx, ids: readonly string[]): Promise<InstitutionRow[]> {
+      authorize(ctx.actor, 'institutions.read');
+      const rows = await findInstitutionsByIds(db, [...new Set(ids)]);
+      return rows.filter((r) => visibleTo(ctx, r));
     },
 
     /** The actor's own institution, or all of them for the operator's admins. */

@@ -159,7 +159,11 @@ export const placed = (p: { container: ContainerRow; row: number | null; col: nu
 const vacated = { containerId: null, positionRow: null, positionCol: null };
 
 /** The patch, custody events and audit action of one checked command. */
-export function changeOf(c: SpecimenCommand, from: From, countThaw: boolean): SpecimenChange {
+export function changeOf(
+  c: SpecimenCommand,
+  from: From,
+  opts: { countThaw: boolean; now: Date },
+): SpecimenChange {
   const row = c.specimen;
   const occurredAt = c.occurredAt ?? null;
   const action = c.action ?? AUDIT_ACTION[c.kind];
@@ -180,7 +184,7 @@ export function changeOf(c: SpecimenCommand, from: From, countThaw: boolean): Sp
               ? 'moved'
               : 'stored';
       const patch: Partial<NewSpecimenRow> = { status: to, ...placed(c.placement) };
-      if (c.kind === 'receive') patch.receivedAt = occurredAt ?? new Date();
+      if (c.kind === 'receive') patch.receivedAt = occurredAt ?? opts.now;
       const details = 'details' in c && c.details ? c.details : {};
       const events: EventInput[] = [
         {
@@ -192,7 +196,7 @@ export function changeOf(c: SpecimenCommand, from: From, countThaw: boolean): Sp
           details: { ...details, ...noteOf(c.note) },
         },
       ];
-      if (c.kind === 'check_in' && c.thawed && countThaw) {
+      if (c.kind === 'check_in' && c.thawed && opts.countThaw) {
         patch.freezeThawCount = row.freezeThawCount + 1;
         events.push({ type: 'thawed', occurredAt, details: { freezeThawCount: row.freezeThawCount + 1 } });
       }

@@ -33,6 +33,8 @@ export interface SpecimenLedgerDeps {
   changeListeners?: SpecimenChangeListener[];
   /** freeze-thaw +1 on check-in when the tube was thawed (a lab may count thaws elsewhere) */
   countThawOnCheckIn?: boolean;
+  /** the time a change is recorded at (and happened at, when the caller names no time) */
+  clock?: () => Date;
 }
 
 const SPECIMEN_COLUMNS = getTableColumns(specimens);
@@ -62,6 +64,7 @@ const MUTABLE_COLUMNS = [
 
 export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
   const countThaw = deps.countThawOnCheckIn ?? true;
+  const clock = deps.clock ?? (() => new Date());
   const listeners = deps.changeListeners ?? [];
 
   async function notifyChanged(tx: Tx, ctx: Ctx, ids: string[]): Promise<void> {
@@ -148,7 +151,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     );
   }
 
-  async function write(tx: Tx, ctx: Ctx, changes: SpecimenChange[]): Promise<SpecimenRow[]> {
+  async function write(tx: Tx, ctx: Ctx, changes: SpecimenChange[], now: Date): Promise<SpecimenRow[]> {
     if (changes.length === 0) return [];
     // Tubes of one batch may trade places: check one-tube-per-position at commit, not per row.
     if (changes.length > 1) await tx.execute(sql`set constraints specimen_position_unique deferred`);
@@ -165,6 +168,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
       changes.flatMap((c) =>
         c.events.map((e) => ({ ...e, specimenId: c.before.id, institutionId: c.before.institutionId })),
       ),
+      now,
     );
     const after =
       changes.length === 1 ? await updateOne(tx, changes[0]!, heads) : await updateMany(tx, changes, heads);
@@ -207,12 +211,13 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     async apply(tx: Tx, ctx: Ctx, commands: SpecimenCommand[]): Promise<SpecimenRow[]> {
       if (commands.length === 0) return [];
       const before = await fromLocations(tx, commands);
+      const now = clock();
       const changes = commands.map((c) => {
         const loc = leavesFrom(c) ? locationOf(c.specimen, before) : null;
         return changeOf(
           c,
           { fromContainerId: c.specimen.containerId, fromPosition: loc?.position ?? null },
-          countThaw,
+          { countThaw, now },
         );
       });
       // A tube that moved with its container keeps its position; its event names the new path.
@@ -237,7 +242,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
           });
         });
       }
-      return write(tx, ctx, changes);
+      return write(tx, ctx, changes, now);
     },
 
     /**
@@ -289,6 +294,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
           }
           return events.map((e) => ({ ...e, specimenId: r.id, institutionId: r.institutionId }));
         }),
+        clock(),
       );
       const inserted = await tx
         .insert(specimens)

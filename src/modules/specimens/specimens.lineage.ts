@@ -36,8 +36,13 @@ interface ChildInput {
   position?: string;
 }
 
-export function createSpecimenLineage(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
-  const { db, ledger, useGate } = deps;
+export function createSpecimenLineage(deps: {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+}) {
+  const { db, ledger, useGate, clock } = deps;
 
   /** Creates child specimens from a locked parent (aliquots or derivatives). */
   async function createChildren(
@@ -133,7 +138,7 @@ export function createSpecimenLineage(deps: { db: Db; ledger: SpecimenLedger; us
             pathologyStatus: parent.pathologyStatus,
             collectedAt: parent.collectedAt,
             receivedAt: parent.receivedAt,
-            processedAt: occurredAt ?? new Date(),
+            processedAt: occurredAt ?? clock(),
             sprecVersion: parent.sprecVersion,
             unit: (c.unit ??
               (lineage === 'aliquot'

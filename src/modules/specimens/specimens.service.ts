@@ -15,6 +15,8 @@ export interface SpecimenServiceDeps {
   /** the raw pool, for the prepared scan lookup */
   pool: pg.Pool;
   useGate?: UseGate;
+  /** the time an aliquot is processed at when the caller names none */
+  clock?: () => Date;
 }
 
 export function createSpecimenService(deps: SpecimenServiceDeps) {
@@ -22,7 +24,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
   return {
     ...createSpecimenRegistration(parts),
     ...createSpecimenActions(parts),
-    ...createSpecimenLineage(parts),
+    ...createSpecimenLineage({ ...parts, clock: deps.clock ?? (() => new Date()) }),
     ...createSpecimenQueries({ db: deps.db, pool: deps.pool, useGate: parts.useGate }),
   };
 }

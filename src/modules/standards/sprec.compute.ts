@@ -33,6 +33,7 @@ import {
   type SpecimenType,
   type SpecimenTypeInfo,
 } from '../../vocabulary/specimen-types.js';
+import type { SprecDecodeSuccess } from './sprec.js';
 import {
   centrifugationCode,
   classifyProcessingTemperature,
@@ -42,9 +43,8 @@ import {
   postCentrifugationCode,
   preCentrifugationCode,
   type SprecCentrifugationRun,
-  type SprecDecodeSuccess,
   type SprecTemperatureInput,
-} from './sprec.js';
+} from './sprec.letters.js';
 import {
   SPREC_FIELD_LABELS,
   findSprecEntry,

@@ -1,14 +1,8 @@
 import { parseArgs } from 'node:util';
-import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Container } from '../../container.js';
 import type { Ctx } from '../../context.js';
-import { institutions } from '../institutions/institutions.table.js';
-import { protocols } from '../participants/participants.table.js';
-import { SPECIMEN_STATUSES } from '../specimens/specimens.lifecycle.js';
-import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
-import { QC_STATUSES } from '../specimens/specimens.table.js';
+import { readSummary } from './run-summary.js';
 import { runFilter, type RunFilter } from './standards.schemas.js';
-import { readSummary } from './standards.service.js';
 import type { StandardizationRunRow } from './standards.table.js';
 
 /** The command's lines for the CLI usage text (indented as src/main.ts lays its commands out). */
@@ -63,43 +57,35 @@ export async function standardizeCommand(
   }
   const oneOf = (name: string, value: string | undefined, allowed: readonly string[]) =>
     value !== undefined && !allowed.includes(value) ? `--${name} must be one of ${allowed.join(', ')}` : null;
+  // The values a run filter accepts, in the filter schema's own order.
+  const filterFields = runFilter.shape;
   const bad =
-    oneOf('type', values.type, SPECIMEN_TYPES) ??
-    oneOf('status', values.status, SPECIMEN_STATUSES) ??
-    oneOf('qc-status', values['qc-status'], QC_STATUSES);
+    oneOf('type', values.type, filterFields.type.unwrap().options) ??
+    oneOf('status', values.status, filterFields.status.unwrap().options) ??
+    oneOf('qc-status', values['qc-status'], filterFields.qcStatus.unwrap().options);
   if (bad) return usage(bad);
 
-  const targets = values.institution
-    ? await c.db
-        .select({ id: institutions.id, code: institutions.code })
-        .from(institutions)
-        .where(eq(institutions.code, values.institution))
-    : await c.db
-        .select({ id: institutions.id, code: institutions.code })
-        .from(institutions)
-        .where(sql`exists (select 1 from specimen s where s.institution_id = ${institutions.id})`)
-        .orderBy(asc(institutions.code));
+  const standards = c.services.standards;
+  const cliCtx = (institutionId: string | null): Ctx => ({
+    actor: { kind: 'system', name: 'cli:standardize', institutionId },
+    requestId: `cli-standardize-${Date.now()}`,
+    log: c.log,
+  });
+  const targets = await standards.listStandardizationInstitutions(cliCtx(null), values.institution);
   if (targets.length === 0)
     return values.institution ? usage(`no institution has code ${values.institution}`) : 0;
 
   for (const institution of targets) {
-    const ctx: Ctx = {
-      actor: { kind: 'system', name: 'cli:standardize', institutionId: institution.id },
-      requestId: `cli-standardize-${Date.now()}`,
-      log: c.log,
-    };
+    const ctx = cliCtx(institution.id);
     let protocolId: string | undefined;
     if (values.protocol) {
-      const [p] = await c.db
-        .select({ id: protocols.id })
-        .from(protocols)
-        .where(and(eq(protocols.institutionId, institution.id), eq(protocols.code, values.protocol)));
-      if (!p) {
+      const found = await standards.findRunProtocolId(ctx, values.protocol);
+      if (!found) {
         if (values.institution)
           return usage(`institution ${institution.code} has no protocol ${values.protocol}`);
         continue;
       }
-      protocolId = p.id;
+      protocolId = found;
     }
     const filter: RunFilter = runFilter.parse({
       protocolId,
@@ -107,7 +93,6 @@ export async function standardizeCommand(
       status: values.status,
       qcStatus: values['qc-status'],
     });
-    const standards = c.services.standards;
     const created = await standards.startStandardizationRun(ctx, { filter }, { enqueue: false });
     io.stderr.write(`run ${created.id} for ${institution.code}\n`);
     const startedAt = Date.now();

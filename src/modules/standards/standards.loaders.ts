@@ -1,8 +1,8 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct, parseArgs, type Connection } from '../../graphql/adapter.js';
 import { encodeCursor } from '../../pagination.js';
-import type { SpecimenDto } from '../specimens/specimens.schemas.js';
-import { toQcResultDto, toRulesetDto } from './standards.routes.js';
+import type { SpecimenDto } from '../specimens/index.js';
+import { toQcResultDto, toRulesetDto } from './standards.dto.js';
 import { runResultsQuery } from './standards.schemas.js';
 
 // Standardization relations (STYLE.md rule 17): Specimen.qcResults and Protocol.qualityRules cost

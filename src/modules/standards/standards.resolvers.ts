@@ -1,7 +1,7 @@
 import type { IResolvers } from 'mercurius';
 import { z } from 'zod';
 import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
-import { toDecodeDto, toRulesetDto, toRunDto } from './standards.routes.js';
+import { toDecodeDto, toRulesetDto, toRunDto } from './standards.dto.js';
 import { listRunsQuery, putQualityRulesInput, sprecDecodeQuery, startRunInput } from './standards.schemas.js';
 
 // GraphQL adapter over the standards service (STYLE.md rules 2 and 16): the REST zod schemas

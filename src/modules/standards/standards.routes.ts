@@ -6,11 +6,11 @@ import type { Db } from '../../db/client.js';
 import { etag, preconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
-import { MIABIS_STORAGE_TEMPERATURES } from './miabis.js';
-import type { SprecDecodeResult } from './sprec.js';
-import type { qcResultDto } from './standards.schemas.js';
+import { toDecodeDto, toRulesetDto, toRunDto, toRunResultItemDto, toSpecimenQcDto } from './standards.dto.js';
+import { RUN_CSV_HEADER } from './standardization-report.js';
 import {
   listRunsQuery,
+  miabisCollectionDto,
   putQualityRulesInput,
   qualityRulesQuery,
   qualityRulesetDto,
@@ -22,95 +22,7 @@ import {
   sprecDecodeQuery,
   startRunInput,
 } from './standards.schemas.js';
-import { RUN_CSV_HEADER, readSummary, type StandardsService } from './standards.service.js';
-import type { QcResultRow, QualityRulesetRow, StandardizationRunRow } from './standards.table.js';
-
-/** The decode DTO (GET /v1/sprec/decode). */
-export const toDecodeDto = (r: SprecDecodeResult): z.infer<typeof sprecDecodeDto> =>
-  r.valid
-    ? { valid: true, code: r.code, version: r.version, kind: r.kind, fields: r.fields, errors: [] }
-    : { valid: false, code: r.code, version: r.version, kind: null, fields: [], errors: r.errors };
-
-/** The quality ruleset DTO (GET /v1/protocols/:id/quality-rules). */
-export const toRulesetDto = (x: {
-  protocolId: string;
-  row: QualityRulesetRow | null;
-}): z.infer<typeof qualityRulesetDto> => ({
-  protocolId: x.protocolId,
-  version: x.row?.version ?? 0,
-  rules: (x.row?.rules ?? []) as Record<string, unknown>[],
-  createdBy: x.row?.createdBy ?? null,
-  createdAt: x.row?.createdAt.toISOString() ?? null,
-});
-
-/** The QC result DTO (GET /v1/specimens/:id/qc `results`). */
-export const toQcResultDto = (r: QcResultRow): z.infer<typeof qcResultDto> => ({
-  check: r.checkCode,
-  outcome: r.outcome,
-  message: r.message,
-  details: r.details ?? null,
-  rulesetVersion: r.rulesetVersion,
-  runId: r.runId,
-  checkedAt: r.checkedAt.toISOString(),
-});
-
-export function toRunDto(r: StandardizationRunRow): z.infer<typeof runDto> {
-  const summary = readSummary(r.summary);
-  return {
-    id: r.id,
-    status: r.status,
-    filter: r.filter,
-    total: r.total,
-    processed: r.processed,
-    progress: r.status === 'completed' ? 1 : r.total ? Math.min(1, (r.processed + r.skipped) / r.total) : 0,
-    skipped: r.skipped,
-    holdsPlaced: r.holdsPlaced,
-    specimens: summary.specimens,
-    checks: Object.entries(summary.checks)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([check, c]) => ({ check, ...c })),
-    rulesets: Object.entries(r.rulesets).map(([protocolId, version]) => ({ protocolId, version })),
-    error: r.error,
-    requestedBy: r.requestedBy,
-    createdAt: r.createdAt.toISOString(),
-    startedAt: r.startedAt?.toISOString() ?? null,
-    completedAt: r.completedAt?.toISOString() ?? null,
-  };
-}
-
-const miabisCollectionDto = z
-  .object({
-    id: z.string().describe('MIABIS-COLLECTION-01'),
-    acronym: z.string().describe('MIABIS-COLLECTION-02: the protocol code'),
-    name: z.string().describe('MIABIS-COLLECTION-03'),
-    description: z.string().describe('MIABIS-COLLECTION-06'),
-    sampleSource: z.literal('Human').describe('MIABIS-COLLECTION-07'),
-    sex: z.array(z.string()).describe('MIABIS-COLLECTION-08'),
-    ageLow: z.number().int().nullable().describe('MIABIS-COLLECTION-09: youngest donor at donation'),
-    ageHigh: z.number().int().nullable().describe('MIABIS-COLLECTION-10: oldest donor at donation'),
-    ageLowUnit: z.literal('Years').nullable().describe('MIABIS-COLLECTION-11'),
-    ageHighUnit: z.literal('Years').nullable().describe('MIABIS-COLLECTION-12'),
-    sampleTypes: z.array(z.string()).describe('MIABIS-COLLECTION-14'),
-    materials: z
-      .array(
-        z.object({
-          sampleType: z.string(),
-          materialType: z.string().describe('BBMRI-ERIC Directory material type'),
-          numberOfSamples: z.number().int(),
-        }),
-      )
-      .describe('samples per sample type (distinct lineage roots)'),
-    storageTemperatures: z.array(z.enum(MIABIS_STORAGE_TEMPERATURES)).describe('MIABIS-COLLECTION-15'),
-    diseases: z
-      .array(z.object({ ontology: z.literal('ICD-10'), code: z.string(), uri: z.string() }))
-      .describe('MIABIS-COLLECTION-16'),
-    numberOfSamples: z
-      .number()
-      .int()
-      .describe('samples counted as MIABIS does: aliquots and derivatives of one sample count once'),
-    totalNumberOfSubjects: z.number().int().describe('MIABIS-COLLECTION-21'),
-  })
-  .describe('a MIABIS Core 3.0 Collection');
+import type { StandardsService } from './standards.service.js';
 
 export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards: StandardsService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -200,28 +112,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
-        reply,
-        200,
-        (ctx) => standards.getSpecimenQc(ctx, req.params.id),
-        (x) => ({
-          specimenId: x.specimen.id,
-          barcode: x.specimen.barcode,
-          qcStatus: x.specimen.qcStatus,
-          results: x.results.map(toQcResultDto),
-          history: x.history.map((h) => ({
-            check: h.checkCode,
-            previousOutcome: h.previousOutcome,
-            outcome: h.outcome,
-            message: h.message,
-            rulesetVersion: h.rulesetVersion,
-            runId: h.runId,
-            checkedAt: h.checkedAt.toISOString(),
-          })),
-        }),
-      ),
+      execute(db, req, reply, 200, (ctx) => standards.getSpecimenQc(ctx, req.params.id), toSpecimenQcDto),
   );
 
   r.get(
@@ -323,19 +214,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
         reply,
         200,
         (ctx) => standards.listRunResults(ctx, req.params.id, req.query),
-        (p) => ({
-          items: p.items.map((i) => ({
-            specimenId: i.specimenId,
-            barcode: i.barcode,
-            type: i.type,
-            outcome: i.outcome,
-            results: i.results.map((x) => {
-              const { runId: _runId, ...rest } = toQcResultDto(x);
-              return rest;
-            }),
-          })),
-          nextCursor: p.nextCursor,
-        }),
+        (p) => ({ items: p.items.map(toRunResultItemDto), nextCursor: p.nextCursor }),
       ),
   );
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { putQualityRulesInput } from './standards.schemas.js';
+import { normalizeRules } from './quality-rules.js';
 import {
   evaluateSpecimen,
   memoDecoder,
-  normalizeRules,
   worstOutcome,
   type CheckResult,
   type Ruleset,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { SPECIMEN_STATUSES } from '../specimens/specimens.lifecycle.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
-import { QC_STATUSES } from '../specimens/specimens.table.js';
+import { QC_STATUSES, SPECIMEN_STATUSES } from '../specimens/index.js';
+import { MIABIS_STORAGE_TEMPERATURES } from './miabis.js';
 import { QC_OUTCOMES, RUN_STATUSES } from './standards.table.js';
 
 // ---- SPREC decoding ----
@@ -246,3 +246,39 @@ export const listRunsQuery = z.object({
   cursor: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
+
+// ---- MIABIS ----
+
+export const miabisCollectionDto = z
+  .object({
+    id: z.string().describe('MIABIS-COLLECTION-01'),
+    acronym: z.string().describe('MIABIS-COLLECTION-02: the protocol code'),
+    name: z.string().describe('MIABIS-COLLECTION-03'),
+    description: z.string().describe('MIABIS-COLLECTION-06'),
+    sampleSource: z.literal('Human').describe('MIABIS-COLLECTION-07'),
+    sex: z.array(z.string()).describe('MIABIS-COLLECTION-08'),
+    ageLow: z.number().int().nullable().describe('MIABIS-COLLECTION-09: youngest donor at donation'),
+    ageHigh: z.number().int().nullable().describe('MIABIS-COLLECTION-10: oldest donor at donation'),
+    ageLowUnit: z.literal('Years').nullable().describe('MIABIS-COLLECTION-11'),
+    ageHighUnit: z.literal('Years').nullable().describe('MIABIS-COLLECTION-12'),
+    sampleTypes: z.array(z.string()).describe('MIABIS-COLLECTION-14'),
+    materials: z
+      .array(
+        z.object({
+          sampleType: z.string(),
+          materialType: z.string().describe('BBMRI-ERIC Directory material type'),
+          numberOfSamples: z.number().int(),
+        }),
+      )
+      .describe('samples per sample type (distinct lineage roots)'),
+    storageTemperatures: z.array(z.enum(MIABIS_STORAGE_TEMPERATURES)).describe('MIABIS-COLLECTION-15'),
+    diseases: z
+      .array(z.object({ ontology: z.literal('ICD-10'), code: z.string(), uri: z.string() }))
+      .describe('MIABIS-COLLECTION-16'),
+    numberOfSamples: z
+      .number()
+      .int()
+      .describe('samples counted as MIABIS does: aliquots and derivatives of one sample count once'),
+    totalNumberOfSubjects: z.number().int().describe('MIABIS-COLLECTION-21'),
+  })
+  .describe('a MIABIS Core 3.0 Collection');

@@ -41,7 +41,7 @@ export const qualityRulesets = pgTable(
       .notNull()
       .references(() => protocols.id),
     version: integer('version').notNull(),
-    /** normalised rules (ids and defaults filled in), see standards.rules.ts */
+    /** normalised rules (ids and defaults filled in), see quality-rules.ts */
     rules: jsonb('rules').$type<unknown[]>().notNull(),
     createdBy: varchar('created_by', { length: 120 }).notNull(),
     createdAt: createdAt(),
@@ -150,3 +150,4 @@ export const standardizationRunItems = pgTable(
 export type QualityRulesetRow = typeof qualityRulesets.$inferSelect;
 export type QcResultRow = typeof qcResults.$inferSelect;
 export type StandardizationRunRow = typeof standardizationRuns.$inferSelect;
+export type QcResultHistoryRow = typeof qcResultHistory.$inferSelect;
