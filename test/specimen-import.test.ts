@@ -144,7 +144,7 @@ async function verify(id: string, token = lab.keys.technician) {
 }
 
 describe('importSpecimenHistories', () => {
-  it('writes a primary with its aliquots, a check-out and a thawed check-in, with chains that verify', async () => {
+  it('writes a primary, its aliquots, a check-out and a thawed check-in; the chains verify', async () => {
     const parent = storedPrimary();
     const kept = aliquotOf(parent, 3, 1, true);
     const inHand = aliquotOf(parent, 3, 1, false);
@@ -186,7 +186,7 @@ describe('importSpecimenHistories', () => {
     });
   });
 
-  it('refuses checked_out of a pending tube, naming the barcode and the event, and writes nothing', async () => {
+  it('refuses checked_out of a pending tube, naming barcode and event, and writes nothing', async () => {
     const before = await lab.counts();
     const pending = tube({ status: 'in_use' });
     const history = {
@@ -195,7 +195,9 @@ describe('importSpecimenHistories', () => {
     };
     await expect(importHistories([storedPrimary(), history])).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
-      message: `specimen ${pending.barcode}, custody event 2 (checked_out): cannot check_out a specimen that is pending`,
+      message:
+        `specimen ${pending.barcode}, custody event 2 (checked_out): ` +
+        'cannot check_out a specimen that is pending',
     });
     expect(await lab.counts()).toEqual(before);
   });
@@ -209,7 +211,9 @@ describe('importSpecimenHistories', () => {
     );
     await expect(importHistories([parent, child])).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
-      message: `specimen ${parent.specimen.barcode}, custody event 4 (aliquoted): cannot aliquot a specimen that is destroyed`,
+      message:
+        `specimen ${parent.specimen.barcode}, custody event 4 (aliquoted): ` +
+        'cannot aliquot a specimen that is destroyed',
     });
   });
 
@@ -219,7 +223,9 @@ describe('importSpecimenHistories', () => {
     parent.events.push(event('consumed', 5, { quantityChange: -2 }));
     await expect(importHistories([parent])).rejects.toMatchObject({
       code: 'INSUFFICIENT_QUANTITY',
-      message: `specimen ${parent.specimen.barcode}, custody event 3 (consumed): 2 mL drawn from 1 mL available`,
+      message:
+        `specimen ${parent.specimen.barcode}, custody event 3 (consumed): ` +
+        '2 mL drawn from 1 mL available',
     });
   });
 
@@ -228,7 +234,9 @@ describe('importSpecimenHistories', () => {
     h.events.push(event('checked_out', 5));
     await expect(importHistories([h])).rejects.toMatchObject({
       code: 'INVALID_HISTORY',
-      message: `specimen ${h.specimen.barcode}, custody event 3 (checked_out): the row states status available; its history ends with in_use`,
+      message:
+        `specimen ${h.specimen.barcode}, custody event 3 (checked_out): ` +
+        'the row states status available; its history ends with in_use',
     });
   });
 

@@ -33,15 +33,22 @@ export async function insertParticipants(
   rows: readonly BulkParticipant[],
 ): Promise<void> {
   if (rows.length === 0) return;
+  const v = {
+    id: A(rows.map((x) => x.id)),
+    protocolId: A(rows.map((x) => x.protocolId)),
+    pid: Q(rows.map((x) => x.pid)),
+    sex: A(rows.map((x) => x.sex)),
+    birthYear: A(rows.map((x) => x.birthYear)),
+    diagnoses: Q(rows.map((x) => pgArray(x.diagnoses))),
+    createdAt: A(rows.map((x) => x.createdAt.toISOString())),
+  };
   await tx.execute(sql`
-    insert into participant (id, institution_id, protocol_id, protocol_participant_id, sex, birth_year, diagnoses,
-      created_at, updated_at)
-    select u.id, ${institutionId}, u.protocol_id, u.pid, u.sex, u.birth_year, u.diagnoses::text[], u.created_at,
-           u.created_at
-      from unnest(${A(rows.map((x) => x.id))}::uuid[], ${A(rows.map((x) => x.protocolId))}::uuid[],
-                  ${Q(rows.map((x) => x.pid))}::text[], ${A(rows.map((x) => x.sex))}::participant_sex[],
-                  ${A(rows.map((x) => x.birthYear))}::int[], ${Q(rows.map((x) => pgArray(x.diagnoses)))}::text[],
-                  ${A(rows.map((x) => x.createdAt.toISOString()))}::timestamptz[])
+    insert into participant (id, institution_id, protocol_id, protocol_participant_id, sex, birth_year,
+      diagnoses, created_at, updated_at)
+    select u.id, ${institutionId}, u.protocol_id, u.pid, u.sex, u.birth_year, u.diagnoses::text[],
+           u.created_at, u.created_at
+      from unnest(${v.id}::uuid[], ${v.protocolId}::uuid[], ${v.pid}::text[], ${v.sex}::participant_sex[],
+                  ${v.birthYear}::int[], ${v.diagnoses}::text[], ${v.createdAt}::timestamptz[])
         as u(id, protocol_id, pid, sex, birth_year, diagnoses, created_at)`);
 }
 

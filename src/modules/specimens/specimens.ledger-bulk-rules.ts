@@ -8,7 +8,7 @@ import { labelOf, SPECIMEN_HOLDERS, typeAllowed, type ContainerRow } from '../st
 import { transition, type SpecimenAction, type SpecimenStatus } from './specimens.lifecycle.js';
 import { HOLD_REASONS, type HoldReason, type SpecimenRow } from './specimens.table.js';
 
-/** A new specimen's row as it stands after its history; the ledger derives the chain head, version and times. */
+/** A new specimen's row as it stands after its history (chain head, version and times: the ledger's). */
 export type ImportedSpecimen = Omit<
   SpecimenRow,
   'institutionId' | 'qcStatus' | 'custodySeq' | 'custodyHead' | 'version' | 'createdAt' | 'updatedAt'
@@ -24,7 +24,7 @@ export interface ImportedEvent {
   /** where the tube went: stored, moved, received, checked_in, found */
   toContainerId?: string | null;
   toPosition?: string | null;
-  /** the birth: + the initial quantity; consumed, aliquoted, derived: - what was drawn; destroyed: - what was left */
+  /** birth: + the initial quantity; consumed, aliquoted, derived: - the draw; destroyed: - what was left */
   quantityChange?: number | null;
   details?: Record<string, unknown>;
 }
@@ -221,7 +221,7 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
   }
 }
 
-/** The status, quantity and place the ledger gives a new tube (`ledger.register`); returns the events it covers. */
+/** The status, quantity and place `ledger.register` gives a new tube; returns how many events that covers. */
 function birth(s: ImportedSpecimen, events: readonly ImportedEvent[], r: Replay): number {
   const first = events[0];
   if (!first) throw invalidHistory(s, 1, 'none', 'a history starts with the birth');

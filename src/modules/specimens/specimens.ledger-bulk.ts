@@ -136,51 +136,83 @@ export async function importSpecimenHistories(
   checkPlaces(items, await loadContainersWithAncestors(tx, institutionId, [...places.keys()]), places);
 
   const s = items.map((h) => h.specimen);
+  const v = {
+    id: A(s.map((x) => x.id)),
+    barcode: Q(s.map((x) => x.barcode)),
+    type: A(s.map((x) => x.type)),
+    lineage: A(s.map((x) => x.lineage)),
+    parentId: A(s.map((x) => x.parentId)),
+    rootId: A(s.map((x) => x.rootId)),
+    participantId: A(s.map((x) => x.participantId)),
+    protocolId: A(s.map((x) => x.protocolId)),
+    anatomicSite: Q(s.map((x) => x.anatomicSite)),
+    pathologyStatus: A(s.map((x) => x.pathologyStatus)),
+    collectedAt: A(s.map((x) => iso(x.collectedAt))),
+    receivedAt: A(s.map((x) => iso(x.receivedAt))),
+    processedAt: A(s.map((x) => iso(x.processedAt))),
+    frozenAt: A(s.map((x) => iso(x.frozenAt))),
+    sprecCode: Q(s.map((x) => x.sprecCode)),
+    sprecVersion: Q(s.map((x) => x.sprecVersion)),
+    unit: A(s.map((x) => x.unit)),
+    initialQuantity: A(s.map((x) => x.initialQuantity)),
+    availableQuantity: A(s.map((x) => scale4(x.availableQuantity))),
+    quality: Q(s.map((x) => JSON.stringify(x.quality))),
+    freezeThawCount: A(s.map((x) => x.freezeThawCount)),
+    status: A(s.map((x) => x.status)),
+    holds: Q(holds),
+    containerId: A(s.map((x) => x.containerId)),
+    positionRow: A(s.map((x) => x.positionRow)),
+    positionCol: A(s.map((x) => x.positionCol)),
+    externalIds: Q(s.map((x) => JSON.stringify(x.externalIds))),
+    custodySeq: A(seqs),
+    custodyHead: A(headHashes),
+    // A row is created with its first event and last changed with its last.
+    createdAt: A(items.map((h) => h.events[0]!.recordedAt.toISOString())),
+    updatedAt: A(items.map((h) => h.events[h.events.length - 1]!.recordedAt.toISOString())),
+    version: A(versions),
+  };
   await tx.execute(sql`
     insert into specimen (id, institution_id, barcode, type, lineage, parent_id, root_id, participant_id,
-      protocol_id, anatomic_site, pathology_status, collected_at, received_at, processed_at, frozen_at, sprec_code,
-      sprec_version, unit, initial_quantity, available_quantity, quality, freeze_thaw_count, status, holds,
-      qc_status, container_id, position_row, position_col, external_ids, custody_seq, custody_head, created_at,
-      updated_at, version)
+      protocol_id, anatomic_site, pathology_status, collected_at, received_at, processed_at, frozen_at,
+      sprec_code, sprec_version, unit, initial_quantity, available_quantity, quality, freeze_thaw_count,
+      status, holds, qc_status, container_id, position_row, position_col, external_ids, custody_seq,
+      custody_head, created_at, updated_at, version)
     select u.id, ${institutionId}, u.barcode, u.type, u.lineage, u.parent_id, u.root_id, u.participant_id,
-           u.protocol_id, u.anatomic_site, u.pathology_status, u.collected_at, u.received_at, u.processed_at,
-           u.frozen_at, u.sprec_code, u.sprec_version, u.unit, u.initial_quantity, u.available_quantity,
-           u.quality::jsonb, u.freeze_thaw_count, u.status, u.holds::text[], 'unchecked', u.container_id,
-           u.position_row, u.position_col, u.external_ids::jsonb, u.custody_seq, u.custody_head, u.created_at,
-           u.updated_at, u.version
-      from unnest(${A(s.map((x) => x.id))}::uuid[], ${Q(s.map((x) => x.barcode))}::text[],
-                  ${A(s.map((x) => x.type))}::specimen_type[], ${A(s.map((x) => x.lineage))}::specimen_lineage[],
-                  ${A(s.map((x) => x.parentId))}::uuid[], ${A(s.map((x) => x.rootId))}::uuid[],
-                  ${A(s.map((x) => x.participantId))}::uuid[], ${A(s.map((x) => x.protocolId))}::uuid[],
-                  ${Q(s.map((x) => x.anatomicSite))}::text[], ${A(s.map((x) => x.pathologyStatus))}::pathology_status[],
-                  ${A(s.map((x) => iso(x.collectedAt)))}::timestamptz[], ${A(s.map((x) => iso(x.receivedAt)))}::timestamptz[],
-                  ${A(s.map((x) => iso(x.processedAt)))}::timestamptz[], ${A(s.map((x) => iso(x.frozenAt)))}::timestamptz[],
-                  ${Q(s.map((x) => x.sprecCode))}::text[], ${Q(s.map((x) => x.sprecVersion))}::text[],
-                  ${A(s.map((x) => x.unit))}::quantity_unit[], ${A(s.map((x) => x.initialQuantity))}::numeric[],
-                  ${A(s.map((x) => scale4(x.availableQuantity)))}::numeric[],
-                  ${Q(s.map((x) => JSON.stringify(x.quality)))}::text[], ${A(s.map((x) => x.freezeThawCount))}::int[],
-                  ${A(s.map((x) => x.status))}::specimen_status[], ${Q(holds)}::text[],
-                  ${A(s.map((x) => x.containerId))}::uuid[], ${A(s.map((x) => x.positionRow))}::int[],
-                  ${A(s.map((x) => x.positionCol))}::int[], ${Q(s.map((x) => JSON.stringify(x.externalIds)))}::text[],
-                  ${A(seqs)}::int[], ${A(headHashes)}::text[],
-                  ${A(items.map((h) => h.events[0]!.recordedAt.toISOString()))}::timestamptz[],
-                  ${A(items.map((h) => h.events[h.events.length - 1]!.recordedAt.toISOString()))}::timestamptz[],
-                  ${A(versions)}::int[])
+           u.protocol_id, u.anatomic_site, u.pathology_status, u.collected_at, u.received_at,
+           u.processed_at, u.frozen_at, u.sprec_code, u.sprec_version, u.unit, u.initial_quantity,
+           u.available_quantity, u.quality::jsonb, u.freeze_thaw_count, u.status, u.holds::text[],
+           'unchecked', u.container_id, u.position_row, u.position_col, u.external_ids::jsonb,
+           u.custody_seq, u.custody_head, u.created_at, u.updated_at, u.version
+      from unnest(${v.id}::uuid[], ${v.barcode}::text[], ${v.type}::specimen_type[],
+                  ${v.lineage}::specimen_lineage[], ${v.parentId}::uuid[], ${v.rootId}::uuid[],
+                  ${v.participantId}::uuid[], ${v.protocolId}::uuid[], ${v.anatomicSite}::text[],
+                  ${v.pathologyStatus}::pathology_status[], ${v.collectedAt}::timestamptz[],
+                  ${v.receivedAt}::timestamptz[], ${v.processedAt}::timestamptz[],
+                  ${v.frozenAt}::timestamptz[], ${v.sprecCode}::text[], ${v.sprecVersion}::text[],
+                  ${v.unit}::quantity_unit[], ${v.initialQuantity}::numeric[],
+                  ${v.availableQuantity}::numeric[], ${v.quality}::text[], ${v.freezeThawCount}::int[],
+                  ${v.status}::specimen_status[], ${v.holds}::text[], ${v.containerId}::uuid[],
+                  ${v.positionRow}::int[], ${v.positionCol}::int[], ${v.externalIds}::text[],
+                  ${v.custodySeq}::int[], ${v.custodyHead}::text[], ${v.createdAt}::timestamptz[],
+                  ${v.updatedAt}::timestamptz[], ${v.version}::int[])
         as u(id, barcode, type, lineage, parent_id, root_id, participant_id, protocol_id, anatomic_site,
-             pathology_status, collected_at, received_at, processed_at, frozen_at, sprec_code, sprec_version, unit,
-             initial_quantity, available_quantity, quality, freeze_thaw_count, status, holds, container_id,
-             position_row, position_col, external_ids, custody_seq, custody_head, created_at, updated_at, version)`);
+             pathology_status, collected_at, received_at, processed_at, frozen_at, sprec_code,
+             sprec_version, unit, initial_quantity, available_quantity, quality, freeze_thaw_count, status,
+             holds, container_id, position_row, position_col, external_ids, custody_seq, custody_head,
+             created_at, updated_at, version)`);
   await tx.execute(sql`
-    insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor, request_id,
-      from_container_id, from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash)
-    select u.specimen_id, ${institutionId}, u.seq, u.type, u.occurred_at, u.recorded_at, ${actor}, u.request_id,
-           u.from_container_id, u.from_position, u.to_container_id, u.to_position, u.quantity_change,
-           u.details::jsonb, u.prev_hash, u.hash
+    insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
+      request_id, from_container_id, from_position, to_container_id, to_position, quantity_change, details,
+      prev_hash, hash)
+    select u.specimen_id, ${institutionId}, u.seq, u.type, u.occurred_at, u.recorded_at, ${actor},
+           u.request_id, u.from_container_id, u.from_position, u.to_container_id, u.to_position,
+           u.quantity_change, u.details::jsonb, u.prev_hash, u.hash
       from unnest(${A(ev.specimenId)}::uuid[], ${A(ev.seq)}::int[], ${A(ev.type)}::custody_event_type[],
-                  ${A(ev.occurredAt)}::timestamptz[], ${A(ev.recordedAt)}::timestamptz[], ${Q(ev.requestId)}::text[],
-                  ${A(ev.fromContainerId)}::uuid[], ${Q(ev.fromPosition)}::text[], ${A(ev.toContainerId)}::uuid[],
-                  ${Q(ev.toPosition)}::text[], ${A(ev.quantityChange)}::numeric[], ${Q(ev.details)}::text[],
-                  ${A(ev.prevHash)}::text[], ${A(ev.hash)}::text[])
+                  ${A(ev.occurredAt)}::timestamptz[], ${A(ev.recordedAt)}::timestamptz[],
+                  ${Q(ev.requestId)}::text[], ${A(ev.fromContainerId)}::uuid[], ${Q(ev.fromPosition)}::text[],
+                  ${A(ev.toContainerId)}::uuid[], ${Q(ev.toPosition)}::text[],
+                  ${A(ev.quantityChange)}::numeric[], ${Q(ev.details)}::text[], ${A(ev.prevHash)}::text[],
+                  ${A(ev.hash)}::text[])
         as u(specimen_id, seq, type, occurred_at, recorded_at, request_id, from_container_id, from_position,
              to_container_id, to_position, quantity_change, details, prev_hash, hash)`);
   return { specimens: items.length, custodyEvents: ev.hash.length };

@@ -41,23 +41,36 @@ export async function insertContainers(
   rows: readonly BulkContainer[],
 ): Promise<void> {
   if (rows.length === 0) return;
+  const v = {
+    id: A(rows.map((x) => x.id)),
+    parentId: A(rows.map((x) => x.parentId)),
+    ancestorIds: Q(rows.map((x) => pgArray(x.ancestorIds))),
+    kind: A(rows.map((x) => x.kind)),
+    barcode: Q(rows.map((x) => x.barcode)),
+    name: Q(rows.map((x) => x.name)),
+    temperatureC: A(rows.map((x) => x.temperatureC)),
+    gridRows: A(rows.map((x) => x.grid?.rows ?? null)),
+    gridCols: A(rows.map((x) => x.grid?.cols ?? null)),
+    gridScheme: A(rows.map((x) => x.grid?.scheme ?? null)),
+    allowedTypes: Q(rows.map((x) => (x.allowedTypes ? pgArray(x.allowedTypes) : null))),
+    slotRow: A(rows.map((x) => x.slot?.row ?? null)),
+    slotCol: A(rows.map((x) => x.slot?.col ?? null)),
+    createdAt: A(rows.map((x) => x.createdAt.toISOString())),
+  };
   await tx.execute(sql`
     insert into container (id, institution_id, parent_id, ancestor_ids, kind, barcode, name, temperature_c,
-      grid_rows, grid_cols, grid_scheme, fill_order, allowed_types, slot_row, slot_col, created_at, updated_at)
-    select u.id, ${institutionId}, u.parent_id, u.ancestor_ids::uuid[], u.kind, u.barcode, u.name, u.temperature_c,
-           u.grid_rows, u.grid_cols, u.grid_scheme, 'row_major', u.allowed_types::text[], u.slot_row, u.slot_col,
-           u.created_at, u.created_at
-      from unnest(${A(rows.map((x) => x.id))}::uuid[], ${A(rows.map((x) => x.parentId))}::uuid[],
-                  ${Q(rows.map((x) => pgArray(x.ancestorIds)))}::text[], ${A(rows.map((x) => x.kind))}::container_kind[],
-                  ${Q(rows.map((x) => x.barcode))}::text[], ${Q(rows.map((x) => x.name))}::text[],
-                  ${A(rows.map((x) => x.temperatureC))}::numeric[], ${A(rows.map((x) => x.grid?.rows ?? null))}::int[],
-                  ${A(rows.map((x) => x.grid?.cols ?? null))}::int[],
-                  ${A(rows.map((x) => x.grid?.scheme ?? null))}::grid_scheme[],
-                  ${Q(rows.map((x) => (x.allowedTypes ? pgArray(x.allowedTypes) : null)))}::text[],
-                  ${A(rows.map((x) => x.slot?.row ?? null))}::int[], ${A(rows.map((x) => x.slot?.col ?? null))}::int[],
-                  ${A(rows.map((x) => x.createdAt.toISOString()))}::timestamptz[])
-        as u(id, parent_id, ancestor_ids, kind, barcode, name, temperature_c, grid_rows, grid_cols, grid_scheme,
-             allowed_types, slot_row, slot_col, created_at)`);
+      grid_rows, grid_cols, grid_scheme, fill_order, allowed_types, slot_row, slot_col, created_at,
+      updated_at)
+    select u.id, ${institutionId}, u.parent_id, u.ancestor_ids::uuid[], u.kind, u.barcode, u.name,
+           u.temperature_c, u.grid_rows, u.grid_cols, u.grid_scheme, 'row_major', u.allowed_types::text[],
+           u.slot_row, u.slot_col, u.created_at, u.created_at
+      from unnest(${v.id}::uuid[], ${v.parentId}::uuid[], ${v.ancestorIds}::text[],
+                  ${v.kind}::container_kind[], ${v.barcode}::text[], ${v.name}::text[],
+                  ${v.temperatureC}::numeric[], ${v.gridRows}::int[], ${v.gridCols}::int[],
+                  ${v.gridScheme}::grid_scheme[], ${v.allowedTypes}::text[], ${v.slotRow}::int[],
+                  ${v.slotCol}::int[], ${v.createdAt}::timestamptz[])
+        as u(id, parent_id, ancestor_ids, kind, barcode, name, temperature_c, grid_rows, grid_cols,
+             grid_scheme, allowed_types, slot_row, slot_col, created_at)`);
 }
 
 /** How many containers the institution has (every kind). */
