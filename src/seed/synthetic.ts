@@ -26,8 +26,9 @@ import { findInstitutionByCode } from '../modules/institutions/index.js';
 import { countParticipants, insertParticipants } from '../modules/participants/index.js';
 import {
   countSpecimens,
-  importSpecimenHistories,
   institutionHasSpecimens,
+  prepareSpecimenImport,
+  type SpecimenImport,
 } from '../modules/specimens/index.js';
 import { countContainers, insertContainers } from '../modules/storage/index.js';
 import { InventoryWorld, type Batch } from './synthetic.history.js';
@@ -70,10 +71,10 @@ function systemCtx(name: string, institutionId: string | null, log: Ctx['log']):
 }
 
 /** One batch, parents first: containers, donors, then the tubes with their histories. */
-async function writeBatch(tx: Tx, ctx: Ctx, institutionId: string, b: Batch): Promise<void> {
+async function writeBatch(tx: Tx, institutionId: string, b: Batch, specimens: SpecimenImport): Promise<void> {
   await insertContainers(tx, institutionId, b.containers);
   await insertParticipants(tx, institutionId, b.participants);
-  await importSpecimenHistories(tx, ctx, institutionId, b.specimens);
+  await specimens.write(tx);
 }
 
 /** Protocols through the service (reused when a failed run already made them), in PROTOCOLS order. */
@@ -168,9 +169,11 @@ export async function seedSynthetic(c: Container, opts: SyntheticSeedOptions): P
       if (collection % 100 === 0) await yieldToIo();
       if (world.batch.specimens.length >= batchSize || world.specimens >= count) {
         const batch = world.takeBatch();
+        // The ledger replays and hashes this batch while the last one is written; then this one is
+        // written while the next is generated: one batch in flight at a time.
+        const specimens = prepareSpecimenImport(ctx, institution.id, batch.specimens);
         if (pending) await pending;
-        // Written while the next batch is generated; one batch in flight at a time.
-        const p: Promise<void> = writeBatch(tx, ctx, institution.id, batch).then(() => {
+        const p: Promise<void> = writeBatch(tx, institution.id, batch, specimens).then(() => {
           written += batch.specimens.length;
         });
         p.catch(() => undefined);

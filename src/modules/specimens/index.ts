@@ -8,11 +8,13 @@ export {
 } from './specimens.ledger.js';
 export {
   importSpecimenHistories,
+  prepareSpecimenImport,
   institutionHasSpecimens,
   countSpecimens,
   type SpecimenHistory,
   type ImportedSpecimen,
   type ImportedEvent,
+  type SpecimenImport,
 } from './specimens.ledger-bulk.js';
 export type {
   SpecimenCommand,

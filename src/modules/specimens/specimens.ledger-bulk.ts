@@ -38,21 +38,12 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const NO_DETAILS: Record<string, unknown> = Object.freeze({});
 
 /**
- * Imports new specimens of one institution with their custody histories, in the caller's
- * transaction. Each history is replayed through the lifecycle table (from pending, or available
- * when stored at birth; a child from in use, or available when stored at birth) and its chain is
- * hashed here. Nothing is written when one history is refused. Throws INVALID_TRANSITION,
- * SPECIMEN_ON_HOLD, INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND (the ledger's refusals,
- * naming the barcode and the event), INVALID_HISTORY (malformed, or the row states another
- * outcome), CONTAINER_NOT_FOUND, NOT_A_SPECIMEN_CONTAINER, TYPE_NOT_ALLOWED.
+ * Replays each history and hashes its chain as it goes (the fields hashed are the ones written).
+ * Returns the custody_event columns and, per specimen in item order, its chain length, head hash,
+ * version and holds, all as array literals for `unnest`; and every container an event puts a tube
+ * in, with a tube that went there (to name in errors).
  */
-export async function importSpecimenHistories(
-  tx: Tx,
-  ctx: Ctx,
-  institutionId: string,
-  items: readonly SpecimenHistory[],
-): Promise<{ specimens: number; custodyEvents: number }> {
-  if (items.length === 0) return { specimens: 0, custodyEvents: 0 };
+function replayAndHash(ctx: Ctx, institutionId: string, items: readonly SpecimenHistory[]) {
   const actor = actorLabel(ctx.actor);
   const places = new Map<string, SpecimenHistory>();
   const ev = {
@@ -71,9 +62,8 @@ export async function importSpecimenHistories(
     prevHash: [] as (string | null)[],
     hash: [] as string[],
   };
-  // Per specimen, in item order: chain length, head hash, version and holds (array literal).
   const seqs: number[] = [];
-  const headHashes: string[] = [];
+  const heads: string[] = [];
   const versions: number[] = [];
   const holds: string[] = [];
   let current: SpecimenHistory;
@@ -128,13 +118,65 @@ export async function importSpecimenHistories(
     prevHash = null;
     const end = replayHistory(h, record);
     seqs.push(h.events.length);
-    headHashes.push(prevHash!);
+    heads.push(prevHash!);
     versions.push(1 + end.commands);
     holds.push(end.holds.length ? pgArray(end.holds) : '{}');
   }
-  checkLineage(items);
-  checkPlaces(items, await loadContainersWithAncestors(tx, institutionId, [...places.keys()]), places);
+  return {
+    events: ev.hash.length,
+    columns: {
+      specimenId: A(ev.specimenId),
+      seq: A(ev.seq),
+      type: A(ev.type),
+      occurredAt: A(ev.occurredAt),
+      recordedAt: A(ev.recordedAt),
+      requestId: Q(ev.requestId),
+      fromContainerId: A(ev.fromContainerId),
+      fromPosition: Q(ev.fromPosition),
+      toContainerId: A(ev.toContainerId),
+      toPosition: Q(ev.toPosition),
+      quantityChange: A(ev.quantityChange),
+      details: Q(ev.details),
+      prevHash: A(ev.prevHash),
+      hash: A(ev.hash),
+    },
+    seqs: A(seqs),
+    heads: A(heads),
+    versions: A(versions),
+    holds: Q(holds),
+    places,
+  };
+}
 
+/** Histories replayed, checked and hashed, ready to write (`prepareSpecimenImport`). */
+export interface SpecimenImport {
+  readonly specimens: number;
+  readonly custodyEvents: number;
+  /**
+   * Checks every place against the institution's containers, then inserts the specimens and their
+   * custody events in `tx`. Throws CONTAINER_NOT_FOUND, NOT_A_SPECIMEN_CONTAINER, TYPE_NOT_ALLOWED,
+   * INVALID_HISTORY (the row's position is not the one stored).
+   */
+  write(tx: Tx): Promise<{ specimens: number; custodyEvents: number }>;
+}
+
+/**
+ * Replays each history through the lifecycle table (from pending, or available when stored at
+ * birth; a child from in use, or available when stored at birth), checks that each row states
+ * where its history ends and that each child's parent recorded drawing it, and hashes the chains:
+ * all in memory, so a loader can prepare its next batch while the last one is written. The
+ * histories must not change until written. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD,
+ * INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND (the ledger's refusals, naming the barcode and
+ * the event), INVALID_HISTORY (malformed, or the row states another outcome).
+ */
+export function prepareSpecimenImport(
+  ctx: Ctx,
+  institutionId: string,
+  items: readonly SpecimenHistory[],
+): SpecimenImport {
+  const chains = replayAndHash(ctx, institutionId, items);
+  checkLineage(items);
+  const actor = actorLabel(ctx.actor);
   const s = items.map((h) => h.specimen);
   const v = {
     id: A(s.map((x) => x.id)),
@@ -159,63 +201,82 @@ export async function importSpecimenHistories(
     quality: Q(s.map((x) => JSON.stringify(x.quality))),
     freezeThawCount: A(s.map((x) => x.freezeThawCount)),
     status: A(s.map((x) => x.status)),
-    holds: Q(holds),
     containerId: A(s.map((x) => x.containerId)),
     positionRow: A(s.map((x) => x.positionRow)),
     positionCol: A(s.map((x) => x.positionCol)),
     externalIds: Q(s.map((x) => JSON.stringify(x.externalIds))),
-    custodySeq: A(seqs),
-    custodyHead: A(headHashes),
     // A row is created with its first event and last changed with its last.
     createdAt: A(items.map((h) => h.events[0]!.recordedAt.toISOString())),
     updatedAt: A(items.map((h) => h.events[h.events.length - 1]!.recordedAt.toISOString())),
-    version: A(versions),
   };
-  await tx.execute(sql`
-    insert into specimen (id, institution_id, barcode, type, lineage, parent_id, root_id, participant_id,
-      protocol_id, anatomic_site, pathology_status, collected_at, received_at, processed_at, frozen_at,
-      sprec_code, sprec_version, unit, initial_quantity, available_quantity, quality, freeze_thaw_count,
-      status, holds, qc_status, container_id, position_row, position_col, external_ids, custody_seq,
-      custody_head, created_at, updated_at, version)
-    select u.id, ${institutionId}, u.barcode, u.type, u.lineage, u.parent_id, u.root_id, u.participant_id,
-           u.protocol_id, u.anatomic_site, u.pathology_status, u.collected_at, u.received_at,
-           u.processed_at, u.frozen_at, u.sprec_code, u.sprec_version, u.unit, u.initial_quantity,
-           u.available_quantity, u.quality::jsonb, u.freeze_thaw_count, u.status, u.holds::text[],
-           'unchecked', u.container_id, u.position_row, u.position_col, u.external_ids::jsonb,
-           u.custody_seq, u.custody_head, u.created_at, u.updated_at, u.version
-      from unnest(${v.id}::uuid[], ${v.barcode}::text[], ${v.type}::specimen_type[],
-                  ${v.lineage}::specimen_lineage[], ${v.parentId}::uuid[], ${v.rootId}::uuid[],
-                  ${v.participantId}::uuid[], ${v.protocolId}::uuid[], ${v.anatomicSite}::text[],
-                  ${v.pathologyStatus}::pathology_status[], ${v.collectedAt}::timestamptz[],
-                  ${v.receivedAt}::timestamptz[], ${v.processedAt}::timestamptz[],
-                  ${v.frozenAt}::timestamptz[], ${v.sprecCode}::text[], ${v.sprecVersion}::text[],
-                  ${v.unit}::quantity_unit[], ${v.initialQuantity}::numeric[],
-                  ${v.availableQuantity}::numeric[], ${v.quality}::text[], ${v.freezeThawCount}::int[],
-                  ${v.status}::specimen_status[], ${v.holds}::text[], ${v.containerId}::uuid[],
-                  ${v.positionRow}::int[], ${v.positionCol}::int[], ${v.externalIds}::text[],
-                  ${v.custodySeq}::int[], ${v.custodyHead}::text[], ${v.createdAt}::timestamptz[],
-                  ${v.updatedAt}::timestamptz[], ${v.version}::int[])
-        as u(id, barcode, type, lineage, parent_id, root_id, participant_id, protocol_id, anatomic_site,
-             pathology_status, collected_at, received_at, processed_at, frozen_at, sprec_code,
-             sprec_version, unit, initial_quantity, available_quantity, quality, freeze_thaw_count, status,
-             holds, container_id, position_row, position_col, external_ids, custody_seq, custody_head,
-             created_at, updated_at, version)`);
-  await tx.execute(sql`
-    insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
-      request_id, from_container_id, from_position, to_container_id, to_position, quantity_change, details,
-      prev_hash, hash)
-    select u.specimen_id, ${institutionId}, u.seq, u.type, u.occurred_at, u.recorded_at, ${actor},
-           u.request_id, u.from_container_id, u.from_position, u.to_container_id, u.to_position,
-           u.quantity_change, u.details::jsonb, u.prev_hash, u.hash
-      from unnest(${A(ev.specimenId)}::uuid[], ${A(ev.seq)}::int[], ${A(ev.type)}::custody_event_type[],
-                  ${A(ev.occurredAt)}::timestamptz[], ${A(ev.recordedAt)}::timestamptz[],
-                  ${Q(ev.requestId)}::text[], ${A(ev.fromContainerId)}::uuid[], ${Q(ev.fromPosition)}::text[],
-                  ${A(ev.toContainerId)}::uuid[], ${Q(ev.toPosition)}::text[],
-                  ${A(ev.quantityChange)}::numeric[], ${Q(ev.details)}::text[], ${A(ev.prevHash)}::text[],
-                  ${A(ev.hash)}::text[])
-        as u(specimen_id, seq, type, occurred_at, recorded_at, request_id, from_container_id, from_position,
-             to_container_id, to_position, quantity_change, details, prev_hash, hash)`);
-  return { specimens: items.length, custodyEvents: ev.hash.length };
+  const e = chains.columns;
+  const written = { specimens: items.length, custodyEvents: chains.events };
+  return {
+    ...written,
+    async write(tx: Tx) {
+      if (items.length === 0) return written;
+      const places = chains.places;
+      checkPlaces(items, await loadContainersWithAncestors(tx, institutionId, [...places.keys()]), places);
+      await tx.execute(sql`
+        insert into specimen (id, institution_id, barcode, type, lineage, parent_id, root_id,
+          participant_id, protocol_id, anatomic_site, pathology_status, collected_at, received_at,
+          processed_at, frozen_at, sprec_code, sprec_version, unit, initial_quantity, available_quantity,
+          quality, freeze_thaw_count, status, holds, qc_status, container_id, position_row, position_col,
+          external_ids, custody_seq, custody_head, created_at, updated_at, version)
+        select u.id, ${institutionId}, u.barcode, u.type, u.lineage, u.parent_id, u.root_id,
+               u.participant_id, u.protocol_id, u.anatomic_site, u.pathology_status, u.collected_at,
+               u.received_at, u.processed_at, u.frozen_at, u.sprec_code, u.sprec_version, u.unit,
+               u.initial_quantity, u.available_quantity, u.quality::jsonb, u.freeze_thaw_count, u.status,
+               u.holds::text[], 'unchecked', u.container_id, u.position_row, u.position_col,
+               u.external_ids::jsonb, u.custody_seq, u.custody_head, u.created_at, u.updated_at, u.version
+          from unnest(${v.id}::uuid[], ${v.barcode}::text[], ${v.type}::specimen_type[],
+                      ${v.lineage}::specimen_lineage[], ${v.parentId}::uuid[], ${v.rootId}::uuid[],
+                      ${v.participantId}::uuid[], ${v.protocolId}::uuid[], ${v.anatomicSite}::text[],
+                      ${v.pathologyStatus}::pathology_status[], ${v.collectedAt}::timestamptz[],
+                      ${v.receivedAt}::timestamptz[], ${v.processedAt}::timestamptz[],
+                      ${v.frozenAt}::timestamptz[], ${v.sprecCode}::text[], ${v.sprecVersion}::text[],
+                      ${v.unit}::quantity_unit[], ${v.initialQuantity}::numeric[],
+                      ${v.availableQuantity}::numeric[], ${v.quality}::text[],
+                      ${v.freezeThawCount}::int[], ${v.status}::specimen_status[], ${chains.holds}::text[],
+                      ${v.containerId}::uuid[], ${v.positionRow}::int[], ${v.positionCol}::int[],
+                      ${v.externalIds}::text[], ${chains.seqs}::int[], ${chains.heads}::text[],
+                      ${v.createdAt}::timestamptz[], ${v.updatedAt}::timestamptz[], ${chains.versions}::int[])
+            as u(id, barcode, type, lineage, parent_id, root_id, participant_id, protocol_id,
+                 anatomic_site, pathology_status, collected_at, received_at, processed_at, frozen_at,
+                 sprec_code, sprec_version, unit, initial_quantity, available_quantity, quality,
+                 freeze_thaw_count, status, holds, container_id, position_row, position_col, external_ids,
+                 custody_seq, custody_head, created_at, updated_at, version)`);
+      await tx.execute(sql`
+        insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
+          request_id, from_container_id, from_position, to_container_id, to_position, quantity_change,
+          details, prev_hash, hash)
+        select u.specimen_id, ${institutionId}, u.seq, u.type, u.occurred_at, u.recorded_at, ${actor},
+               u.request_id, u.from_container_id, u.from_position, u.to_container_id, u.to_position,
+               u.quantity_change, u.details::jsonb, u.prev_hash, u.hash
+          from unnest(${e.specimenId}::uuid[], ${e.seq}::int[], ${e.type}::custody_event_type[],
+                      ${e.occurredAt}::timestamptz[], ${e.recordedAt}::timestamptz[],
+                      ${e.requestId}::text[], ${e.fromContainerId}::uuid[], ${e.fromPosition}::text[],
+                      ${e.toContainerId}::uuid[], ${e.toPosition}::text[], ${e.quantityChange}::numeric[],
+                      ${e.details}::text[], ${e.prevHash}::text[], ${e.hash}::text[])
+            as u(specimen_id, seq, type, occurred_at, recorded_at, request_id, from_container_id,
+                 from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash)`);
+      return written;
+    },
+  };
+}
+
+/**
+ * Imports new specimens of one institution with their custody histories, in the caller's
+ * transaction: `prepareSpecimenImport`, then its `write`. Nothing is written when one history is
+ * refused. Throws as both.
+ */
+export async function importSpecimenHistories(
+  tx: Tx,
+  ctx: Ctx,
+  institutionId: string,
+  items: readonly SpecimenHistory[],
+): Promise<{ specimens: number; custodyEvents: number }> {
+  return prepareSpecimenImport(ctx, institutionId, items).write(tx);
 }
 
 /** Whether the institution holds any specimen (an importer fills an institution once). */
