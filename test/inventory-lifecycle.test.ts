@@ -146,9 +146,31 @@ async function ledgerState(id: string) {
   return { status: row.status, version: row.version, custody: rows[0]!.n, holds: row.holds };
 }
 
+/**
+ * POST /v1/specimens/{id}/<path> operations that are not a state change of that one specimen, so
+ * the table above does not apply to them; each with its reason. None today: aliquots and
+ * derivatives create children but are also the parent's `aliquot` and `derive` transitions.
+ */
+const NOT_LIFECYCLE_ACTIONS: readonly string[] = [];
+
+/**
+ * The action paths the running app registered, from its OpenAPI document: every route is in it
+ * but health, metrics and the document itself (test/openapi.test.ts).
+ */
+async function offeredActionPaths(): Promise<string[]> {
+  const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
+  expect(res.statusCode).toBe(200);
+  const { paths } = res.json<{ paths: Record<string, Record<string, unknown>> }>();
+  return Object.entries(paths)
+    .filter(([, item]) => 'post' in item)
+    .map(([path]) => /^\/v1\/specimens\/\{[^}]+\}\/([^/]+)$/.exec(path)?.[1])
+    .filter((action): action is string => action !== undefined && !NOT_LIFECYCLE_ACTIONS.includes(action));
+}
+
 describe('every (status, action) pair through the API', () => {
-  it('covers every action the REST API offers', () => {
-    expect(CASES).toHaveLength(REST_ACTIONS.length * SPECIMEN_STATUSES.length);
+  it('covers every action the REST API offers', async () => {
+    const exercised = [...new Set(CASES.map((c) => c.path))].sort();
+    expect(exercised).toEqual((await offeredActionPaths()).sort());
   });
 
   it.each(CASES)('$action on a $status specimen: accepted=$accepted', async (c) => {

@@ -131,7 +131,7 @@ async function seedDemoInventory(c: Container, ctx: Ctx): Promise<void> {
     { GENETIC_RESEARCH: 'yes', EXTERNAL_SHARING: 'no', COMMERCIAL_USE: 'no', RECONTACT: 'unspecified' },
     { GENETIC_RESEARCH: 'no', EXTERNAL_SHARING: 'yes', COMMERCIAL_USE: 'yes', RECONTACT: 'no' },
   ] as const;
-  const free = await s.storage.freePositions(ctx, plasmaBox.container.id, { count: 81 });
+  const free = await s.storage.getFreePositions(ctx, plasmaBox.container.id, { count: 81 });
   let next = 0;
   for (const [i, responses] of answers.entries()) {
     const participant = await s.participants.registerParticipant(ctx, {

@@ -103,7 +103,7 @@ export function createWithdrawalCascade(deps: {
 
   return {
     /** Progress and final counts of a cascade. Throws CASCADE_NOT_FOUND. */
-    async getCascade(ctx: Ctx, id: string): Promise<CascadeRow> {
+    async getConsentCascade(ctx: Ctx, id: string): Promise<CascadeRow> {
       authorize(ctx.actor, 'consent.read');
       const row = await findCascade(db, id, actorInstitutionId(ctx.actor));
       if (!row) throw notFound('CASCADE_NOT_FOUND', `consent cascade ${id} was not found`);

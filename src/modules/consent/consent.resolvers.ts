@@ -45,7 +45,9 @@ export const consentResolvers: IResolvers = {
     },
     async consentCascade(_root, args: unknown, { biobank, services }) {
       const { id } = idArgs.parse(args);
-      const row = await nullIfNotFound('CASCADE_NOT_FOUND', () => services.consent.getCascade(biobank, id));
+      const row = await nullIfNotFound('CASCADE_NOT_FOUND', () =>
+        services.consent.getConsentCascade(biobank, id),
+      );
       return row && toCascadeDto(row);
     },
     async destructionList(_root, _args, { biobank, services }) {

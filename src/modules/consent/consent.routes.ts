@@ -116,7 +116,7 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => consent.getCascade(ctx, req.params.id), toCascadeDto),
+      execute(db, req, reply, 200, (ctx) => consent.getConsentCascade(ctx, req.params.id), toCascadeDto),
   );
   r.get(
     '/v1/destruction-list',

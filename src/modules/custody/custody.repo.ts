@@ -122,3 +122,23 @@ export async function latestCustodyEvents(
     .where(inArray(custodyEvents.specimenId, [...specimenIds]))
     .orderBy(custodyEvents.specimenId, sql`${custodyEvents.seq} desc`);
 }
+
+/** The full custody chains of the given specimens, by specimen id, in sequence order (one query). */
+export async function custodyChainsOf(
+  db: DbOrTx,
+  specimenIds: readonly string[],
+): Promise<Map<string, CustodyEventRow[]>> {
+  const chains = new Map<string, CustodyEventRow[]>();
+  if (specimenIds.length === 0) return chains;
+  const events = await db
+    .select()
+    .from(custodyEvents)
+    .where(inArray(custodyEvents.specimenId, [...specimenIds]))
+    .orderBy(asc(custodyEvents.specimenId), asc(custodyEvents.seq));
+  for (const e of events) {
+    const list = chains.get(e.specimenId) ?? [];
+    list.push(e);
+    chains.set(e.specimenId, list);
+  }
+  return chains;
+}

@@ -2,13 +2,9 @@ export {
   appendCustodyEvents,
   listCustodyEvents,
   latestCustodyEvents,
+  custodyChainsOf,
   type CustodyEventInput,
   type ChainHead,
 } from './custody.repo.js';
 export { verifyChain, eventHash, type ChainBreak } from './custody.chain.js';
-export {
-  custodyEvents,
-  CUSTODY_EVENT_TYPES,
-  type CustodyEventRow,
-  type CustodyEventType,
-} from './custody.table.js';
+export { CUSTODY_EVENT_TYPES, type CustodyEventRow, type CustodyEventType } from './custody.table.js';

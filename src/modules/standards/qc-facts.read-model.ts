@@ -6,9 +6,8 @@
 // because a batch run loads 2,000 specimens per chunk: one round trip and one plan per chunk,
 // where a read per module would cost six, each keyed by the previous one's ids.
 
-import { asc, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../../db/client.js';
-import { custodyEvents, type CustodyEventRow } from '../custody/index.js';
+import { sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import type { SpecimenStatus } from '../specimens/index.js';
 import { epochMs, withoutJit } from './standards.sql.js';
@@ -233,26 +232,4 @@ export async function loadQcFacts(db: Db, scope: SQL, limit: number | null): Pro
     return tx.execute<FactsRow>(factsQuery(scope, limit));
   });
   return res.rows.map((r) => ({ facts: toFacts(r), currentChecks: r.current_checks ?? [] }));
-}
-
-/**
- * The full custody chains of the given specimens, by specimen id, in sequence order: the
- * per-specimen check recomputes every hash (custody_event, through the custody module's table).
- */
-export async function custodyChainsOf(
-  db: DbOrTx,
-  specimenIds: readonly string[],
-): Promise<Map<string, CustodyEventRow[]>> {
-  const events = await db
-    .select()
-    .from(custodyEvents)
-    .where(inArray(custodyEvents.specimenId, [...specimenIds]))
-    .orderBy(asc(custodyEvents.specimenId), asc(custodyEvents.seq));
-  const chains = new Map<string, CustodyEventRow[]>();
-  for (const e of events) {
-    const list = chains.get(e.specimenId) ?? [];
-    list.push(e);
-    chains.set(e.specimenId, list);
-  }
-  return chains;
 }

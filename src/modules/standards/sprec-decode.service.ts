@@ -12,7 +12,7 @@ export function createSprecDecodeService() {
      * Decodes a SPREC code field by field, or gives the position and reason it is invalid.
      * Throws SPREC_CODE_EMPTY, SPREC_VERSION_UNSUPPORTED.
      */
-    async decodeSprecCode(ctx: Ctx, q: SprecDecodeQuery): Promise<SprecDecodeResult> {
+    async decodeSprec(ctx: Ctx, q: SprecDecodeQuery): Promise<SprecDecodeResult> {
       authorize(ctx.actor, 'standards.read');
       if (!isSprecVersion(q.version)) {
         throw badRequest(

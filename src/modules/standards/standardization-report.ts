@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { decodeCursor, encodeCursor, type Page } from '../../pagination.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import { currentResults } from './qc-results.repo.js';
 import { runCsvPage, specimenLabels } from './run-results.read-model.js';
@@ -48,7 +48,7 @@ export function createStandardizationReport(deps: { db: Db }) {
      * outcome in the run, and its current results (a specimen checked again since, by a later run
      * or after a change, shows the newer results). Throws RUN_NOT_FOUND, INVALID_CURSOR.
      */
-    async listRunResults(
+    async listStandardizationRunResults(
       ctx: Ctx,
       id: string,
       q: { outcome?: QcOutcome; cursor?: string; limit: number },
@@ -56,14 +56,18 @@ export function createStandardizationReport(deps: { db: Db }) {
       authorize(ctx.actor, 'standards.read');
       const run = await ownRun(db, ctx, id);
       const after = decodeCursor(q.cursor, z.uuid());
-      const page = await listRunItems(db, run.id, {
+      const rows = await listRunItems(db, run.id, {
         after: after ?? null,
         outcome: q.outcome,
         limit: q.limit + 1,
       });
-      const more = page.length > q.limit;
-      const items = more ? page.slice(0, q.limit) : page;
-      if (items.length === 0) return { items: [], nextCursor: null };
+      const { items, nextCursor } = toPage(
+        rows,
+        q.limit,
+        (i) => i.specimenId,
+        (i) => i,
+      );
+      if (items.length === 0) return { items: [], nextCursor };
       const ids = items.map((i) => i.specimenId);
       const [info, results] = await Promise.all([specimenLabels(db, ids), currentResults(db, ids)]);
       const bySpecimen = new Map<string, QcResultRow[]>();
@@ -82,7 +86,7 @@ export function createStandardizationReport(deps: { db: Db }) {
             a.checkCode.localeCompare(b.checkCode),
           ),
         })),
-        nextCursor: more ? encodeCursor(ids.at(-1)!) : null,
+        nextCursor,
       };
     },
 
@@ -91,7 +95,7 @@ export function createStandardizationReport(deps: { db: Db }) {
      * the run checked), read a thousand specimens at a time so a million-specimen run streams in
      * constant memory. Throws RUN_NOT_FOUND before the first line.
      */
-    async exportRunResultsCsv(ctx: Ctx, id: string): Promise<AsyncIterable<string>> {
+    async exportStandardizationRunResults(ctx: Ctx, id: string): Promise<AsyncIterable<string>> {
       authorize(ctx.actor, 'standards.read');
       const run = await ownRun(db, ctx, id);
       const pageSize = 1_000;

@@ -44,7 +44,11 @@ export const standardsLoaders: MercuriusLoaders = {
               cursor: q.params.after,
               limit: q.params.first,
             });
-            const page = await ctx.services.standards.listRunResults(ctx.biobank, q.obj.id, query);
+            const page = await ctx.services.standards.listStandardizationRunResults(
+              ctx.biobank,
+              q.obj.id,
+              query,
+            );
             const connection: Connection<unknown> = {
               edges: page.items.map((i) => ({
                 cursor: encodeCursor(i.specimenId),

@@ -20,7 +20,7 @@ export const standardsResolvers: IResolvers = {
   Query: {
     async sprecDecode(_root, args: unknown, { biobank, services }) {
       const query = parseArgs(sprecDecodeQuery, args);
-      return toDecodeDto(await services.standards.decodeSprecCode(biobank, query));
+      return toDecodeDto(await services.standards.decodeSprec(biobank, query));
     },
     async standardizationRun(_root, args: unknown, { biobank, services }) {
       const { id } = idArgs.parse(args);

@@ -40,8 +40,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
         response: { 200: sprecDecodeDto, ...errorResponses(403) },
       },
     },
-    (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => standards.decodeSprecCode(ctx, req.query), toDecodeDto),
+    (req, reply) => execute(db, req, reply, 200, (ctx) => standards.decodeSprec(ctx, req.query), toDecodeDto),
   );
 
   r.get(
@@ -213,7 +212,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
         req,
         reply,
         200,
-        (ctx) => standards.listRunResults(ctx, req.params.id, req.query),
+        (ctx) => standards.listStandardizationRunResults(ctx, req.params.id, req.query),
         (p) => ({ items: p.items.map(toRunResultItemDto), nextCursor: p.nextCursor }),
       ),
   );
@@ -238,7 +237,7 @@ export function standardsRoutes(app: FastifyInstance, deps: { db: Db; standards:
         req,
         reply,
         200,
-        (ctx) => standards.exportRunResultsCsv(ctx, req.params.id),
+        (ctx) => standards.exportStandardizationRunResults(ctx, req.params.id),
         (x) => x,
       );
       return (

@@ -65,7 +65,7 @@ export function createContainerMapService(deps: { db: Db }) {
 
   return {
     /** The grid of a box or plate with its occupants, or of a rack with its boxes. Throws CONTAINER_NOT_FOUND, NO_GRID. */
-    async containerMap(ctx: Ctx, id: string): Promise<ContainerMap> {
+    async getContainerMap(ctx: Ctx, id: string): Promise<ContainerMap> {
       authorize(ctx.actor, 'storage.read');
       const institutionId = actorInstitutionId(ctx.actor);
       const byId = await loadContainersWithAncestors(db, institutionId, [id]);
@@ -98,7 +98,7 @@ export function createContainerMapService(deps: { db: Db }) {
     },
 
     /**
-     * The maps of many containers (as containerMap) in at most three queries; null for an unknown
+     * The maps of many containers (as getContainerMap) in at most three queries; null for an unknown
      * container or one without a grid.
      */
     async containerMaps(ctx: Ctx, ids: readonly string[]): Promise<(ContainerMap | null)[]> {
@@ -135,7 +135,11 @@ export function createContainerMapService(deps: { db: Db }) {
     },
 
     /** The next N free positions in a subtree, in fill order (boxes in slot order). Throws CONTAINER_NOT_FOUND. */
-    async freePositions(ctx: Ctx, id: string, q: { count: number; type?: string }): Promise<FreePosition[]> {
+    async getFreePositions(
+      ctx: Ctx,
+      id: string,
+      q: { count: number; type?: string },
+    ): Promise<FreePosition[]> {
       authorize(ctx.actor, 'storage.read');
       const institutionId = actorInstitutionId(ctx.actor);
       const root = await requireContainer(db, institutionId, id);

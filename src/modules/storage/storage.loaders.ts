@@ -50,7 +50,7 @@ export const storageLoaders: MercuriusLoaders = {
       return Promise.all(
         queries.map(async (q) => {
           try {
-            return await ctx.services.storage.freePositions(
+            return await ctx.services.storage.getFreePositions(
               ctx.biobank,
               q.obj.id,
               parseArgs(freePositionsQuery, q.params),

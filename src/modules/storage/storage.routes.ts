@@ -157,7 +157,7 @@ export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: Sto
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => storage.containerMap(ctx, req.params.id), toContainerMapDto),
+      execute(db, req, reply, 200, (ctx) => storage.getContainerMap(ctx, req.params.id), toContainerMapDto),
   );
   r.get(
     '/v1/containers/:id/free-positions',
@@ -192,7 +192,7 @@ export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: Sto
         req,
         reply,
         200,
-        (ctx) => storage.freePositions(ctx, req.params.id, req.query),
+        (ctx) => storage.getFreePositions(ctx, req.params.id, req.query),
         (items) => ({ items }),
       ),
   );
