@@ -64,6 +64,10 @@ export interface SyntheticSeedResult {
   keys: { role: Role; token: string }[];
 }
 
+/** The seed's one summary audit row is named after the command that wrote it (`seed --synthetic`
+ * calls seedSynthetic); it is a CLI command, not a REST operation. */
+const SEED_AUDIT_ACTION = 'seedSynthetic';
+
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function systemCtx(name: string, institutionId: string | null, log: Ctx['log']): Ctx {
@@ -197,7 +201,7 @@ export async function seedSynthetic(c: Container, opts: SyntheticSeedOptions): P
     }
     if (pending) await pending;
     await recordAudit(tx, ctx, {
-      action: 'seedSynthetic',
+      action: SEED_AUDIT_ACTION,
       entityType: 'institution',
       entityId: institution.id,
       institutionId: institution.id,
