@@ -175,8 +175,10 @@ export async function seedSynthetic(c: Container, opts: SyntheticSeedOptions): P
         const batch = world.takeBatch();
         // The ledger replays and hashes this batch while the last one is written; then this one is
         // written while the next is generated: one batch in flight at a time.
-        const specimens = prepareSpecimenImport(ctx, institution.id, batch.specimens);
+        const prepared = prepareSpecimenImport(ctx, institution.id, batch.specimens);
+        prepared.catch(() => undefined);
         if (pending) await pending;
+        const specimens = await prepared;
         const p: Promise<void> = writeBatch(tx, institution.id, batch, specimens).then(() => {
           written += batch.specimens.length;
         });

@@ -36,6 +36,9 @@ const Q = (values: readonly (string | null)[]) =>
   `{${values.map((v) => (v === null ? 'NULL' : quote(v))).join(',')}}`;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const NO_DETAILS: Record<string, unknown> = Object.freeze({});
+/** Specimens replayed between turns of the event loop: a large import never holds it for long. */
+const SLICE = 500;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Replays each history and hashes its chain as it goes (the fields hashed are the ones written).
@@ -43,7 +46,7 @@ const NO_DETAILS: Record<string, unknown> = Object.freeze({});
  * version and holds, all as array literals for `unnest`; and every container an event puts a tube
  * in, with a tube that went there (to name in errors).
  */
-function replayAndHash(ctx: Ctx, institutionId: string, items: readonly SpecimenHistory[]) {
+async function replayAndHash(ctx: Ctx, institutionId: string, items: readonly SpecimenHistory[]) {
   const actor = actorLabel(ctx.actor);
   const places = new Map<string, SpecimenHistory>();
   const ev = {
@@ -113,7 +116,8 @@ function replayAndHash(ctx: Ctx, institutionId: string, items: readonly Specimen
     ev.hash.push(hash);
     prevHash = hash;
   };
-  for (const h of items) {
+  for (const [i, h] of items.entries()) {
+    if (i % SLICE === SLICE - 1) await yieldToIo();
     current = h;
     prevHash = null;
     const end = replayHistory(h, record);
@@ -164,17 +168,17 @@ export interface SpecimenImport {
  * Replays each history through the lifecycle table (from pending, or available when stored at
  * birth; a child from in use, or available when stored at birth), checks that each row states
  * where its history ends and that each child's parent recorded drawing it, and hashes the chains:
- * all in memory, so a loader can prepare its next batch while the last one is written. The
- * histories must not change until written. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD,
+ * all in memory and in slices between turns of the event loop, so a loader can prepare its next
+ * batch while the last one is written. The histories must not change until written. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD,
  * INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND (the ledger's refusals, naming the barcode and
  * the event), INVALID_HISTORY (malformed, or the row states another outcome).
  */
-export function prepareSpecimenImport(
+export async function prepareSpecimenImport(
   ctx: Ctx,
   institutionId: string,
   items: readonly SpecimenHistory[],
-): SpecimenImport {
-  const chains = replayAndHash(ctx, institutionId, items);
+): Promise<SpecimenImport> {
+  const chains = await replayAndHash(ctx, institutionId, items);
   checkLineage(items);
   const actor = actorLabel(ctx.actor);
   const s = items.map((h) => h.specimen);
@@ -276,7 +280,7 @@ export async function importSpecimenHistories(
   institutionId: string,
   items: readonly SpecimenHistory[],
 ): Promise<{ specimens: number; custodyEvents: number }> {
-  return prepareSpecimenImport(ctx, institutionId, items).write(tx);
+  return (await prepareSpecimenImport(ctx, institutionId, items)).write(tx);
 }
 
 /** Whether the institution holds any specimen (an importer fills an institution once). */
