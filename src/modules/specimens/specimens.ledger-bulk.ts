@@ -169,9 +169,10 @@ export interface SpecimenImport {
  * birth; a child from in use, or available when stored at birth), checks that each row states
  * where its history ends and that each child's parent recorded drawing it, and hashes the chains:
  * all in memory and in slices between turns of the event loop, so a loader can prepare its next
- * batch while the last one is written. The histories must not change until written. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD,
- * INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND (the ledger's refusals, naming the barcode and
- * the event), INVALID_HISTORY (malformed, or the row states another outcome).
+ * batch while the last one is written. The histories must not change until written. Throws
+ * INVALID_TRANSITION, SPECIMEN_ON_HOLD, INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND (the
+ * ledger's refusals, naming the barcode and the event), INVALID_HISTORY (malformed, or the row
+ * states another outcome).
  */
 export async function prepareSpecimenImport(
   ctx: Ctx,
