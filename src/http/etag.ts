@@ -1,4 +1,4 @@
-import { DomainError } from '../errors.js';
+import { ifMatchRequired, versionMismatch } from '../errors.js';
 
 /** Weak ETag carrying the aggregate version (STYLE.md rule 8). */
 export const etag = (version: number) => `W/"${version}"`;
@@ -9,19 +9,11 @@ export const etag = (version: number) => `W/"${version}"`;
  */
 export function preconditionVersion(ifMatch: string | undefined): number {
   if (!ifMatch) {
-    throw new DomainError(
-      'precondition_required',
-      'IF_MATCH_REQUIRED',
-      'send If-Match with the ETag you last read',
-    );
+    throw ifMatchRequired();
   }
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(ifMatch.trim());
   if (!m?.[1]) {
-    throw new DomainError(
-      'precondition_failed',
-      'VERSION_MISMATCH',
-      `If-Match ${ifMatch} is not an ETag this service issued`,
-    );
+    throw versionMismatch(ifMatch);
   }
   return Number(m[1]);
 }

@@ -5,10 +5,10 @@ import { actorInstitutionId, authorize, can } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, conflict, notFound } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { recordAudit } from '../audit/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { participantNotFound, protocolCodeTaken, protocolNotFound } from './participants.errors.js';
 import {
   findParticipant,
   findParticipantsByMrnHash,
@@ -90,10 +90,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
 
   async function ownProtocol(ctx: Ctx, id: string, field = 'protocolId'): Promise<ProtocolRow> {
     const row = await findProtocol(db, actorInstitutionId(ctx.actor), id);
-    if (!row)
-      throw new DomainError('not_found', 'PROTOCOL_NOT_FOUND', `protocol ${id} was not found`, [
-        { field, message: 'unknown protocol' },
-      ]);
+    if (!row) throw protocolNotFound(id, field);
     return row;
   }
 
@@ -104,7 +101,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
         const dup = await findProtocolByCode(tx, institutionId, input.code);
-        if (dup) throw conflict('PROTOCOL_CODE_TAKEN', `a protocol with code ${input.code} already exists`);
+        if (dup) throw protocolCodeTaken(input.code);
         const row = await insertProtocol(tx, { id: newId(), institutionId, ...input });
         await recordAudit(tx, ctx, {
           action: 'createProtocol',
@@ -161,7 +158,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
     async getParticipant(ctx: Ctx, id: string): Promise<ParticipantView> {
       authorize(ctx.actor, 'participants.read');
       const row = await findParticipant(db, actorInstitutionId(ctx.actor), id);
-      if (!row) throw notFound('PARTICIPANT_NOT_FOUND', `participant ${id} was not found`);
+      if (!row) throw participantNotFound(id);
       return toView(ctx, row);
     },
 

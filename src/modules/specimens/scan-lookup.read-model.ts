@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { databaseBusy } from '../../db/pg-errors.js';
+import { databaseBusy } from '../../errors.js';
 import { chainPath, type LocationChainEntry } from '../storage/index.js';
 
 // Read model: the scan lookup reads the specimen with its holder container's location chain

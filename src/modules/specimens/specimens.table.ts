@@ -16,11 +16,13 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tstz, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeCheck, describeUnique } from '../../db/pg-errors.js';
+import { positionOccupied } from '../../errors.js';
 import { institutions } from '../institutions/institutions.table.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { containers } from '../storage/storage.table.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
+import { barcodeTaken, insufficientQuantity } from './specimens.errors.js';
 
 export const LINEAGES = ['primary', 'aliquot', 'derivative'] as const;
 export const PATHOLOGY_STATUSES = [
@@ -105,16 +107,8 @@ export const specimens = pgTable(
   ],
 );
 
-describeUnique(
-  'specimen_barcode_unique',
-  'BARCODE_TAKEN',
-  (v) => `a specimen with barcode ${v.barcode ?? ''} already exists`,
-);
-describeUnique('specimen_position_unique', 'POSITION_OCCUPIED', () => 'that position is already occupied');
-describeCheck(
-  'specimen_quantity_nonnegative',
-  'INSUFFICIENT_QUANTITY',
-  () => 'not enough quantity is available',
-);
+describeUnique('specimen_barcode_unique', (v) => barcodeTaken(v.barcode ?? ''));
+describeUnique('specimen_position_unique', () => positionOccupied(null));
+describeCheck('specimen_quantity_nonnegative', () => insufficientQuantity(null));
 
 export type SpecimenRow = typeof specimens.$inferSelect;

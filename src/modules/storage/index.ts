@@ -5,7 +5,6 @@ export { toContainerDto, type ContainerView, type ContainerMap } from './storage
 export type { RackScanReport } from './rack-scan.reconcile.js';
 export {
   planPlacements,
-  positionOccupied,
   locationOf,
   type Placement,
   type PlacementRequest,
@@ -20,14 +19,8 @@ export {
   loadContainers,
   loadContainersWithAncestors,
 } from './storage.repo.js';
-export {
-  containerNotFound,
-  containerPath,
-  chainPath,
-  labelOf,
-  typeAllowed,
-  SPECIMEN_HOLDERS,
-} from './storage.rules.js';
+export { containerNotFound } from './storage.errors.js';
+export { containerPath, chainPath, labelOf, typeAllowed, SPECIMEN_HOLDERS } from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
 export { storageRoutes } from './storage.routes.js';
