@@ -186,7 +186,7 @@ describe('importSpecimenHistories', () => {
     });
   });
 
-  it('refuses checked_out of a pending tube, naming barcode and event, and writes nothing', async () => {
+  it("refuses checked_out of a pending tube with the ledger's own error, and writes nothing", async () => {
     const before = await lab.counts();
     const pending = tube({ status: 'in_use' });
     const history = {
@@ -195,9 +195,7 @@ describe('importSpecimenHistories', () => {
     };
     await expect(importHistories([storedPrimary(), history])).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
-      message:
-        `specimen ${pending.barcode}, custody event 2 (checked_out): ` +
-        'cannot check_out a specimen that is pending',
+      message: `cannot check_out specimen ${pending.barcode}: it is pending`,
     });
     expect(await lab.counts()).toEqual(before);
   });
@@ -211,9 +209,7 @@ describe('importSpecimenHistories', () => {
     );
     await expect(importHistories([parent, child])).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
-      message:
-        `specimen ${parent.specimen.barcode}, custody event 4 (aliquoted): ` +
-        'cannot aliquot a specimen that is destroyed',
+      message: `cannot aliquot specimen ${parent.specimen.barcode}: it is destroyed`,
     });
   });
 
@@ -223,9 +219,7 @@ describe('importSpecimenHistories', () => {
     parent.events.push(event('consumed', 5, { quantityChange: -2 }));
     await expect(importHistories([parent])).rejects.toMatchObject({
       code: 'INSUFFICIENT_QUANTITY',
-      message:
-        `specimen ${parent.specimen.barcode}, custody event 3 (consumed): ` +
-        '2 mL drawn from 1 mL available',
+      message: `specimen ${parent.specimen.barcode} has 1 mL available; 2 mL were requested`,
     });
   });
 
@@ -233,17 +227,23 @@ describe('importSpecimenHistories', () => {
     const h = storedPrimary();
     h.events.push(event('checked_out', 5));
     await expect(importHistories([h])).rejects.toMatchObject({
-      code: 'INVALID_HISTORY',
-      message:
-        `specimen ${h.specimen.barcode}, custody event 3 (checked_out): ` +
-        'the row states status available; its history ends with in_use',
+      code: 'VALIDATION_FAILED',
+      errors: [
+        {
+          field: `specimens.${h.specimen.barcode}.events.3`,
+          message: 'checked_out: the row states status available; its history ends with in_use',
+        },
+      ],
     });
   });
 
   it('refuses an aliquot whose parent chain does not record drawing it', async () => {
     const parent = storedPrimary();
     const child = aliquotOf(parent, 3, 1, true);
-    await expect(importHistories([parent, child])).rejects.toMatchObject({ code: 'INVALID_HISTORY' });
+    await expect(importHistories([parent, child])).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [{ field: `specimens.${child.specimen.barcode}.events.1` }],
+    });
   });
 
   it("refuses a tube stored in another institution's box", async () => {

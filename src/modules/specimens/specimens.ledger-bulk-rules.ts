@@ -2,9 +2,19 @@
 // through the lifecycle table, event by event, as the ledger's commands would have checked it;
 // what the row must state at the end; and how lineage and places must hang together.
 // specimens.ledger-bulk.ts hashes and writes what passes.
-import { conflict, DomainError, unprocessable } from '../../errors.js';
+import { validationFailed, type DomainError } from '../../errors.js';
 import type { CustodyEventType } from '../custody/index.js';
-import { labelOf, SPECIMEN_HOLDERS, typeAllowed, type ContainerRow } from '../storage/index.js';
+import {
+  containerNotFound,
+  labelOf,
+  notASpecimenContainer,
+  SPECIMEN_HOLDERS,
+  typeAllowed,
+  typeNotAllowed,
+  type ContainerRow,
+} from '../storage/index.js';
+import { holdExists, holdNotFound, insufficientQuantity } from './specimens.errors.js';
+import { refuse } from './specimens.ledger-rules.js';
 import { transition, type SpecimenAction, type SpecimenStatus } from './specimens.lifecycle.js';
 import { HOLD_REASONS, type HoldReason, type SpecimenRow } from './specimens.table.js';
 
@@ -42,6 +52,11 @@ export interface SpecimenHistory {
 
 /** Where a tube is during the replay, and what the ledger would have recorded so far. */
 export interface Replay {
+  institutionId: string;
+  /** events replayed so far, and when the first and the last were recorded */
+  seq: number;
+  bornAt: Date;
+  lastAt: Date;
   status: SpecimenStatus;
   quantity: number;
   containerId: string | null;
@@ -55,31 +70,38 @@ export interface Replay {
 /** Quantities are numeric(14,4): the ledger subtracts at that scale. */
 export const scale4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
-const where = (s: ImportedSpecimen, seq: number, type: string) =>
-  `specimen ${s.barcode}, custody event ${seq} (${type})`;
-
 /** A history the ledger would not have written: malformed, or not what the row states. */
 function invalidHistory(s: ImportedSpecimen, seq: number, type: string, reason: string): DomainError {
-  return unprocessable('INVALID_HISTORY', `${where(s, seq, type)}: ${reason}`, [
-    { field: `specimens.${s.barcode}.events.${seq}`, message: reason },
-  ]);
+  return validationFailed([{ field: `specimens.${s.barcode}.events.${seq}`, message: `${type}: ${reason}` }]);
 }
 
-/** The status `action` leads to, or the lifecycle table's refusal naming the tube and the event. */
-function step(
-  s: ImportedSpecimen,
-  r: Replay,
-  seq: number,
-  type: string,
-  action: SpecimenAction,
-  depleted = false,
-): SpecimenStatus {
+/**
+ * The tube as the ledger would hold it at this point of the replay, for the ledger's own refusals
+ * to describe (its chain head is the writer's to compute, so it is left out).
+ */
+const asRow = (s: ImportedSpecimen, r: Replay): SpecimenRow => ({
+  ...s,
+  institutionId: r.institutionId,
+  status: r.status,
+  holds: r.holds,
+  availableQuantity: r.quantity,
+  containerId: r.containerId,
+  freezeThawCount: r.thaws,
+  qcStatus: 'unchecked',
+  custodySeq: r.seq,
+  custodyHead: null,
+  version: 1 + r.commands,
+  createdAt: r.bornAt,
+  updatedAt: r.lastAt,
+});
+
+/**
+ * The status `action` leads to, or the ledger's own refusal of it for the tube as replayed so far
+ * (INVALID_TRANSITION, SPECIMEN_ON_HOLD).
+ */
+function step(s: ImportedSpecimen, r: Replay, action: SpecimenAction, depleted = false): SpecimenStatus {
   const t = transition(r.status, action, { held: r.holds.length > 0, depleted });
-  if (t.ok) return t.to;
-  const at = { barcode: s.barcode, seq, event: type, currentStatus: r.status, action };
-  if (t.blockedBy === 'hold')
-    throw conflict('SPECIMEN_ON_HOLD', `${where(s, seq, type)}: on hold (${r.holds.join(', ')})`, at);
-  throw conflict('INVALID_TRANSITION', `${where(s, seq, type)}: ${t.reason}`, at);
+  return t.ok ? t.to : refuse(asRow(s, r), action, { depleted });
 }
 
 /** Events that put the tube somewhere name where; the others name no target. */
@@ -105,7 +127,6 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       type,
       'only stored, moved, received, checked_in and found events name a target',
     );
-  if (type !== 'thawed') r.commands++;
   switch (type) {
     case 'stored':
     case 'moved':
@@ -113,20 +134,14 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       // The ledger records storing a tube that already has a place as a move.
       if (type === 'stored' && r.containerId !== null)
         throw invalidHistory(s, seq, type, 'the tube already has a place: the ledger records moved');
-      r.status = step(s, r, seq, type, type === 'stored' ? 'store' : 'move');
+      r.status = step(s, r, type === 'stored' ? 'store' : 'move');
       r.containerId = to;
       r.position = e.toPosition ?? null;
       return true;
     case 'received':
     case 'checked_in':
     case 'found':
-      r.status = step(
-        s,
-        r,
-        seq,
-        type,
-        type === 'received' ? 'receive' : type === 'found' ? 'mark_found' : 'check_in',
-      );
+      r.status = step(s, r, type === 'received' ? 'receive' : type === 'found' ? 'mark_found' : 'check_in');
       if (to !== null) {
         r.containerId = to;
         r.position = e.toPosition ?? null;
@@ -139,7 +154,7 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       r.thaws++;
       return false;
     case 'checked_out':
-      r.status = step(s, r, seq, type, 'check_out');
+      r.status = step(s, r, 'check_out');
       return true;
     case 'consumed':
     case 'aliquoted':
@@ -148,16 +163,11 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       if (typeof change !== 'number' || !(change < 0))
         throw invalidHistory(s, seq, type, 'a draw needs a negative quantityChange');
       // Status and holds first: a destroyed tube is refused as such, not as empty.
-      step(s, r, seq, type, DRAWS[type]);
+      step(s, r, DRAWS[type]);
       const remaining = scale4(r.quantity + change);
-      if (remaining < 0)
-        throw conflict(
-          'INSUFFICIENT_QUANTITY',
-          `${where(s, seq, type)}: ${-change} ${s.unit} drawn from ${r.quantity} ${s.unit} available`,
-          { barcode: s.barcode, seq, event: type, availableQuantity: r.quantity },
-        );
+      if (remaining < 0) throw insufficientQuantity({ row: asRow(s, r), quantity: -change });
       r.quantity = remaining;
-      r.status = step(s, r, seq, type, DRAWS[type], remaining === 0);
+      r.status = step(s, r, DRAWS[type], remaining === 0);
       // A tube drawn to nothing is consumed and leaves its position.
       if (r.status !== 'consumed') return false;
       vacate(r);
@@ -167,17 +177,17 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       const expected = r.quantity ? -r.quantity : null;
       if ((e.quantityChange ?? null) !== expected)
         throw invalidHistory(s, seq, type, `destroying writes off what is left (${expected ?? 'nothing'})`);
-      r.status = step(s, r, seq, type, 'destroy');
+      r.status = step(s, r, 'destroy');
       r.quantity = 0;
       vacate(r);
       return true;
     }
     case 'marked_missing':
-      r.status = step(s, r, seq, type, 'mark_missing');
+      r.status = step(s, r, 'mark_missing');
       vacate(r);
       return true;
     case 'shipped':
-      r.status = step(s, r, seq, type, 'ship');
+      r.status = step(s, r, 'ship');
       vacate(r);
       return true;
     case 'reserved':
@@ -186,13 +196,11 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       r.status = step(
         s,
         r,
-        seq,
-        type,
         type === 'reserved' ? 'reserve' : type === 'received_by_partner' ? 'deliver' : 'release_reservation',
       );
       return false;
     case 'consent_withdrawn':
-      r.status = step(s, r, seq, type, 'withdraw_consent');
+      r.status = step(s, r, 'withdraw_consent');
       if (!r.holds.includes('CONSENT_WITHDRAWN')) r.holds.push('CONSENT_WITHDRAWN');
       return false;
     case 'hold_placed':
@@ -200,13 +208,11 @@ function replayEvent(s: ImportedSpecimen, r: Replay, e: ImportedEvent, seq: numb
       const reason = e.details?.reason as HoldReason;
       if (!HOLD_REASONS.includes(reason)) throw invalidHistory(s, seq, type, 'names no hold reason');
       if (type === 'hold_released' && e.details?.reconsent === true) {
-        r.status = step(s, r, seq, type, 'lift_consent_hold');
+        r.status = step(s, r, 'lift_consent_hold');
       } else {
-        r.status = step(s, r, seq, type, type === 'hold_placed' ? 'place_hold' : 'release_hold');
-        if (type === 'hold_placed' && r.holds.includes(reason))
-          throw conflict('HOLD_EXISTS', `${where(s, seq, type)}: already on ${reason} hold`);
-        if (type === 'hold_released' && !r.holds.includes(reason))
-          throw conflict('HOLD_NOT_FOUND', `${where(s, seq, type)}: no ${reason} hold to release`);
+        r.status = step(s, r, type === 'hold_placed' ? 'place_hold' : 'release_hold');
+        if (type === 'hold_placed' && r.holds.includes(reason)) throw holdExists(asRow(s, r), reason);
+        if (type === 'hold_released' && !r.holds.includes(reason)) throw holdNotFound(asRow(s, r), reason);
       }
       if (type === 'hold_placed') r.holds.push(reason);
       else r.holds = r.holds.filter((h) => h !== reason);
@@ -279,10 +285,15 @@ export type ReplayVisitor = (
  * the row states where it ended. Returns the replay's end (its `commands` give the row's version).
  * Throws as `importSpecimenHistories`.
  */
-export function replayHistory(h: SpecimenHistory, visit: ReplayVisitor): Replay {
+export function replayHistory(h: SpecimenHistory, institutionId: string, visit: ReplayVisitor): Replay {
   const s = h.specimen;
   const events = h.events;
+  const bornAt = events[0]?.recordedAt ?? new Date(0);
   const r: Replay = {
+    institutionId,
+    seq: 0,
+    bornAt,
+    lastAt: bornAt,
     status: 'pending',
     quantity: 0,
     containerId: null,
@@ -294,6 +305,8 @@ export function replayHistory(h: SpecimenHistory, visit: ReplayVisitor): Replay 
   const born = birth(s, events, r);
   visit(events[0]!, 1, null, null);
   if (born === 2) visit(events[1]!, 2, null, null);
+  r.seq = born;
+  r.lastAt = events[born - 1]!.recordedAt;
   for (let i = born; i < events.length; i++) {
     const e = events[i]!;
     const fromContainerId = r.containerId;
@@ -301,6 +314,10 @@ export function replayHistory(h: SpecimenHistory, visit: ReplayVisitor): Replay 
     const leaves = replayEvent(s, r, e, i + 1, events[i - 1]!.type);
     // `received` names the container the tube had, without a position (as the ledger writes it).
     visit(e, i + 1, leaves || e.type === 'received' ? fromContainerId : null, leaves ? fromPosition : null);
+    // A thaw is written with the check-in that reports it: one command, one version.
+    if (e.type !== 'thawed') r.commands++;
+    r.seq = i + 1;
+    r.lastAt = e.recordedAt;
   }
   checkOutcome(s, r, events.length, events[events.length - 1]!.type);
   return r;
@@ -344,28 +361,15 @@ export function checkPlaces(
 ): void {
   for (const [id, h] of places) {
     const c = byId.get(id);
-    const s = h.specimen;
-    if (!c)
-      throw new DomainError(
-        'not_found',
-        'CONTAINER_NOT_FOUND',
-        `specimen ${s.barcode}: container ${id} was not found`,
-      );
-    if (!SPECIMEN_HOLDERS.includes(c.kind))
-      throw unprocessable(
-        'NOT_A_SPECIMEN_CONTAINER',
-        `specimen ${s.barcode}: ${c.barcode} does not hold specimens`,
-      );
+    const field = `specimens.${h.specimen.barcode}.events`;
+    if (!c) throw containerNotFound(id, field);
+    if (!SPECIMEN_HOLDERS.includes(c.kind)) throw notASpecimenContainer(c, field);
   }
   for (const { specimen: s, events } of items) {
     if (s.containerId === null) continue;
     const c = byId.get(s.containerId)!;
     const blocker = typeAllowed(c, byId, s.type);
-    if (blocker)
-      throw unprocessable(
-        'TYPE_NOT_ALLOWED',
-        `specimen ${s.barcode}: ${s.type} is not allowed in ${blocker.barcode}`,
-      );
+    if (blocker) throw typeNotAllowed(s.type, blocker, `specimens.${s.barcode}.containerId`, s.barcode);
     const label = labelOf(c, s.positionRow, s.positionCol);
     let stored: string | null = null;
     for (const e of events) if (e.toContainerId) stored = e.toPosition ?? null;
@@ -373,8 +377,8 @@ export function checkPlaces(
       throw invalidHistory(
         s,
         events.length,
-        'stored',
-        `the row's position ${label ?? 'none'} is not ${stored ?? 'none'}`,
+        events[events.length - 1]!.type,
+        `the row's position ${label ?? 'none'} is not ${stored ?? 'none'}, where its history left it`,
       );
   }
 }

@@ -120,7 +120,7 @@ async function replayAndHash(ctx: Ctx, institutionId: string, items: readonly Sp
     if (i % SLICE === SLICE - 1) await yieldToIo();
     current = h;
     prevHash = null;
-    const end = replayHistory(h, record);
+    const end = replayHistory(h, institutionId, record);
     seqs.push(h.events.length);
     heads.push(prevHash!);
     versions.push(1 + end.commands);
@@ -159,7 +159,7 @@ export interface SpecimenImport {
   /**
    * Checks every place against the institution's containers, then inserts the specimens and their
    * custody events in `tx`. Throws CONTAINER_NOT_FOUND, NOT_A_SPECIMEN_CONTAINER, TYPE_NOT_ALLOWED,
-   * INVALID_HISTORY (the row's position is not the one stored).
+   * VALIDATION_FAILED (the row's position is not where its history left the tube).
    */
   write(tx: Tx): Promise<{ specimens: number; custodyEvents: number }>;
 }
@@ -169,10 +169,11 @@ export interface SpecimenImport {
  * birth; a child from in use, or available when stored at birth), checks that each row states
  * where its history ends and that each child's parent recorded drawing it, and hashes the chains:
  * all in memory and in slices between turns of the event loop, so a loader can prepare its next
- * batch while the last one is written. The histories must not change until written. Throws
- * INVALID_TRANSITION, SPECIMEN_ON_HOLD, INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND (the
- * ledger's refusals, naming the barcode and the event), INVALID_HISTORY (malformed, or the row
- * states another outcome).
+ * batch while the last one is written. The histories must not change until written. Throws the
+ * ledger's own refusals for the tube as replayed up to the refused event (INVALID_TRANSITION,
+ * SPECIMEN_ON_HOLD, INSUFFICIENT_QUANTITY, HOLD_EXISTS, HOLD_NOT_FOUND), and VALIDATION_FAILED
+ * naming `specimens.<barcode>.events.<seq>` for a history the ledger would not have written
+ * (malformed, a child without its parent's draw, or a row stating another outcome).
  */
 export async function prepareSpecimenImport(
   ctx: Ctx,

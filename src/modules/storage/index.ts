@@ -19,7 +19,7 @@ export {
   loadContainers,
   loadContainersWithAncestors,
 } from './storage.repo.js';
-export { containerNotFound } from './storage.errors.js';
+export { containerNotFound, notASpecimenContainer, typeNotAllowed } from './storage.errors.js';
 export { containerPath, chainPath, labelOf, typeAllowed, SPECIMEN_HOLDERS } from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
