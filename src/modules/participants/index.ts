@@ -14,6 +14,7 @@ export {
   type ParticipantRow,
   type ProtocolRow,
 } from './participants.repo.js';
+export { insertParticipants, countParticipants, type BulkParticipant } from './participants.bulk.js';
 export { SEXES } from './participants.table.js';
 export { participantNotFound, protocolNotFound } from './participants.errors.js';
 export { toParticipantDto, toProtocolDto } from './participants.dto.js';

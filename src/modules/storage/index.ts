@@ -12,13 +12,14 @@ export {
   type PlacedRow,
 } from './storage.placement.js';
 export { lockPositions } from './position-occupancy.read-model.js';
+export { insertContainers, countContainers, type BulkContainer } from './containers.bulk.js';
 export {
   findContainer,
   findContainerByBarcode,
   loadContainers,
   loadContainersWithAncestors,
 } from './storage.repo.js';
-export { containerNotFound } from './storage.errors.js';
+export { containerNotFound, notASpecimenContainer, typeNotAllowed } from './storage.errors.js';
 export { containerPath, chainPath, labelOf, typeAllowed, SPECIMEN_HOLDERS } from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
