@@ -37,15 +37,17 @@ const FIELD_OF_COLUMN: Record<ChangeEntity, Record<string, string | null>> = {
 
 const camelCase = (column: string) => column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-// Columns are few and repeat on every change: each entity's answers are kept.
-const fieldNames = new Map<string, string | null>();
+// Columns are few and repeat on every change: each entity's answers are kept (a drain maps
+// thousands of changes a second).
+const fieldNames = new Map<string, Map<string, string | null>>();
 function fieldOf(entity: ChangeEntity, column: string): string | null {
-  const key = `${entity}.${column}`;
-  let field = fieldNames.get(key);
+  let known = fieldNames.get(entity);
+  if (!known) fieldNames.set(entity, (known = new Map<string, string | null>()));
+  let field = known.get(column);
   if (field === undefined) {
     const mapped = FIELD_OF_COLUMN[entity]?.[column];
     field = mapped === undefined ? camelCase(column) : mapped;
-    fieldNames.set(key, field);
+    known.set(column, field);
   }
   return field;
 }
@@ -53,6 +55,7 @@ function fieldOf(entity: ChangeEntity, column: string): string | null {
 /** The API fields behind changed columns, each once, in alphabetical order. */
 export function changedFields(entity: ChangeEntity, columns: readonly string[]): string[] {
   const fields: string[] = [];
+  if (columns.length === 0) return fields;
   for (const column of columns) {
     const field = fieldOf(entity, column);
     if (field !== null && !fields.includes(field)) fields.push(field);

@@ -1,52 +1,55 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../../db/client.js';
-import { changeLog, type ChangeEntity, type ChangeOperation } from './changes.table.js';
+import type { ChangeEntity, ChangeRow } from './changes.table.js';
 
-/** One change as the feed hands it out: a change_log row that has its position. */
-export interface ChangeRecord {
-  position: number;
-  entity: ChangeEntity;
-  entityId: string;
-  version: number | null;
-  operation: ChangeOperation;
-  changedColumns: string[];
-  changedAt: Date;
-  requestId: string | null;
+/** One change as the feed hands it out. */
+export type ChangeRecord = Omit<ChangeRow, 'institutionId' | 'entity'> & { entity: ChangeEntity };
+
+/**
+ * One sequencer pass (migration 0010, `change_log_sequence`): moves up to `batch` committed
+ * changes from change_log_pending into the feed with their positions; returns how many it moved.
+ * A statement of its own on the pool (never inside a caller's transaction), so its advisory lock
+ * ends with it.
+ */
+export async function sequenceChanges(db: Db, batch: number): Promise<number> {
+  const result = await db.execute<{ moved: number }>(sql`select change_log_sequence(${batch}::int) as moved`);
+  return result.rows[0]?.moved ?? 0;
 }
 
 /**
- * One sequencer pass (migration 0010, `change_log_sequence`): positions for up to `batch`
- * committed changes that have none; returns how many it gave. A statement of its own on the pool
- * (never inside a caller's transaction), so its advisory lock ends with it.
+ * The institution's changes after `position`, in feed order (migration 0010, `change_log_page`:
+ * the same ordered index walk whatever the table's statistics say).
  */
-export async function sequenceChanges(db: Db, batch: number): Promise<number> {
-  const result = await db.execute<{ assigned: number }>(
-    sql`select change_log_sequence(${batch}::int) as assigned`,
-  );
-  return result.rows[0]?.assigned ?? 0;
-}
-
-/** The institution's sequenced changes after `position`, in feed order. */
 export async function changesAfter(
   db: DbOrTx,
   institutionId: string,
   position: number,
   limit: number,
 ): Promise<ChangeRecord[]> {
-  const rows = await db
-    .select({
-      position: sql<number>`${changeLog.position}`.mapWith(Number),
-      entity: changeLog.entity,
-      entityId: changeLog.entityId,
-      version: changeLog.version,
-      operation: changeLog.operation,
-      changedColumns: changeLog.changedColumns,
-      changedAt: changeLog.changedAt,
-      requestId: changeLog.requestId,
-    })
-    .from(changeLog)
-    .where(and(eq(changeLog.institutionId, institutionId), gt(changeLog.position, position)))
-    .orderBy(asc(changeLog.position))
-    .limit(limit);
-  return rows as ChangeRecord[];
+  const result = await db.execute<{
+    position: number;
+    entity: ChangeEntity;
+    entity_id: string;
+    version: number | null;
+    operation: ChangeRecord['operation'];
+    changed_columns: string[];
+    changed_ms: number;
+    request_id: string | null;
+  }>(
+    // Drizzle hands timestamptz to raw statements as text: epoch milliseconds make one Date.
+    sql`
+    select position, entity, entity_id, version, operation, changed_columns, request_id,
+           extract(epoch from changed_at)::float8 * 1000 as changed_ms
+      from change_log_page(${institutionId}::uuid, ${position}::bigint, ${limit}::int)`,
+  );
+  return result.rows.map((r) => ({
+    position: r.position,
+    entity: r.entity,
+    entityId: r.entity_id,
+    version: r.version,
+    operation: r.operation,
+    changedColumns: r.changed_columns,
+    changedAt: new Date(r.changed_ms),
+    requestId: r.request_id,
+  }));
 }

@@ -36,8 +36,8 @@ export const changeDto = z.object({
   changedFields: z
     .array(z.string())
     .describe(
-      'API fields that changed (updated) or hold a value (created), as the entity shows them: ' +
-        '`location`, `identity.birthYear`, `path`',
+      'API fields an update changed, as the entity shows them (`location`, `identity.birthYear`, ' +
+        '`path`); empty for a creation or a deletion, which concern the whole entity',
     ),
   changedAt: z.iso.datetime().describe('database time of the writing transaction'),
   requestId: z.string().nullable().describe('X-Request-Id of the request that made the change'),

@@ -2,7 +2,8 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { createCursorCodec } from './changes.cursor.js';
-import { changesAfter, sequenceChanges, type ChangeRecord } from './changes.repo.js';
+import { changesAfter, type ChangeRecord } from './changes.repo.js';
+import { createSequencer } from './changes.sequencer.js';
 
 /** Positions one sequencer pass gives at most: bounds how long a pass holds its lock (~100 ms). */
 const SEQUENCER_BATCH = 10_000;
@@ -29,32 +30,6 @@ export interface ChangePage {
   cursorAfter(item: ChangeRecord): string;
 }
 
-/**
- * Runs sequencer passes for this process. A caller gets a pass that starts after its call (so it
- * sees every change committed before it asked); callers arriving while one runs share the next.
- */
-function createSequencer(db: Db) {
-  let running: Promise<number> | undefined;
-  let queued: Promise<number> | undefined;
-  const start = (): Promise<number> => {
-    const pass = sequenceChanges(db, SEQUENCER_BATCH).finally(() => {
-      if (running === pass) running = undefined;
-    });
-    running = pass;
-    return pass;
-  };
-  return function pass(): Promise<number> {
-    if (!running) return start();
-    queued ??= running
-      .catch(() => undefined)
-      .then(() => {
-        queued = undefined;
-        return start();
-      });
-    return queued;
-  };
-}
-
 const pause = (ms: number, signal: AbortSignal | undefined) =>
   new Promise<void>((resolve) => {
     const done = () => {
@@ -69,7 +44,7 @@ const pause = (ms: number, signal: AbortSignal | undefined) =>
 export function createChangeFeedService(deps: { db: Db; secret: string }) {
   const { db } = deps;
   const cursors = createCursorCodec(deps.secret);
-  const sequence = createSequencer(db);
+  const sequencer = createSequencer(db, SEQUENCER_BATCH);
 
   return {
     /**
@@ -85,7 +60,14 @@ export function createChangeFeedService(deps: { db: Db; secret: string }) {
       // Wall time, not the injected clock: this bounds a connection's wait, it decides nothing.
       const deadline = performance.now() + input.wait * 1000;
       for (;;) {
-        const backlog = (await sequence()) === SEQUENCER_BATCH;
+        // Working through a backlog: changes already sequenced make a page without a new pass,
+        // and the next pass runs while this page is read and sent.
+        if (sequencer.behind) {
+          sequencer.ahead();
+          const ready = await changesAfter(db, institutionId, after, input.limit + 1);
+          if (ready.length > 0) return toChangePage(ready, input.limit, true);
+        }
+        const backlog = await sequencer.fresh();
         const rows = await changesAfter(db, institutionId, after, input.limit + 1);
         const waitLeft = deadline - performance.now();
         if (rows.length > 0 || waitLeft <= 0 || input.signal?.aborted) {

@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  check,
   customType,
   index,
   integer,
   pgEnum,
   pgTable,
   text,
-  uniqueIndex,
   uuid,
   varchar,
 } from 'drizzle-orm/pg-core';
@@ -24,51 +24,76 @@ export const changeOperation = pgEnum('change_operation', CHANGE_OPERATIONS);
 /** PostgreSQL's 64-bit transaction id (`pg_current_xact_id()`), read as its decimal text. */
 const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
 
+/** What a change says, in both tables. */
+const changeColumns = () => ({
+  institutionId: uuid('institution_id').notNull(),
+  entity: varchar('entity', { length: 40 }).notNull(),
+  entityId: uuid('entity_id').notNull(),
+  /** the row's version after the change (before it, for a deletion); null where the table has none */
+  version: integer('version'),
+  operation: changeOperation('operation').notNull(),
+  /** the columns an update changed; none for a creation or a deletion (the whole row) */
+  changedColumns: text('changed_columns')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
+  changedAt: tstz('changed_at')
+    .notNull()
+    .default(sql`now()`),
+  /** `biobank.request_id` of the writing transaction (set by inTransaction) */
+  requestId: varchar('request_id', { length: 128 }),
+});
+
 /**
- * Every committed change to a followed table, written by statement triggers in the writer's own
- * transaction (migration 0009), so no writer can skip it. `position` is the feed order: the
- * sequencer (`change_log_sequence()`) gives it only to rows it can see, that is after their
- * transaction committed, in the order it sees them; a consumer reading `position > cursor` misses
- * nothing and sees nothing twice, whatever order transactions commit in. `id` and `txid` order the
- * rows of one pass.
- *
- * No foreign key on `institution_id`: it is copied from the changed row, which has one, and a
- * bulk write would pay a second check per row.
+ * Changes as they are captured: statement triggers on each followed table write here in the
+ * writer's own transaction (migration 0010), so no writer can skip it, and a rolled-back write
+ * leaves nothing. Rows wait here, without a feed position, until the sequencer moves them to
+ * `change_log`; the table stays small, so the sequencer finds them by an index that vacuum keeps
+ * short. No foreign key on `institution_id`: it is copied from the changed row, which has one, and
+ * a bulk write would pay a second check per row.
+ */
+export const changeLogPending = pgTable(
+  'change_log_pending',
+  {
+    /** with txid, the order of a pass; no key and no index of its own: one index less per change */
+    id: bigint('id', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    txid: xid8('txid')
+      .notNull()
+      .default(sql`pg_current_xact_id()`),
+    ...changeColumns(),
+  },
+  (t) => [index('change_log_pending_order_idx').on(t.txid, t.id)],
+);
+
+/**
+ * The feed: committed changes with their position. The sequencer (`change_log_sequence()`) moves
+ * rows here only after their transaction committed, in the order it sees them, with positions
+ * above every one already given; a consumer reading `position > cursor` misses nothing and sees
+ * nothing twice, whatever order transactions commit in. Insert-only, so it stays dense in
+ * position order.
  */
 export const changeLog = pgTable(
   'change_log',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    position: bigint('position', { mode: 'number' }),
-    txid: xid8('txid')
-      .notNull()
-      .default(sql`pg_current_xact_id()`),
-    institutionId: uuid('institution_id').notNull(),
-    entity: varchar('entity', { length: 40 }).notNull(),
-    entityId: uuid('entity_id').notNull(),
-    /** the row's version after the change (before it, for a deletion); null where the table has none */
-    version: integer('version'),
-    operation: changeOperation('operation').notNull(),
-    /** column names: those that differ (update), hold a value (create); none for a deletion */
-    changedColumns: text('changed_columns')
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
-    changedAt: tstz('changed_at')
-      .notNull()
-      .default(sql`now()`),
-    /** `biobank.request_id` of the writing transaction (set by inTransaction) */
-    requestId: varchar('request_id', { length: 128 }),
+    position: bigint('position', { mode: 'number' }).primaryKey(),
+    ...changeColumns(),
   },
-  (t) => [
-    uniqueIndex('change_log_position_unique').on(t.position),
-    index('change_log_feed_idx')
-      .on(t.institutionId, t.position)
-      .where(sql`${t.position} is not null`),
-    index('change_log_pending_idx')
-      .on(t.txid, t.id)
-      .where(sql`${t.position} is null`),
-  ],
+  (t) => [index('change_log_feed_idx').on(t.institutionId, t.position)],
+);
+
+/**
+ * The sequencer's one row: `low_txid`, below which no transaction can still add a pending change
+ * (every one that could had ended when a pass took everything it saw). Passes look for pending
+ * rows from there, so they skip the index entries of rows already moved, however long ago vacuum
+ * last ran.
+ */
+export const changeLogSequencer = pgTable(
+  'change_log_sequencer',
+  {
+    id: integer('id').primaryKey(),
+    lowTxid: xid8('low_txid').notNull(),
+  },
+  (t) => [check('change_log_sequencer_one_row', sql`${t.id} = 1`)],
 );
 
 export type ChangeRow = typeof changeLog.$inferSelect;
