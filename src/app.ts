@@ -10,7 +10,7 @@ import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from
 import type { Container } from './container.js';
 import { authorize } from './auth/roles.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
-import { notFound, toProblem } from './errors.js';
+import { routeNotFound, toProblem } from './errors.js';
 import { registerGraphql } from './graphql/graphql.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
@@ -65,13 +65,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   });
   app.setErrorHandler(restErrorHandler);
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      toProblem(
-        notFound('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
-        request.id,
-      ),
-    ),
+    sendProblem(reply, toProblem(routeNotFound(request.method, request.url.split('?')[0] ?? ''), request.id)),
   );
 
   await app.register(fastifySwagger, {

@@ -16,6 +16,7 @@ import {
   createSpecimenService,
   findSpecimensByBarcodes,
   findSpecimensByIds,
+  specimenNotFound,
   specimenViews,
   type UseGate,
 } from './modules/specimens/index.js';
@@ -75,7 +76,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const consent = createConsentService({
     db,
     ledger,
-    specimenReads: { findSpecimensByIds, specimenViews },
+    specimenReads: { findSpecimensByIds, specimenViews, specimenNotFound },
     gate: consentGate,
     clock,
   });

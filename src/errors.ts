@@ -1,12 +1,6 @@
-// One DomainError family with stable codes (STYLE.md rules 11-12). REST maps them to
+// One DomainError family with stable codes (CONTRIBUTING.md rules 13-14). REST maps them to
 // application/problem+json, GraphQL to extensions.code; both through toProblem().
-
-export interface FieldProblem {
-  /** JSON pointer-ish path of the field, e.g. `body.items.3.barcode` */
-  field: string;
-  message: string;
-  code?: string;
-}
+import type { z } from 'zod';
 
 export type ErrorKind =
   | 'bad_request'
@@ -52,8 +46,149 @@ const TITLE: Record<ErrorKind, string> = {
   unavailable: 'Service unavailable',
 };
 
+/**
+ * Every code the service answers, and its kind (so its HTTP status): a code is answered with one
+ * status wherever it is raised. The constructors live in this file for the generic codes and in
+ * the owning module's `<module>.errors.ts` for the others. Clients switch on these codes: adding
+ * one is a change to the API, renaming one breaks clients.
+ */
+export const ERROR_CATALOGUE = {
+  // The request itself
+  VALIDATION_FAILED: 'bad_request',
+  MALFORMED_JSON: 'bad_request',
+  EMPTY_BODY: 'bad_request',
+  INVALID_CONTENT_LENGTH: 'bad_request',
+  BAD_REQUEST: 'bad_request',
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  ROUTE_NOT_FOUND: 'not_found',
+  INVALID_CURSOR: 'bad_request',
+  INVALID_EXPIRY: 'bad_request',
+  GRAPHQL_VALIDATION_FAILED: 'bad_request',
+  QUERY_TOO_DEEP: 'bad_request',
+  TOO_MANY_ALIASES: 'bad_request',
+  // Who is asking
+  UNAUTHENTICATED: 'unauthenticated',
+  FORBIDDEN: 'forbidden',
+  // Versions, retries and batches
+  VERSION_CONFLICT: 'precondition_failed',
+  VERSION_MISMATCH: 'precondition_failed',
+  IF_MATCH_REQUIRED: 'precondition_required',
+  INVALID_IDEMPOTENCY_KEY: 'bad_request',
+  IDEMPOTENCY_KEY_IN_USE: 'conflict',
+  IDEMPOTENCY_KEY_REUSED: 'unprocessable',
+  BATCH_REJECTED: 'unprocessable',
+  // The database's last word, and availability
+  ALREADY_EXISTS: 'conflict',
+  CONSTRAINT_VIOLATED: 'unprocessable',
+  REFERENCE_NOT_FOUND: 'unprocessable',
+  CONCURRENT_UPDATE: 'conflict',
+  LOCKED: 'conflict',
+  TIMEOUT: 'unavailable',
+  DATABASE_BUSY: 'unavailable',
+  NOT_READY: 'unavailable',
+  // src/auth (api-keys.errors.ts)
+  API_KEY_NOT_FOUND: 'not_found',
+  API_KEY_REVOKED: 'conflict',
+  INSTITUTION_REQUIRED: 'bad_request',
+  // institutions
+  INSTITUTION_NOT_FOUND: 'not_found',
+  INSTITUTION_CODE_TAKEN: 'conflict',
+  OPERATOR_EXISTS: 'conflict',
+  // participants
+  PROTOCOL_NOT_FOUND: 'not_found',
+  PROTOCOL_CODE_TAKEN: 'conflict',
+  PARTICIPANT_NOT_FOUND: 'not_found',
+  PARTICIPANT_EXISTS: 'conflict',
+  // storage
+  CONTAINER_NOT_FOUND: 'not_found',
+  CONTAINER_BARCODE_TAKEN: 'conflict',
+  INVALID_PARENT: 'unprocessable',
+  CONTAINER_CYCLE: 'unprocessable',
+  GRID_REQUIRED: 'bad_request',
+  NO_GRID: 'bad_request',
+  SLOT_REQUIRED: 'bad_request',
+  SLOT_NOT_ALLOWED: 'bad_request',
+  SLOT_OCCUPIED: 'conflict',
+  NOT_A_SPECIMEN_CONTAINER: 'unprocessable',
+  POSITION_REQUIRED: 'bad_request',
+  POSITION_NOT_ALLOWED: 'bad_request',
+  POSITION_OUTSIDE_GRID: 'bad_request',
+  POSITION_OCCUPIED: 'conflict',
+  TYPE_NOT_ALLOWED: 'unprocessable',
+  INVALID_READING: 'bad_request',
+  RACK_SCAN_REJECTED: 'unprocessable',
+  // specimens
+  SPECIMEN_NOT_FOUND: 'not_found',
+  BARCODE_TAKEN: 'conflict',
+  EXTERNAL_ID_TAKEN: 'conflict',
+  CONTAINER_REQUIRED: 'bad_request',
+  PROTOCOL_MISMATCH: 'unprocessable',
+  DUPLICATE_SCAN: 'conflict',
+  DERIVATIVE_NOT_ALLOWED: 'unprocessable',
+  INVALID_TRANSITION: 'conflict',
+  SPECIMEN_ON_HOLD: 'conflict',
+  HOLD_EXISTS: 'conflict',
+  HOLD_NOT_FOUND: 'conflict',
+  INSUFFICIENT_QUANTITY: 'conflict',
+  // consent
+  CONSENT_NOT_FOUND: 'not_found',
+  CONSENT_EXISTS: 'conflict',
+  SIGNED_DATE_IN_FUTURE: 'bad_request',
+  TIER_NOT_IN_PROTOCOL: 'unprocessable',
+  CONSENT_SUPERSEDED: 'conflict',
+  CONSENT_ALREADY_WITHDRAWN: 'conflict',
+  UNKNOWN_USE: 'bad_request',
+  CONSENT_NOT_GRANTED: 'conflict',
+  CASCADE_NOT_FOUND: 'not_found',
+  /** only as an item of BATCH_REJECTED (a destruction scan) */
+  NOT_ON_DESTRUCTION_LIST: 'unprocessable',
+  // standards
+  SPREC_VERSION_UNSUPPORTED: 'bad_request',
+  SPREC_CODE_EMPTY: 'bad_request',
+  QUALITY_RULES_VERSION_NOT_FOUND: 'not_found',
+  QUALITY_RULES_CONFLICT: 'conflict',
+  UNKNOWN_RULE_FIELD: 'unprocessable',
+  DUPLICATE_RULE_ID: 'unprocessable',
+  RUN_NOT_FOUND: 'not_found',
+  // webhooks
+  WEBHOOK_DELIVERY_NOT_FOUND: 'not_found',
+  WEBHOOK_NOT_CONFIGURED: 'conflict',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CATALOGUE, code);
+
+/** The code of the bare 500 answered for a bug: not a DomainError, so not in the catalogue. */
+export const INTERNAL_ERROR_CODE = 'INTERNAL';
+
+/**
+ * The two codes answered with a second status: a specimen registration naming an unknown
+ * participant or protocol answers 422 (an unusable reference in the body), while every other
+ * place answers 404. Kept as it was when the catalogue was written; nothing else may differ
+ * from the catalogue.
+ */
+const AS_REFERENCE = {
+  PARTICIPANT_NOT_FOUND: 'unprocessable',
+  PROTOCOL_NOT_FOUND: 'unprocessable',
+} as const satisfies Partial<Record<ErrorCode, ErrorKind>>;
+export type ReferenceCode = keyof typeof AS_REFERENCE;
+
+/** A zod issue code (`invalid_type`, `too_big`, ...): validation problems carry these. */
+export type ZodIssueCode = z.core.$ZodIssue['code'];
+
+export interface FieldProblem {
+  /** JSON pointer-ish path of the field, e.g. `body.items.3.barcode` */
+  field: string;
+  message: string;
+  /** a catalogue code (items of BATCH_REJECTED, quality rules) or a zod issue code (VALIDATION_FAILED) */
+  code?: ErrorCode | ZodIssueCode;
+}
+
 export class DomainError extends Error {
   override name = 'DomainError';
+  readonly kind: ErrorKind;
   readonly status: number;
   /**
    * The same as `status`, under the name Fastify plugins with error handlers of their own read
@@ -61,34 +196,36 @@ export class DomainError extends Error {
    */
   readonly statusCode: number;
   readonly title: string;
+  constructor(code: ErrorCode, message: string, errors?: FieldProblem[], details?: Record<string, unknown>);
+  /** An unknown participant or protocol named by a specimen registration (see AS_REFERENCE). */
   constructor(
-    readonly kind: ErrorKind,
+    code: ReferenceCode,
+    message: string,
+    errors: FieldProblem[],
+    details: Record<string, unknown>,
+    asReference: true,
+  );
+  constructor(
     /** stable SCREAMING_SNAKE code clients may switch on */
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly errors: FieldProblem[] = [],
     /** extra machine-readable facts (e.g. the current status of a specimen) */
     readonly details: Record<string, unknown> = {},
+    asReference?: true,
   ) {
     super(message);
-    this.status = STATUS[kind];
+    this.kind = asReference ? AS_REFERENCE[code as ReferenceCode] : ERROR_CATALOGUE[code];
+    this.status = STATUS[this.kind];
     this.statusCode = this.status;
-    this.title = TITLE[kind];
+    this.title = TITLE[this.kind];
+  }
+
+  /** The same refusal, naming the field of the batch item it concerns. */
+  atField(field: string): DomainError {
+    return new DomainError(this.code, this.message, [{ field, message: this.message }], this.details);
   }
 }
-
-export const badRequest = (code: string, message: string, errors: FieldProblem[] = []) =>
-  new DomainError('bad_request', code, message, errors);
-export const validationFailed = (errors: FieldProblem[], message = 'the request is not valid') =>
-  new DomainError('bad_request', 'VALIDATION_FAILED', message, errors);
-export const unauthenticated = (message: string) =>
-  new DomainError('unauthenticated', 'UNAUTHENTICATED', message);
-export const forbidden = (message: string) => new DomainError('forbidden', 'FORBIDDEN', message);
-export const notFound = (code: string, message: string) => new DomainError('not_found', code, message);
-export const conflict = (code: string, message: string, details: Record<string, unknown> = {}) =>
-  new DomainError('conflict', code, message, [], details);
-export const unprocessable = (code: string, message: string, errors: FieldProblem[] = []) =>
-  new DomainError('unprocessable', code, message, errors);
 
 export interface Problem {
   type: string;
@@ -118,14 +255,84 @@ export function toProblem(err: DomainError, requestId?: string): Problem {
 
 export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;
 
+// Generic constructors: one per code, each with one message shape. Module codes are built in the
+// module's own `<module>.errors.ts`.
+
+/** Invalid input: the detail names the first field, `errors` lists every one. */
+export const validationFailed = (errors: FieldProblem[]) =>
+  new DomainError(
+    'VALIDATION_FAILED',
+    errors[0] ? `${errors[0].field}: ${errors[0].message}` : 'the request is not valid',
+    errors,
+  );
+
+export const malformedJson = () => new DomainError('MALFORMED_JSON', 'the body is not valid JSON');
+export const emptyBody = () =>
+  new DomainError('EMPTY_BODY', 'the body is empty but the content type says JSON');
+export const invalidContentLength = () =>
+  new DomainError('INVALID_CONTENT_LENGTH', 'the Content-Length header does not match the body');
+/** A 4xx the web framework raised without product words of its own: its message is kept. */
+export const frameworkRefusal = (message: string) => new DomainError('BAD_REQUEST', message);
+export const payloadTooLarge = () =>
+  new DomainError('PAYLOAD_TOO_LARGE', 'the request body is larger than this service accepts');
+export const unsupportedMediaType = () =>
+  new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+export const routeNotFound = (method: string, path: string) =>
+  new DomainError('ROUTE_NOT_FOUND', `no route ${method} ${path}`);
+
+export const invalidCursor = (field = 'cursor') =>
+  new DomainError('INVALID_CURSOR', 'the cursor is not one this service issued', [
+    { field, message: 'malformed cursor' },
+  ]);
+
+/** An expiry that does not come after the moment it must follow (`signedOn 2024-01-10`, `now`). */
+export const invalidExpiry = (field: string, value: string, mustFollow: string) =>
+  new DomainError('INVALID_EXPIRY', `${field} ${value} is not after ${mustFollow}`, [
+    { field, message: `not after ${mustFollow}` },
+  ]);
+
+/** The GraphQL document was refused before it ran; `code` is its first coded reason's. */
+export const graphqlDocumentRefused = (
+  reasons: string,
+  code: 'GRAPHQL_VALIDATION_FAILED' | 'QUERY_TOO_DEEP' | 'TOO_MANY_ALIASES' | 'VALIDATION_FAILED',
+) => new DomainError(code, reasons || 'the GraphQL document is not valid');
+
+export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'a valid API key is required');
+
+/** `who` is the role or actor (`the technician role`), `operation` what it tried. */
+export const forbidden = (who: string, operation: string) =>
+  new DomainError('FORBIDDEN', `${who} may not perform ${operation}`);
+
 /** A stale write: the caller's version is not the current one (REST 412, GraphQL VERSION_CONFLICT). */
 export const versionConflict = (what: string, expected: number, current: number) =>
   new DomainError(
-    'precondition_failed',
     'VERSION_CONFLICT',
     `${what} is at version ${current}, not ${expected}; read it again and retry`,
     [],
     { currentVersion: current },
+  );
+
+export const ifMatchRequired = () =>
+  new DomainError('IF_MATCH_REQUIRED', 'send If-Match with the ETag you last read');
+
+export const versionMismatch = (ifMatch: string) =>
+  new DomainError('VERSION_MISMATCH', `If-Match ${ifMatch} is not an ETag this service issued`);
+
+export const invalidIdempotencyKey = () =>
+  new DomainError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [
+    { field: 'header.idempotency-key', message: 'invalid' },
+  ]);
+
+export const idempotencyKeyInUse = (key: string) =>
+  new DomainError(
+    'IDEMPOTENCY_KEY_IN_USE',
+    `a request with Idempotency-Key ${key} is still being processed; retry shortly`,
+  );
+
+export const idempotencyKeyReused = (key: string) =>
+  new DomainError(
+    'IDEMPOTENCY_KEY_REUSED',
+    `Idempotency-Key ${key} was already used for a different request`,
   );
 
 /** One error for a batch: every item's problem, each naming its field. */
@@ -138,9 +345,46 @@ export function batchRejected(errors: Map<number, DomainError>, total: number): 
         : [{ field: '', message: e.message, code: e.code }],
     );
   return new DomainError(
-    'unprocessable',
     'BATCH_REJECTED',
     `${errors.size} of ${total} items were refused; nothing was changed`,
     problems,
   );
 }
+
+/**
+ * A tube position taken: storage plans placements, the specimen table's unique index has the last
+ * word. `container` is named as people read it (`box BX-0042`), `by` is the barcode of the tube
+ * there or `item 2 of this request`. `at` null: the database refused the tube a moment after the
+ * check passed, and the position is not known there. `field` null: the answer names no field (a
+ * rack scan refuses the whole box).
+ */
+export const positionOccupied = (
+  at: { position: string; container: string; by: string } | null,
+  field: string | null = 'position',
+) =>
+  new DomainError(
+    'POSITION_OCCUPIED',
+    at
+      ? `position ${at.position} of ${at.container} is occupied by ${at.by}`
+      : 'the position was taken by another request a moment ago',
+    field === null ? [] : [{ field, message: 'occupied' }],
+  );
+
+export const alreadyExists = () =>
+  new DomainError('ALREADY_EXISTS', 'a record with the same identifying values already exists');
+export const constraintViolated = () =>
+  new DomainError('CONSTRAINT_VIOLATED', 'the change breaks a data rule');
+export const referenceNotFound = () =>
+  new DomainError('REFERENCE_NOT_FOUND', 'a referenced record does not exist');
+export const concurrentUpdate = () =>
+  new DomainError('CONCURRENT_UPDATE', 'a concurrent change interfered; retry the request');
+export const recordLocked = () =>
+  new DomainError('LOCKED', 'the record is being changed by another request; retry the request');
+export const databaseTimeout = () => new DomainError('TIMEOUT', 'the database took too long to answer');
+/** No connection, or no answer, in time: the caller may retry shortly (503). */
+export const databaseBusy = () =>
+  new DomainError('DATABASE_BUSY', 'the database is too busy to answer now; retry shortly');
+
+/** `down` names the dependencies that did not answer (`postgres`, `redis`). */
+export const notReady = (down: string[], checks: Record<string, string>) =>
+  new DomainError('NOT_READY', `down: ${down.join(', ')}`, [], { checks });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badRequest } from './errors.js';
+import { invalidCursor } from './errors.js';
 
 // Keyset pagination, shared by every list (REST, GraphQL, services): opaque base64url JSON cursors
 // of the last row's sort key, and the page query every list accepts.
@@ -19,9 +19,7 @@ export function decodeCursor<T extends z.ZodType>(
   } catch {
     // fall through to the error below
   }
-  throw badRequest('INVALID_CURSOR', 'the cursor is not one this service issued', [
-    { field: 'cursor', message: 'malformed cursor' },
-  ]);
+  throw invalidCursor();
 }
 
 export interface Page<T> {

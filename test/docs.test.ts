@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PERMISSIONS, ROLES } from '../src/auth/roles.js';
 import { configSchema } from '../src/config.js';
+import { DomainError, isErrorCode } from '../src/errors.js';
 import {
   README,
   ROLES_END,
@@ -40,6 +41,18 @@ describe('README', () => {
       (name) => !new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm').test(readme),
     );
     expect(missing).toEqual([]);
+  });
+
+  it('lists in its errors table only catalogue codes, each under the status it answers', () => {
+    const rows = [...readme.matchAll(/^\| (\d{3}) +\| (.+) \|$/gm)];
+    expect(rows.map(([, status]) => status)).toContain('404');
+    const wrong = rows.flatMap(([, status, codes]) =>
+      [...codes!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)]
+        .map(([, code]) => code!)
+        .filter((code) => !isErrorCode(code) || String(new DomainError(code, '').status) !== status)
+        .map((code) => `${status} ${code}`),
+    );
+    expect(wrong).toEqual([]);
   });
 
   it('shows the command-line usage exactly as `biobank help` prints it', () => {

@@ -219,7 +219,7 @@ describe('specimens', () => {
       'BATCH_REJECTED',
       ['specimens.1.barcode', 'specimens.2.containerId'],
     );
-    expect(dup.errors![0]!.message).toContain('twice');
+    expect(dup.errors![0]!.message).toContain('item 0 of this request');
   });
 
   it('names the item of a malformed batch by its index', async () => {

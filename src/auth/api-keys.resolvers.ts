@@ -7,7 +7,7 @@ export const apiKeyResolvers: IResolvers = {
   Query: {
     viewer(_root, _args, { biobank }) {
       const a = biobank.actor;
-      if (a.kind !== 'api_key') throw unauthenticated('a valid API key is required');
+      if (a.kind !== 'api_key') throw unauthenticated();
       return { apiKeyId: a.apiKeyId, role: a.role, institutionId: a.institutionId };
     },
     async apiKeys(_root, args: unknown, { biobank, services }) {

@@ -4,13 +4,15 @@ import { z } from 'zod';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
-import { badRequest, conflict, notFound, unauthenticated } from '../errors.js';
+import { invalidExpiry, unauthenticated } from '../errors.js';
 import { recordAudit } from '../modules/audit/index.js';
 import {
   findInstitutionByCode,
   findInstitutionById,
+  institutionNotFound,
   type InstitutionRow,
 } from '../modules/institutions/index.js';
+import { apiKeyNotFound, apiKeyRevoked, institutionRequired } from './api-keys.errors.js';
 import { apiKeys } from './api-keys.table.js';
 import { ROLES, authorize, type ApiKeyActor, type Role } from './roles.js';
 
@@ -58,11 +60,11 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   async function targetInstitution(ctx: Ctx, institutionId: string | undefined): Promise<InstitutionRow> {
     const a = ctx.actor;
     const id = institutionId ?? a.institutionId;
-    if (!id) throw badRequest('INSTITUTION_REQUIRED', 'name the institution the key belongs to');
+    if (!id) throw institutionRequired();
     const mayActForOthers = a.kind === 'system' ? a.institutionId === null : a.operator && a.role === 'admin';
     const row = await findInstitutionById(db, id);
     if (!row || (row.id !== a.institutionId && !mayActForOthers)) {
-      throw notFound('INSTITUTION_NOT_FOUND', `institution ${id} was not found`);
+      throw institutionNotFound(id);
     }
     return row;
   }
@@ -73,22 +75,21 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
      * malformed, unknown, revoked or expired key (one message: no hint which).
      */
     async authenticate(token: string | undefined): Promise<ApiKeyActor> {
-      if (!token) throw unauthenticated('a valid API key is required');
+      if (!token) throw unauthenticated();
       const hash = hashToken(token);
       const now = clock().getTime();
       const hit = cache.get(hash);
       if (hit && now - hit.cachedAt < deps.cacheTtlMs) {
-        if (hit.expiresAt !== null && hit.expiresAt <= now)
-          throw unauthenticated('a valid API key is required');
+        if (hit.expiresAt !== null && hit.expiresAt <= now) throw unauthenticated();
         return hit.actor;
       }
       // Only a well-formed token is looked up (a cached one was well formed).
-      if (!TOKEN_PATTERN.test(token)) throw unauthenticated('a valid API key is required');
+      if (!TOKEN_PATTERN.test(token)) throw unauthenticated();
       const [key] = await db.select().from(apiKeys).where(eq(apiKeys.tokenHash, hash));
       const holder = key && !key.revokedAt ? await findInstitutionById(db, key.institutionId) : undefined;
       if (!key || !holder || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) {
         cache.delete(hash);
-        throw unauthenticated('a valid API key is required');
+        throw unauthenticated();
       }
       const actor: ApiKeyActor = {
         kind: 'api_key',
@@ -121,9 +122,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       const institution = await targetInstitution(ctx, input.institutionId);
       const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
       if (expiresAt && expiresAt.getTime() <= clock().getTime()) {
-        throw badRequest('INVALID_EXPIRY', `expiresAt ${input.expiresAt} is not in the future`, [
-          { field: 'expiresAt', message: 'must be in the future' },
-        ]);
+        throw invalidExpiry('expiresAt', input.expiresAt ?? '', 'now');
       }
       const { token, prefix } = newToken();
       const apiKey = await inTransaction(db, ctx, async (tx) => {
@@ -174,8 +173,8 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
           before &&
           (a.institutionId === before.institutionId ||
             (a.kind === 'system' ? a.institutionId === null : a.operator && a.role === 'admin'));
-        if (!before || !visible) throw notFound('API_KEY_NOT_FOUND', `API key ${id} was not found`);
-        if (before.revokedAt) throw conflict('API_KEY_REVOKED', `API key ${id} is already revoked`);
+        if (!before || !visible) throw apiKeyNotFound(id);
+        if (before.revokedAt) throw apiKeyRevoked(id);
         const [after] = await tx
           .update(apiKeys)
           .set({ revokedAt: sql`now()` })
@@ -199,7 +198,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     /** For the command line: resolves an institution code. Throws INSTITUTION_NOT_FOUND. */
     async institutionIdByCode(code: string): Promise<string> {
       const row = await findInstitutionByCode(db, code);
-      if (!row) throw notFound('INSTITUTION_NOT_FOUND', `institution ${code} was not found`);
+      if (!row) throw institutionNotFound(code);
       return row.id;
     },
 

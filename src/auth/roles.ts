@@ -77,12 +77,12 @@ export function can(actor: Actor, operation: Operation): boolean {
 export function authorize(actor: Actor, operation: Operation): void {
   if (!can(actor, operation)) {
     const who = actor.kind === 'api_key' ? `the ${actor.role} role` : 'this actor';
-    throw forbidden(`${who} may not perform ${operation}`);
+    throw forbidden(who, operation);
   }
 }
 
 /** The institution the actor works for; system actors must name one for institution-scoped work. */
 export function actorInstitutionId(actor: Actor): string {
   if (actor.institutionId) return actor.institutionId;
-  throw forbidden('this operation needs an institution-scoped actor');
+  throw forbidden(actorLabel(actor), 'institution-scoped work without an institution');
 }

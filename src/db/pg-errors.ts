@@ -1,21 +1,31 @@
 import { DatabaseError } from 'pg';
-import { DomainError, conflict } from '../errors.js';
+import {
+  alreadyExists,
+  concurrentUpdate,
+  constraintViolated,
+  databaseBusy,
+  databaseTimeout,
+  recordLocked,
+  referenceNotFound,
+  type DomainError,
+} from '../errors.js';
 
 // Constraint violations become domain errors in product words (STYLE.md rule 10). Services check
 // first; this is the database's last word when two requests race past the check.
 
-type Describe = (values: Record<string, string>) => string;
-const uniqueConstraints = new Map<string, { code: string; describe: Describe }>();
-const checkConstraints = new Map<string, { code: string; describe: Describe }>();
+/** Builds the module's error from the violating key's values (`{ barcode: 'X' }`). */
+type Describe = (values: Record<string, string>) => DomainError;
+const uniqueConstraints = new Map<string, Describe>();
+const checkConstraints = new Map<string, () => DomainError>();
 
-/** Registers the product wording for a unique index or constraint. */
-export function describeUnique(constraint: string, code: string, describe: Describe): void {
-  uniqueConstraints.set(constraint, { code, describe });
+/** Registers the module's error (its constructor) for a unique index or constraint. */
+export function describeUnique(constraint: string, describe: Describe): void {
+  uniqueConstraints.set(constraint, describe);
 }
 
-/** Registers the product wording for a CHECK constraint. */
-export function describeCheck(constraint: string, code: string, describe: Describe): void {
-  checkConstraints.set(constraint, { code, describe });
+/** Registers the module's error (its constructor) for a CHECK constraint. */
+export function describeCheck(constraint: string, describe: () => DomainError): void {
+  checkConstraints.set(constraint, describe);
 }
 
 /** Parses `Key (a, b)=(x, y) already exists.` into { a: x, b: y }. */
@@ -36,10 +46,6 @@ export function findDatabaseError(err: unknown): DatabaseError | undefined {
   return undefined;
 }
 
-/** No connection, or no answer, in time: the caller may retry shortly (503). */
-export const databaseBusy = () =>
-  new DomainError('unavailable', 'DATABASE_BUSY', 'the database is too busy to answer now; retry shortly');
-
 /** node-postgres's own errors when a deadline passes (they carry no SQLSTATE). */
 const DRIVER_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Query read timeout']);
 
@@ -50,23 +56,21 @@ export function translatePgError(err: unknown): DomainError | undefined {
   switch (pgErr.code) {
     case '23505': {
       const known = pgErr.constraint ? uniqueConstraints.get(pgErr.constraint) : undefined;
-      if (known) return conflict(known.code, known.describe(keyValues(pgErr.detail)));
-      return conflict('ALREADY_EXISTS', 'a record with the same identifying values already exists');
+      return known ? known(keyValues(pgErr.detail)) : alreadyExists();
     }
     case '23514': {
       const known = pgErr.constraint ? checkConstraints.get(pgErr.constraint) : undefined;
-      if (known) return conflict(known.code, known.describe({}));
-      return new DomainError('unprocessable', 'CONSTRAINT_VIOLATED', 'the change breaks a data rule');
+      return known ? known() : constraintViolated();
     }
     case '23503':
-      return new DomainError('unprocessable', 'REFERENCE_NOT_FOUND', 'a referenced record does not exist');
+      return referenceNotFound();
     case '40001':
     case '40P01':
-      return conflict('CONCURRENT_UPDATE', 'a concurrent change interfered; retry the request');
+      return concurrentUpdate();
     case '55P03':
-      return conflict('LOCKED', 'the record is being changed by another request; retry the request');
+      return recordLocked();
     case '57014':
-      return new DomainError('unavailable', 'TIMEOUT', 'the database took too long to answer');
+      return databaseTimeout();
     default:
       return undefined;
   }

@@ -11,7 +11,7 @@ import type { Db, Tx } from './client.js';
  * stores the response again.
  *
  * The request id is set for the transaction first, so the change feed's triggers record which
- * request made each change (migrations/0010_change_feed_capture.sql).
+ * request made each change (migrations/0011_change_feed_capture.sql).
  */
 export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const hook = ctx.commitHook;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isDomainError } from '../errors.js';
+import { isDomainError, type ErrorCode } from '../errors.js';
 import { encodeCursor, type Page } from '../pagination.js';
 
 // What every resolver does the same way: read arguments with the REST zod schemas, answer a
@@ -47,7 +47,7 @@ export function parseArgs<S extends z.ZodType>(schema: S, value: unknown): z.out
 }
 
 /** A lookup by id answers null for an unknown id (or another institution's), as REST answers 404. */
-export async function nullIfNotFound<T>(code: string, run: () => Promise<T>): Promise<T | null> {
+export async function nullIfNotFound<T>(code: ErrorCode, run: () => Promise<T>): Promise<T | null> {
   try {
     return await run();
   } catch (err) {

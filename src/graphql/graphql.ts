@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius';
 import type { Services } from '../container.js';
 import type { Db } from '../db/client.js';
-import { toProblem } from '../errors.js';
+import { INTERNAL_ERROR_CODE, toProblem, type ErrorCode } from '../errors.js';
 import { asDomainError } from '../http/problem.js';
 import { ctxOf } from '../http/request-context.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
@@ -78,7 +78,9 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
       const errors = (execution.errors ?? []).map((error) => {
         const original = error.originalError;
         if (!original || original instanceof GraphQLError) {
-          const code = (error.extensions?.code as string | undefined) ?? 'GRAPHQL_VALIDATION_FAILED';
+          const code =
+            (error.extensions?.code as string | undefined) ??
+            ('GRAPHQL_VALIDATION_FAILED' satisfies ErrorCode);
           return {
             message: error.message,
             locations: error.locations,
@@ -112,7 +114,7 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
             message: original.message,
             locations: error.locations,
             path: error.path,
-            extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+            extensions: { code: 'GRAPHQL_VALIDATION_FAILED' satisfies ErrorCode },
           };
         }
         log.error({ err: original }, 'unhandled GraphQL resolver error');
@@ -120,7 +122,7 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
           message: 'internal error',
           locations: error.locations,
           path: error.path,
-          extensions: { code: 'INTERNAL' },
+          extensions: { code: INTERNAL_ERROR_CODE },
         };
       });
       return { statusCode: 200, response: { data: execution.data ?? null, errors } };

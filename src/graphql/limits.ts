@@ -6,6 +6,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
+import type { ErrorCode } from '../errors.js';
 
 // What a document may ask for, checked before anything runs (STYLE.md rule 17). Relations are
 // batched, so a page costs a constant number of SQL statements whatever its size; what remains
@@ -52,7 +53,7 @@ export function depthLimit(max: number): ValidationRule {
           context.reportError(
             new GraphQLError(
               `${node.name?.value ?? 'unnamedQuery'} query depth (${depth}) exceeds the query depth limit of ${max}`,
-              { nodes: [node], extensions: { code: 'QUERY_TOO_DEEP' } },
+              { nodes: [node], extensions: { code: 'QUERY_TOO_DEEP' satisfies ErrorCode } },
             ),
           );
         }
@@ -75,7 +76,7 @@ export function aliasLimit(max: number): ValidationRule {
             context.reportError(
               new GraphQLError(`the document uses ${aliases} aliases; at most ${max} are allowed`, {
                 nodes: [node],
-                extensions: { code: 'TOO_MANY_ALIASES' },
+                extensions: { code: 'TOO_MANY_ALIASES' satisfies ErrorCode },
               }),
             );
           }

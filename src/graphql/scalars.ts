@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import type { ErrorCode } from '../errors.js';
 
 export const DateTime = new GraphQLScalarType({
   name: 'DateTime',
@@ -17,7 +18,7 @@ function parseDateTime(v: unknown): string {
     return v;
   }
   throw new GraphQLError('DateTime must be an RFC 3339 date-time with offset', {
-    extensions: { code: 'VALIDATION_FAILED' },
+    extensions: { code: 'VALIDATION_FAILED' satisfies ErrorCode },
   });
 }
 

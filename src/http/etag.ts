@@ -1,7 +1,21 @@
-import { DomainError } from '../errors.js';
+import type { FastifyReply } from 'fastify';
+import { ifMatchRequired, versionMismatch } from '../errors.js';
 
 /** Weak ETag carrying the aggregate version (STYLE.md rule 8). */
 export const etag = (version: number) => `W/"${version}"`;
+
+/**
+ * Sends the ETag of an answer whose body is one versioned resource (create, read, update, an
+ * action's result), so an integration script can send If-Match without reading it again.
+ */
+export async function withEtag<T extends { version: number }>(
+  reply: FastifyReply,
+  body: Promise<T>,
+): Promise<T> {
+  const b = await body;
+  reply.header('etag', etag(b.version));
+  return b;
+}
 
 /**
  * The version an update expects, from If-Match. Missing -> 428; unreadable -> 412 (it cannot
@@ -9,19 +23,11 @@ export const etag = (version: number) => `W/"${version}"`;
  */
 export function preconditionVersion(ifMatch: string | undefined): number {
   if (!ifMatch) {
-    throw new DomainError(
-      'precondition_required',
-      'IF_MATCH_REQUIRED',
-      'send If-Match with the ETag you last read',
-    );
+    throw ifMatchRequired();
   }
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(ifMatch.trim());
   if (!m?.[1]) {
-    throw new DomainError(
-      'precondition_failed',
-      'VERSION_MISMATCH',
-      `If-Match ${ifMatch} is not an ETag this service issued`,
-    );
+    throw versionMismatch(ifMatch);
   }
   return Number(m[1]);
 }

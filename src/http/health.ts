@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/client.js';
 import type { QueueSet } from '../jobs/queue-set.js';
+import { notReady, toProblem } from '../errors.js';
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -47,14 +48,7 @@ export function healthRoutes(app: FastifyInstance, deps: { database: Database; q
       return reply
         .code(503)
         .type('application/problem+json; charset=utf-8')
-        .send({
-          type: 'https://biobank.dev/problems/not-ready',
-          title: 'Service unavailable',
-          status: 503,
-          code: 'NOT_READY',
-          detail: `down: ${down.join(', ')}`,
-          checks: status,
-        });
+        .send(toProblem(notReady(down, status)));
     }
     return { status: 'ready', checks: status };
   });

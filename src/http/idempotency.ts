@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db, DbOrTx } from '../db/client.js';
-import { DomainError, badRequest, conflict } from '../errors.js';
+import { idempotencyKeyInUse, idempotencyKeyReused, invalidIdempotencyKey } from '../errors.js';
+import { etag } from './etag.js';
 import { idempotencyKeys } from './idempotency.table.js';
 
 /** Kept this long, then purged by the maintenance queue. */
@@ -42,9 +43,7 @@ export async function beginIdempotentRequest(
   if (header === undefined) return undefined;
   const key = Array.isArray(header) ? header[0] : header;
   if (key === undefined || !KEY_PATTERN.test(key)) {
-    throw badRequest('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [
-      { field: 'header.idempotency-key', message: 'invalid' },
-    ]);
+    throw invalidIdempotencyKey();
   }
   const hash = requestHash(request);
   const path = (request.url.split('?')[0] ?? request.url).slice(0, 2048);
@@ -87,21 +86,12 @@ export async function beginIdempotentRequest(
   if (takenOver) return { apiKeyId, key, settled: false };
 
   const [existing] = await db.select().from(idempotencyKeys).where(where);
-  if (!existing)
-    throw conflict('IDEMPOTENCY_KEY_IN_USE', `Idempotency-Key ${key} is being processed; retry shortly`);
-  if (existing.requestHash !== hash) {
-    throw new DomainError(
-      'unprocessable',
-      'IDEMPOTENCY_KEY_REUSED',
-      `Idempotency-Key ${key} was already used for a different request`,
-    );
-  }
-  if (existing.state === 'in_flight') {
-    throw conflict(
-      'IDEMPOTENCY_KEY_IN_USE',
-      `a request with Idempotency-Key ${key} is still being processed`,
-    );
-  }
+  if (!existing) throw idempotencyKeyInUse(key);
+  if (existing.requestHash !== hash) throw idempotencyKeyReused(key);
+  if (existing.state === 'in_flight') throw idempotencyKeyInUse(key);
+  // A replayed versioned resource carries its ETag, as the first answer did.
+  const version = (existing.responseBody as { version?: unknown } | null)?.version;
+  if (typeof version === 'number') reply.header('etag', etag(version));
   await reply
     .code(existing.responseStatus ?? 200)
     .header('idempotent-replayed', 'true')

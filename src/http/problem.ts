@@ -1,37 +1,39 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DomainError, isDomainError, toProblem, type FieldProblem, type Problem } from '../errors.js';
+import {
+  INTERNAL_ERROR_CODE,
+  emptyBody,
+  frameworkRefusal,
+  graphqlDocumentRefused,
+  invalidContentLength,
+  isDomainError,
+  malformedJson,
+  payloadTooLarge,
+  toProblem,
+  unsupportedMediaType,
+  validationFailed,
+  type DomainError,
+  type FieldProblem,
+  type Problem,
+  type ZodIssueCode,
+} from '../errors.js';
 import { translatePgError } from '../db/pg-errors.js';
 
 /** Fastify's own request errors, in product words. */
-const FASTIFY_ERRORS: Record<string, { kind: DomainError['kind']; code: string; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: {
-    kind: 'payload_too_large',
-    code: 'PAYLOAD_TOO_LARGE',
-    message: 'the request body is larger than this service accepts',
-  },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    kind: 'unsupported_media_type',
-    code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: 'send the body as application/json',
-  },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
-    kind: 'bad_request',
-    code: 'INVALID_CONTENT_LENGTH',
-    message: 'the Content-Length header does not match the body',
-  },
-  FST_ERR_CTP_EMPTY_JSON_BODY: {
-    kind: 'bad_request',
-    code: 'EMPTY_BODY',
-    message: 'the body is empty but the content type says JSON',
-  },
-  FST_ERR_CTP_INVALID_JSON_BODY: {
-    kind: 'bad_request',
-    code: 'MALFORMED_JSON',
-    message: 'the body is not valid JSON',
-  },
+const FASTIFY_ERRORS: Record<string, () => DomainError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: payloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: unsupportedMediaType,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: invalidContentLength,
+  FST_ERR_CTP_EMPTY_JSON_BODY: emptyBody,
+  FST_ERR_CTP_INVALID_JSON_BODY: malformedJson,
 };
+
+/** The codes our GraphQL validation rules and scalars put in `extensions.code`. */
+const GRAPHQL_DOCUMENT_CODES = ['QUERY_TOO_DEEP', 'TOO_MANY_ALIASES', 'VALIDATION_FAILED'] as const;
+type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
+const isGraphqlDocumentCode = (c: unknown): c is GraphqlDocumentCode =>
+  (GRAPHQL_DOCUMENT_CODES as readonly unknown[]).includes(c);
 
 function fieldsFromValidation(
   err: FastifyError & { validation: { instancePath: string; message?: string; keyword: string }[] },
@@ -40,7 +42,8 @@ function fieldsFromValidation(
   return err.validation.map<FieldProblem>((v) => ({
     field: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
     message: v.message ?? 'is not valid',
-    code: v.keyword,
+    // fastify-type-provider-zod puts the zod issue code in `keyword`
+    code: v.keyword as ZodIssueCode,
   }));
 }
 
@@ -62,7 +65,7 @@ function graphqlValidationError(err: unknown): DomainError {
     .map((r) =>
       r.code === 'MER_ERR_GQL_QUERY_DEPTH'
         ? 'QUERY_TOO_DEEP'
-        : typeof r.extensions?.code === 'string'
+        : isGraphqlDocumentCode(r.extensions?.code)
           ? r.extensions.code
           : undefined,
     )
@@ -71,52 +74,27 @@ function graphqlValidationError(err: unknown): DomainError {
     .map((r) => r.message?.replaceAll('`', '').trim())
     .filter(Boolean)
     .join('; ');
-  return new DomainError(
-    'bad_request',
-    code ?? 'GRAPHQL_VALIDATION_FAILED',
-    detail || 'the GraphQL document is not valid',
-  );
+  return graphqlDocumentRefused(detail, code ?? 'GRAPHQL_VALIDATION_FAILED');
 }
 
 /** Classifies any thrown value as a DomainError; undefined means a bug (answered as a bare 500). */
 export function asDomainError(err: unknown): DomainError | undefined {
   if (isDomainError(err)) return err;
-  if (hasZodFastifySchemaValidationErrors(err)) {
-    const errors = fieldsFromValidation(err);
-    const first = errors[0];
-    return new DomainError(
-      'bad_request',
-      'VALIDATION_FAILED',
-      first ? `${first.field}: ${first.message}` : 'the request is not valid',
-      errors,
-    );
-  }
+  if (hasZodFastifySchemaValidationErrors(err)) return validationFailed(fieldsFromValidation(err));
   if (err instanceof z.ZodError) {
-    const errors = err.issues.map<FieldProblem>((i) => ({
-      field: i.path.join('.'),
-      message: i.message,
-      code: i.code,
-    }));
-    return new DomainError(
-      'bad_request',
-      'VALIDATION_FAILED',
-      errors[0] ? `${errors[0].field}: ${errors[0].message}` : 'invalid',
-      errors,
+    return validationFailed(
+      err.issues.map<FieldProblem>((i) => ({ field: i.path.join('.'), message: i.message, code: i.code })),
     );
   }
   const fst = err as Partial<FastifyError>;
   if (fst.code === 'MER_ERR_GQL_VALIDATION') return graphqlValidationError(err);
-  if (fst.code && FASTIFY_ERRORS[fst.code]) {
-    const known = FASTIFY_ERRORS[fst.code]!;
-    return new DomainError(known.kind, known.code, known.message);
-  }
-  if (err instanceof SyntaxError && (err as Partial<FastifyError>).statusCode === 400) {
-    return new DomainError('bad_request', 'MALFORMED_JSON', 'the body is not valid JSON');
-  }
+  const known = fst.code ? FASTIFY_ERRORS[fst.code] : undefined;
+  if (known) return known();
+  if (err instanceof SyntaxError && (err as Partial<FastifyError>).statusCode === 400) return malformedJson();
   const pg = translatePgError(err);
   if (pg) return pg;
   if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) {
-    return new DomainError('bad_request', 'BAD_REQUEST', fst.message ?? 'bad request');
+    return frameworkRefusal(fst.message ?? 'bad request');
   }
   return undefined;
 }
@@ -146,7 +124,7 @@ export function restErrorHandler(err: FastifyError, request: FastifyRequest, rep
     title: 'Internal server error',
     status: 500,
     detail: 'the service failed to answer; the request id identifies the failure in the logs',
-    code: 'INTERNAL',
+    code: INTERNAL_ERROR_CODE,
     requestId: request.id,
   });
 }

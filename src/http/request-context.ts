@@ -69,7 +69,7 @@ export function releaseIdempotencyOnFailure(db: Db) {
 }
 
 export function ctxOf(request: FastifyRequest): Ctx {
-  if (!request.actor) throw unauthenticated('a valid API key is required');
+  if (!request.actor) throw unauthenticated();
   return { actor: request.actor, requestId: request.id, log: request.log };
 }
 

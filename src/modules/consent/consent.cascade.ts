@@ -6,9 +6,9 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { notFound } from '../../errors.js';
 import { emitWebhook } from '../webhooks/index.js';
 import type { SpecimenCommand, SpecimenLedger, SpecimenRow } from '../specimens/index.js';
+import { cascadeNotFound, consentNotFound } from './consent.errors.js';
 import {
   completeCascade,
   findCascade,
@@ -106,7 +106,7 @@ export function createWithdrawalCascade(deps: {
     async getConsentCascade(ctx: Ctx, id: string): Promise<CascadeRow> {
       authorize(ctx.actor, 'consent.read');
       const row = await findCascade(db, id, actorInstitutionId(ctx.actor));
-      if (!row) throw notFound('CASCADE_NOT_FOUND', `consent cascade ${id} was not found`);
+      if (!row) throw cascadeNotFound(id);
       return row;
     },
 
@@ -121,9 +121,9 @@ export function createWithdrawalCascade(deps: {
       progress?: (p: object) => Promise<void>,
     ): Promise<CascadeRow> {
       const cascade = await findCascade(db, cascadeId);
-      if (!cascade) throw notFound('CASCADE_NOT_FOUND', `consent cascade ${cascadeId} was not found`);
+      if (!cascade) throw cascadeNotFound(cascadeId);
       const consent = await findConsentById(db, cascade.consentId);
-      if (!consent) throw notFound('CONSENT_NOT_FOUND', `consent ${cascade.consentId} was not found`);
+      if (!consent) throw consentNotFound(cascade.consentId);
       const actx: Ctx = {
         ...ctx,
         actor: { kind: 'system', name: 'consent-cascade', institutionId: consent.institutionId },

@@ -4,15 +4,17 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, actorLabel, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, type FieldProblem } from '../../errors.js';
+import { DomainError, batchRejected } from '../../errors.js';
 import type {
   findSpecimensByIds,
   specimenViews,
   SpecimenCommand,
   SpecimenLedger,
+  specimenNotFound,
   SpecimenRow,
   SpecimenView,
 } from '../specimens/index.js';
+import { notOnDestructionList } from './consent.errors.js';
 import {
   confirmDestructionItems,
   findOpenDestructionItems,
@@ -35,6 +37,8 @@ export interface SpecimenReads {
   findSpecimensByIds: typeof findSpecimensByIds;
   /** specimens with their locations, one container query for any number */
   specimenViews: typeof specimenViews;
+  /** the specimens module's error for a barcode it does not know */
+  specimenNotFound: typeof specimenNotFound;
 }
 
 type DestroyCommand = Extract<SpecimenCommand, { kind: 'destroy' }>;
@@ -114,32 +118,23 @@ export function createDestruction(deps: { db: Db; ledger: SpecimenLedger; specim
               },
             ]),
         );
-        const problems = input.barcodes.flatMap((b, i): FieldProblem[] => {
+        const errors = new Map<number, DomainError>();
+        input.barcodes.forEach((b, i) => {
           const field = `barcodes.${i}`;
           const r = byBarcode.get(b);
-          if (!r) return [{ field, message: `no specimen has barcode ${b}`, code: 'SPECIMEN_NOT_FOUND' }];
-          if (!listed.has(r.id))
-            return [
-              { field, message: `${b} is not on the destruction list`, code: 'NOT_ON_DESTRUCTION_LIST' },
-            ];
-          const command = commands.get(r.id);
-          if (command) {
+          const command = r && commands.get(r.id);
+          if (!r) errors.set(i, deps.specimenReads.specimenNotFound(b, field));
+          else if (!listed.has(r.id)) errors.set(i, notOnDestructionList(b, field));
+          else if (command) {
             try {
               deps.ledger.check(command);
             } catch (err) {
               if (!(err instanceof DomainError)) throw err;
-              return [{ field, message: err.message, code: err.code }];
+              errors.set(i, err.atField(field));
             }
           }
-          return [];
         });
-        if (problems.length)
-          throw new DomainError(
-            'unprocessable',
-            'BATCH_REJECTED',
-            `${problems.length} of ${input.barcodes.length} scans were refused; nothing was destroyed`,
-            problems,
-          );
+        if (errors.size) throw batchRejected(errors, input.barcodes.length);
         const destroyed = new Map(
           (await deps.ledger.apply(tx, ctx, [...commands.values()])).map((r) => [r.id, r]),
         );

@@ -1,10 +1,10 @@
 import { systemClock, utcDay, type Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
-import { DomainError, badRequest } from '../../errors.js';
 import { protocolTiers } from '../participants/index.js';
 import type { SpecimenRow } from '../specimens/index.js';
 import { evaluateUse, permittedUses, type ConsentFacts } from './consent.eligibility.js';
+import { consentNotGranted, unknownUse } from './consent.errors.js';
 import { currentConsentWithdrawn, findCurrentConsents } from './consent.repo.js';
 import { DEFAULT_USE, USES, type Use } from '../../vocabulary/uses.js';
 
@@ -46,9 +46,7 @@ export async function loadConsentContexts(
 export function parseUse(use: string | undefined): Use {
   if (use === undefined) return DEFAULT_USE;
   if ((USES as readonly string[]).includes(use)) return use as Use;
-  throw badRequest('UNKNOWN_USE', `use ${use} is not one of ${USES.join(', ')}`, [
-    { field: 'use', message: `one of ${USES.join(', ')}` },
-  ]);
+  throw unknownUse(use, USES);
 }
 
 /**
@@ -75,13 +73,7 @@ export function createConsentGate(deps: { clock?: Clock } = {}) {
         const holds = row.holds.filter((h) => h === 'CONSENT_WITHDRAWN');
         const verdict = evaluateUse({ participantId: row.participantId, holds, ...c, use, today });
         if (!verdict.permitted) {
-          throw new DomainError(
-            'conflict',
-            'CONSENT_NOT_GRANTED',
-            `specimen ${row.barcode} may not be used for ${use}: ${verdict.reason}`,
-            [{ field: 'use', message: verdict.reason }],
-            { tier: verdict.tier, use },
-          );
+          throw consentNotGranted(row.barcode, use, verdict.reason, verdict.tier);
         }
       }
     },

@@ -6,10 +6,17 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, badRequest, conflict, notFound, unprocessable } from '../../errors.js';
+import { invalidExpiry } from '../../errors.js';
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/index.js';
-import { findParticipantWithTiers } from '../participants/index.js';
+import { findParticipantWithTiers, participantNotFound } from '../participants/index.js';
+import {
+  consentAlreadyWithdrawn,
+  consentNotFound,
+  consentSuperseded,
+  signedDateInFuture,
+  tierNotInProtocol,
+} from './consent.errors.js';
 import { consentCascadeJob } from './consent.jobs.js';
 import {
   findConsent,
@@ -42,7 +49,7 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
 
   async function loadOwn(handle: Db, ctx: Ctx, id: string): Promise<ConsentRow> {
     const row = await findConsent(handle, actorInstitutionId(ctx.actor), id);
-    if (!row) throw notFound('CONSENT_NOT_FOUND', `consent ${id} was not found`);
+    if (!row) throw consentNotFound(id);
     return row;
   }
 
@@ -57,32 +64,16 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
       const institutionId = actorInstitutionId(ctx.actor);
       const day = today();
       if (input.signedOn > day) {
-        throw badRequest('SIGNED_DATE_IN_FUTURE', `signedOn ${input.signedOn} is after today (${day})`, [
-          { field: 'signedOn', message: 'in the future' },
-        ]);
+        throw signedDateInFuture(input.signedOn, day);
       }
       if (input.expiresOn && input.expiresOn <= input.signedOn) {
-        throw badRequest('INVALID_EXPIRY', 'expiresOn must be after signedOn', [
-          { field: 'expiresOn', message: 'not after signedOn' },
-        ]);
+        throw invalidExpiry('expiresOn', input.expiresOn, `signedOn ${input.signedOn}`);
       }
       return inTransaction(db, ctx, async (tx) => {
         const p = await findParticipantWithTiers(tx, institutionId, input.participantId);
-        if (!p)
-          throw new DomainError(
-            'not_found',
-            'PARTICIPANT_NOT_FOUND',
-            `participant ${input.participantId} was not found`,
-            [{ field: 'participantId', message: 'unknown participant' }],
-          );
+        if (!p) throw participantNotFound(input.participantId, 'participantId');
         const extra = Object.keys(input.responses).filter((t) => !p.tiers.includes(t));
-        if (extra.length) {
-          throw unprocessable(
-            'TIER_NOT_IN_PROTOCOL',
-            `the protocol does not ask for ${extra.join(', ')}; it asks ${p.tiers.join(', ') || 'no tiers'}`,
-            extra.map((t) => ({ field: `responses.${t}`, message: 'not a tier of this protocol' })),
-          );
-        }
+        if (extra.length) throw tierNotInProtocol(extra, p.tiers);
         const responses: Record<string, ConsentResponse> = Object.fromEntries(
           p.tiers.map((t) => [t, input.responses[t as keyof typeof input.responses] ?? 'unspecified']),
         );
@@ -151,17 +142,9 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
       authorize(ctx.actor, 'consent.manage');
       return inTransaction(db, ctx, async (tx) => {
         const before = await findConsent(tx, actorInstitutionId(ctx.actor), id, { lock: true });
-        if (!before) throw notFound('CONSENT_NOT_FOUND', `consent ${id} was not found`);
-        if (before.supersededAt)
-          throw conflict(
-            'CONSENT_SUPERSEDED',
-            `consent ${id} was superseded by a newer version; withdraw the current one`,
-          );
-        if (before.status === 'withdrawn')
-          throw conflict(
-            'CONSENT_ALREADY_WITHDRAWN',
-            `consent ${id} was already withdrawn on ${before.withdrawnAt?.toISOString() ?? ''}`,
-          );
+        if (!before) throw consentNotFound(id);
+        if (before.supersededAt) throw consentSuperseded(id);
+        if (before.status === 'withdrawn') throw consentAlreadyWithdrawn(id, before.withdrawnAt);
         const after = await markConsentWithdrawn(tx, id, {
           scope: input.scope,
           reason: input.reason ?? null,

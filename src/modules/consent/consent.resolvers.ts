@@ -28,7 +28,7 @@ function responsesByTier(list: unknown): unknown {
     out[item.tier] = item.response;
     return [];
   });
-  if (repeated.length) throw validationFailed(repeated, repeated[0]!.message);
+  if (repeated.length) throw validationFailed(repeated);
   return out;
 }
 

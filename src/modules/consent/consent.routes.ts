@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
+import { withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { specimenDto, toSpecimenDto } from '../specimens/index.js';
@@ -38,7 +39,11 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
         response: { 201: consentDto, ...errorResponses(403, 404, ...POST_ERRORS) },
       },
     },
-    (req, reply) => execute(db, req, reply, 201, (ctx) => consent.recordConsent(ctx, req.body), toConsentDto),
+    (req, reply) =>
+      withEtag(
+        reply,
+        execute(db, req, reply, 201, (ctx) => consent.recordConsent(ctx, req.body), toConsentDto),
+      ),
   );
   r.get(
     '/v1/consents',
@@ -73,7 +78,10 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => consent.getConsent(ctx, req.params.id), toConsentDto),
+      withEtag(
+        reply,
+        execute(db, req, reply, 200, (ctx) => consent.getConsent(ctx, req.params.id), toConsentDto),
+      ),
   );
   r.post(
     '/v1/consents/:id/withdraw',

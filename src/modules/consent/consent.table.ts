@@ -16,6 +16,7 @@ import { describeUnique } from '../../db/pg-errors.js';
 import { institutions } from '../institutions/institutions.table.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { specimens } from '../specimens/specimens.table.js';
+import { consentExists } from './consent.errors.js';
 
 export const CONSENT_RESPONSES = ['yes', 'no', 'unspecified'] as const;
 export type ConsentResponse = (typeof CONSENT_RESPONSES)[number];
@@ -68,11 +69,7 @@ export const consents = pgTable(
     index('consent_participant_idx').on(t.participantId),
   ],
 );
-describeUnique(
-  'consent_current_unique',
-  'CONSENT_EXISTS',
-  () => 'the participant already has a current consent for this protocol',
-);
+describeUnique('consent_current_unique', consentExists);
 
 /** Progress of a withdrawal (or re-consent) cascade, run by the consent worker. */
 export const consentCascades = pgTable(

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { preconditionVersion, etag } from '../../http/etag.js';
+import { preconditionVersion, etag, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import type { InstitutionService } from './institutions.service.js';
@@ -32,7 +32,17 @@ export function institutionRoutes(app: FastifyInstance, deps: { db: Db; institut
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 201, (ctx) => institutions.createInstitution(ctx, req.body), toInstitutionDto),
+      withEtag(
+        reply,
+        execute(
+          db,
+          req,
+          reply,
+          201,
+          (ctx) => institutions.createInstitution(ctx, req.body),
+          toInstitutionDto,
+        ),
+      ),
   );
 
   r.get(

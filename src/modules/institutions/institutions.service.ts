@@ -3,7 +3,8 @@ import type { Ctx } from '../../context.js';
 import { authorize } from '../../auth/roles.js';
 import type { Db, DbOrTx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { conflict, notFound, versionConflict } from '../../errors.js';
+import { versionConflict } from '../../errors.js';
+import { institutionCodeTaken, institutionNotFound } from './institutions.errors.js';
 import { recordAudit } from '../audit/index.js';
 import type { CreateInstitutionInput, UpdateInstitutionInput } from './institutions.schemas.js';
 import {
@@ -31,8 +32,7 @@ export function createInstitutionService(deps: { db: Db }) {
 
   async function load(ctx: Ctx, handle: DbOrTx, id: string): Promise<InstitutionRow> {
     const row = await findInstitutionById(handle, id);
-    if (!row || !visibleTo(ctx, row))
-      throw notFound('INSTITUTION_NOT_FOUND', `institution ${id} was not found`);
+    if (!row || !visibleTo(ctx, row)) throw institutionNotFound(id);
     return row;
   }
 
@@ -50,7 +50,7 @@ export function createInstitutionService(deps: { db: Db }) {
       const operator = ctx.actor.kind === 'system' && input.operator === true;
       return inTransaction(db, ctx, async (tx) => {
         if (await findInstitutionByCode(tx, input.code)) {
-          throw conflict('INSTITUTION_CODE_TAKEN', `an institution with code ${input.code} already exists`);
+          throw institutionCodeTaken(input.code);
         }
         const row = await insertInstitution(tx, {
           code: input.code,
@@ -107,7 +107,7 @@ export function createInstitutionService(deps: { db: Db }) {
       return inTransaction(db, ctx, async (tx) => {
         const before = await load(ctx, tx, input.id);
         if (ctx.actor.kind === 'api_key' && ctx.actor.institutionId !== before.id) {
-          throw notFound('INSTITUTION_NOT_FOUND', `institution ${input.id} was not found`);
+          throw institutionNotFound(input.id);
         }
         const url = input.patch.webhookUrl === undefined ? before.webhookUrl : input.patch.webhookUrl;
         const needsSecret =

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { boolean, check, pgEnum, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeUnique } from '../../db/pg-errors.js';
+import { institutionCodeTaken, operatorExists } from './institutions.errors.js';
 
 export const INSTITUTION_KINDS = [
   'biobank',
@@ -38,13 +39,5 @@ export const institutions = pgTable(
   ],
 );
 
-describeUnique(
-  'institution_code_unique',
-  'INSTITUTION_CODE_TAKEN',
-  (v) => `an institution with code ${v.code ?? ''} already exists`,
-);
-describeUnique(
-  'institution_single_operator',
-  'OPERATOR_EXISTS',
-  () => 'the platform already has an operator institution',
-);
+describeUnique('institution_code_unique', (v) => institutionCodeTaken(v.code ?? ''));
+describeUnique('institution_single_operator', operatorExists);

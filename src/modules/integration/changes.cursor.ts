@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { badRequest } from '../../errors.js';
+import { invalidCursor } from '../../errors.js';
 import { encodeCursor } from '../../pagination.js';
 
 // Change feed cursors: opaque base64url JSON `[position, mac]`, where the MAC (HMAC-SHA256 under a
@@ -32,18 +32,13 @@ export function createCursorCodec(secret: string): CursorCodec {
       try {
         parsed = shape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
       } catch {
-        throw invalidCursor();
+        throw invalidCursor('after');
       }
       const [position, given] = parsed;
       const sent = Buffer.from(given, 'base64url');
       const expected = mac(institutionId, position);
-      if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) throw invalidCursor();
+      if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) throw invalidCursor('after');
       return position;
     },
   };
 }
-
-const invalidCursor = () =>
-  badRequest('INVALID_CURSOR', 'the cursor is not one this service issued to this institution', [
-    { field: 'after', message: 'keep the nextCursor of a previous answer unchanged' },
-  ]);

@@ -6,7 +6,7 @@ import type { ChangeEntity, ChangeRow } from './changes.table.js';
 export type ChangeRecord = Omit<ChangeRow, 'institutionId' | 'entity'> & { entity: ChangeEntity };
 
 /**
- * One sequencer pass (migration 0010, `change_log_sequence`): moves up to `batch` committed
+ * One sequencer pass (migration 0011, `change_log_sequence`): moves up to `batch` committed
  * changes from change_log_pending into the feed with their positions; returns how many it moved.
  * A statement of its own on the pool (never inside a caller's transaction), so its advisory lock
  * ends with it.
@@ -17,7 +17,7 @@ export async function sequenceChanges(db: Db, batch: number): Promise<number> {
 }
 
 /**
- * The institution's changes after `position`, in feed order (migration 0010, `change_log_page`:
+ * The institution's changes after `position`, in feed order (migration 0011, `change_log_page`:
  * the same ordered index walk whatever the table's statistics say).
  */
 export async function changesAfter(

@@ -2,7 +2,7 @@ import type { Db } from '../../db/client.js';
 import { sequenceChanges } from './changes.repo.js';
 
 /**
- * This process's sequencer passes (`change_log_sequence`, migration 0010: at most `batch` changes
+ * This process's sequencer passes (`change_log_sequence`, migration 0011: at most `batch` changes
  * each, one pass at a time across every process).
  */
 export interface Sequencer {

@@ -46,7 +46,7 @@ const changeColumns = () => ({
 
 /**
  * Changes as they are captured: statement triggers on each followed table write here in the
- * writer's own transaction (migration 0010), so no writer can skip it, and a rolled-back write
+ * writer's own transaction (migration 0011), so no writer can skip it, and a rolled-back write
  * leaves nothing. Rows wait here, without a feed position, until the sequencer moves them to
  * `change_log`; the table stays small, so the sequencer finds them by an index that vacuum keeps
  * short. No foreign key on `institution_id`: it is copied from the changed row, which has one, and

@@ -14,7 +14,9 @@ export {
   type ParticipantRow,
   type ProtocolRow,
 } from './participants.repo.js';
+export { insertParticipants, countParticipants, type BulkParticipant } from './participants.bulk.js';
 export { SEXES } from './participants.table.js';
+export { participantNotFound, protocolNotFound } from './participants.errors.js';
 export { toParticipantDto, toProtocolDto } from './participants.dto.js';
 export { participantRoutes } from './participants.routes.js';
 export { participantResolvers } from './participants.resolvers.js';

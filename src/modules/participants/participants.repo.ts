@@ -1,6 +1,6 @@
 // SQL over the participant and collection_protocol tables. Other modules reach these rows only
 // through the functions exported by index.ts (a module owns its tables).
-import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { participants, protocols } from './participants.table.js';
 
@@ -121,17 +121,36 @@ export async function insertParticipant(
   return row!;
 }
 
-/** A participant of the institution by id. */
+/** A participant of the institution by id; with `lock`, FOR UPDATE. */
 export async function findParticipant(
   handle: DbOrTx,
   institutionId: string,
   id: string,
+  opts: { lock?: boolean } = {},
 ): Promise<ParticipantRow | undefined> {
-  const [row] = await handle
+  const q = handle
     .select()
     .from(participants)
     .where(and(eq(participants.id, id), eq(participants.institutionId, institutionId)));
+  const [row] = opts.lock ? await q.for('update') : await q;
   return row;
+}
+
+/** Updates a participant at the expected version (version + 1); undefined when it was not at it. */
+export async function updateParticipantRow(
+  tx: DbOrTx,
+  id: string,
+  expectedVersion: number,
+  patch: Partial<
+    Pick<ParticipantRow, 'sex' | 'diagnoses' | 'birthYear' | 'protocolParticipantId' | 'mrnHash'>
+  >,
+): Promise<ParticipantRow | undefined> {
+  const [after] = await tx
+    .update(participants)
+    .set({ ...patch, version: sql`${participants.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(participants.id, id), eq(participants.version, expectedVersion)))
+    .returning();
+  return after;
 }
 
 /** A keyset page of the institution's participants by id (`limit` rows; ask one more to learn if more exist). */

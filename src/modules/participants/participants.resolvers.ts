@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
 import { toParticipantDto, toProtocolDto } from './participants.dto.js';
 import { listParticipantsQuery } from './participants.schemas.js';
-import { createProtocolInput, registerParticipantInput } from './participants.service.js';
+import {
+  createProtocolInput,
+  registerParticipantInput,
+  updateParticipantInput,
+} from './participants.service.js';
 
 // GraphQL adapter over the participant service: REST schemas in, one service call, the REST DTO
 // out (identity fields only for the roles the service shows them to).
@@ -50,6 +54,19 @@ export const participantResolvers: IResolvers = {
     async registerParticipant(_root, args: { input: unknown }, { biobank, services }) {
       const input = parseArgs(registerParticipantInput, args.input);
       return toParticipantDto(await services.participants.registerParticipant(biobank, input));
+    },
+    async updateParticipant(
+      _root,
+      args: { id: unknown; expectedVersion: unknown; input: unknown },
+      { biobank, services },
+    ) {
+      const { id, expectedVersion } = z
+        .object({ id: z.uuid(), expectedVersion: z.number().int().min(0) })
+        .parse({ id: args.id, expectedVersion: args.expectedVersion });
+      const patch = parseArgs(updateParticipantInput, args.input);
+      return toParticipantDto(
+        await services.participants.updateParticipant(biobank, { id, expectedVersion, patch }),
+      );
     },
   },
 };

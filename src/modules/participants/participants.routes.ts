@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
+import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
 import { toParticipantDto, toProtocolDto } from './participants.dto.js';
@@ -9,6 +10,7 @@ import { listParticipantsQuery, participantDto, protocolDto } from './participan
 import {
   createProtocolInput,
   registerParticipantInput,
+  updateParticipantInput,
   type ParticipantService,
 } from './participants.service.js';
 
@@ -29,7 +31,10 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 201, (ctx) => participants.createProtocol(ctx, req.body), toProtocolDto),
+      withEtag(
+        reply,
+        execute(db, req, reply, 201, (ctx) => participants.createProtocol(ctx, req.body), toProtocolDto),
+      ),
   );
   r.get(
     '/v1/protocols',
@@ -63,7 +68,10 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 200, (ctx) => participants.getProtocol(ctx, req.params.id), toProtocolDto),
+      withEtag(
+        reply,
+        execute(db, req, reply, 200, (ctx) => participants.getProtocol(ctx, req.params.id), toProtocolDto),
+      ),
   );
 
   r.post(
@@ -79,13 +87,16 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
+      withEtag(
         reply,
-        201,
-        (ctx) => participants.registerParticipant(ctx, req.body),
-        toParticipantDto,
+        execute(
+          db,
+          req,
+          reply,
+          201,
+          (ctx) => participants.registerParticipant(ctx, req.body),
+          toParticipantDto,
+        ),
       ),
   );
   r.get(
@@ -148,13 +159,44 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
       },
     },
     (req, reply) =>
-      execute(
+      withEtag(
+        reply,
+        execute(
+          db,
+          req,
+          reply,
+          200,
+          (ctx) => participants.getParticipant(ctx, req.params.id),
+          toParticipantDto,
+        ),
+      ),
+  );
+  r.patch(
+    '/v1/participants/:id',
+    {
+      schema: {
+        operationId: 'updateParticipant',
+        tags: ['participants'],
+        summary:
+          'Correct sex, diagnoses and (roles that may see them) identity fields; needs If-Match with the last ETag',
+        params: idParams,
+        headers: z.object({ 'if-match': z.string().max(100).optional().describe('the ETag last read') }),
+        body: updateParticipantInput,
+        response: { 200: participantDto, ...errorResponses(403, 404, 409, 412, 428) },
+      },
+    },
+    async (req, reply) => {
+      const expectedVersion = preconditionVersion(req.headers['if-match']);
+      const dto = await execute(
         db,
         req,
         reply,
         200,
-        (ctx) => participants.getParticipant(ctx, req.params.id),
+        (ctx) => participants.updateParticipant(ctx, { id: req.params.id, expectedVersion, patch: req.body }),
         toParticipantDto,
-      ),
+      );
+      reply.header('etag', etag(dto.version));
+      return dto;
+    },
   );
 }

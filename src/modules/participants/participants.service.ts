@@ -5,10 +5,11 @@ import { actorInstitutionId, authorize, can } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, conflict, notFound } from '../../errors.js';
+import { versionConflict } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { recordAudit } from '../audit/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { participantNotFound, protocolCodeTaken, protocolNotFound } from './participants.errors.js';
 import {
   findParticipant,
   findParticipantsByMrnHash,
@@ -18,6 +19,7 @@ import {
   insertProtocol,
   listProtocolRows,
   listParticipantRows,
+  updateParticipantRow,
 } from './participants.repo.js';
 import { SEXES } from './participants.table.js';
 
@@ -31,6 +33,12 @@ export const createProtocolInput = z.object({
   consentTiers: z.array(z.enum(CONSENT_TIERS)).max(CONSENT_TIERS.length).default([]),
 });
 
+const birthYear = z
+  .number()
+  .int()
+  .min(1880)
+  .refine((y) => y <= new Date().getUTCFullYear(), 'cannot be in the future');
+
 const icd10 = z
   .string()
   .trim()
@@ -41,12 +49,7 @@ export const registerParticipantInput = z.object({
   protocolId: z.uuid(),
   protocolParticipantId: z.string().trim().min(1).max(64),
   sex: z.enum(SEXES).default('unknown'),
-  birthYear: z
-    .number()
-    .int()
-    .min(1880)
-    .refine((y) => y <= new Date().getUTCFullYear(), 'cannot be in the future')
-    .optional(),
+  birthYear: birthYear.optional(),
   diagnoses: z.array(icd10).max(20).default([]),
   mrn: z
     .string()
@@ -56,6 +59,31 @@ export const registerParticipantInput = z.object({
     .optional()
     .describe('hospital record number: only its keyed hash is stored'),
 });
+
+/**
+ * What an update may change. The protocol stays (a donor in another protocol is another
+ * participant); `protocolParticipantId`, `birthYear` and `mrn` are identity fields.
+ */
+export const updateParticipantInput = z
+  .object({
+    sex: z.enum(SEXES),
+    diagnoses: z.array(icd10).max(20),
+    birthYear: birthYear.nullable(),
+    protocolParticipantId: z.string().trim().min(1).max(64),
+    mrn: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .nullable()
+      .describe('hospital record number: only its keyed hash is stored; null forgets it'),
+  })
+  .partial()
+  .strict();
+export type UpdateParticipantInput = z.infer<typeof updateParticipantInput>;
+
+/** Fields only roles allowed `participants.identity` may see, hence change. */
+const IDENTITY_FIELDS = ['protocolParticipantId', 'birthYear', 'mrn'] as const;
 
 import type { ParticipantRow, ProtocolRow } from './participants.repo.js';
 export type { ParticipantRow, ProtocolRow };
@@ -90,10 +118,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
 
   async function ownProtocol(ctx: Ctx, id: string, field = 'protocolId'): Promise<ProtocolRow> {
     const row = await findProtocol(db, actorInstitutionId(ctx.actor), id);
-    if (!row)
-      throw new DomainError('not_found', 'PROTOCOL_NOT_FOUND', `protocol ${id} was not found`, [
-        { field, message: 'unknown protocol' },
-      ]);
+    if (!row) throw protocolNotFound(id, field);
     return row;
   }
 
@@ -104,7 +129,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
         const dup = await findProtocolByCode(tx, institutionId, input.code);
-        if (dup) throw conflict('PROTOCOL_CODE_TAKEN', `a protocol with code ${input.code} already exists`);
+        if (dup) throw protocolCodeTaken(input.code);
         const row = await insertProtocol(tx, { id: newId(), institutionId, ...input });
         await recordAudit(tx, ctx, {
           action: 'createProtocol',
@@ -157,11 +182,51 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       });
     },
 
+    /**
+     * Corrects a participant's sex, diagnoses and, for roles allowed `participants.identity`, its
+     * identity fields, at the version the caller last read. Throws FORBIDDEN,
+     * PARTICIPANT_NOT_FOUND, VERSION_CONFLICT, PARTICIPANT_EXISTS (the new protocol participant
+     * id or MRN is another donor's in this protocol).
+     */
+    async updateParticipant(
+      ctx: Ctx,
+      input: { id: string; expectedVersion: number; patch: UpdateParticipantInput },
+    ): Promise<ParticipantView> {
+      authorize(ctx.actor, 'participants.manage');
+      const { patch } = input;
+      if (IDENTITY_FIELDS.some((f) => patch[f] !== undefined)) authorize(ctx.actor, 'participants.identity');
+      const institutionId = actorInstitutionId(ctx.actor);
+      return inTransaction(db, ctx, async (tx) => {
+        const before = await findParticipant(tx, institutionId, input.id, { lock: true });
+        if (!before) throw participantNotFound(input.id);
+        const what = `participant ${before.id}`;
+        if (before.version !== input.expectedVersion)
+          throw versionConflict(what, input.expectedVersion, before.version);
+        const after = await updateParticipantRow(tx, before.id, input.expectedVersion, {
+          sex: patch.sex,
+          diagnoses: patch.diagnoses,
+          birthYear: patch.birthYear,
+          protocolParticipantId: patch.protocolParticipantId,
+          mrnHash: patch.mrn === undefined ? undefined : patch.mrn && mrnHash(institutionId, patch.mrn),
+        });
+        if (!after) throw versionConflict(what, input.expectedVersion, before.version);
+        await recordAudit(tx, ctx, {
+          action: 'updateParticipant',
+          entityType: 'participant',
+          entityId: after.id,
+          institutionId,
+          before,
+          after,
+        });
+        return toView(ctx, after);
+      });
+    },
+
     /** Throws PARTICIPANT_NOT_FOUND. */
     async getParticipant(ctx: Ctx, id: string): Promise<ParticipantView> {
       authorize(ctx.actor, 'participants.read');
       const row = await findParticipant(db, actorInstitutionId(ctx.actor), id);
-      if (!row) throw notFound('PARTICIPANT_NOT_FOUND', `participant ${id} was not found`);
+      if (!row) throw participantNotFound(id);
       return toView(ctx, row);
     },
 

@@ -12,6 +12,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeUnique } from '../../db/pg-errors.js';
+import { participantExists, protocolCodeTaken } from './participants.errors.js';
 import { institutions } from '../institutions/institutions.table.js';
 
 export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
@@ -76,18 +77,6 @@ export const participants = pgTable(
   ],
 );
 
-describeUnique(
-  'protocol_code_unique',
-  'PROTOCOL_CODE_TAKEN',
-  (v) => `a protocol with code ${v.code ?? ''} already exists`,
-);
-describeUnique(
-  'participant_protocol_pid_unique',
-  'PARTICIPANT_EXISTS',
-  (v) => `participant ${v.protocol_participant_id ?? ''} is already registered to this protocol`,
-);
-describeUnique(
-  'participant_protocol_mrn_unique',
-  'PARTICIPANT_EXISTS',
-  () => 'a participant with this MRN is already registered to this protocol',
-);
+describeUnique('protocol_code_unique', (v) => protocolCodeTaken(v.code ?? ''));
+describeUnique('participant_protocol_pid_unique', (v) => participantExists(v.protocol_participant_id ?? ''));
+describeUnique('participant_protocol_mrn_unique', () => participantExists(null));

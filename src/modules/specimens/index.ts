@@ -6,6 +6,16 @@ export {
   type SpecimenLedger,
   type SpecimenChangeListener,
 } from './specimens.ledger.js';
+export {
+  importSpecimenHistories,
+  prepareSpecimenImport,
+  institutionHasSpecimens,
+  countSpecimens,
+  type SpecimenHistory,
+  type ImportedSpecimen,
+  type ImportedEvent,
+  type SpecimenImport,
+} from './specimens.ledger-bulk.js';
 export type {
   SpecimenCommand,
   SpecimenCommandCheck,

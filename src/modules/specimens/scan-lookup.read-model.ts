@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { databaseBusy } from '../../db/pg-errors.js';
+import { databaseBusy } from '../../errors.js';
 import { chainPath, type LocationChainEntry } from '../storage/index.js';
 
 // Read model: the scan lookup reads the specimen with its holder container's location chain
@@ -10,7 +10,7 @@ import { chainPath, type LocationChainEntry } from '../storage/index.js';
 // at a time): named prepared statements, no ORM in between, lookups arriving together batched.
 // PostgreSQL writes the specimen's JSON exactly as `toSpecimenDto` would (times as
 // `Date#toISOString` writes them), so Node neither parses nor re-serializes it; Node reads only
-// the small `facts` it needs for the location path and the permitted uses. The holder's location
+// the small `facts` it needs for the location path, the permitted uses and the ETag. The holder's location
 // chain is a column kept by a trigger (migration 0008), not a walk up the tree.
 // test/scan-lookup.test.ts holds the JSON equal to the DTO.
 
@@ -32,7 +32,7 @@ const SCAN_COLUMNS = `json_build_object(
        )::text as specimen,
        (select c.id || '/' || c.location_chain_version from container c where c.id = s.container_id) as holder,
        (select row_to_json(f)
-          from (select s.participant_id as "participantId", s.holds, s.position_row as "positionRow",
+          from (select s.version, s.participant_id as "participantId", s.holds, s.position_row as "positionRow",
                        s.position_col as "positionCol",
                        (select json_build_object('status', k.status, 'responses', k.responses, 'expiresOn', k.expires_on)
                           from consent k
@@ -65,6 +65,8 @@ select q.n::int4 as n, ${SCAN_COLUMNS}
 
 /** What the service needs to add the location and the permitted uses. */
 export interface ScanFacts {
+  /** the specimen's version, for the answer's ETag */
+  version: number;
   participantId: string | null;
   holds: string[];
   positionRow: number | null;

@@ -8,8 +8,9 @@ import { inTransaction } from '../../db/transaction.js';
 import { planPlacements, type Placement } from '../storage/index.js';
 import type { SpecimenCommand, SpecimenEdit } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { placementRace, specimenNotFound } from './specimens.errors.js';
+import { externalIdTaken, placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
+import { findExternalIdHolders } from './specimens.repo.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
 import type { HoldReason, SpecimenRow } from './specimens.table.js';
 import type { UseGate } from './specimens.use-gate.js';
@@ -174,8 +175,19 @@ export function createSpecimenActions(deps: { db: Db; ledger: SpecimenLedger; us
       ctx: Ctx,
       input: { id: string; expectedVersion: number; patch: UpdateSpecimenInput },
     ): Promise<SpecimenView> {
-      return act(ctx, input.id, 'specimens.update', async (_tx, before) => {
+      return act(ctx, input.id, 'specimens.update', async (tx, before) => {
         const p = input.patch;
+        // An external id another tube holds (checked at the version sent: a stale edit is a 412).
+        if (p.externalIds && before.version === input.expectedVersion) {
+          const ids = p.externalIds;
+          const other = (await findExternalIdHolders(tx, before.institutionId, ids)).find(
+            (h) => h.specimenId !== before.id,
+          );
+          if (other) {
+            const j = ids.findIndex((e) => e.system === other.system && e.value === other.value);
+            throw externalIdTaken(other.system, other.value, other.barcode, `externalIds.${j}`);
+          }
+        }
         const patch: SpecimenEdit = {
           ...(p.anatomicSite !== undefined ? { anatomicSite: p.anatomicSite } : {}),
           ...(p.pathologyStatus !== undefined ? { pathologyStatus: p.pathologyStatus } : {}),

@@ -1,9 +1,16 @@
 // The specimen ledger's rules, pure: how each command is checked against the lifecycle table and
 // which row patch and custody events it makes. specimens.ledger.ts writes what these decide.
-import { conflict, versionConflict } from '../../errors.js';
+import { versionConflict } from '../../errors.js';
 import type { CustodyEventInput } from '../custody/index.js';
 import type { ContainerRow } from '../storage/index.js';
 import type { SpecimenCommand, SpecimenCommandCheck } from './specimens.commands.js';
+import {
+  holdExists,
+  holdNotFound,
+  insufficientQuantity,
+  invalidTransition,
+  specimenOnHold,
+} from './specimens.errors.js';
 import { transition, type SpecimenAction } from './specimens.lifecycle.js';
 import type { NewSpecimenRow } from './specimens.repo.js';
 import type { SpecimenRow } from './specimens.table.js';
@@ -82,30 +89,15 @@ const minus = (a: number, b: number) => Math.round((a - b) * 10_000) / 10_000;
 export function refuse(row: SpecimenRow, action: SpecimenAction, opts: { depleted?: boolean } = {}) {
   const t = transition(row.status, action, { held: row.holds.length > 0, depleted: opts.depleted });
   if (t.ok) return t.to;
-  if (t.blockedBy === 'hold') {
-    throw conflict(
-      'SPECIMEN_ON_HOLD',
-      `specimen ${row.barcode} is on hold (${row.holds.join(', ')}): cannot ${action}`,
-      { holds: row.holds },
-    );
-  }
-  throw conflict('INVALID_TRANSITION', `cannot ${action} specimen ${row.barcode}: it is ${row.status}`, {
-    currentStatus: row.status,
-    action,
-  });
+  if (t.blockedBy === 'hold') throw specimenOnHold(row, action);
+  throw invalidTransition(row, action);
 }
 
 function drawn(row: SpecimenRow, quantity: number, action: SpecimenAction) {
   // Status and holds first: a consumed or destroyed tube is refused as such, not as empty.
   refuse(row, action);
   const remaining = minus(row.availableQuantity, quantity);
-  if (remaining < 0) {
-    throw conflict(
-      'INSUFFICIENT_QUANTITY',
-      `specimen ${row.barcode} has ${row.availableQuantity} ${row.unit} available; ${quantity} ${row.unit} were requested`,
-      { availableQuantity: row.availableQuantity },
-    );
-  }
+  if (remaining < 0) throw insufficientQuantity({ row, quantity });
   return { remaining, to: refuse(row, action, { depleted: remaining === 0 }) };
 }
 
@@ -121,13 +113,11 @@ export function checkCommand(c: SpecimenCommandCheck): void {
       return;
     case 'place_hold':
       refuse(row, 'place_hold');
-      if (row.holds.includes(c.reason))
-        throw conflict('HOLD_EXISTS', `specimen ${row.barcode} is already on ${c.reason} hold`);
+      if (row.holds.includes(c.reason)) throw holdExists(row, c.reason);
       return;
     case 'release_hold':
       refuse(row, 'release_hold');
-      if (!row.holds.includes(c.reason))
-        throw conflict('HOLD_NOT_FOUND', `specimen ${row.barcode} has no ${c.reason} hold`);
+      if (!row.holds.includes(c.reason)) throw holdNotFound(row, c.reason);
       return;
     default:
       refuse(row, ACTION_OF[c.kind]);

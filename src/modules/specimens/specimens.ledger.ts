@@ -19,7 +19,7 @@ import {
   type SpecimenChange,
 } from './specimens.ledger-rules.js';
 import { lockSpecimens, lockSpecimensByBarcode, type NewSpecimenRow } from './specimens.repo.js';
-import { specimens, type SpecimenRow } from './specimens.table.js';
+import { specimenExternalIds, specimens, type SpecimenRow } from './specimens.table.js';
 
 export { refuse, checkCommand } from './specimens.ledger-rules.js';
 
@@ -70,6 +70,31 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
   async function notifyChanged(tx: Tx, ctx: Ctx, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     for (const l of listeners) await l.specimensChanged(tx, ctx, ids);
+  }
+
+  /**
+   * The external ids the rows list become theirs in specimen_external_id (unique per institution:
+   * a pair another tube holds fails there). With `replace`, the rows' earlier pairs go first.
+   */
+  async function holdExternalIds(tx: Tx, rows: SpecimenRow[], replace: boolean): Promise<void> {
+    if (rows.length === 0) return;
+    if (replace)
+      await tx.delete(specimenExternalIds).where(
+        inArray(
+          specimenExternalIds.specimenId,
+          rows.map((r) => r.id),
+        ),
+      );
+    const held = new Map<string, typeof specimenExternalIds.$inferInsert>();
+    for (const r of rows)
+      for (const e of r.externalIds)
+        held.set(JSON.stringify([r.id, e.system, e.value]), {
+          institutionId: r.institutionId,
+          system: e.system,
+          value: e.value,
+          specimenId: r.id,
+        });
+    if (held.size > 0) await tx.insert(specimenExternalIds).values([...held.values()]);
   }
 
   /** One tube: its patch as a plain UPDATE, guarded by the version it was locked (or edited) at. */
@@ -172,6 +197,11 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     );
     const after =
       changes.length === 1 ? await updateOne(tx, changes[0]!, heads) : await updateMany(tx, changes, heads);
+    await holdExternalIds(
+      tx,
+      after.filter((_, i) => changes[i]!.patch.externalIds !== undefined),
+      true,
+    );
     await notifyChanged(
       tx,
       ctx,
@@ -311,6 +341,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
           }),
         )
         .returning();
+      await holdExternalIds(tx, inserted, false);
       await notifyChanged(
         tx,
         ctx,

@@ -5,7 +5,7 @@ import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, batchRejected } from '../../errors.js';
+import { batchRejected, type DomainError } from '../../errors.js';
 import {
   SPECIMEN_TYPE_INFO,
   isDerivativeAllowed,
@@ -14,7 +14,7 @@ import {
 import { planPlacements } from '../storage/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { placementRace, specimenNotFound } from './specimens.errors.js';
+import { barcodeTaken, derivativeNotAllowed, placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import {
   findAncestors,
@@ -90,26 +90,15 @@ export function createSpecimenLineage(deps: {
         const errors = new Map<number, DomainError>();
         const dup = new Map<string, number>();
         barcodes.forEach((b, i) => {
-          if (dup.has(b))
-            errors.set(
-              i,
-              new DomainError('conflict', 'BARCODE_TAKEN', `barcode ${b} appears twice in this request`, [
-                { field: `${field(i)}barcode`, message: 'duplicate' },
-              ]),
-            );
-          dup.set(b, i);
+          const first = dup.get(b);
+          if (first !== undefined) errors.set(i, barcodeTaken(b, `${field(i)}barcode`, first));
+          else dup.set(b, i);
         });
         const taken = new Set(
           (await findSpecimensByBarcodes(tx, institutionId, barcodes)).map((s) => s.barcode),
         );
         barcodes.forEach((b, i) => {
-          if (taken.has(b))
-            errors.set(
-              i,
-              new DomainError('conflict', 'BARCODE_TAKEN', `a specimen with barcode ${b} already exists`, [
-                { field: `${field(i)}barcode`, message: 'already registered' },
-              ]),
-            );
+          if (taken.has(b)) errors.set(i, barcodeTaken(b, `${field(i)}barcode`));
         });
         const plan = await planPlacements(
           tx,
@@ -191,12 +180,7 @@ export function createSpecimenLineage(deps: {
         input.consumedQuantity,
         (parent) => {
           if (!isDerivativeAllowed(parent.type, input.type)) {
-            throw new DomainError(
-              'unprocessable',
-              'DERIVATIVE_NOT_ALLOWED',
-              `${input.type} cannot be derived from ${parent.type}`,
-              [{ field: 'type', message: `not derivable from ${parent.type}` }],
-            );
+            throw derivativeNotAllowed(input.type, parent.type);
           }
           return input.type;
         },

@@ -38,10 +38,10 @@ export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: Us
     /**
      * Scan lookup by barcode: the specimen as `toSpecimenDto` writes it, its location and the uses
      * the donor's consent allows now (empty while on hold), as the UTF-8 bytes of its JSON
-     * (`ScanDto`). Serialized once, by PostgreSQL and here, because it is the hottest call;
-     * GraphQL parses it. Throws SPECIMEN_NOT_FOUND.
+     * (`ScanDto`), with its version (the ETag). Serialized once, by PostgreSQL and here, because
+     * it is the hottest call; GraphQL parses it. Throws SPECIMEN_NOT_FOUND.
      */
-    async scanSpecimen(ctx: Ctx, barcode: string): Promise<Buffer> {
+    async scanSpecimen(ctx: Ctx, barcode: string): Promise<{ json: Buffer; version: number }> {
       authorize(ctx.actor, 'specimens.read');
       const found = await scanLookup(actorInstitutionId(ctx.actor), barcode);
       if (!found) throw specimenNotFound(barcode, 'barcode');
@@ -69,7 +69,7 @@ export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: Us
       const body = Buffer.allocUnsafe(headBytes + Buffer.byteLength(tail));
       body.write(head, 0, headBytes);
       body.write(tail, headBytes);
-      return body;
+      return { json: body, version: f.version };
     },
 
     async getSpecimensByIds(ctx: Ctx, ids: readonly string[]): Promise<SpecimenView[]> {
@@ -129,12 +129,28 @@ export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: Us
       return specimenViews(db, institutionId, rows);
     },
 
-    /** The custody chain, oldest first. Throws SPECIMEN_NOT_FOUND. */
-    async getCustody(ctx: Ctx, id: string): Promise<CustodyEventRow[]> {
+    /**
+     * The custody chain, oldest first: a keyset page by `seq` when `limit` is given, the whole
+     * chain otherwise. Throws SPECIMEN_NOT_FOUND, INVALID_CURSOR.
+     */
+    async getCustody(
+      ctx: Ctx,
+      id: string,
+      page: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<CustodyEventRow>> {
       authorize(ctx.actor, 'custody.read');
+      const afterSeq = decodeCursor(page.cursor, z.number().int().min(0));
       const row = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
       if (!row) throw specimenNotFound(id);
-      return listCustodyEvents(db, id);
+      if (page.limit === undefined)
+        return { items: await listCustodyEvents(db, id, { afterSeq }), nextCursor: null };
+      const rows = await listCustodyEvents(db, id, { afterSeq, limit: page.limit + 1 });
+      return toPage(
+        rows,
+        page.limit,
+        (e) => e.seq,
+        (e) => e,
+      );
     },
 
     /** Recomputes the chain; reports the first break. Throws SPECIMEN_NOT_FOUND. */

@@ -4,15 +4,25 @@ import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, badRequest, batchRejected } from '../../errors.js';
+import { batchRejected, type DomainError } from '../../errors.js';
 import { SPECIMEN_TYPE_INFO } from '../../vocabulary/specimen-types.js';
-import { findParticipantsAndProtocols } from '../participants/index.js';
+import {
+  findParticipantsAndProtocols,
+  participantNotFound,
+  protocolNotFound,
+} from '../participants/index.js';
 import { planPlacements, type PlacementRequest } from '../storage/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { placementRace } from './specimens.errors.js';
+import {
+  barcodeTaken,
+  containerRequired,
+  externalIdTaken,
+  placementRace,
+  protocolMismatch,
+} from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
-import { findSpecimensByBarcodes } from './specimens.repo.js';
+import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import type { RegisterSpecimenInput } from './specimens.schemas.js';
 import type { UseGate } from './specimens.use-gate.js';
 
@@ -33,39 +43,47 @@ async function checkReferences(
   );
   for (const i of items) {
     if (i.participantId && !found.participantProtocol.has(i.participantId)) {
-      errors.set(
-        i.index,
-        new DomainError(
-          'unprocessable',
-          'PARTICIPANT_NOT_FOUND',
-          `participant ${i.participantId} was not found`,
-          [{ field: `${i.field}participantId`, message: 'unknown participant' }],
-        ),
-      );
+      errors.set(i.index, participantNotFound(i.participantId, `${i.field}participantId`, 'reference'));
     } else if (i.protocolId && !found.protocolIds.has(i.protocolId)) {
-      errors.set(
-        i.index,
-        new DomainError('unprocessable', 'PROTOCOL_NOT_FOUND', `protocol ${i.protocolId} was not found`, [
-          { field: `${i.field}protocolId`, message: 'unknown protocol' },
-        ]),
-      );
+      errors.set(i.index, protocolNotFound(i.protocolId, `${i.field}protocolId`, 'reference'));
     } else if (
       i.participantId &&
       i.protocolId &&
       found.participantProtocol.get(i.participantId) !== i.protocolId
     ) {
-      errors.set(
-        i.index,
-        new DomainError(
-          'unprocessable',
-          'PROTOCOL_MISMATCH',
-          `participant ${i.participantId} is not registered to protocol ${i.protocolId}`,
-          [{ field: `${i.field}protocolId`, message: 'participant belongs to another protocol' }],
-        ),
-      );
+      errors.set(i.index, protocolMismatch(i.participantId, i.protocolId, `${i.field}protocolId`));
     }
   }
   return found.participantProtocol;
+}
+
+/**
+ * External ids (system, value) name one tube of the institution: none may be held by another
+ * specimen or listed by an earlier item of the same request.
+ */
+async function checkExternalIds(
+  tx: Tx,
+  institutionId: string,
+  inputs: RegisterSpecimenInput[],
+  field: (i: number) => string,
+  errors: Map<number, DomainError>,
+) {
+  const firstItem = new Map<string, number>();
+  const key = (e: { system: string; value: string }) => JSON.stringify([e.system, e.value]);
+  inputs.forEach((s, i) =>
+    (s.externalIds ?? []).forEach((e, j) => {
+      const first = firstItem.get(key(e));
+      if (first === undefined) firstItem.set(key(e), i);
+      else if (first !== i)
+        errors.set(i, externalIdTaken(e.system, e.value, null, `${field(i)}externalIds.${j}`, first));
+    }),
+  );
+  const wanted = inputs.flatMap((s) => s.externalIds ?? []);
+  for (const h of await findExternalIdHolders(tx, institutionId, wanted)) {
+    const i = firstItem.get(key(h))!;
+    const j = (inputs[i]!.externalIds ?? []).findIndex((e) => key(e) === key(h));
+    errors.set(i, externalIdTaken(h.system, h.value, h.barcode, `${field(i)}externalIds.${j}`));
+  }
 }
 
 export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
@@ -87,15 +105,7 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
         inputs.forEach((s, i) => {
           const first = seen.get(s.barcode);
           if (first !== undefined) {
-            errors.set(
-              i,
-              new DomainError(
-                'conflict',
-                'BARCODE_TAKEN',
-                `barcode ${s.barcode} appears twice in this request (items ${first} and ${i})`,
-                [{ field: `${field(i)}barcode`, message: 'duplicate in request' }],
-              ),
-            );
+            errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`, first));
           } else seen.set(s.barcode, i);
         });
         const taken = new Set(
@@ -103,25 +113,13 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
         );
         inputs.forEach((s, i) => {
           if (taken.has(s.barcode)) {
-            errors.set(
-              i,
-              new DomainError(
-                'conflict',
-                'BARCODE_TAKEN',
-                `a specimen with barcode ${s.barcode} already exists`,
-                [{ field: `${field(i)}barcode`, message: 'already registered' }],
-              ),
-            );
+            errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));
           }
           if (s.position && !s.containerId) {
-            errors.set(
-              i,
-              badRequest('CONTAINER_REQUIRED', 'a position needs a containerId', [
-                { field: `${field(i)}containerId`, message: 'required with position' },
-              ]),
-            );
+            errors.set(i, containerRequired('a position', `${field(i)}containerId`));
           }
         });
+        await checkExternalIds(tx, institutionId, inputs, field, errors);
         const participantProtocol = await checkReferences(
           tx,
           institutionId,

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { specimens, type SpecimenRow } from './specimens.table.js';
+import { specimenExternalIds, specimens, type SpecimenRow } from './specimens.table.js';
 
 export type NewSpecimenRow = typeof specimens.$inferInsert;
 
@@ -139,3 +139,28 @@ export async function findDescendants(db: DbOrTx, institutionId: string, id: str
 }
 
 export { specimens };
+
+/** Which specimens of the institution hold these external ids (system, value), with their barcodes. */
+export async function findExternalIdHolders(
+  handle: DbOrTx,
+  institutionId: string,
+  ids: readonly { system: string; value: string }[],
+): Promise<{ system: string; value: string; specimenId: string; barcode: string }[]> {
+  if (ids.length === 0) return [];
+  return handle
+    .select({
+      system: specimenExternalIds.system,
+      value: specimenExternalIds.value,
+      specimenId: specimenExternalIds.specimenId,
+      barcode: specimens.barcode,
+    })
+    .from(specimenExternalIds)
+    .innerJoin(specimens, eq(specimens.id, specimenExternalIds.specimenId))
+    .where(
+      and(
+        eq(specimenExternalIds.institutionId, institutionId),
+        sql`(${specimenExternalIds.system}, ${specimenExternalIds.value}) in (
+          select x.system, x.value from jsonb_to_recordset(${JSON.stringify(ids)}::jsonb) as x(system text, value text))`,
+      ),
+    );
+}

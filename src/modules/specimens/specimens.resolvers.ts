@@ -75,10 +75,10 @@ export const specimenResolvers: IResolvers = {
     },
     async specimenByBarcode(_root, args: unknown, { biobank, services }) {
       const { barcode: code } = z.object({ barcode }).parse(args);
-      const json = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
+      const scan = await nullIfNotFound('SPECIMEN_NOT_FOUND', () =>
         services.specimens.scanSpecimen(biobank, code),
       );
-      return json && (JSON.parse(json.toString('utf8')) as ScanDto);
+      return scan && (JSON.parse(scan.json.toString('utf8')) as ScanDto);
     },
     async lineage(_root, args: unknown, { biobank, services }) {
       const l = await services.specimens.getLineage(biobank, idArgs.parse(args).id);
@@ -89,8 +89,8 @@ export const specimenResolvers: IResolvers = {
       };
     },
     async custody(_root, args: unknown, { biobank, services }) {
-      const events = await services.specimens.getCustody(biobank, specimenIdArgs.parse(args).specimenId);
-      return events.map(toCustodyEventDto);
+      const chain = await services.specimens.getCustody(biobank, specimenIdArgs.parse(args).specimenId);
+      return chain.items.map(toCustodyEventDto);
     },
     async verifyCustody(_root, args: unknown, { biobank, services }) {
       return services.specimens.verifyCustody(biobank, specimenIdArgs.parse(args).specimenId);

@@ -3,9 +3,16 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
 import type { Db } from '../../db/client.js';
-import { etag, preconditionVersion } from '../../http/etag.js';
+import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
-import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
+import {
+  POST_ERRORS,
+  errorResponses,
+  idParams,
+  idempotencyHeaders,
+  pageOf,
+  pageQuery,
+} from '../../http/schemas.js';
 import {
   custodyEventDto,
   aliquotInput,
@@ -50,6 +57,20 @@ const verifyDto = z.object({
     .nullable(),
 });
 
+/**
+ * The custody list's page query. Without `limit` it answers the whole chain (from the cursor on),
+ * as it always did; with it, pages of that many events.
+ */
+const custodyQuery = pageQuery.extend({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .optional()
+    .describe('events per page; without it, the whole chain (from `cursor` on)'),
+});
+
 const childrenDto = z.object({ parent: specimenDto, children: z.array(specimenDto) });
 
 /**
@@ -80,7 +101,11 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         response: { 201: specimenDto, ...errorResponses(403, 404, ...POST_ERRORS) },
       },
     },
-    (req, reply) => execute(db, req, reply, 201, (ctx) => specimens.registerSpecimen(ctx, req.body), one),
+    (req, reply) =>
+      withEtag(
+        reply,
+        execute(db, req, reply, 201, (ctx) => specimens.registerSpecimen(ctx, req.body), one),
+      ),
   );
 
   r.post(
@@ -147,16 +172,16 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
     async (req, reply) => {
       // The service answers the JSON's bytes (see scanSpecimen): sent as they are, not serialized
       // again, so past the type provider, which expects the object.
-      const json = await execute(
+      const scan = await execute(
         db,
         req,
         reply,
         200,
         (ctx) => specimens.scanSpecimen(ctx, req.params.barcode),
-        (j) => j,
+        (s) => s,
       );
       const raw: FastifyReply = reply;
-      return raw.type('application/json; charset=utf-8').send(json);
+      return raw.header('etag', etag(scan.version)).type('application/json; charset=utf-8').send(scan.json);
     },
   );
 
@@ -233,13 +258,16 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         },
       },
       (req, reply) =>
-        execute(
-          db,
-          req,
+        withEtag(
           reply,
-          200,
-          (ctx) => run(specimens, ctx, req.params.id, req.body as z.output<S>),
-          one,
+          execute(
+            db,
+            req,
+            reply,
+            200,
+            (ctx) => run(specimens, ctx, req.params.id, req.body as z.output<S>),
+            one,
+          ),
         ),
     );
 
@@ -383,8 +411,9 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
       schema: {
         operationId: 'getCustody',
         tags: ['custody'],
-        summary: 'The custody chain of a specimen, oldest first',
+        summary: 'The custody chain of a specimen, oldest first, paged (pass `nextCursor` back as `cursor`)',
         params: idParams,
+        querystring: custodyQuery,
         response: { 200: pageOf(custodyEventDto), ...errorResponses(403, 404) },
       },
     },
@@ -394,10 +423,10 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
         req,
         reply,
         200,
-        (ctx) => specimens.getCustody(ctx, req.params.id),
-        (events) => ({
-          items: events.map(toCustodyEventDto),
-          nextCursor: null,
+        (ctx) => specimens.getCustody(ctx, req.params.id, req.query),
+        (page) => ({
+          items: page.items.map(toCustodyEventDto),
+          nextCursor: page.nextCursor,
         }),
       ),
   );

@@ -8,6 +8,7 @@ import { DomainError, batchRejected } from '../../errors.js';
 import { planPlacements } from '../storage/index.js';
 import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
+import { containerRequired, duplicateScan, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { barcode, instant, positionLabelInput } from './specimens.schemas.js';
 import type { UseGate } from './specimens.use-gate.js';
@@ -44,31 +45,13 @@ export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGat
         const seen = new Map<string, number>();
         scans.forEach((s, i) => {
           if (!byBarcode.has(s.barcode)) {
-            errors.set(
-              i,
-              new DomainError('not_found', 'SPECIMEN_NOT_FOUND', `no specimen has barcode ${s.barcode}`, [
-                { field: `scans.${i}.barcode`, message: 'unknown barcode' },
-              ]),
-            );
+            errors.set(i, specimenNotFound(s.barcode, `scans.${i}.barcode`));
           } else if (seen.has(s.barcode)) {
-            errors.set(
-              i,
-              new DomainError(
-                'conflict',
-                'DUPLICATE_SCAN',
-                `barcode ${s.barcode} is scanned twice (items ${seen.get(s.barcode)} and ${i})`,
-                [{ field: `scans.${i}.barcode`, message: 'scanned twice' }],
-              ),
-            );
+            errors.set(i, duplicateScan(s.barcode, seen.get(s.barcode)!, i, `scans.${i}.barcode`));
           }
           seen.set(s.barcode, i);
           if ((s.action === 'store' || s.action === 'move') && !s.containerId) {
-            errors.set(
-              i,
-              new DomainError('bad_request', 'CONTAINER_REQUIRED', `${s.action} needs a containerId`, [
-                { field: `scans.${i}.containerId`, message: 'required' },
-              ]),
-            );
+            errors.set(i, containerRequired(s.action, `scans.${i}.containerId`));
           }
         });
         // Tubes leaving their positions in this batch free them for others in the same batch. A
@@ -120,16 +103,7 @@ export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGat
             commands.push(command);
           } catch (err) {
             if (!(err instanceof DomainError)) throw err;
-            errors.set(
-              i,
-              new DomainError(
-                err.kind,
-                err.code,
-                err.message,
-                [{ field: `scans.${i}.action`, message: err.message }],
-                err.details,
-              ),
-            );
+            errors.set(i, err.atField(`scans.${i}.action`));
           }
         });
         // Every check-out passes the consent gate, with the default use when none is named.

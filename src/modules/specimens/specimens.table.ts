@@ -16,11 +16,13 @@ import {
 } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tstz, updatedAt, versionColumn } from '../../db/columns.js';
 import { describeCheck, describeUnique } from '../../db/pg-errors.js';
+import { positionOccupied } from '../../errors.js';
 import { institutions } from '../institutions/institutions.table.js';
 import { participants, protocols } from '../participants/participants.table.js';
 import { containers } from '../storage/storage.table.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
+import { barcodeTaken, externalIdTaken, insufficientQuantity } from './specimens.errors.js';
 
 export const LINEAGES = ['primary', 'aliquot', 'derivative'] as const;
 export const PATHOLOGY_STATUSES = [
@@ -105,16 +107,35 @@ export const specimens = pgTable(
   ],
 );
 
-describeUnique(
-  'specimen_barcode_unique',
-  'BARCODE_TAKEN',
-  (v) => `a specimen with barcode ${v.barcode ?? ''} already exists`,
+/**
+ * Which specimen holds each external id (system, value) of the institution: an LIS id names one
+ * tube. The specimen's `external_ids` array is what the API shows; a unique index cannot span the
+ * elements of an array, so the pairs are kept here too, written only by the specimen ledger
+ * (register and edit) in the same transaction. Migration 0009 filled it from existing rows,
+ * keeping the oldest specimen as the holder of a pair several listed.
+ */
+export const specimenExternalIds = pgTable(
+  'specimen_external_id',
+  {
+    institutionId: uuid('institution_id')
+      .notNull()
+      .references(() => institutions.id),
+    system: varchar('system', { length: 40 }).notNull(),
+    value: varchar('value', { length: 120 }).notNull(),
+    specimenId: uuid('specimen_id')
+      .notNull()
+      .references(() => specimens.id),
+  },
+  (t) => [
+    uniqueIndex('specimen_external_id_unique').on(t.institutionId, t.system, t.value),
+    index('specimen_external_id_specimen_idx').on(t.specimenId),
+  ],
 );
-describeUnique('specimen_position_unique', 'POSITION_OCCUPIED', () => 'that position is already occupied');
-describeCheck(
-  'specimen_quantity_nonnegative',
-  'INSUFFICIENT_QUANTITY',
-  () => 'not enough quantity is available',
-);
+
+describeUnique('specimen_barcode_unique', (v) => barcodeTaken(v.barcode ?? ''));
+// A race: the check before the write found the pair free; the holder is not known here.
+describeUnique('specimen_external_id_unique', (v) => externalIdTaken(v.system ?? '', v.value ?? '', null));
+describeUnique('specimen_position_unique', () => positionOccupied(null));
+describeCheck('specimen_quantity_nonnegative', () => insufficientQuantity(null));
 
 export type SpecimenRow = typeof specimens.$inferSelect;

@@ -1,8 +1,7 @@
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { notFound } from '../../errors.js';
-import { findInstitutionById } from '../institutions/index.js';
+import { findInstitutionById, institutionNotFound } from '../institutions/index.js';
 import { listProtocolRows } from '../participants/index.js';
 import { toMiabisCollection, type CollectionAggregate } from './miabis.js';
 import { miabisCollectionFigures } from './miabis-collections.read-model.js';
@@ -21,7 +20,7 @@ export function createMiabisService(deps: { db: Db }) {
       authorize(ctx.actor, 'standards.read');
       const institutionId = actorInstitutionId(ctx.actor);
       const institution = await findInstitutionById(db, institutionId);
-      if (!institution) throw notFound('INSTITUTION_NOT_FOUND', `institution ${institutionId} was not found`);
+      if (!institution) throw institutionNotFound(institutionId);
       const [figures, protocolRows] = await Promise.all([
         miabisCollectionFigures(db, institutionId),
         listProtocolRows(db, institutionId),

@@ -2,10 +2,11 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, actorLabel, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { notFound, unprocessable, versionConflict } from '../../errors.js';
+import { versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
 import { normalizeRules } from './quality-rules.js';
 import { currentRulesetRows, findRuleset, insertRuleset } from './quality-rules.repo.js';
+import { qualityRulesVersionNotFound, rulesetRefused } from './standards.errors.js';
 import type { PutQualityRulesInput } from './standards.schemas.js';
 import { ownProtocol } from './standards.protocols.js';
 import type { QualityRulesetRow } from './standards.table.js';
@@ -19,11 +20,7 @@ export function createQualityRulesService(deps: { db: Db }) {
       authorize(ctx.actor, 'standards.read');
       await ownProtocol(db, actorInstitutionId(ctx.actor), protocolId);
       const row = await findRuleset(db, protocolId, version);
-      if (!row && version !== undefined)
-        throw notFound(
-          'QUALITY_RULES_VERSION_NOT_FOUND',
-          `protocol ${protocolId} has no quality rules version ${version}`,
-        );
+      if (!row && version !== undefined) throw qualityRulesVersionNotFound(protocolId, version);
       return { protocolId, row: row ?? null };
     },
 
@@ -41,10 +38,8 @@ export function createQualityRulesService(deps: { db: Db }) {
       authorize(ctx.actor, 'standards.manage');
       const institutionId = actorInstitutionId(ctx.actor);
       const { rules, problems } = normalizeRules(input.rules);
-      if (problems.length) {
-        const first = problems[0]!;
-        throw unprocessable(first.code ?? 'UNKNOWN_RULE_FIELD', `${first.field}: ${first.message}`, problems);
-      }
+      const [first, ...more] = problems;
+      if (first) throw rulesetRefused([first, ...more]);
       return inTransaction(db, ctx, async (tx) => {
         // The protocol row lock serialises two saves of the same rules.
         const protocol = await ownProtocol(tx, institutionId, protocolId, true);

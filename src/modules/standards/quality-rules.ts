@@ -2,9 +2,9 @@
 // normalisation a ruleset goes through before it is saved, and the evaluation of one rule on one
 // specimen (check code rule.<id>). Pure: no I/O.
 
-import type { FieldProblem } from '../../errors.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import { SPREC_PROCESS_FIELDS, formatMinutes } from './sprec.compute.js';
+import type { RuleProblem } from './standards.errors.js';
 import type { QualityRule, QualityRuleInput } from './standards.schemas.js';
 import type { CheckResult, SpecimenFacts } from './standards.rules.js';
 import type { QcOutcome } from './standards.table.js';
@@ -60,9 +60,9 @@ const defaultRuleId = (r: QualityRuleInput) =>
  */
 export function normalizeRules(inputs: readonly QualityRuleInput[]): {
   rules: QualityRule[];
-  problems: FieldProblem[];
+  problems: RuleProblem[];
 } {
-  const problems: FieldProblem[] = [];
+  const problems: RuleProblem[] = [];
   const explicit = new Set<string>();
   inputs.forEach((r, i) => {
     if (r.id === undefined) return;

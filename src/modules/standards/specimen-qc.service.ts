@@ -1,10 +1,9 @@
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { DomainError } from '../../errors.js';
 import { loadConsentContexts } from '../consent/index.js';
 import { verifyChain } from '../custody/index.js';
-import { findSpecimen } from '../specimens/index.js';
+import { findSpecimen, specimenNotFound } from '../specimens/index.js';
 import { custodyChainsOf } from '../custody/index.js';
 import { loadQcFacts } from './qc-facts.read-model.js';
 import type { QcRecorder } from './qc-recorder.js';
@@ -26,10 +25,7 @@ export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder }) 
       return db.transaction(
         async (tx) => {
           const specimen = await findSpecimen(tx, institutionId, specimenId);
-          if (!specimen)
-            throw new DomainError('not_found', 'SPECIMEN_NOT_FOUND', `specimen ${specimenId} was not found`, [
-              { field: 'id', message: 'unknown specimen' },
-            ]);
+          if (!specimen) throw specimenNotFound(specimenId);
           const { results, history } = await specimenQcRecord(tx, specimenId);
           return { specimen, results, history };
         },

@@ -1,7 +1,7 @@
 import type { Ctx } from '../../context.js';
 import { authorize } from '../../auth/roles.js';
-import { badRequest } from '../../errors.js';
 import { decodeSprec, type SprecDecodeResult } from './sprec.js';
+import { sprecCodeEmpty, sprecVersionUnsupported } from './standards.errors.js';
 import { SPREC_VERSIONS, isSprecVersion } from './sprec.vocabulary.js';
 import type { SprecDecodeQuery } from './standards.schemas.js';
 
@@ -15,18 +15,10 @@ export function createSprecDecodeService() {
     async decodeSprec(ctx: Ctx, q: SprecDecodeQuery): Promise<SprecDecodeResult> {
       authorize(ctx.actor, 'standards.read');
       if (!isSprecVersion(q.version)) {
-        throw badRequest(
-          'SPREC_VERSION_UNSUPPORTED',
-          `SPREC version '${q.version}' is not supported; use one of ${SPREC_VERSIONS.join(', ')}`,
-          [{ field: 'version', message: `one of ${SPREC_VERSIONS.join(', ')}` }],
-        );
+        throw sprecVersionUnsupported(q.version, SPREC_VERSIONS);
       }
       if (q.code.trim().length === 0) {
-        throw badRequest(
-          'SPREC_CODE_EMPTY',
-          'the code is empty; a SPREC code has 7 elements separated by "-"',
-          [{ field: 'code', message: 'empty' }],
-        );
+        throw sprecCodeEmpty();
       }
       return decodeSprec(q.code.trim(), q.version, q.kind ? { expectedKind: q.kind } : {});
     },

@@ -3,7 +3,6 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, actorLabel, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { notFound } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/index.js';
@@ -31,6 +30,7 @@ import { memoDecoder } from './standards.rules.js';
 import { withoutCommitFlush } from './standards.sql.js';
 import type { StartRunInput } from './standards.schemas.js';
 import type { StandardizationRunRow } from './standards.table.js';
+import { runNotFound } from './standards.errors.js';
 
 /** Specimens per batch-run chunk: one load query and one write statement each. */
 export const RUN_CHUNK = 2_000;
@@ -45,7 +45,7 @@ export interface RunHooks {
 /** A run of the actor's institution. Throws RUN_NOT_FOUND. */
 export async function ownRun(db: Db, ctx: Ctx, id: string): Promise<StandardizationRunRow> {
   const row = await findOwnRun(db, actorInstitutionId(ctx.actor), id);
-  if (!row) throw notFound('RUN_NOT_FOUND', `standardization run ${id} was not found`);
+  if (!row) throw runNotFound(id);
   return row;
 }
 
@@ -154,7 +154,7 @@ export function createStandardizationRunsService(deps: StandardizationRunsDeps) 
      */
     async processRun(ctx: Ctx, runId: string, hooks: RunHooks = {}): Promise<StandardizationRunRow> {
       const found = await findRun(db, runId);
-      if (!found) throw notFound('RUN_NOT_FOUND', `standardization run ${runId} was not found`);
+      if (!found) throw runNotFound(runId);
       if (found.status === 'completed' || found.status === 'failed') return found;
       const institutionId = found.institutionId;
       const scope = runScope(institutionId, found.filter);

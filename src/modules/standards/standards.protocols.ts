@@ -1,6 +1,5 @@
 import type { DbOrTx } from '../../db/client.js';
-import { DomainError } from '../../errors.js';
-import { findProtocol, type ProtocolRow } from '../participants/index.js';
+import { findProtocol, protocolNotFound, type ProtocolRow } from '../participants/index.js';
 
 /**
  * The institution's protocol by id (with `lock`, FOR UPDATE), as quality rules and run filters name
@@ -13,9 +12,6 @@ export async function ownProtocol(
   lock = false,
 ): Promise<ProtocolRow> {
   const row = await findProtocol(handle, institutionId, id, { lock });
-  if (!row)
-    throw new DomainError('not_found', 'PROTOCOL_NOT_FOUND', `protocol ${id} was not found`, [
-      { field: 'protocolId', message: 'unknown protocol' },
-    ]);
+  if (!row) throw protocolNotFound(id, 'protocolId');
   return row;
 }

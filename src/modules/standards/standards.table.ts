@@ -16,6 +16,7 @@ import { describeUnique } from '../../db/pg-errors.js';
 import { institutions } from '../institutions/institutions.table.js';
 import { protocols } from '../participants/participants.table.js';
 import { specimens } from '../specimens/specimens.table.js';
+import { qualityRulesConflict } from './standards.errors.js';
 
 export const QC_OUTCOMES = ['pass', 'warn', 'fail'] as const;
 export type QcOutcome = (typeof QC_OUTCOMES)[number];
@@ -48,11 +49,7 @@ export const qualityRulesets = pgTable(
   },
   (t) => [uniqueIndex('quality_ruleset_version_unique').on(t.protocolId, t.version)],
 );
-describeUnique(
-  'quality_ruleset_version_unique',
-  'QUALITY_RULES_CONFLICT',
-  () => 'another change to these quality rules was saved a moment ago; read them again and retry',
-);
+describeUnique('quality_ruleset_version_unique', qualityRulesConflict);
 
 /**
  * The current result of each check on each specimen (one row per specimen and check). A re-check

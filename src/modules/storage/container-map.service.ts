@@ -3,7 +3,6 @@
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
-import { badRequest } from '../../errors.js';
 import { tubesInContainers, type ContainedTube } from './container-contents.read-model.js';
 import { allPositions, positionLabel } from './grid.js';
 import type { ContainerMap, MapOccupant } from './storage.dto.js';
@@ -13,13 +12,8 @@ import {
   loadContainersWithAncestors,
   requireContainer,
 } from './storage.repo.js';
-import {
-  KIND_LABEL,
-  SPECIMEN_HOLDERS,
-  containerNotFound,
-  containerPath,
-  typeAllowed,
-} from './storage.rules.js';
+import { containerNotFound, noGrid } from './storage.errors.js';
+import { SPECIMEN_HOLDERS, containerPath, typeAllowed } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 
 export interface FreePosition {
@@ -72,9 +66,7 @@ export function createContainerMapService(deps: { db: Db }) {
       const c = byId.get(id);
       if (!c) throw containerNotFound(id, 'id');
       if (!c.gridRows || !c.gridCols || !c.gridScheme) {
-        throw badRequest('NO_GRID', `${KIND_LABEL[c.kind].toLowerCase()} ${c.barcode} has no grid`, [
-          { field: 'id', message: 'no grid' },
-        ]);
+        throw noGrid(c, 'map');
       }
       const { gridRows: rows, gridCols: cols, gridScheme: scheme } = c;
       const occupants = new Map<string, MapOccupant>();

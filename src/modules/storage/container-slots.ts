@@ -1,10 +1,10 @@
 // Slots: where a container sits in its parent's grid (a box in a rack), for creating and moving
 // containers. Positions of tubes in a box are placement's business (storage.placement.ts).
 import type { DbOrTx } from '../../db/client.js';
-import { DomainError, badRequest } from '../../errors.js';
 import { parsePosition } from './grid.js';
+import { positionOutsideGrid, slotNotAllowed, slotOccupied } from './storage.errors.js';
 import { findContainerInSlot } from './storage.repo.js';
-import { KIND_LABEL, labelOf } from './storage.rules.js';
+import { labelOf } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 
 export type Slot = { row: number; col: number };
@@ -13,19 +13,11 @@ export type Slot = { row: number; col: number };
 export function slotOf(parent: ContainerRow, label: string | undefined, field = 'slot'): Slot | null {
   if (!label) return null;
   if (!parent.gridRows || !parent.gridCols || !parent.gridScheme) {
-    throw badRequest(
-      'SLOT_NOT_ALLOWED',
-      `${KIND_LABEL[parent.kind].toLowerCase()} ${parent.barcode} has no slots`,
-      [{ field, message: 'parent has no grid' }],
-    );
+    throw slotNotAllowed(parent, field);
   }
   const pos = parsePosition(parent.gridScheme, parent.gridRows, parent.gridCols, label);
   if (!pos) {
-    throw badRequest(
-      'POSITION_OUTSIDE_GRID',
-      `slot ${label} is not in the ${parent.gridRows} x ${parent.gridCols} grid of ${parent.barcode}`,
-      [{ field, message: 'outside the grid' }],
-    );
+    throw positionOutsideGrid('slot', label, parent, field);
   }
   return pos;
 }
@@ -39,11 +31,6 @@ export async function assertSlotFree(
 ): Promise<void> {
   const holder = await findContainerInSlot(tx, parent.id, slot);
   if (holder && holder.id !== exceptId) {
-    throw new DomainError(
-      'conflict',
-      'SLOT_OCCUPIED',
-      `slot ${labelOf(parent, slot.row, slot.col) ?? ''} of ${KIND_LABEL[parent.kind].toLowerCase()} ${parent.barcode} holds ${KIND_LABEL[holder.kind].toLowerCase()} ${holder.barcode}`,
-      [{ field: 'slot', message: 'occupied' }],
-    );
+    throw slotOccupied({ slot: labelOf(parent, slot.row, slot.col) ?? '', parent, holder });
   }
 }

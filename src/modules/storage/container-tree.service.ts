@@ -4,10 +4,10 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, badRequest } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
 import type { SpecimenLedger } from '../specimens/index.js';
 import { tubesInContainers } from './container-contents.read-model.js';
+import { ALLOWED_PARENTS } from './container-kinds.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
 import {
@@ -18,12 +18,13 @@ import {
   requireContainer,
 } from './storage.repo.js';
 import {
-  ALLOWED_PARENTS,
-  KIND_LABEL,
+  containerCycle,
   containerNotFound,
-  containerPath,
-  typeAllowed,
-} from './storage.rules.js';
+  invalidParent,
+  slotRequired,
+  typeNotAllowed,
+} from './storage.errors.js';
+import { containerPath, typeAllowed } from './storage.rules.js';
 
 export interface ContainerTreeDeps {
   db: Db;
@@ -52,26 +53,13 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
         if (!before) throw containerNotFound(id, 'id');
         const parent = await requireContainer(tx, institutionId, input.parentId, 'parentId');
         if (parent.id === before.id || parent.ancestorIds.includes(before.id)) {
-          throw new DomainError(
-            'unprocessable',
-            'CONTAINER_CYCLE',
-            `${before.barcode} cannot go inside itself`,
-            [{ field: 'parentId', message: 'inside the moved container' }],
-          );
+          throw containerCycle(before);
         }
         if (!ALLOWED_PARENTS[before.kind].includes(parent.kind)) {
-          throw new DomainError(
-            'unprocessable',
-            'INVALID_PARENT',
-            `a ${KIND_LABEL[before.kind].toLowerCase()} cannot go in a ${KIND_LABEL[parent.kind].toLowerCase()}`,
-            [{ field: 'parentId', message: 'not an allowed parent' }],
-          );
+          throw invalidParent(before.kind, parent.kind);
         }
         const slot = slotOf(parent, input.slot);
-        if (parent.gridRows && !slot)
-          throw badRequest('SLOT_REQUIRED', `${parent.barcode} has slots: name one`, [
-            { field: 'slot', message: 'required' },
-          ]);
+        if (parent.gridRows && !slot) throw slotRequired(parent);
         if (slot) await assertSlotFree(tx, parent, slot, before.id);
         // Tubes inside must be allowed under the new parent's restrictions.
         const parentChain = await loadContainersWithAncestors(tx, institutionId, [parent.id]);
@@ -83,13 +71,7 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
         );
         for (const t of tubes) {
           const blocker = typeAllowed(parent, parentChain, t.type);
-          if (blocker)
-            throw new DomainError(
-              'unprocessable',
-              'TYPE_NOT_ALLOWED',
-              `${t.type} specimen ${t.barcode} is not allowed in ${blocker.barcode}`,
-              [{ field: 'parentId', message: `${t.type} not allowed there` }],
-            );
+          if (blocker) throw typeNotAllowed(t.type, blocker, 'parentId', t.barcode);
         }
         const after = await reparentContainer(tx, institutionId, before, {
           parentId: parent.id,

@@ -3,9 +3,10 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, badRequest, versionConflict } from '../../errors.js';
+import { versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
 import { findTubeOfOtherType } from './container-contents.read-model.js';
+import { ALLOWED_PARENTS } from './container-kinds.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
 import {
@@ -15,7 +16,14 @@ import {
   requireContainer,
   updateContainerRow,
 } from './storage.repo.js';
-import { ALLOWED_PARENTS, KIND_LABEL, SPECIMEN_HOLDERS, containerNotFound } from './storage.rules.js';
+import {
+  containerNotFound,
+  gridRequired,
+  invalidParent,
+  slotRequired,
+  typeNotAllowed,
+} from './storage.errors.js';
+import { SPECIMEN_HOLDERS } from './storage.rules.js';
 import type { CreateContainerInput } from './storage.schemas.js';
 import type { ContainerRow } from './storage.table.js';
 
@@ -32,30 +40,14 @@ export function createContainersService(deps: { db: Db }) {
           ? await requireContainer(tx, institutionId, input.parentId, 'parentId')
           : null;
         if (!ALLOWED_PARENTS[input.kind].includes(parent?.kind ?? null)) {
-          throw new DomainError(
-            'unprocessable',
-            'INVALID_PARENT',
-            parent
-              ? `a ${KIND_LABEL[input.kind].toLowerCase()} cannot go in a ${KIND_LABEL[parent.kind].toLowerCase()}`
-              : `a ${KIND_LABEL[input.kind].toLowerCase()} needs a parent`,
-            [
-              {
-                field: 'parentId',
-                message: `allowed parents: ${ALLOWED_PARENTS[input.kind].map((k) => k ?? 'none').join(', ')}`,
-              },
-            ],
-          );
+          throw invalidParent(input.kind, parent?.kind ?? null);
         }
         if (SPECIMEN_HOLDERS.includes(input.kind) && input.kind === 'plate' && !input.grid) {
-          throw badRequest('GRID_REQUIRED', 'a plate needs a grid', [{ field: 'grid', message: 'required' }]);
+          throw gridRequired(input.kind);
         }
         const slot = parent ? slotOf(parent, input.slot) : null;
         if (parent?.gridRows && !slot) {
-          throw badRequest(
-            'SLOT_REQUIRED',
-            `${KIND_LABEL[parent.kind].toLowerCase()} ${parent.barcode} has slots: name one`,
-            [{ field: 'slot', message: 'required' }],
-          );
+          throw slotRequired(parent);
         }
         if (parent && slot) await assertSlotFree(tx, parent, slot);
         const row = await insertContainer(tx, {
@@ -140,11 +132,11 @@ export function createContainersService(deps: { db: Db }) {
         if (input.patch.allowedTypes) {
           const first = await findTubeOfOtherType(tx, institutionId, before.id, input.patch.allowedTypes);
           if (first)
-            throw new DomainError(
-              'unprocessable',
-              'TYPE_NOT_ALLOWED',
-              `${first.type} specimen ${first.barcode} is already stored under ${before.barcode}`,
-              [{ field: 'allowedTypes', message: `${first.type} present` }],
+            throw typeNotAllowed(
+              first.type,
+              { ...before, allowedTypes: input.patch.allowedTypes },
+              'allowedTypes',
+              first.barcode,
             );
         }
         const after = await updateContainerRow(tx, before.id, input.expectedVersion, input.patch);

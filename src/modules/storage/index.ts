@@ -5,7 +5,6 @@ export { toContainerDto, type ContainerView, type ContainerMap } from './storage
 export type { RackScanReport } from './rack-scan.reconcile.js';
 export {
   planPlacements,
-  positionOccupied,
   locationOf,
   type Placement,
   type PlacementRequest,
@@ -13,20 +12,15 @@ export {
   type PlacedRow,
 } from './storage.placement.js';
 export { lockPositions } from './position-occupancy.read-model.js';
+export { insertContainers, countContainers, type BulkContainer } from './containers.bulk.js';
 export {
   findContainer,
   findContainerByBarcode,
   loadContainers,
   loadContainersWithAncestors,
 } from './storage.repo.js';
-export {
-  containerNotFound,
-  containerPath,
-  chainPath,
-  labelOf,
-  typeAllowed,
-  SPECIMEN_HOLDERS,
-} from './storage.rules.js';
+export { containerNotFound, notASpecimenContainer, typeNotAllowed } from './storage.errors.js';
+export { containerPath, chainPath, labelOf, typeAllowed, SPECIMEN_HOLDERS } from './storage.rules.js';
 export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
 export { storageRoutes } from './storage.routes.js';

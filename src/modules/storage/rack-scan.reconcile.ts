@@ -1,7 +1,7 @@
 // Rack scan reconciliation, pure: a scanner's reading of a box against what the records say is in
 // it. No I/O: the caller loads the box, the tubes read and the tubes expected, and applies moves.
-import { badRequest } from '../../errors.js';
 import { parsePosition, positionLabel, type GridScheme } from './grid.js';
+import { invalidReading } from './storage.errors.js';
 import { locationOf } from './storage.placement.js';
 import { labelOf, typeAllowed } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
@@ -87,7 +87,7 @@ export function parseReadings(box: Grid, readings: readonly Reading[]): TubeRead
     if (barcode) seenBarcode.add(barcode);
     return { pos, label, barcode };
   });
-  if (fieldErrors.length) throw badRequest('INVALID_READING', fieldErrors[0]!.message, fieldErrors);
+  if (fieldErrors.length) throw invalidReading(fieldErrors);
   return parsed.flatMap((r) =>
     r.pos && r.barcode ? [{ row: r.pos.row, col: r.pos.col, label: r.label, barcode: r.barcode }] : [],
   );

@@ -4,7 +4,7 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, badRequest, conflict } from '../../errors.js';
+import { positionOccupied } from '../../errors.js';
 import type { SpecimenCommand, SpecimenLedger, SpecimenRow } from '../specimens/index.js';
 import { tubesInContainers } from './container-contents.read-model.js';
 import { lockPositions } from './position-occupancy.read-model.js';
@@ -18,7 +18,9 @@ import {
   type Reading,
 } from './rack-scan.reconcile.js';
 import { loadContainersWithAncestors } from './storage.repo.js';
-import { SPECIMEN_HOLDERS, containerNotFound, containerPath, labelOf } from './storage.rules.js';
+import { containerName } from './container-kinds.js';
+import { containerNotFound, noGrid, rackScanRejected } from './storage.errors.js';
+import { SPECIMEN_HOLDERS, containerPath, labelOf } from './storage.rules.js';
 
 export interface RackScanDeps {
   db: Db;
@@ -58,9 +60,7 @@ export function createRackScanService(deps: RackScanDeps) {
         if (!box) throw containerNotFound(id, 'id');
         const { gridRows, gridCols, gridScheme } = box;
         if (!SPECIMEN_HOLDERS.includes(box.kind) || !gridRows || !gridCols || !gridScheme) {
-          throw badRequest('NO_GRID', `${box.barcode} is not a box or plate with a grid`, [
-            { field: 'id', message: 'no grid' },
-          ]);
+          throw noGrid(box, 'scan');
         }
         const read = parseReadings({ gridRows, gridCols, gridScheme }, input.readings);
         const readBarcodes = read.map((r) => r.barcode);
@@ -90,19 +90,11 @@ export function createRackScanService(deps: RackScanDeps) {
           action: 'rackScan',
         });
         report.errors = refusedMoves(box, byId, moves, (m) => deps.ledger.check(commandOf(m)));
-        if (report.errors.length)
-          throw new DomainError(
-            'unprocessable',
-            'RACK_SCAN_REJECTED',
-            `${report.errors.length} tubes cannot move into ${box.barcode}; nothing was recorded`,
-            report.errors.map((e) => ({ field: e.position, message: e.message })),
-          );
+        if (report.errors.length) throw rackScanRejected(box, report.errors);
         const occ = stillRecordedAtTarget(moves, expected, read);
         if (occ) {
-          throw conflict(
-            'POSITION_OCCUPIED',
-            `position ${labelOf(box, occ.positionRow, occ.positionCol) ?? ''} of ${box.barcode} is still recorded for ${occ.barcode}; mark it missing or move it first`,
-          );
+          const position = labelOf(box, occ.positionRow, occ.positionCol) ?? '';
+          throw positionOccupied({ position, container: containerName(box), by: occ.barcode }, null);
         }
         // Queue behind single stores aiming at the same positions (see lockPositions).
         await lockPositions(

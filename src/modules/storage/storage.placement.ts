@@ -1,7 +1,9 @@
 import type { DbOrTx } from '../../db/client.js';
-import { DomainError } from '../../errors.js';
+import { DomainError, positionOccupied } from '../../errors.js';
+import { containerName } from './container-kinds.js';
+import { containerNotFound, typeNotAllowed } from './storage.errors.js';
 import { loadContainersWithAncestors } from './storage.repo.js';
-import { containerPath, labelOf, resolvePosition, typeAllowed, KIND_LABEL } from './storage.rules.js';
+import { containerPath, labelOf, resolvePosition, typeAllowed } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 import { findOccupants, lockPositions } from './position-occupancy.read-model.js';
 
@@ -57,25 +59,13 @@ export async function planPlacements(
   for (const req of requests) {
     const container = containers.get(req.containerId);
     if (!container) {
-      errors.set(
-        req.index,
-        new DomainError('not_found', 'CONTAINER_NOT_FOUND', `container ${req.containerId} was not found`, [
-          { field: `${req.field}containerId`, message: 'unknown container' },
-        ]),
-      );
+      errors.set(req.index, containerNotFound(req.containerId, `${req.field}containerId`));
       continue;
     }
     try {
       const pos = resolvePosition(container, req.position, `${req.field}position`);
       const blocker = typeAllowed(container, containers, req.type);
-      if (blocker) {
-        throw new DomainError(
-          'unprocessable',
-          'TYPE_NOT_ALLOWED',
-          `${req.type} is not allowed in ${KIND_LABEL[blocker.kind].toLowerCase()} ${blocker.barcode} (allowed: ${(blocker.allowedTypes ?? []).join(', ')})`,
-          [{ field: `${req.field}containerId`, message: `${req.type} not allowed here` }],
-        );
-      }
+      if (blocker) throw typeNotAllowed(req.type, blocker, `${req.field}containerId`);
       const path = containerPath(container, containers) + (pos ? ` / ${pos.label}` : '');
       placements.set(req.index, {
         container,
@@ -110,8 +100,7 @@ export async function planPlacements(
       errors.set(
         slot.index,
         positionOccupied(
-          p,
-          occupant.barcode,
+          { position: p.label ?? '', container: containerName(p.container), by: occupant.barcode },
           `${requests.find((r) => r.index === slot.index)?.field ?? ''}position`,
         ),
       );
@@ -120,8 +109,11 @@ export async function planPlacements(
       errors.set(
         slot.index,
         positionOccupied(
-          p,
-          `item ${claimed.get(key)} of this request`,
+          {
+            position: p.label ?? '',
+            container: containerName(p.container),
+            by: `item ${claimed.get(key)} of this request`,
+          },
           `${requests.find((r) => r.index === slot.index)?.field ?? ''}position`,
         ),
       );
@@ -130,15 +122,6 @@ export async function planPlacements(
     }
   }
   return { placements, errors, containers };
-}
-
-export function positionOccupied(p: Placement, by: string, field = 'position'): DomainError {
-  return new DomainError(
-    'conflict',
-    'POSITION_OCCUPIED',
-    `position ${p.label ?? ''} of ${KIND_LABEL[p.container.kind].toLowerCase()} ${p.container.barcode} is occupied by ${by}`,
-    [{ field, message: 'occupied' }],
-  );
 }
 
 /** Location of a stored specimen for answers, from preloaded containers. */

@@ -3,7 +3,7 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
-import { containerNotFound } from './storage.rules.js';
+import { containerNotFound } from './storage.errors.js';
 import { containers, type ContainerKind, type ContainerRow } from './storage.table.js';
 
 export async function findContainer(

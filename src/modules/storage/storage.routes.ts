@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { etag, preconditionVersion } from '../../http/etag.js';
+import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders } from '../../http/schemas.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
@@ -70,7 +70,10 @@ export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: Sto
       },
     },
     (req, reply) =>
-      execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), containerViewDto),
+      withEtag(
+        reply,
+        execute(db, req, reply, 201, (ctx) => storage.createContainer(ctx, req.body), containerViewDto),
+      ),
   );
   r.get(
     '/v1/containers',
@@ -210,13 +213,16 @@ export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: Sto
       },
     },
     (req, reply) =>
-      execute(
-        db,
-        req,
+      withEtag(
         reply,
-        200,
-        (ctx) => storage.moveContainer(ctx, req.params.id, req.body),
-        containerViewDto,
+        execute(
+          db,
+          req,
+          reply,
+          200,
+          (ctx) => storage.moveContainer(ctx, req.params.id, req.body),
+          containerViewDto,
+        ),
       ),
   );
   r.post(

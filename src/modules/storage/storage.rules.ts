@@ -1,32 +1,15 @@
-// Container rules, pure: which kinds hold which, how a container is named in a path, which
-// specimen types a container allows, and which positions its grid has. No I/O (storage.repo.ts
-// holds the SQL).
-import { badRequest, DomainError } from '../../errors.js';
+// Container rules, pure: how a container is named in a path, which specimen types a container
+// allows, and which positions its grid has. No I/O (storage.repo.ts holds the SQL); which kinds
+// hold which is in container-kinds.ts.
+import { KIND_LABEL } from './container-kinds.js';
 import { parsePosition, positionLabel } from './grid.js';
+import {
+  notASpecimenContainer,
+  positionNotAllowed,
+  positionOutsideGrid,
+  positionRequired,
+} from './storage.errors.js';
 import type { ContainerKind, ContainerRow, LocationChainEntry } from './storage.table.js';
-
-export const KIND_LABEL: Record<ContainerKind, string> = {
-  site: 'Site',
-  freezer: 'Freezer',
-  ln2_tank: 'LN2 tank',
-  refrigerator: 'Refrigerator',
-  rack: 'Rack',
-  shelf: 'Shelf',
-  box: 'Box',
-  plate: 'Plate',
-};
-
-/** Which kinds may hold which (DESIGN.md section 3); null = may be a root. */
-export const ALLOWED_PARENTS: Record<ContainerKind, readonly (ContainerKind | null)[]> = {
-  site: [null],
-  freezer: [null, 'site'],
-  ln2_tank: [null, 'site'],
-  refrigerator: [null, 'site'],
-  rack: ['freezer', 'ln2_tank', 'refrigerator'],
-  shelf: ['freezer', 'ln2_tank', 'refrigerator'],
-  box: ['rack', 'shelf', 'freezer', 'ln2_tank', 'refrigerator'],
-  plate: ['rack', 'shelf', 'freezer', 'refrigerator'],
-};
 
 /** Kinds that hold specimens directly in their grid positions. */
 export const SPECIMEN_HOLDERS: readonly ContainerKind[] = ['box', 'plate'];
@@ -76,33 +59,19 @@ export function resolvePosition(
   field = 'position',
 ): ResolvedPosition | null {
   if (!SPECIMEN_HOLDERS.includes(container.kind)) {
-    throw new DomainError(
-      'unprocessable',
-      'NOT_A_SPECIMEN_CONTAINER',
-      `${KIND_LABEL[container.kind].toLowerCase()} ${container.barcode} does not hold specimens directly; use a box or plate`,
-      [{ field: 'containerId', message: 'not a box or plate' }],
-    );
+    throw notASpecimenContainer(container);
   }
   const { gridRows, gridCols, gridScheme } = container;
   if (gridRows === null || gridCols === null || gridScheme === null) {
-    if (label)
-      throw badRequest('POSITION_NOT_ALLOWED', `container ${container.barcode} has no grid`, [
-        { field, message: 'container has no grid' },
-      ]);
+    if (label) throw positionNotAllowed(container, field);
     return null;
   }
   if (!label) {
-    throw badRequest('POSITION_REQUIRED', `container ${container.barcode} has a grid: name the position`, [
-      { field, message: 'required' },
-    ]);
+    throw positionRequired(container, field);
   }
   const pos = parsePosition(gridScheme, gridRows, gridCols, label);
   if (!pos) {
-    throw badRequest(
-      'POSITION_OUTSIDE_GRID',
-      `position ${label} is not in the ${gridRows} x ${gridCols} grid of ${container.barcode}`,
-      [{ field, message: `not a position of a ${gridRows} x ${gridCols} grid` }],
-    );
+    throw positionOutsideGrid('position', label, container, field);
   }
   return { ...pos, label: positionLabel(gridScheme, gridRows, gridCols, pos.row, pos.col) };
 }
@@ -122,10 +91,4 @@ export function labelOf(
   )
     return null;
   return positionLabel(container.gridScheme, container.gridRows, container.gridCols, row, col);
-}
-
-export function containerNotFound(id: string, field = 'containerId') {
-  return new DomainError('not_found', 'CONTAINER_NOT_FOUND', `container ${id} was not found`, [
-    { field, message: 'unknown container' },
-  ]);
 }

@@ -17,6 +17,7 @@ import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.
 import { describeUnique } from '../../db/pg-errors.js';
 import { institutions } from '../institutions/institutions.table.js';
 import { FILL_ORDERS, GRID_SCHEMES, type GridScheme } from './grid.js';
+import { containerBarcodeTaken, slotOccupied } from './storage.errors.js';
 
 export const CONTAINER_KINDS = [
   'site',
@@ -91,12 +92,8 @@ export const containers = pgTable(
   ],
 );
 
-describeUnique(
-  'container_barcode_unique',
-  'CONTAINER_BARCODE_TAKEN',
-  (v) => `a container with barcode ${v.barcode ?? ''} already exists`,
-);
-describeUnique('container_slot_unique', 'SLOT_OCCUPIED', () => 'that slot of the rack already holds a box');
+describeUnique('container_barcode_unique', (v) => containerBarcodeTaken(v.barcode ?? ''));
+describeUnique('container_slot_unique', () => slotOccupied(null));
 
 export type ContainerRow = typeof containers.$inferSelect;
 

@@ -5,7 +5,6 @@ import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
-import { conflict, notFound } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { enqueueJob } from '../../jobs/outbox.js';
 import { recordAudit } from '../audit/index.js';
@@ -24,6 +23,7 @@ import {
   type WebhookDeliveryRow,
   type WebhookDeliveryStatus,
 } from './webhooks.repo.js';
+import { webhookDeliveryNotFound, webhookNotConfigured } from './webhooks.errors.js';
 
 export type { WebhookAttemptRow, WebhookDeliveryRow };
 
@@ -67,7 +67,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
   async function loadOwn(ctx: Ctx, id: string): Promise<WebhookDeliveryRow> {
     const row = await findDelivery(db, id, actorInstitutionId(ctx.actor));
-    if (!row) throw notFound('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
+    if (!row) throw webhookDeliveryNotFound(id);
     return row;
   }
 
@@ -110,7 +110,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const before = await loadOwn(ctx, id);
       return inTransaction(db, ctx, async (tx) => {
         const after = await reopenDelivery(tx, id);
-        if (!after) throw notFound('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
+        if (!after) throw webhookDeliveryNotFound(id);
         await enqueueJob(tx, ctx, deliverWebhookJob, { deliveryId: id });
         await recordAudit(tx, ctx, {
           action: 'redeliverWebhook',
@@ -135,8 +135,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
           eventType: 'webhook.ping',
           data: { institutionId },
         });
-        if (!deliveryId)
-          throw conflict('WEBHOOK_NOT_CONFIGURED', 'set a webhook URL on the institution first');
+        if (!deliveryId) throw webhookNotConfigured();
         const row = await findDelivery(tx, deliveryId);
         if (!row) throw new Error('the delivery just written was not found');
         return row;
