@@ -98,6 +98,13 @@ describe('what the feed records', () => {
     const box = await lab.box({ rows: 2, cols: 2 });
     const proto = await protocol(lab);
     const donor = await participant(lab, proto.id, { 'x-request-id': requestId });
+    const corrected = await lab.call(
+      'PATCH',
+      `/v1/participants/${donor.id}`,
+      { birthYear: 1971, mrn: 'MRN-42' },
+      { headers: { 'if-match': `W/"${donor.version}"`, 'x-request-id': `${requestId}-fix` } },
+    );
+    expect(corrected.statusCode, corrected.body).toBe(200);
     const consentRes = await lab.post('/v1/consents', {
       participantId: donor.id,
       documentVersion: 'v1',
@@ -135,6 +142,16 @@ describe('what the feed records', () => {
         changedFields: [],
         changedAt: expect.any(String) as string,
         requestId,
+      },
+      {
+        entity: 'participant',
+        entityId: donor.id,
+        version: 2,
+        operation: 'updated',
+        // The API's names: birth_year and mrn_hash are identity fields there.
+        changedFields: ['identity.birthYear', 'identity.hasMrn'],
+        changedAt: expect.any(String) as string,
+        requestId: `${requestId}-fix`,
       },
     ]);
     expect(Date.parse(donorChanges[0]!.changedAt)).toBeGreaterThanOrEqual(before - 1000);
