@@ -23,6 +23,7 @@ import {
 } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
+import { changeRoutes } from './modules/integration/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
 import { participantRoutes } from './modules/participants/index.js';
@@ -133,6 +134,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     scanRoutes(v1, { db: c.db, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
+    changeRoutes(v1, { db: c.db, changes: c.services.changes });
   });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.

@@ -7,6 +7,7 @@ import { OutboxRelay } from './jobs/relay.js';
 import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
+import { createChangeFeedService } from './modules/integration/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
 import { createParticipantService } from './modules/participants/index.js';
 import {
@@ -80,7 +81,8 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     clock,
   });
   const standards = createStandardsService({ db, ledger, clock });
-  const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards };
+  const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
+  const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards, changes };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),

@@ -12,6 +12,7 @@ import {
 import { USES } from '../src/vocabulary/uses.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
+import { CHANGE_ENTITIES, CHANGE_OPERATIONS } from '../src/modules/integration/index.js';
 import { protocolDto, participantDto } from '../src/modules/participants/participants.schemas.js';
 import { CONSENT_TIERS } from '../src/vocabulary/consent-tiers.js';
 import { SEXES } from '../src/modules/participants/participants.table.js';
@@ -176,6 +177,8 @@ describe('schema', () => {
       SprecKind: SPREC_KINDS,
       QcOutcome: QC_OUTCOMES,
       StandardizationRunStatus: RUN_STATUSES,
+      ChangeEntity: CHANGE_ENTITIES,
+      ChangeOperation: CHANGE_OPERATIONS,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),

@@ -38,6 +38,7 @@ export const PERMISSIONS = {
   'destruction.confirm': ['admin', 'manager', 'technician'],
   'standards.read': ['admin', 'manager', 'technician', 'integration'],
   'standards.manage': ['admin', 'manager'],
+  'changes.read': ['admin', 'manager', 'integration'],
 } as const satisfies Record<string, readonly (Role | 'operator')[]>;
 
 export type Operation = keyof typeof PERMISSIONS;

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import type { Db, Tx } from './client.js';
 
@@ -8,6 +9,9 @@ import type { Db, Tx } from './client.js';
  * The request's commit hook (its stored Idempotency-Key response) goes with the first transaction
  * the request opens and commits; one that rolls back hands it on, so a retried transaction
  * stores the response again.
+ *
+ * The request id is set for the transaction first, so the change feed's triggers record which
+ * request made each change (migrations/0011_change_feed_capture.sql).
  */
 export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const hook = ctx.commitHook;
@@ -15,6 +19,7 @@ export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise
   ctx.commitHook = undefined;
   try {
     return await db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('biobank.request_id', ${ctx.requestId}, true)`);
       const result = await fn(tx);
       if (hook) await hook.beforeCommit(tx, result);
       return result;

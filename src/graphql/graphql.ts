@@ -10,6 +10,7 @@ import { ctxOf } from '../http/request-context.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
 import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/index.js';
+import { changeResolvers } from '../modules/integration/index.js';
 import { participantResolvers } from '../modules/participants/index.js';
 import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
@@ -42,6 +43,7 @@ export function graphqlResolvers(): IResolvers {
     storageResolvers,
     consentResolvers,
     standardsResolvers,
+    changeResolvers,
   );
 }
 
