@@ -246,6 +246,30 @@ describe('importSpecimenHistories', () => {
     });
   });
 
+  it('holds the external ids its tubes list, and refuses a pair another tube holds', async () => {
+    const lis = uid('L');
+    const holder = storedPrimary({ externalIds: [{ system: 'LIS', value: lis }] });
+    await importHistories([holder]);
+    const { rows } = await t.sql.query<{ specimen_id: string }>(
+      'select specimen_id from specimen_external_id where institution_id = $1 and system = $2 and value = $3',
+      [lab.institution.id, 'LIS', lis],
+    );
+    expect(rows).toEqual([{ specimen_id: holder.specimen.id }]);
+
+    const again = storedPrimary({ externalIds: [{ system: 'LIS', value: lis }] });
+    await expect(importHistories([again])).rejects.toMatchObject({
+      code: 'EXTERNAL_ID_TAKEN',
+      details: { holderBarcode: holder.specimen.barcode },
+    });
+    const other = uid('L');
+    const [first, second] = [storedPrimary(), storedPrimary()];
+    first.specimen.externalIds = second.specimen.externalIds = [{ system: 'LIS', value: other }];
+    await expect(importHistories([first, second])).rejects.toMatchObject({
+      code: 'EXTERNAL_ID_TAKEN',
+      errors: [{ field: `specimens.${second.specimen.barcode}.externalIds.0` }],
+    });
+  });
+
   it("refuses a tube stored in another institution's box", async () => {
     const other = await makeLab(t);
     const h = storedPrimary();
@@ -270,6 +294,13 @@ describe('seedSynthetic', () => {
     expect(new Set(rows.map((r) => r.status))).toEqual(new Set(['available']));
     expect(rows.reduce((n, r) => n + r.custody_seq, 0)).toBe(seeded.custodyEvents);
     for (const r of rows) expect((await verify(r.id, technician)).valid).toBe(true);
+    const held = await t.sql.query<{ listed: number; held: number }>(
+      `select (select count(*)::int from specimen s, jsonb_array_elements(s.external_ids)
+                where s.institution_id = $1) as listed,
+              (select count(*)::int from specimen_external_id where institution_id = $1) as held`,
+      [seeded.institutionId],
+    );
+    expect(held.rows[0]!.held).toBe(held.rows[0]!.listed);
 
     const again = await seedSynthetic(t.c, { count: 250, institutionCode: code, log: quiet });
     expect(again).toMatchObject({ skipped: true, specimens: 250, keys: [] });

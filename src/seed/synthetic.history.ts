@@ -144,6 +144,10 @@ export class InventoryWorld implements StorageTree {
     let made = 0;
     let clock = processedAt.getTime();
     const tick = () => new Date((clock += intBetween(rng, 1, 4) * MINUTE));
+    // The LIS accession of the visit; an LIS id names one tube, so a second tube gets a suffix.
+    const accession = `L${collectedAt.getUTCFullYear()}-${index}`;
+    let lisIds = 0;
+    const lisId = () => (lisIds++ === 0 ? accession : `${accession}-${lisIds}`);
 
     const create = (
       node: PlanNode,
@@ -189,8 +193,7 @@ export class InventoryWorld implements StorageTree {
           containerId: slot.box.id,
           positionRow: slot.row,
           positionCol: slot.col,
-          externalIds:
-            !p && rng() < 0.7 ? [{ system: 'LIS', value: `L${collectedAt.getUTCFullYear()}-${index}` }] : [],
+          externalIds: !p && rng() < 0.7 ? [{ system: 'LIS', value: lisId() }] : [],
         },
         events: [],
         label: slot.label,

@@ -13,7 +13,7 @@ import {
   typeNotAllowed,
   type ContainerRow,
 } from '../storage/index.js';
-import { holdExists, holdNotFound, insufficientQuantity } from './specimens.errors.js';
+import { externalIdTaken, holdExists, holdNotFound, insufficientQuantity } from './specimens.errors.js';
 import { refuse } from './specimens.ledger-rules.js';
 import { transition, type SpecimenAction, type SpecimenStatus } from './specimens.lifecycle.js';
 import { HOLD_REASONS, type HoldReason, type SpecimenRow } from './specimens.table.js';
@@ -351,6 +351,36 @@ export function checkLineage(items: readonly SpecimenHistory[]): void {
         `its parent and the ${expected} event that drew it must be in the same import`,
       );
   }
+}
+
+/** An external id a tube of the import will hold, and where the import lists it (for errors). */
+export interface HeldExternalId {
+  specimenId: string;
+  system: string;
+  value: string;
+  field: string;
+}
+
+/**
+ * The external ids the tubes will hold, each pair once per tube. An LIS id names one tube: a pair
+ * two tubes of the import list is refused as the ledger refuses it (EXTERNAL_ID_TAKEN, naming the
+ * first tube).
+ */
+export function externalIdsOf(items: readonly SpecimenHistory[]): HeldExternalId[] {
+  const holders = new Map<string, ImportedSpecimen>();
+  const held: HeldExternalId[] = [];
+  for (const { specimen: s } of items) {
+    for (const [j, e] of s.externalIds.entries()) {
+      const key = JSON.stringify([e.system, e.value]);
+      const holder = holders.get(key);
+      if (holder === s) continue;
+      const field = `specimens.${s.barcode}.externalIds.${j}`;
+      if (holder) throw externalIdTaken(e.system, e.value, holder.barcode, field);
+      holders.set(key, s);
+      held.push({ specimenId: s.id, system: e.system, value: e.value, field });
+    }
+  }
+  return held;
 }
 
 /** Every place is a specimen container of the institution, and the row's position is the one stored. */

@@ -15,9 +15,12 @@ import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { eventHash } from '../custody/index.js';
 import { loadContainersWithAncestors } from '../storage/index.js';
+import { findExternalIdHolders } from './specimens.repo.js';
+import { externalIdTaken } from './specimens.errors.js';
 import {
   checkLineage,
   checkPlaces,
+  externalIdsOf,
   replayHistory,
   scale4,
   type ReplayVisitor,
@@ -182,6 +185,12 @@ export async function prepareSpecimenImport(
 ): Promise<SpecimenImport> {
   const chains = await replayAndHash(ctx, institutionId, items);
   checkLineage(items);
+  const externalIds = externalIdsOf(items);
+  const held = {
+    system: Q(externalIds.map((x) => x.system)),
+    value: Q(externalIds.map((x) => x.value)),
+    specimenId: A(externalIds.map((x) => x.specimenId)),
+  };
   const actor = actorLabel(ctx.actor);
   const s = items.map((h) => h.specimen);
   const v = {
@@ -223,6 +232,11 @@ export async function prepareSpecimenImport(
       if (items.length === 0) return written;
       const places = chains.places;
       checkPlaces(items, await loadContainersWithAncestors(tx, institutionId, [...places.keys()]), places);
+      const [taken] = await findExternalIdHolders(tx, institutionId, externalIds);
+      if (taken) {
+        const at = externalIds.find((e) => e.system === taken.system && e.value === taken.value)!;
+        throw externalIdTaken(taken.system, taken.value, taken.barcode, at.field);
+      }
       await tx.execute(sql`
         insert into specimen (id, institution_id, barcode, type, lineage, parent_id, root_id,
           participant_id, protocol_id, anatomic_site, pathology_status, collected_at, received_at,
@@ -266,6 +280,13 @@ export async function prepareSpecimenImport(
                       ${e.details}::text[], ${e.prevHash}::text[], ${e.hash}::text[])
             as u(specimen_id, seq, type, occurred_at, recorded_at, request_id, from_container_id,
                  from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash)`);
+      // The external ids the rows list become theirs, as `ledger.register` holds them.
+      if (externalIds.length > 0)
+        await tx.execute(sql`
+          insert into specimen_external_id (institution_id, system, value, specimen_id)
+          select ${institutionId}, u.system, u.value, u.specimen_id
+            from unnest(${held.system}::text[], ${held.value}::text[], ${held.specimenId}::uuid[])
+              as u(system, value, specimen_id)`);
       return written;
     },
   };
