@@ -60,13 +60,15 @@ export function createChangeFeedService(deps: { db: Db; secret: string }) {
       // Wall time, not the injected clock: this bounds a connection's wait, it decides nothing.
       const deadline = performance.now() + input.wait * 1000;
       for (;;) {
-        // Working through a backlog: changes already sequenced make a page without a new pass,
-        // and the next pass runs while this page is read and sent.
-        if (sequencer.behind) {
-          sequencer.ahead();
-          const ready = await changesAfter(db, institutionId, after, input.limit + 1);
-          if (ready.length > 0) return toChangePage(ready, input.limit, true);
+        // Changes that already have their place come first: a consumer catching up gets a full
+        // page without waiting for a pass, and while a backlog is being worked through the next
+        // pass runs as this page is read and sent.
+        if (sequencer.behind) sequencer.ahead();
+        const ready = await changesAfter(db, institutionId, after, input.limit + 1);
+        if (ready.length > input.limit || (ready.length > 0 && sequencer.behind)) {
+          return toChangePage(ready, input.limit, true);
         }
+        // Near the head: a pass that starts now places every change committed before this call.
         const backlog = await sequencer.fresh();
         const rows = await changesAfter(db, institutionId, after, input.limit + 1);
         const waitLeft = deadline - performance.now();

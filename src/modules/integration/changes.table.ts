@@ -29,7 +29,7 @@ const changeColumns = () => ({
   institutionId: uuid('institution_id').notNull(),
   entity: varchar('entity', { length: 40 }).notNull(),
   entityId: uuid('entity_id').notNull(),
-  /** the row's version after the change (before it, for a deletion); null where the table has none */
+  /** the row's version after the change (before it, for a deletion) */
   version: integer('version'),
   operation: changeOperation('operation').notNull(),
   /** the columns an update changed; none for a creation or a deletion (the whole row) */
@@ -48,9 +48,9 @@ const changeColumns = () => ({
  * Changes as they are captured: statement triggers on each followed table write here in the
  * writer's own transaction (migration 0011), so no writer can skip it, and a rolled-back write
  * leaves nothing. Rows wait here, without a feed position, until the sequencer moves them to
- * `change_log`; the table stays small, so the sequencer finds them by an index that vacuum keeps
- * short. No foreign key on `institution_id`: it is copied from the changed row, which has one, and
- * a bulk write would pay a second check per row.
+ * `change_log`; it looks for them from its low mark (`change_log_sequencer`), past the index
+ * entries of rows it moved before. No key of its own, and no foreign key on `institution_id` (it
+ * is copied from the changed row, which has one): each is one more check or index entry per change.
  */
 export const changeLogPending = pgTable(
   'change_log_pending',
