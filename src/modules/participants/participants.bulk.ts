@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import type { SEXES } from './participants.table.js';
+import { A, Q, pgArray } from '../../db/array-literals.js';
 
 /** A donor to enrol in one of the institution's protocols. */
 export interface BulkParticipant {
@@ -16,15 +17,6 @@ export interface BulkParticipant {
   diagnoses: string[];
   createdAt: Date;
 }
-
-// Array parameters go as ready-made array literals, cheaper than letting pg escape every element:
-// A() for values that need no quoting (uuids, numbers, enum labels, ISO times), Q() for text.
-const quote = (v: string) => `"${v.replace(/["\\]/g, '\\$&')}"`;
-const pgArray = (values: readonly string[]) => `{${values.map(quote).join(',')}}`;
-const A = (values: readonly (string | number | null)[]) =>
-  `{${values.map((v) => (v === null ? 'NULL' : v)).join(',')}}`;
-const Q = (values: readonly (string | null)[]) =>
-  `{${values.map((v) => (v === null ? 'NULL' : quote(v))).join(',')}}`;
 
 /** Inserts participants of one institution in one statement. */
 export async function insertParticipants(

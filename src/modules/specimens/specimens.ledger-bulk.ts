@@ -26,17 +26,10 @@ import {
   type ReplayVisitor,
   type SpecimenHistory,
 } from './specimens.ledger-bulk-rules.js';
+import { A, Q, pgArray } from '../../db/array-literals.js';
 
 export type { ImportedEvent, ImportedSpecimen, SpecimenHistory } from './specimens.ledger-bulk-rules.js';
 
-// Array parameters go as ready-made array literals, cheaper than letting pg escape every element:
-// A() for values that need no quoting (uuids, numbers, enum labels, ISO times, hex), Q() for text.
-const quote = (v: string) => `"${v.replace(/["\\]/g, '\\$&')}"`;
-const pgArray = (values: readonly string[]) => `{${values.map(quote).join(',')}}`;
-const A = (values: readonly (string | number | null)[]) =>
-  `{${values.map((v) => (v === null ? 'NULL' : v)).join(',')}}`;
-const Q = (values: readonly (string | null)[]) =>
-  `{${values.map((v) => (v === null ? 'NULL' : quote(v))).join(',')}}`;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const NO_DETAILS: Record<string, unknown> = Object.freeze({});
 /** Specimens replayed between turns of the event loop: a large import never holds it for long. */

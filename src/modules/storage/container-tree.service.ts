@@ -13,7 +13,7 @@ import type { ContainerView } from './storage.dto.js';
 import {
   findSubtreeIds,
   loadContainersWithAncestors,
-  lockContainer,
+  findContainer,
   reparentContainer,
   requireContainer,
 } from './storage.repo.js';
@@ -49,7 +49,7 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
       authorize(ctx.actor, 'storage.move');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const before = await lockContainer(tx, institutionId, id);
+        const before = await findContainer(tx, institutionId, id, { lock: true });
         if (!before) throw containerNotFound(id, 'id');
         const parent = await requireContainer(tx, institutionId, input.parentId, 'parentId');
         if (parent.id === before.id || parent.ancestorIds.includes(before.id)) {

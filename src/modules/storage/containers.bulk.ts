@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import type { GridScheme } from './grid.js';
 import type { ContainerKind } from './storage.table.js';
+import { A, Q, pgArray } from '../../db/array-literals.js';
 
 /** A container to insert, with its place in the tree decided by the caller. */
 export interface BulkContainer {
@@ -24,15 +25,6 @@ export interface BulkContainer {
   slot: { row: number; col: number } | null;
   createdAt: Date;
 }
-
-// Array parameters go as ready-made array literals, cheaper than letting pg escape every element:
-// A() for values that need no quoting (uuids, numbers, enum labels, ISO times), Q() for text.
-const quote = (v: string) => `"${v.replace(/["\\]/g, '\\$&')}"`;
-const pgArray = (values: readonly string[]) => `{${values.map(quote).join(',')}}`;
-const A = (values: readonly (string | number | null)[]) =>
-  `{${values.map((v) => (v === null ? 'NULL' : v)).join(',')}}`;
-const Q = (values: readonly (string | null)[]) =>
-  `{${values.map((v) => (v === null ? 'NULL' : quote(v))).join(',')}}`;
 
 /** Inserts containers of one institution in one statement (parents before or beside their children). */
 export async function insertContainers(

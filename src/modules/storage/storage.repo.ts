@@ -6,15 +6,18 @@ import { newId } from '../../db/columns.js';
 import { containerNotFound } from './storage.errors.js';
 import { containers, type ContainerKind, type ContainerRow } from './storage.table.js';
 
+/** The institution's container; with `lock`, FOR UPDATE (before it moves). */
 export async function findContainer(
   db: DbOrTx,
   institutionId: string,
   id: string,
+  opts: { lock?: boolean } = {},
 ): Promise<ContainerRow | undefined> {
-  const [row] = await db
+  const q = db
     .select()
     .from(containers)
     .where(and(eq(containers.id, id), eq(containers.institutionId, institutionId)));
+  const [row] = opts.lock ? await q.for('update') : await q;
   return row;
 }
 
@@ -28,20 +31,6 @@ export async function requireContainer(
   const c = await findContainer(db, institutionId, id);
   if (!c) throw containerNotFound(id, field);
   return c;
-}
-
-/** Locks a container row (FOR UPDATE) before it moves. */
-export async function lockContainer(
-  tx: DbOrTx,
-  institutionId: string,
-  id: string,
-): Promise<ContainerRow | undefined> {
-  const [row] = await tx
-    .select()
-    .from(containers)
-    .where(and(eq(containers.id, id), eq(containers.institutionId, institutionId)))
-    .for('update');
-  return row;
 }
 
 export async function findContainerByBarcode(db: DbOrTx, institutionId: string, barcode: string) {
