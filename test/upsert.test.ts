@@ -1,7 +1,7 @@
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, fieldsOf, makeLab, uid, type Lab, type SpecimenBody } from './helpers/inventory.js';
-import { bearer, createTestApp, type TestApp } from './helpers/test-app.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { feedUpdates, putAs, traces as tracesOf } from './helpers/upsert.js';
 
 // Upserts by the hospital's ids: an LIS sends what it knows, as often as it likes. The first call
 // creates (201), a changed body updates (200, the changed fields only, through the ledger), the
@@ -16,31 +16,9 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-function put(
-  url: string,
-  payload: unknown,
-  opts: { key?: string; headers?: Record<string, string> } = {},
-): Promise<LightMyRequestResponse> {
-  return t.app.inject({
-    method: 'PUT',
-    url,
-    headers: { ...bearer(opts.key ?? lab.keys.integration), ...opts.headers },
-    payload: payload as Record<string, unknown>,
-  });
-}
-
-/** Everything a write of the entity leaves behind: its row's version, audit rows, custody events, feed entries. */
-async function traces(table: 'specimen' | 'participant' | 'collection_protocol', id: string) {
-  const { rows } = await t.sql.query<{ version: number; audit: number; custody: number; feed: number }>(
-    `select (select version from ${table} where id = $1) as version,
-            (select count(*)::int from audit_log where entity_id = $1::text) as audit,
-            (select count(*)::int from custody_event where specimen_id = $1) as custody,
-            (select count(*)::int from change_log_pending where entity_id = $1)
-              + (select count(*)::int from change_log where entity_id = $1) as feed`,
-    [id],
-  );
-  return rows[0]!;
-}
+const put = (url: string, payload: unknown, opts: { key?: string; headers?: Record<string, string> } = {}) =>
+  putAs(t, opts.key ?? lab.keys.integration)(url, payload, opts.headers);
+const traces = (table: 'specimen', id: string) => tracesOf(t, table, id);
 
 const specimenUrl = (system: string, value: string) =>
   `/v1/specimens/by-external-id/${encodeURIComponent(system)}/${encodeURIComponent(value)}`;
@@ -116,12 +94,7 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
       [specimen.id],
     );
     expect(audit.rows.map((r) => r.action)).toEqual(['upsertSpecimen', 'upsertSpecimen']);
-    const feed = await t.sql.query<{ changed: string[] }>(
-      `select changed_columns as changed from change_log_pending where entity_id = $1 and operation = 'updated'
-       union all select changed_columns from change_log where entity_id = $1 and operation = 'updated'`,
-      [specimen.id],
-    );
-    expect(feed.rows).toEqual([{ changed: ['anatomic_site', 'sprec_code', 'sprec_version'] }]);
+    expect(await feedUpdates(t, specimen.id)).toEqual([['anatomic_site', 'sprec_code', 'sprec_version']]);
   });
 
   it('keeps what the lab recorded when the body leaves it out, and never moves a tube back', async () => {
@@ -232,7 +205,7 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
     expect(await lab.counts()).toEqual(before);
   });
 
-  it('refuses a barcode another tube holds with 409 BARCODE_TAKEN, and another institution’s tube is not found', async () => {
+  it('refuses a barcode another tube holds with 409 BARCODE_TAKEN; the same id in another institution is another tube', async () => {
     const holder = await lab.register();
     const id = accession();
     expectProblem(

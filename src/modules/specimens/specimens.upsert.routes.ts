@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { etag, preconditionVersion } from '../../http/etag.js';
+import { answerUpsert, optionalPreconditionVersion } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import { errorResponses, optionalIfMatch } from '../../http/schemas.js';
 import { toSpecimenDto } from './specimens.dto.js';
@@ -43,8 +43,7 @@ export function specimenUpsertRoutes(app: FastifyInstance, deps: { db: Db; speci
       },
     },
     async (req, reply) => {
-      const ifMatch = req.headers['if-match'];
-      const expectedVersion = ifMatch === undefined ? undefined : preconditionVersion(ifMatch);
+      const expectedVersion = optionalPreconditionVersion(req.headers['if-match']);
       const { created, dto } = await execute(
         db,
         req,
@@ -59,8 +58,7 @@ export function specimenUpsertRoutes(app: FastifyInstance, deps: { db: Db; speci
           }),
         (u) => ({ created: u.created, dto: toSpecimenDto(u.specimen) }),
       );
-      if (created) reply.code(201).header('location', `/v1/specimens/${dto.id}`);
-      reply.header('etag', etag(dto.version));
+      answerUpsert(reply, created, `/v1/specimens/${dto.id}`, dto.version);
       return dto;
     },
   );
