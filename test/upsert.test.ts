@@ -132,6 +132,18 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
     expect(res.json<{ externalIds: unknown[] }>().externalIds).toEqual([other, id]);
   });
 
+  it('takes a URI system and a value with a slash, URL-encoded', async () => {
+    const id = { system: 'http://lis.example.org/acc', value: `${uid('A')}/2 b` };
+    const created = await put(specimenUrl(id.system, id.value), body());
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json<{ externalIds: unknown[] }>().externalIds).toEqual([id]);
+    const again = await put(
+      specimenUrl(id.system, id.value),
+      body({ barcode: created.json<SpecimenBody>().barcode }),
+    );
+    expect(again.statusCode, again.body).toBe(200);
+  });
+
   it('refuses another type, barcode or quantity with 409 IMMUTABLE_FIELD naming each, changing nothing', async () => {
     const id = accession();
     const sent = body();
