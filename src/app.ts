@@ -12,6 +12,7 @@ import { authorize } from './auth/roles.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
 import { routeNotFound, toProblem } from './errors.js';
 import { registerGraphql } from './graphql/graphql.js';
+import { isKeylessUpgrade } from './graphql/subscriptions.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
@@ -142,6 +143,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   await app.register(async (gql) => {
     gql.addHook('onRequest', async (request, reply) => {
       if (request.url.startsWith('/graphiql')) return;
+      // A browser's WebSocket carries its key in connection_init (src/graphql/subscriptions.ts).
+      if (isKeylessUpgrade(request)) return;
       try {
         await authenticateRequest(c.services.apiKeys)(request);
       } catch (err) {
@@ -157,7 +160,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         });
       }
     });
-    await registerGraphql(gql, { db: c.db, services: c.services });
+    await registerGraphql(gql, { db: c.db, services: c.services, events: c.events });
   });
 
   // Queue board for admins only.

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createApiKeyService } from './auth/api-keys.service.js';
 import { createDatabase, type Database } from './db/client.js';
+import { createEventBus, type EventBus } from './events/event-bus.js';
 import { createQueueSet, type QueueSet } from './jobs/queue-set.js';
 import { OutboxRelay } from './jobs/relay.js';
 import { createRegistry, type JobRegistry } from './jobs/registry.js';
@@ -44,6 +45,8 @@ export interface ContainerOverrides {
 export function createContainer(config: Config, log: Logger, overrides: ContainerOverrides = {}) {
   const database: Database = createDatabase(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
   const queues: QueueSet = createQueueSet(config.REDIS_URL, config.QUEUE_PREFIX);
+  // Live events for GraphQL subscriptions, shared by every API process through Redis.
+  const events: EventBus = createEventBus(config.REDIS_URL, config.QUEUE_PREFIX);
   const { db } = database;
   const clock = overrides.clock ?? (() => new Date());
 
@@ -104,12 +107,14 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     database,
     db,
     queues,
+    events,
     services: domain,
     registry,
     relay,
     async close() {
       await relay.stop();
       await queues.close();
+      await events.close();
       await database.close();
     },
   };

@@ -4,6 +4,7 @@ import { GraphQLError } from 'graphql';
 import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius';
 import type { Services } from '../container.js';
 import type { Db } from '../db/client.js';
+import type { EventBus } from '../events/event-bus.js';
 import { INTERNAL_ERROR_CODE, toProblem, type ErrorCode } from '../errors.js';
 import { asDomainError } from '../http/problem.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
@@ -17,6 +18,7 @@ import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
 import { graphqlIdempotency } from './idempotency.js';
 import { aliasLimit, depthLimit } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
+import { subscriptionOptions } from './subscriptions.js';
 import './context.js';
 
 // Loaded relative to this module so the source tree and a build resolve the same file.
@@ -61,7 +63,10 @@ export const GRAPHQL_QUERY_DEPTH = 8;
 /** Aliases per document: each alias of a list is one more page to build. */
 export const GRAPHQL_MAX_ALIASES = 30;
 
-export async function registerGraphql(app: FastifyInstance, deps: { db: Db; services: Services }) {
+export async function registerGraphql(
+  app: FastifyInstance,
+  deps: { db: Db; services: Services; events: EventBus },
+) {
   // Idempotency-Key on mutations, as on REST POSTs (src/graphql/idempotency.ts).
   const idempotency = graphqlIdempotency(deps.db);
   app.addHook('preHandler', idempotency.claim);
@@ -76,6 +81,11 @@ export async function registerGraphql(app: FastifyInstance, deps: { db: Db; serv
     validationRules: [depthLimit(GRAPHQL_QUERY_DEPTH), aliasLimit(GRAPHQL_MAX_ALIASES)],
     allowBatchedQueries: false,
     context: (request) => ({ biobank: idempotency.ctxOf(request), services: deps.services }),
+    subscription: subscriptionOptions(app, {
+      services: deps.services,
+      events: deps.events,
+      apiKeys: deps.services.apiKeys,
+    }),
     // Coded errors: the same codes as REST; no stack trace or SQL text reaches the client.
     errorFormatter: (execution, context) => {
       const log = context.reply?.request.log ?? app.log;
