@@ -28,7 +28,7 @@ import { changeRoutes } from './modules/integration/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
 import { participantRoutes } from './modules/participants/index.js';
-import { scanRoutes, specimenRoutes } from './modules/specimens/index.js';
+import { scanRoutes, specimenRoutes, specimenUpsertRoutes } from './modules/specimens/index.js';
 import { storageRoutes } from './modules/storage/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
@@ -131,6 +131,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     webhookRoutes(v1, { db: c.db, webhooks: c.services.webhooks });
     participantRoutes(v1, { db: c.db, participants: c.services.participants });
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
+    specimenUpsertRoutes(v1, { db: c.db, specimens: c.services.specimens });
     storageRoutes(v1, { db: c.db, storage: c.services.storage });
     scanRoutes(v1, { db: c.db, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });

@@ -73,11 +73,14 @@ export const ERROR_CATALOGUE = {
   // Versions, retries and batches
   VERSION_CONFLICT: 'precondition_failed',
   VERSION_MISMATCH: 'precondition_failed',
+  NO_CURRENT_VERSION: 'precondition_failed',
   IF_MATCH_REQUIRED: 'precondition_required',
   INVALID_IDEMPOTENCY_KEY: 'bad_request',
   IDEMPOTENCY_KEY_IN_USE: 'conflict',
   IDEMPOTENCY_KEY_REUSED: 'unprocessable',
   BATCH_REJECTED: 'unprocessable',
+  // Upserts by a natural key
+  IMMUTABLE_FIELD: 'conflict',
   // The database's last word, and availability
   ALREADY_EXISTS: 'conflict',
   CONSTRAINT_VIOLATED: 'unprocessable',
@@ -310,6 +313,29 @@ export const versionConflict = (what: string, expected: number, current: number)
     `${what} is at version ${current}, not ${expected}; read it again and retry`,
     [],
     { currentVersion: current },
+  );
+
+/**
+ * An upsert sent a version to match (If-Match, expectedVersion) but nothing holds its key yet, so
+ * it would create: RFC 9110 13.1.1 makes that a failed precondition. `what` names the key sent
+ * (`specimen with external id LIS A-1`).
+ */
+export const noCurrentVersion = (what: string, expected: number) =>
+  new DomainError(
+    'NO_CURRENT_VERSION',
+    `no ${what} exists, so it has no version ${expected} to match; send no version to create it`,
+  );
+
+/**
+ * An upsert whose body gives another value to fields fixed once the record exists (a tube's
+ * type, a protocol's consent tiers). `what` names the record (`specimen BC-1`); each field
+ * problem says what is stored and what was sent. Nothing is written.
+ */
+export const immutableField = (what: string, fields: FieldProblem[]) =>
+  new DomainError(
+    'IMMUTABLE_FIELD',
+    `${what} cannot change ${fields.map((f) => f.field).join(', ')} once it exists`,
+    fields,
   );
 
 export const ifMatchRequired = () =>

@@ -255,7 +255,7 @@ describe('the same data as REST', () => {
         custody(specimenId: $id) { ${CUSTODY_FIELDS} }
         verifyCustody(specimenId: $id) { specimenId events valid checked firstBreak { seq eventId reason expected found } }
         protocols { id code title ethicsApprovalRef consentTiers createdAt version }
-        participants { edges { node { id protocolId sex diagnoses identity { protocolParticipantId birthYear hasMrn } createdAt version } } }
+        participants { edges { node { id protocolId sex diagnoses identity { protocolParticipantId birthYear hasMrn hasLisPatientId } createdAt version } } }
       }`,
       { id: created.id, barcode: created.barcode, box: box.id, child: child!.id },
     );

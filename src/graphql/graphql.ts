@@ -7,7 +7,6 @@ import type { Db } from '../db/client.js';
 import type { EventBus } from '../events/event-bus.js';
 import { INTERNAL_ERROR_CODE, toProblem, type ErrorCode } from '../errors.js';
 import { asDomainError } from '../http/problem.js';
-import { ctxOf } from '../http/request-context.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
 import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/index.js';
@@ -16,6 +15,7 @@ import { participantResolvers } from '../modules/participants/index.js';
 import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
+import { graphqlIdempotency } from './idempotency.js';
 import { aliasLimit, depthLimit } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import { subscriptionOptions } from './subscriptions.js';
@@ -67,6 +67,10 @@ export async function registerGraphql(
   app: FastifyInstance,
   deps: { db: Db; services: Services; events: EventBus },
 ) {
+  // Idempotency-Key on mutations, as on REST POSTs (src/graphql/idempotency.ts).
+  const idempotency = graphqlIdempotency(deps.db);
+  app.addHook('preHandler', idempotency.claim);
+  app.addHook('onSend', idempotency.settle);
   await app.register(mercurius, {
     schema: SCHEMA_SDL,
     resolvers: graphqlResolvers(),
@@ -76,7 +80,7 @@ export async function registerGraphql(
     // Our own depth rule rather than Mercurius's queryDepth, which counts introspection too.
     validationRules: [depthLimit(GRAPHQL_QUERY_DEPTH), aliasLimit(GRAPHQL_MAX_ALIASES)],
     allowBatchedQueries: false,
-    context: (request) => ({ biobank: ctxOf(request), services: deps.services }),
+    context: (request) => ({ biobank: idempotency.ctxOf(request), services: deps.services }),
     subscription: subscriptionOptions(app, {
       services: deps.services,
       events: deps.events,

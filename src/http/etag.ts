@@ -31,3 +31,14 @@ export function preconditionVersion(ifMatch: string | undefined): number {
   }
   return Number(m[1]);
 }
+
+/** The version an upsert expects: none without If-Match (the body wins), else as an update's. */
+export function optionalPreconditionVersion(ifMatch: string | undefined): number | undefined {
+  return ifMatch === undefined ? undefined : preconditionVersion(ifMatch);
+}
+
+/** An upsert's answer headers: 201 with the new resource's Location when it created, its ETag always. */
+export function answerUpsert(reply: FastifyReply, created: boolean, location: string, version: number): void {
+  if (created) reply.code(201).header('location', location);
+  reply.header('etag', etag(version));
+}

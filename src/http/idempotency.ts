@@ -117,6 +117,25 @@ export async function completeIdempotentRequest(
 }
 
 /**
+ * Marks the key's effect as committed, inside the effect's transaction, for an answer that is
+ * shaped only after the transaction (a GraphQL response): the key stays in flight until that
+ * answer is stored, and is never taken over, so a retry meanwhile gets IDEMPOTENCY_KEY_IN_USE and
+ * never a second effect, even when the process dies before storing the answer.
+ */
+export async function holdIdempotentRequest(tx: DbOrTx, scope: IdempotencyScope): Promise<void> {
+  await tx
+    .update(idempotencyKeys)
+    .set({ lockedUntil: sql`${idempotencyKeys.expiresAt}` })
+    .where(
+      and(
+        eq(idempotencyKeys.apiKeyId, scope.apiKeyId),
+        eq(idempotencyKeys.key, scope.key),
+        eq(idempotencyKeys.state, 'in_flight'),
+      ),
+    );
+}
+
+/**
  * Releases the key of a request that failed, so a retry runs it again. Only an `in_flight` record
  * is deleted: when the failure came after the response was committed, the record stays, and when
  * the commit itself failed, the stored response rolled back with it and the key is released.

@@ -41,3 +41,12 @@ export const idempotencyHeaders = z.object({
     .optional()
     .describe('makes a retried POST safe: the first response is replayed for 24 hours'),
 });
+
+/** `If-Match` on an upsert (PUT): without it the body wins; with it a stale version is 412. */
+export const optionalIfMatch = z.object({
+  'if-match': z
+    .string()
+    .max(100)
+    .optional()
+    .describe('the ETag last read: the change is refused (412) when the record moved on since'),
+});

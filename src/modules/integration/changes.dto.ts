@@ -20,6 +20,7 @@ const FIELD_OF_COLUMN: Record<ChangeEntity, Record<string, string | null>> = {
     protocol_participant_id: 'identity.protocolParticipantId',
     birth_year: 'identity.birthYear',
     mrn_hash: 'identity.hasMrn',
+    lis_patient_id_hash: 'identity.hasLisPatientId',
   },
   consent: { withdrawal_reason: null },
   container: {

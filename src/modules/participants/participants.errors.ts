@@ -25,9 +25,12 @@ export function protocolNotFound(id: string, field?: string, as: 'lookup' | 'ref
 export const protocolCodeTaken = (code: string) =>
   new DomainError('PROTOCOL_CODE_TAKEN', `a protocol with code ${code} already exists`);
 
-/** `protocolParticipantId` null: the MRN matched, and an MRN is never quoted back. */
-export const participantExists = (protocolParticipantId: string | null) =>
+/**
+ * `protocolParticipantId` null: a hospital identifier matched (`identifier`, the MRN unless
+ * named), and a hospital identifier is never quoted back.
+ */
+export const participantExists = (protocolParticipantId: string | null, identifier = 'MRN') =>
   new DomainError(
     'PARTICIPANT_EXISTS',
-    `participant ${protocolParticipantId ?? 'with this MRN'} is already registered to this protocol`,
+    `participant ${protocolParticipantId ?? `with this ${identifier}`} is already registered to this protocol`,
   );

@@ -22,17 +22,34 @@ export async function findProtocol(
   return row;
 }
 
-/** A protocol of the institution by its code. */
+/** A protocol of the institution by its code; with `lock`, FOR UPDATE. */
 export async function findProtocolByCode(
   handle: DbOrTx,
   institutionId: string,
   code: string,
+  opts: { lock?: boolean } = {},
 ): Promise<ProtocolRow | undefined> {
-  const [row] = await handle
+  const q = handle
     .select()
     .from(protocols)
     .where(and(eq(protocols.institutionId, institutionId), eq(protocols.code, code)));
+  const [row] = opts.lock ? await q.for('update') : await q;
   return row;
+}
+
+/** Updates a protocol's descriptive fields at the expected version (version + 1); undefined when it was not at it. */
+export async function updateProtocolRow(
+  tx: DbOrTx,
+  id: string,
+  expectedVersion: number,
+  patch: Partial<Pick<ProtocolRow, 'title' | 'ethicsApprovalRef'>>,
+): Promise<ProtocolRow | undefined> {
+  const [after] = await tx
+    .update(protocols)
+    .set({ ...patch, version: sql`${protocols.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(protocols.id, id), eq(protocols.version, expectedVersion)))
+    .returning();
+  return after;
 }
 
 /** The institution's protocols, by code (an institution runs tens, not thousands). */
@@ -170,6 +187,28 @@ export async function listParticipantRows(
     )
     .orderBy(asc(participants.id))
     .limit(f.limit);
+}
+
+/** The participant of a protocol whose LIS patient id has this keyed hash; with `lock`, FOR UPDATE. */
+export async function findParticipantByLisPatientHash(
+  handle: DbOrTx,
+  institutionId: string,
+  protocolId: string,
+  lisPatientIdHash: string,
+  opts: { lock?: boolean } = {},
+): Promise<ParticipantRow | undefined> {
+  const q = handle
+    .select()
+    .from(participants)
+    .where(
+      and(
+        eq(participants.institutionId, institutionId),
+        eq(participants.protocolId, protocolId),
+        eq(participants.lisPatientIdHash, lisPatientIdHash),
+      ),
+    );
+  const [row] = opts.lock ? await q.for('update') : await q;
+  return row;
 }
 
 /** Participants of the institution whose hospital record number has this keyed hash. */

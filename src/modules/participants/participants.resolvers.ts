@@ -5,14 +5,18 @@ import { toParticipantDto, toProtocolDto } from './participants.dto.js';
 import { listParticipantsQuery } from './participants.schemas.js';
 import {
   createProtocolInput,
+  protocolCode,
   registerParticipantInput,
   updateParticipantInput,
+  upsertParticipantInput,
+  upsertProtocolInput,
 } from './participants.service.js';
 
 // GraphQL adapter over the participant service: REST schemas in, one service call, the REST DTO
 // out (identity fields only for the roles the service shows them to).
 
 const idArgs = z.object({ id: z.uuid() });
+const expectedVersion = z.number().int().min(0).optional();
 
 export const participantResolvers: IResolvers = {
   Query: {
@@ -67,6 +71,32 @@ export const participantResolvers: IResolvers = {
       return toParticipantDto(
         await services.participants.updateParticipant(biobank, { id, expectedVersion, patch }),
       );
+    },
+    async upsertProtocol(
+      _root,
+      args: { code: unknown; input: unknown; expectedVersion?: unknown },
+      { biobank, services },
+    ) {
+      const key = parseArgs(z.object({ code: protocolCode, expectedVersion }), {
+        code: args.code,
+        expectedVersion: args.expectedVersion,
+      });
+      const body = parseArgs(upsertProtocolInput, args.input);
+      const u = await services.participants.upsertProtocol(biobank, { ...key, body });
+      return { created: u.created, protocol: toProtocolDto(u.protocol) };
+    },
+    async upsertParticipant(
+      _root,
+      args: { protocolCode: unknown; input: unknown; expectedVersion?: unknown },
+      { biobank, services },
+    ) {
+      const key = parseArgs(z.object({ protocolCode, expectedVersion }), {
+        protocolCode: args.protocolCode,
+        expectedVersion: args.expectedVersion,
+      });
+      const body = parseArgs(upsertParticipantInput, args.input);
+      const u = await services.participants.upsertParticipant(biobank, { ...key, body });
+      return { created: u.created, participant: toParticipantDto(u.participant) };
     },
   },
 };

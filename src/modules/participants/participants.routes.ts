@@ -2,15 +2,31 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
+import {
+  answerUpsert,
+  etag,
+  optionalPreconditionVersion,
+  preconditionVersion,
+  withEtag,
+} from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
-import { POST_ERRORS, errorResponses, idParams, idempotencyHeaders, pageOf } from '../../http/schemas.js';
+import {
+  POST_ERRORS,
+  errorResponses,
+  idParams,
+  idempotencyHeaders,
+  optionalIfMatch,
+  pageOf,
+} from '../../http/schemas.js';
 import { toParticipantDto, toProtocolDto } from './participants.dto.js';
 import { listParticipantsQuery, participantDto, protocolDto } from './participants.schemas.js';
 import {
   createProtocolInput,
+  protocolCode,
   registerParticipantInput,
   updateParticipantInput,
+  upsertParticipantInput,
+  upsertProtocolInput,
   type ParticipantService,
 } from './participants.service.js';
 
@@ -196,6 +212,81 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
         toParticipantDto,
       );
       reply.header('etag', etag(dto.version));
+      return dto;
+    },
+  );
+
+  // Upserts by the hospital's ids: the same body again changes nothing (README, "Upsert by the
+  // hospital's ids").
+  const codeParams = z.object({ code: protocolCode });
+  r.put(
+    '/v1/protocols/by-code/:code',
+    {
+      schema: {
+        operationId: 'upsertProtocol',
+        tags: ['protocols'],
+        summary:
+          'Create (201, Location) or update (200) the protocol with this code; the same body again changes nothing. ' +
+          'Consent tiers cannot change once it exists (409 IMMUTABLE_FIELD)',
+        params: codeParams,
+        headers: optionalIfMatch,
+        body: upsertProtocolInput,
+        response: {
+          200: protocolDto.describe('updated, or already as sent'),
+          201: protocolDto.describe('created'),
+          ...errorResponses(403, 409, 412),
+        },
+      },
+    },
+    async (req, reply) => {
+      const expectedVersion = optionalPreconditionVersion(req.headers['if-match']);
+      const { created, dto } = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.upsertProtocol(ctx, { code: req.params.code, body: req.body, expectedVersion }),
+        (u) => ({ created: u.created, dto: toProtocolDto(u.protocol) }),
+      );
+      answerUpsert(reply, created, `/v1/protocols/${dto.id}`, dto.version);
+      return dto;
+    },
+  );
+  r.put(
+    '/v1/protocols/by-code/:code/participants/by-lis-patient-id',
+    {
+      schema: {
+        operationId: 'upsertParticipant',
+        tags: ['participants'],
+        summary:
+          'Create (201, Location) or update (200) the participant of this protocol with the LIS patient id of the body ' +
+          '(kept only as a keyed hash; in the body so it stays out of URLs and logs); the same body again changes nothing',
+        params: codeParams,
+        headers: optionalIfMatch,
+        body: upsertParticipantInput,
+        response: {
+          200: participantDto.describe('updated, or already as sent'),
+          201: participantDto.describe('created'),
+          ...errorResponses(403, 404, 409, 412),
+        },
+      },
+    },
+    async (req, reply) => {
+      const expectedVersion = optionalPreconditionVersion(req.headers['if-match']);
+      const { created, dto } = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) =>
+          participants.upsertParticipant(ctx, {
+            protocolCode: req.params.code,
+            body: req.body,
+            expectedVersion,
+          }),
+        (u) => ({ created: u.created, dto: toParticipantDto(u.participant) }),
+      );
+      answerUpsert(reply, created, `/v1/participants/${dto.id}`, dto.version);
       return dto;
     },
   );

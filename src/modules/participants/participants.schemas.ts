@@ -28,6 +28,7 @@ export const participantDto = z.object({
       protocolParticipantId: z.string(),
       birthYear: z.number().int().nullable(),
       hasMrn: z.boolean(),
+      hasLisPatientId: z.boolean().describe('an LIS patient id is on file (only its keyed hash)'),
     })
     .nullable()
     .describe('identity fields: present for admins, managers and integrations only'),

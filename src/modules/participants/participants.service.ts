@@ -1,7 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
-import { actorInstitutionId, authorize, can } from '../../auth/roles.js';
+import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -22,12 +21,17 @@ import {
   updateParticipantRow,
 } from './participants.repo.js';
 import { SEXES } from './participants.table.js';
+import { toParticipantView } from './participants.dto.js';
+import { hospitalIdHashes } from './participants.hashes.js';
+import { createParticipantUpsert } from './participants.upsert.js';
+
+export const protocolCode = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/, 'letters, digits, _ . - (max 40)');
 
 export const createProtocolInput = z.object({
-  code: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/, 'letters, digits, _ . - (max 40)'),
+  code: protocolCode,
   title: z.string().trim().min(1).max(300),
   ethicsApprovalRef: z.string().trim().min(1).max(120),
   consentTiers: z.array(z.enum(CONSENT_TIERS)).max(CONSENT_TIERS.length).default([]),
@@ -82,6 +86,37 @@ export const updateParticipantInput = z
   .strict();
 export type UpdateParticipantInput = z.infer<typeof updateParticipantInput>;
 
+/**
+ * The create body for PUT /v1/protocols/by-code/{code}: `code`, when given, must be the path's.
+ * Absent consent tiers are none for a new protocol and unchanged for an existing one.
+ */
+export const upsertProtocolInput = createProtocolInput.extend({
+  code: protocolCode.optional().describe('the code of the path, when given'),
+  consentTiers: z
+    .array(z.enum(CONSENT_TIERS))
+    .max(CONSENT_TIERS.length)
+    .optional()
+    .describe('fixed once the protocol exists: donors consented to these'),
+});
+export type UpsertProtocolInput = z.infer<typeof upsertProtocolInput>;
+
+/**
+ * The register body keyed by the hospital LIS's patient id (the protocol is the path's). The id
+ * travels in the body, not the URL, so it stays out of access logs like the MRN. Absent fields
+ * keep their stored value (a new participant gets the register defaults).
+ */
+export const upsertParticipantInput = registerParticipantInput.omit({ protocolId: true }).extend({
+  lisPatientId: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .describe('the hospital LIS patient id: only its keyed hash is stored'),
+  sex: z.enum(SEXES).optional(),
+  diagnoses: z.array(icd10).max(20).optional(),
+});
+export type UpsertParticipantInput = z.infer<typeof upsertParticipantInput>;
+
 /** Fields only roles allowed `participants.identity` may see, hence change. */
 const IDENTITY_FIELDS = ['protocolParticipantId', 'birthYear', 'mrn'] as const;
 
@@ -94,27 +129,20 @@ export interface ParticipantView {
   sex: ParticipantRow['sex'];
   diagnoses: string[];
   /** identity fields: only for roles allowed `participants.identity` */
-  identity: { protocolParticipantId: string; birthYear: number | null; hasMrn: boolean } | null;
+  identity: {
+    protocolParticipantId: string;
+    birthYear: number | null;
+    hasMrn: boolean;
+    hasLisPatientId: boolean;
+  } | null;
   createdAt: Date;
   version: number;
 }
 
 export function createParticipantService(deps: { db: Db; secret: string }) {
   const { db } = deps;
-  const mrnHash = (institutionId: string, mrn: string) =>
-    createHmac('sha256', deps.secret).update(`${institutionId}\n${mrn.trim().toUpperCase()}`).digest('hex');
-
-  const toView = (ctx: Ctx, p: ParticipantRow): ParticipantView => ({
-    id: p.id,
-    protocolId: p.protocolId,
-    sex: p.sex,
-    diagnoses: p.diagnoses,
-    identity: can(ctx.actor, 'participants.identity')
-      ? { protocolParticipantId: p.protocolParticipantId, birthYear: p.birthYear, hasMrn: p.mrnHash !== null }
-      : null,
-    createdAt: p.createdAt,
-    version: p.version,
-  });
+  const hashes = hospitalIdHashes(deps.secret);
+  const mrnHash = hashes.mrn;
 
   async function ownProtocol(ctx: Ctx, id: string, field = 'protocolId'): Promise<ProtocolRow> {
     const row = await findProtocol(db, actorInstitutionId(ctx.actor), id);
@@ -123,6 +151,8 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
   }
 
   return {
+    ...createParticipantUpsert({ db, hashes }),
+
     /** Throws PROTOCOL_CODE_TAKEN. */
     async createProtocol(ctx: Ctx, input: z.infer<typeof createProtocolInput>): Promise<ProtocolRow> {
       authorize(ctx.actor, 'protocols.manage');
@@ -178,7 +208,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
           institutionId,
           after: row,
         });
-        return toView(ctx, row);
+        return toParticipantView(ctx, row);
       });
     },
 
@@ -218,7 +248,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
           before,
           after,
         });
-        return toView(ctx, after);
+        return toParticipantView(ctx, after);
       });
     },
 
@@ -227,7 +257,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       authorize(ctx.actor, 'participants.read');
       const row = await findParticipant(db, actorInstitutionId(ctx.actor), id);
       if (!row) throw participantNotFound(id);
-      return toView(ctx, row);
+      return toParticipantView(ctx, row);
     },
 
     async listParticipants(
@@ -246,7 +276,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
         rows,
         q.limit,
         (p) => p.id,
-        (p) => toView(ctx, p),
+        (p) => toParticipantView(ctx, p),
       );
     },
 
@@ -255,7 +285,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       authorize(ctx.actor, 'participants.identity');
       const institutionId = actorInstitutionId(ctx.actor);
       const rows = await findParticipantsByMrnHash(db, institutionId, mrnHash(institutionId, mrn));
-      return rows.map((p) => toView(ctx, p));
+      return rows.map((p) => toParticipantView(ctx, p));
     },
   };
 }

@@ -40,8 +40,8 @@ export const protocols = pgTable(
 );
 
 /**
- * A pseudonymous donor registered to a protocol. No names; the hospital MRN only as an HMAC so
- * the LIS integration can match it without the service holding it.
+ * A pseudonymous donor registered to a protocol. No names; the hospital MRN and LIS patient id
+ * only as HMACs so the LIS integration can match them without the service holding them.
  */
 export const participants = pgTable(
   'participant',
@@ -62,6 +62,8 @@ export const participants = pgTable(
       .notNull()
       .default(sql`'{}'::text[]`),
     mrnHash: varchar('mrn_hash', { length: 64 }),
+    /** the hospital LIS's patient id, as the MRN: only a keyed hash (the upsert's key) */
+    lisPatientIdHash: varchar('lis_patient_id_hash', { length: 64 }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     version: versionColumn(),
@@ -69,6 +71,7 @@ export const participants = pgTable(
   (t) => [
     uniqueIndex('participant_protocol_pid_unique').on(t.protocolId, t.protocolParticipantId),
     uniqueIndex('participant_protocol_mrn_unique').on(t.protocolId, t.mrnHash),
+    uniqueIndex('participant_protocol_lis_patient_unique').on(t.protocolId, t.lisPatientIdHash),
     index('participant_institution_mrn_idx').on(t.institutionId, t.mrnHash),
     check(
       'participant_birth_year_range',
@@ -80,3 +83,4 @@ export const participants = pgTable(
 describeUnique('protocol_code_unique', (v) => protocolCodeTaken(v.code ?? ''));
 describeUnique('participant_protocol_pid_unique', (v) => participantExists(v.protocol_participant_id ?? ''));
 describeUnique('participant_protocol_mrn_unique', () => participantExists(null));
+describeUnique('participant_protocol_lis_patient_unique', () => participantExists(null, 'LIS patient id'));

@@ -23,6 +23,7 @@ export type {
   NewSpecimen,
 } from './specimens.commands.js';
 export { createSpecimenService, type SpecimenService } from './specimens.service.js';
+export type { SpecimenUpsert, SpecimenUpsertInput } from './specimens.upsert.js';
 export {
   createScanService,
   scanInput,
@@ -63,5 +64,6 @@ export {
 } from './specimens.table.js';
 export { specimenRoutes } from './specimens.routes.js';
 export { scanRoutes } from './specimens.scans.routes.js';
+export { specimenUpsertRoutes } from './specimens.upsert.routes.js';
 export { specimenResolvers } from './specimens.resolvers.js';
 export { specimenLoaders } from './specimens.loaders.js';

@@ -6,11 +6,11 @@ import { actorInstitutionId, authorize, type Operation } from '../../auth/roles.
 import type { Db, Tx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { planPlacements, type Placement } from '../storage/index.js';
-import type { SpecimenCommand, SpecimenEdit } from './specimens.commands.js';
+import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { externalIdTaken, placementRace, specimenNotFound } from './specimens.errors.js';
+import { assertExternalIdsFree, editOf } from './specimens.edits.js';
+import { placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
-import { findExternalIdHolders } from './specimens.repo.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
 import type { HoldReason, SpecimenRow } from './specimens.table.js';
 import type { UseGate } from './specimens.use-gate.js';
@@ -19,8 +19,6 @@ type When = { occurredAt?: string; note?: string };
 type Target = { containerId?: string; position?: string };
 
 const occurred = (iso: string | undefined) => (iso ? new Date(iso) : null);
-const date = (iso: string | null | undefined) =>
-  iso === undefined ? undefined : iso === null ? null : new Date(iso);
 
 export function createSpecimenActions(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
   const { db, ledger, useGate } = deps;
@@ -178,35 +176,9 @@ export function createSpecimenActions(deps: { db: Db; ledger: SpecimenLedger; us
       return act(ctx, input.id, 'specimens.update', async (tx, before) => {
         const p = input.patch;
         // An external id another tube holds (checked at the version sent: a stale edit is a 412).
-        if (p.externalIds && before.version === input.expectedVersion) {
-          const ids = p.externalIds;
-          const other = (await findExternalIdHolders(tx, before.institutionId, ids)).find(
-            (h) => h.specimenId !== before.id,
-          );
-          if (other) {
-            const j = ids.findIndex((e) => e.system === other.system && e.value === other.value);
-            throw externalIdTaken(other.system, other.value, other.barcode, `externalIds.${j}`);
-          }
-        }
-        const patch: SpecimenEdit = {
-          ...(p.anatomicSite !== undefined ? { anatomicSite: p.anatomicSite } : {}),
-          ...(p.pathologyStatus !== undefined ? { pathologyStatus: p.pathologyStatus } : {}),
-          ...(p.collectedAt !== undefined ? { collectedAt: date(p.collectedAt) } : {}),
-          ...(p.receivedAt !== undefined ? { receivedAt: date(p.receivedAt) } : {}),
-          ...(p.processedAt !== undefined ? { processedAt: date(p.processedAt) } : {}),
-          ...(p.frozenAt !== undefined ? { frozenAt: date(p.frozenAt) } : {}),
-          ...(p.sprecCode !== undefined
-            ? {
-                sprecCode: p.sprecCode,
-                sprecVersion: p.sprecCode ? (p.sprecVersion ?? before.sprecVersion ?? '3.0') : null,
-              }
-            : {}),
-          ...(p.sprecVersion !== undefined && p.sprecCode === undefined
-            ? { sprecVersion: p.sprecVersion }
-            : {}),
-          ...(p.quality !== undefined ? { quality: p.quality } : {}),
-          ...(p.externalIds !== undefined ? { externalIds: p.externalIds } : {}),
-        };
+        if (p.externalIds && before.version === input.expectedVersion)
+          await assertExternalIdsFree(tx, before, p.externalIds);
+        const patch = editOf(before, p);
         return { kind: 'edit', specimen: before, patch, expectedVersion: input.expectedVersion };
       });
     },

@@ -86,8 +86,112 @@ async function checkExternalIds(
   }
 }
 
+/**
+ * Registers primary specimens in the caller's transaction, after checking every item (barcodes,
+ * external ids, participants and protocols, positions): one refusal refuses all. `batch` names
+ * each item's fields `specimens.N.` and answers BATCH_REJECTED; `action` is the audit action.
+ */
+export async function registerWithin(
+  deps: { ledger: SpecimenLedger; useGate: UseGate },
+  tx: Tx,
+  ctx: Ctx,
+  inputs: RegisterSpecimenInput[],
+  opts: { batch: boolean; action: string },
+): Promise<SpecimenView[]> {
+  const { ledger, useGate } = deps;
+  const { batch } = opts;
+  const institutionId = actorInstitutionId(ctx.actor);
+  const field = (i: number) => (batch ? `specimens.${i}.` : '');
+  const errors = new Map<number, DomainError>();
+  // Barcodes: unique within the request and within the institution.
+  const seen = new Map<string, number>();
+  inputs.forEach((s, i) => {
+    const first = seen.get(s.barcode);
+    if (first !== undefined) {
+      errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`, first));
+    } else seen.set(s.barcode, i);
+  });
+  const taken = new Set(
+    (await findSpecimensByBarcodes(tx, institutionId, [...seen.keys()])).map((e) => e.barcode),
+  );
+  inputs.forEach((s, i) => {
+    if (taken.has(s.barcode)) {
+      errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));
+    }
+    if (s.position && !s.containerId) {
+      errors.set(i, containerRequired('a position', `${field(i)}containerId`));
+    }
+  });
+  await checkExternalIds(tx, institutionId, inputs, field, errors);
+  const participantProtocol = await checkReferences(
+    tx,
+    institutionId,
+    inputs.map((s, i) => ({
+      index: i,
+      field: field(i),
+      participantId: s.participantId,
+      protocolId: s.protocolId,
+    })),
+    errors,
+  );
+  const requests: PlacementRequest[] = inputs.flatMap((s, i) =>
+    s.containerId
+      ? [{ index: i, field: field(i), containerId: s.containerId, position: s.position, type: s.type }]
+      : [],
+  );
+  const plan = await planPlacements(tx, institutionId, requests);
+  for (const [i, e] of plan.errors) if (!errors.has(i)) errors.set(i, e);
+  if (errors.size > 0) {
+    if (!batch) throw errors.get(0)!;
+    throw batchRejected(errors, inputs.length);
+  }
+  // A donor whose consent is already withdrawn gives tubes that are born on hold.
+  const protocolOf = (s: RegisterSpecimenInput) =>
+    s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
+  const birthHolds = new Map<string, string[]>();
+  for (const s of inputs) {
+    const key = `${s.participantId ?? ''}:${protocolOf(s) ?? ''}`;
+    if (s.participantId && !birthHolds.has(key))
+      birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolOf(s)));
+  }
+  const items: NewSpecimen[] = inputs.map((s, i) => {
+    const id = newId();
+    return {
+      row: {
+        id,
+        institutionId,
+        barcode: s.barcode,
+        type: s.type,
+        lineage: 'primary',
+        rootId: id,
+        participantId: s.participantId ?? null,
+        protocolId: protocolOf(s),
+        anatomicSite: s.anatomicSite ?? null,
+        pathologyStatus: s.pathologyStatus ?? 'unknown',
+        collectedAt: date(s.collectedAt),
+        receivedAt: date(s.receivedAt),
+        processedAt: date(s.processedAt),
+        frozenAt: date(s.frozenAt),
+        sprecCode: s.sprecCode ?? null,
+        sprecVersion: s.sprecCode ? (s.sprecVersion ?? '3.0') : null,
+        unit: s.unit ?? SPECIMEN_TYPE_INFO[s.type].defaultUnit,
+        initialQuantity: s.quantity,
+        availableQuantity: s.quantity,
+        quality: s.quality ?? {},
+        externalIds: s.externalIds ?? [],
+        holds: birthHolds.get(`${s.participantId ?? ''}:${protocolOf(s) ?? ''}`) ?? [],
+      },
+      placement: plan.placements.get(i) ?? null,
+      occurredAt: date(s.collectedAt),
+      origin: { kind: 'registered' },
+    };
+  });
+  const rows = await ledger.register(tx, ctx, items, opts.action);
+  return specimenViews(tx, institutionId, rows);
+}
+
 export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
-  const { db, ledger, useGate } = deps;
+  const { db } = deps;
 
   async function register(
     ctx: Ctx,
@@ -95,97 +199,10 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
     batch: boolean,
   ): Promise<SpecimenView[]> {
     authorize(ctx.actor, 'specimens.register');
-    const institutionId = actorInstitutionId(ctx.actor);
-    const field = (i: number) => (batch ? `specimens.${i}.` : '');
     return placementRace(() =>
-      inTransaction(db, ctx, async (tx) => {
-        const errors = new Map<number, DomainError>();
-        // Barcodes: unique within the request and within the institution.
-        const seen = new Map<string, number>();
-        inputs.forEach((s, i) => {
-          const first = seen.get(s.barcode);
-          if (first !== undefined) {
-            errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`, first));
-          } else seen.set(s.barcode, i);
-        });
-        const taken = new Set(
-          (await findSpecimensByBarcodes(tx, institutionId, [...seen.keys()])).map((e) => e.barcode),
-        );
-        inputs.forEach((s, i) => {
-          if (taken.has(s.barcode)) {
-            errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));
-          }
-          if (s.position && !s.containerId) {
-            errors.set(i, containerRequired('a position', `${field(i)}containerId`));
-          }
-        });
-        await checkExternalIds(tx, institutionId, inputs, field, errors);
-        const participantProtocol = await checkReferences(
-          tx,
-          institutionId,
-          inputs.map((s, i) => ({
-            index: i,
-            field: field(i),
-            participantId: s.participantId,
-            protocolId: s.protocolId,
-          })),
-          errors,
-        );
-        const requests: PlacementRequest[] = inputs.flatMap((s, i) =>
-          s.containerId
-            ? [{ index: i, field: field(i), containerId: s.containerId, position: s.position, type: s.type }]
-            : [],
-        );
-        const plan = await planPlacements(tx, institutionId, requests);
-        for (const [i, e] of plan.errors) if (!errors.has(i)) errors.set(i, e);
-        if (errors.size > 0) {
-          if (!batch) throw errors.get(0)!;
-          throw batchRejected(errors, inputs.length);
-        }
-        // A donor whose consent is already withdrawn gives tubes that are born on hold.
-        const protocolOf = (s: RegisterSpecimenInput) =>
-          s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
-        const birthHolds = new Map<string, string[]>();
-        for (const s of inputs) {
-          const key = `${s.participantId ?? ''}:${protocolOf(s) ?? ''}`;
-          if (s.participantId && !birthHolds.has(key))
-            birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolOf(s)));
-        }
-        const items: NewSpecimen[] = inputs.map((s, i) => {
-          const id = newId();
-          return {
-            row: {
-              id,
-              institutionId,
-              barcode: s.barcode,
-              type: s.type,
-              lineage: 'primary',
-              rootId: id,
-              participantId: s.participantId ?? null,
-              protocolId: protocolOf(s),
-              anatomicSite: s.anatomicSite ?? null,
-              pathologyStatus: s.pathologyStatus ?? 'unknown',
-              collectedAt: date(s.collectedAt),
-              receivedAt: date(s.receivedAt),
-              processedAt: date(s.processedAt),
-              frozenAt: date(s.frozenAt),
-              sprecCode: s.sprecCode ?? null,
-              sprecVersion: s.sprecCode ? (s.sprecVersion ?? '3.0') : null,
-              unit: s.unit ?? SPECIMEN_TYPE_INFO[s.type].defaultUnit,
-              initialQuantity: s.quantity,
-              availableQuantity: s.quantity,
-              quality: s.quality ?? {},
-              externalIds: s.externalIds ?? [],
-              holds: birthHolds.get(`${s.participantId ?? ''}:${protocolOf(s) ?? ''}`) ?? [],
-            },
-            placement: plan.placements.get(i) ?? null,
-            occurredAt: date(s.collectedAt),
-            origin: { kind: 'registered' },
-          };
-        });
-        const rows = await ledger.register(tx, ctx, items, 'registerSpecimen');
-        return specimenViews(tx, institutionId, rows);
-      }),
+      inTransaction(db, ctx, (tx) =>
+        registerWithin(deps, tx, ctx, inputs, { batch, action: 'registerSpecimen' }),
+      ),
     );
   }
 

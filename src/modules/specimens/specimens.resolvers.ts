@@ -11,6 +11,8 @@ import {
   consumeInput,
   derivativeInput,
   holdInput,
+  identifierSystem,
+  identifierValue,
   markFoundInput,
   placementInput,
   plainActionInput,
@@ -31,6 +33,11 @@ import type { SpecimenService } from './specimens.service.js';
 const idArgs = z.object({ id: z.uuid() });
 const specimenIdArgs = z.object({ specimenId: z.uuid() });
 const versionedArgs = z.object({ id: z.uuid(), expectedVersion: z.number().int().min(0) });
+const upsertArgs = z.object({
+  system: identifierSystem,
+  value: identifierValue,
+  expectedVersion: z.number().int().min(0).optional(),
+});
 
 type ActionArgs = { id: unknown; input?: unknown };
 
@@ -100,6 +107,20 @@ export const specimenResolvers: IResolvers = {
     async registerSpecimen(_root, args: { input: unknown }, { biobank, services }) {
       const input = parseArgs(registerSpecimenInput, args.input);
       return toSpecimenDto(await services.specimens.registerSpecimen(biobank, input));
+    },
+    async upsertSpecimen(
+      _root,
+      args: { system: unknown; value: unknown; input: unknown; expectedVersion?: unknown },
+      { biobank, services },
+    ) {
+      const key = parseArgs(upsertArgs, {
+        system: args.system,
+        value: args.value,
+        expectedVersion: args.expectedVersion,
+      });
+      const body = parseArgs(registerSpecimenInput, args.input);
+      const u = await services.specimens.upsertSpecimen(biobank, { ...key, body });
+      return { created: u.created, specimen: toSpecimenDto(u.specimen) };
     },
     async registerSpecimens(_root, args: unknown, { biobank, services }) {
       const { specimens } = parseArgs(registerSpecimensInput, args);

@@ -18,10 +18,22 @@ export const qualityMetrics = z
   .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.number().finite())
   .refine((r) => Object.keys(r).length <= 30, 'at most 30 metrics')
   .describe('quality metrics, e.g. { "rin": 8.1, "concentrationNgUl": 52.3 }');
-export const externalId = z.object({
-  system: z.string().trim().min(1).max(40),
-  value: z.string().trim().min(1).max(120),
-});
+/**
+ * The namespace of an external id: a URI (`urn:oid:2.16.840.1.113883.3.1`,
+ * `http://lis.example.org/acc`), a bare OID (`2.16.840.1.113883`) or a token (`LIS`, `LIS-ACC`).
+ * Anything else (spaces, a bare number, a stray slash) is a mistake, not a namespace: refused.
+ */
+export const identifierSystem = z
+  .string()
+  .trim()
+  .min(1)
+  .max(40)
+  .regex(
+    /^(?:[A-Za-z][A-Za-z0-9._-]*|[0-2](?:\.(?:0|[1-9][0-9]*))+|[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+)$/,
+    'a URI, an OID or a token (a letter, then letters, digits and . _ -)',
+  );
+export const identifierValue = z.string().trim().min(1).max(120);
+export const externalId = z.object({ system: identifierSystem, value: identifierValue });
 
 export const registerSpecimenInput = z.object({
   barcode,

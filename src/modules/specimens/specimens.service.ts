@@ -1,5 +1,5 @@
 // The specimen service: the use cases of the specimens module, composed. Each lives in its own
-// file (register, actions, lineage, queries); every write goes through the specimen ledger.
+// file (register, upsert, actions, lineage, queries); every write goes through the specimen ledger.
 import type pg from 'pg';
 import type { Db } from '../../db/client.js';
 import { createSpecimenActions } from './specimens.actions.js';
@@ -7,6 +7,7 @@ import type { SpecimenLedger } from './specimens.ledger.js';
 import { createSpecimenLineage } from './specimens.lineage.js';
 import { createSpecimenQueries } from './specimens.queries.js';
 import { createSpecimenRegistration } from './specimens.register.js';
+import { createSpecimenUpsert } from './specimens.upsert.js';
 import { openUseGate, type UseGate } from './specimens.use-gate.js';
 
 export interface SpecimenServiceDeps {
@@ -23,6 +24,7 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
   const parts = { db: deps.db, ledger: deps.ledger, useGate: deps.useGate ?? openUseGate };
   return {
     ...createSpecimenRegistration(parts),
+    ...createSpecimenUpsert(parts),
     ...createSpecimenActions(parts),
     ...createSpecimenLineage({ ...parts, clock: deps.clock ?? (() => new Date()) }),
     ...createSpecimenQueries({ db: deps.db, pool: deps.pool, useGate: parts.useGate }),

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeLab, uid, type Lab } from './helpers/inventory.js';
+import { bearer, createTestApp, until, type TestApp } from './helpers/test-app.js';
+
+// GraphQL mutations take the Idempotency-Key header as REST POSTs do: the same key with the same
+// document and variables answers the first result without a second effect; the same key with
+// another request is IDEMPOTENCY_KEY_REUSED; while the first runs, IDEMPOTENCY_KEY_IN_USE.
+
+let t: TestApp;
+let lab: Lab;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  lab = await makeLab(t);
+});
+afterAll(() => t.close());
+
+const newKey = () => `gql-${randomBytes(8).toString('hex')}`;
+
+interface GqlBody {
+  data: Record<string, { id: string; barcode: string; version: number }> | null;
+  errors?: { message: string; extensions: { code: string; status?: number } }[];
+}
+
+function gql(
+  query: string,
+  variables: Record<string, unknown>,
+  key?: string,
+  token = lab.keys.integration,
+): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { ...bearer(token), ...(key === undefined ? {} : { 'idempotency-key': key }) },
+    payload: { query, variables },
+  });
+}
+
+const REGISTER = `mutation ($i: RegisterSpecimenInput!) { registerSpecimen(input: $i) { id barcode version } }`;
+
+async function specimensWithBarcode(barcode: string) {
+  const { rows } = await t.sql.query<{ id: string }>(
+    'select id from specimen where institution_id = $1 and barcode = $2',
+    [lab.institution.id, barcode],
+  );
+  return rows;
+}
+
+async function stored(key: string) {
+  const { rows } = await t.sql.query<{
+    state: string;
+    response_status: number | null;
+    response_body: unknown;
+    held: boolean;
+  }>(
+    'select state, response_status, response_body, locked_until = expires_at as held from idempotency_key where key = $1',
+    [key],
+  );
+  return rows;
+}
+
+describe('Idempotency-Key on GraphQL mutations', () => {
+  it('replays the first answer with Idempotent-Replayed: true and registers one specimen', async () => {
+    const key = newKey();
+    const input = { barcode: uid('S'), type: 'serum', quantity: 1 };
+    const first = await gql(REGISTER, { i: input }, key);
+    expect(first.statusCode).toBe(200);
+    expect(first.json<GqlBody>().errors).toBeUndefined();
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const again = await gql(REGISTER, { i: input }, key);
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    const rows = await specimensWithBarcode(input.barcode);
+    expect(rows).toHaveLength(1);
+    const audit = await t.sql.query('select 1 from audit_log where entity_id = $1::text', [rows[0]!.id]);
+    expect(audit.rowCount).toBe(1);
+    // Stored with the answer; the key was held by the registration's own transaction.
+    expect(await stored(key)).toEqual([
+      { state: 'completed', response_status: 200, response_body: first.json<unknown>(), held: true },
+    ]);
+  });
+
+  it('refuses the same key with other variables as REST does: IDEMPOTENCY_KEY_REUSED (422), nothing done', async () => {
+    const key = newKey();
+    const input = { barcode: uid('S'), type: 'serum', quantity: 1 };
+    expect((await gql(REGISTER, { i: input }, key)).statusCode).toBe(200);
+    const other = { ...input, barcode: uid('S') };
+    const res = await gql(REGISTER, { i: other }, key);
+    expect(res.statusCode).toBe(422);
+    expect(res.json<GqlBody>()).toMatchObject({
+      data: null,
+      errors: [{ extensions: { code: 'IDEMPOTENCY_KEY_REUSED', status: 422 } }],
+    });
+    expect(await specimensWithBarcode(other.barcode)).toHaveLength(0);
+  });
+
+  it('releases the key of a mutation refused before anything committed, so a retry runs again', async () => {
+    const key = newKey();
+    const taken = await lab.register();
+    const input = { barcode: taken.barcode, type: 'serum', quantity: 1 };
+    const refused = await gql(REGISTER, { i: input }, key);
+    expect(refused.json<GqlBody>().errors?.[0]?.extensions.code).toBe('BARCODE_TAKEN');
+    expect(await stored(key)).toEqual([]);
+    const retried = await gql(REGISTER, { i: input }, key);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    expect(retried.json<GqlBody>().errors?.[0]?.extensions.code).toBe('BARCODE_TAKEN');
+  });
+
+  it('answers IDEMPOTENCY_KEY_IN_USE while the first mutation with the key runs, then replays it', async () => {
+    const specimen = await lab.register();
+    const key = newKey();
+    const update = `mutation ($id: ID!, $v: Int!) {
+      updateSpecimen(id: $id, expectedVersion: $v, input: { anatomicSite: "vein" }) { id barcode version } }`;
+    const lock = await t.sql.connect();
+    let first: Promise<LightMyRequestResponse> | undefined;
+    try {
+      // Hold the specimen row so the first update waits inside its transaction.
+      await lock.query('begin');
+      await lock.query('select 1 from specimen where id = $1 for update', [specimen.id]);
+      first = gql(update, { id: specimen.id, v: specimen.version }, key);
+      await until(async () => {
+        const { rowCount } = await t.sql.query(
+          "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%specimen%for update%'",
+        );
+        return rowCount === 1;
+      });
+      expect(await stored(key)).toMatchObject([{ state: 'in_flight', held: false }]);
+      const concurrent = await gql(update, { id: specimen.id, v: specimen.version }, key);
+      expect(concurrent.statusCode).toBe(409);
+      expect(concurrent.json<GqlBody>().errors?.[0]?.extensions.code).toBe('IDEMPOTENCY_KEY_IN_USE');
+    } finally {
+      await lock.query('rollback');
+      lock.release();
+    }
+    const done = await first;
+    expect(done.json<GqlBody>().data?.updateSpecimen?.version).toBe(specimen.version + 1);
+    const replay = await gql(update, { id: specimen.id, v: specimen.version }, key);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toEqual(done.json());
+    const audit = await t.sql.query(
+      "select 1 from audit_log where entity_id = $1::text and action = 'updateSpecimen'",
+      [specimen.id],
+    );
+    expect(audit.rowCount).toBe(1);
+  });
+
+  it('replays an upsert as the first answered it, and ignores the header on queries', async () => {
+    const key = newKey();
+    const upsert = `mutation ($v: String!, $i: RegisterSpecimenInput!) {
+      upsertSpecimen(system: "LIS", value: $v, input: $i) { created specimen { id version } } }`;
+    const vars = { v: uid('ACC'), i: { barcode: uid('S'), type: 'plasma', quantity: 2 } };
+    const first = await gql(upsert, vars, key);
+    expect(first.json()).toMatchObject({ data: { upsertSpecimen: { created: true } } });
+    const replay = await gql(upsert, vars, key);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toEqual(first.json());
+    const queryKey = newKey();
+    const read = await gql('query { viewer { role } }', {}, queryKey);
+    expect(read.json()).toMatchObject({ data: { viewer: { role: 'integration' } } });
+    expect(await stored(queryKey)).toEqual([]);
+  });
+
+  it('refuses a malformed key with INVALID_IDEMPOTENCY_KEY (400) before running anything', async () => {
+    const input = { barcode: uid('S'), type: 'serum', quantity: 1 };
+    const res = await gql(REGISTER, { i: input }, 'has spaces');
+    expect(res.statusCode).toBe(400);
+    expect(res.json<GqlBody>().errors?.[0]?.extensions.code).toBe('INVALID_IDEMPOTENCY_KEY');
+    expect(await specimensWithBarcode(input.barcode)).toHaveLength(0);
+  });
+});
