@@ -36,16 +36,20 @@ export type SpecimenSearchHit = {
   updatedAt: string;
 };
 
-function identifierCondition(f: NonNullable<SpecimenSearchFilter['identifiers']>): SQL {
+function identifierCondition(
+  institutionId: string,
+  f: NonNullable<SpecimenSearchFilter['identifiers']>,
+): SQL {
   const any: SQL[] = [];
   if (f.ids.length) any.push(sql`s.id = any(${A(f.ids)}::uuid[])`);
   if (f.barcodes.length) any.push(sql`s.barcode = any(${Q(f.barcodes)}::text[])`);
+  // An array computed once (an InitPlan), so each alternative stays an index lookup.
   if (f.external.length)
-    any.push(sql`s.id in (
+    any.push(sql`s.id = any(array(
       select e.specimen_id from specimen_external_id e
-       where e.institution_id = s.institution_id
+       where e.institution_id = ${institutionId}
          and (e.system, e.value) in (
-           select x.system, x.value from jsonb_to_recordset(${JSON.stringify(f.external)}::jsonb) as x(system text, value text)))`);
+           select x.system, x.value from jsonb_to_recordset(${JSON.stringify(f.external)}::jsonb) as x(system text, value text))))`);
   return any.length ? sql`(${sql.join(any, sql` or `)})` : sql`false`;
 }
 
@@ -55,8 +59,16 @@ export async function searchSpecimenIds(
   f: SpecimenSearchFilter,
 ): Promise<SpecimenSearchHit[]> {
   const where: SQL[] = [sql`s.institution_id = ${f.institutionId}`];
-  if (f.identifiers) where.push(identifierCondition(f.identifiers));
-  if (f.types) where.push(f.types.length ? sql`s.type = any(${A(f.types)}::specimen_type[])` : sql`false`);
+  if (f.identifiers) where.push(identifierCondition(f.institutionId, f.identifiers));
+  if (f.types)
+    where.push(
+      // One type as an equality, so specimen_type_idx hands the rows over already in id order.
+      f.types.length === 1
+        ? sql`s.type = ${f.types[0]}::specimen_type`
+        : f.types.length
+          ? sql`s.type = any(${A(f.types)}::specimen_type[])`
+          : sql`false`,
+    );
   for (const b of f.lastUpdated)
     where.push(
       b.op === '>=' ? sql`s.updated_at >= ${b.at}::timestamptz` : sql`s.updated_at < ${b.at}::timestamptz`,
