@@ -170,10 +170,9 @@ export function specimenFromFhir(resource: unknown, target?: IdentifierTarget): 
   const problems: FieldProblem[] = [];
   const body: SpecimenFromFhir['body'] = { externalIds: [] };
   let resourceId = r.id;
-  const addExternal = (e: { system: string; value: string }, first = false) => {
-    if (body.externalIds.some((x) => x.system === e.system && x.value === e.value)) return;
-    if (first) body.externalIds.unshift(e);
-    else body.externalIds.push(e);
+  const addExternal = ({ system, value }: { system: string; value: string }) => {
+    if (!body.externalIds.some((x) => x.system === system && x.value === value))
+      body.externalIds.push({ system, value });
   };
   const takeIdentifier = (t: IdentifierTarget, field: string) => {
     if (t.kind === 'external') addExternal(t);
@@ -207,7 +206,7 @@ export function specimenFromFhir(resource: unknown, target?: IdentifierTarget): 
   if (target?.kind === 'external' && !r.accessionIdentifier) {
     // The identifier an LIS updates by is its accession number: it leads the list.
     body.externalIds = [
-      target,
+      { system: target.system, value: target.value },
       ...body.externalIds.filter((e) => e.system !== target.system || e.value !== target.value),
     ];
   }
