@@ -207,6 +207,9 @@ describe('GET /fhir/R4/Specimen/{id}', () => {
   it('answers unknown routes and methods under /fhir with an OperationOutcome, never problem+json', async () => {
     const tube = await lab.register({ type: 'serum', quantity: 1 });
     expectOutcome(await fhir(t, lab, 'GET', '/Patient/x'), 404, 'ROUTE_NOT_FOUND');
+    const r5 = await t.app.inject({ method: 'GET', url: '/fhir/R5/metadata' });
+    expect(r5.statusCode).toBe(404);
+    expect(r5.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
     expectOutcome(await fhir(t, lab, 'DELETE', `/Specimen/${tube.id}`), 404, 'ROUTE_NOT_FOUND');
     expectOutcome(await fhir(t, lab, 'GET', `/Specimen/${tube.id}?_summary=true`), 400, 'VALIDATION_FAILED');
   });

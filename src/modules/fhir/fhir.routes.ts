@@ -1,5 +1,6 @@
 // HL7 FHIR R4 under /fhir/R4: the CapabilityStatement, Specimen read, vread, search and update.
-// Register with the prefix `/fhir/R4`. The routes are left out of the OpenAPI document (the
+// Register with the prefix `/fhir` (FHIR_MOUNT), so every answer under /fhir, an unknown route's
+// too, is FHIR. The routes are left out of the OpenAPI document (the
 // CapabilityStatement describes them); answers are application/fhir+json, errors OperationOutcome.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../auth/api-keys.service.js';
@@ -16,7 +17,10 @@ import { classifyIdentifier } from './fhir-specimen.input.js';
 import type { FhirService, UpdateTarget } from './fhir.service.js';
 import { FHIR_CONTENT_TYPE } from './fhir.vocabulary.js';
 
-export const FHIR_PREFIX = '/fhir/R4';
+/** Where the plugin is mounted; the R4 base is below it. */
+export const FHIR_MOUNT = '/fhir';
+const R4 = '/R4';
+export const FHIR_PREFIX = `${FHIR_MOUNT}${R4}`;
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -48,9 +52,9 @@ function fhirErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyR
 
 /** The conditional update's `identifier=system|value`: exactly one, with a system. */
 function updateTarget(query: Query): UpdateTarget {
-  const names = Object.keys(query).filter((n) => n !== '_format' && n !== '_pretty');
-  const raw = query.identifier;
-  if (names.length !== 1 || typeof raw !== 'string')
+  const { identifier: raw, ...rest } = query;
+  checkReadParameters(rest);
+  if (typeof raw !== 'string')
     throw validationFailed([
       {
         field: 'identifier',
@@ -80,7 +84,7 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
     );
 
     // Public, as FHIR clients discover a server by it before they hold credentials.
-    app.get('/metadata', { schema: { hide: true } }, async (request, reply) => {
+    app.get(`${R4}/metadata`, { schema: { hide: true } }, async (request, reply) => {
       checkReadParameters(request.query as Query);
       return send(reply, 200, capabilityStatement(baseOf(request)));
     });
@@ -89,7 +93,7 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
       api.addHook('onRequest', authenticateRequest(apiKeys));
 
       api.get<{ Params: { id: string } }>(
-        '/Specimen/:id',
+        `${R4}/Specimen/:id`,
         { schema: { hide: true } },
         async (request, reply) => {
           checkReadParameters(request.query as Query);
@@ -98,7 +102,7 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
       );
 
       api.get<{ Params: { id: string; vid: string } }>(
-        '/Specimen/:id/_history/:vid',
+        `${R4}/Specimen/:id/_history/:vid`,
         { schema: { hide: true } },
         async (request, reply) => {
           checkReadParameters(request.query as Query);
@@ -107,7 +111,7 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
         },
       );
 
-      api.get('/Specimen', { schema: { hide: true } }, async (request, reply) => {
+      api.get(`${R4}/Specimen`, { schema: { hide: true } }, async (request, reply) => {
         const q = parseSpecimenSearch(request.query as Query);
         const page = await fhir.searchFhirSpecimens(ctxOf(request), q);
         const base = baseOf(request);
@@ -133,13 +137,17 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
           reply.header('location', `${baseOf(request)}/Specimen/${view.row.id}/_history/${view.row.version}`);
         return sendSpecimen(reply, created ? 201 : 200, view);
       };
-      api.put('/Specimen', { schema: { hide: true } }, (request, reply) =>
+      api.put(`${R4}/Specimen`, { schema: { hide: true } }, (request, reply) =>
         update(request, reply, updateTarget(request.query as Query)),
       );
-      api.put<{ Params: { id: string } }>('/Specimen/:id', { schema: { hide: true } }, (request, reply) => {
-        checkReadParameters(request.query as Query);
-        return update(request, reply, { id: request.params.id });
-      });
+      api.put<{ Params: { id: string } }>(
+        `${R4}/Specimen/:id`,
+        { schema: { hide: true } },
+        (request, reply) => {
+          checkReadParameters(request.query as Query);
+          return update(request, reply, { id: request.params.id });
+        },
+      );
     });
   };
 }
