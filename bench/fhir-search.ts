@@ -5,8 +5,9 @@ import { percentile } from './stats.js';
 // seeded institution (1,000,000 specimens by default), against the real service (started by
 // bench/run.ts). Read-only: the searches change nothing.
 //
-// Kinds of search, each measured separately (samples drawn at random from the seeded data):
-//   walk          _count=100, following next links from the first page on
+// Kinds of search, taking turns in each round and reported apart (samples drawn at random from the
+// seeded data):
+//   walk          _count=100, following next links from the first page on (one walk per lane)
 //   type          type=<HL7 v2 0487 code or ours>, first page; common and rare types
 //   lastUpdated   _lastUpdated=ge<random instant>, or a 30-day window (ge .. lt), first page
 //   type+updated  a type within a 30-day window
@@ -19,13 +20,15 @@ export interface FhirSearchBench {
   base: string;
   token: string;
   institutionId: string;
-  /** measured requests per kind */
+  /** measured rounds (one request of each kind per round) */
   requests: number;
-  /** unmeasured requests per kind, first */
+  /** unmeasured rounds, first */
   warmup: number;
   concurrency: number;
   /** machine CPU busy share over the measured run, when known */
   machineBusy?: () => () => number | null;
+  /** starts a CPU count of the server process and its database backends; the result is in ms */
+  cpu?: () => Promise<() => Promise<{ serverMs: number | null; postgresMs: number | null }>>;
 }
 
 interface Bundle {
@@ -70,40 +73,27 @@ export async function fhirSearchBench(b: FhirSearchBench): Promise<boolean> {
       ? s
       : `https://biobank.dev/fhir/sid/external/${encodeURIComponent(s)}`;
 
-  let walkNext: string | undefined;
-  const kinds: { name: string; page: boolean; next: () => Promise<{ url: string; follow?: boolean }> }[] = [
-    {
-      name: 'walk',
-      page: true,
-      next: async () => ({ url: walkNext ?? `${b.base}/Specimen?_count=100`, follow: true }),
-    },
-    {
-      name: 'type',
-      page: true,
-      next: async () => ({ url: `${b.base}/Specimen?_count=100&type=${pick(TYPES).code}` }),
-    },
+  const page = `${b.base}/Specimen?_count=100`;
+  /** Each kind's next URL; a walk goes on from the next link of its previous page instead. */
+  const kinds: { name: string; page: boolean; url: () => string }[] = [
+    { name: 'walk', page: true, url: () => page },
+    { name: 'type', page: true, url: () => `${page}&type=${pick(TYPES).code}` },
     {
       name: 'lastUpdated',
       page: true,
-      next: async () => ({
-        url: `${b.base}/Specimen?_count=100&${Math.random() < 0.5 ? `_lastUpdated=ge${instant().toISOString()}` : window()}`,
-      }),
+      url: () => `${page}&${Math.random() < 0.5 ? `_lastUpdated=ge${instant().toISOString()}` : window()}`,
     },
-    {
-      name: 'type+updated',
-      page: true,
-      next: async () => ({ url: `${b.base}/Specimen?_count=100&type=${pick(TYPES).code}&${window()}` }),
-    },
+    { name: 'type+updated', page: true, url: () => `${page}&type=${pick(TYPES).code}&${window()}` },
     {
       name: 'identifier',
       page: false,
-      next: async () => {
+      url: () => {
         const e = pick(external);
         const token =
           Math.random() < 0.5 && e
             ? `${fhirSystem(e.system)}|${e.value}`
             : `https://biobank.dev/fhir/sid/barcode|${pick(barcodes).barcode}`;
-        return { url: `${b.base}/Specimen?identifier=${encodeURIComponent(token)}` };
+        return `${b.base}/Specimen?identifier=${encodeURIComponent(token)}`;
       },
     },
   ];
@@ -126,38 +116,56 @@ export async function fhirSearchBench(b: FhirSearchBench): Promise<boolean> {
   }
 
   console.log(
-    `\nFHIR search: ${b.warmup} warm-up + ${b.requests} measured requests per kind, concurrency ${b.concurrency}`,
+    `\nFHIR search: ${b.warmup} warm-up + ${b.requests} measured rounds of one request per kind, concurrency ${b.concurrency}`,
   );
   console.log('  kind            requests  entries/page   p50 ms   p95 ms   p99 ms   max ms');
   const pageLatencies: number[] = [];
-  const busyAt = b.machineBusy ? b.machineBusy() : null;
-  for (const kind of kinds) {
-    walkNext = undefined;
-    const latencies: number[] = [];
-    let entries = 0;
-    const run = async (n: number, record: boolean) => {
-      for (let i = 0; i < n; i++) {
-        const { url, follow } = await kind.next();
+  // Kinds take turns within each round, so a change in the machine's load hits them all alike.
+  const latencies = new Map(kinds.map((k) => [k.name, [] as number[]]));
+  const entries = new Map(kinds.map((k) => [k.name, 0]));
+  const lane = async (rounds: number, record: boolean) => {
+    let walkNext: string | undefined;
+    for (let i = 0; i < rounds; i++)
+      for (const kind of kinds) {
+        const url = kind.name === 'walk' ? (walkNext ?? kind.url()) : kind.url();
         const { ms, body } = await one(url);
-        if (follow) walkNext = body.link.find((l) => l.relation === 'next')?.url;
+        if (kind.name === 'walk') walkNext = body.link.find((l) => l.relation === 'next')?.url;
         if (record) {
-          latencies.push(ms);
-          entries += body.entry?.length ?? 0;
+          latencies.get(kind.name)!.push(ms);
+          entries.set(kind.name, entries.get(kind.name)! + (body.entry?.length ?? 0));
         }
       }
-    };
-    const lanes = (n: number) =>
-      Array.from({ length: b.concurrency }, (_, i) => Math.ceil((n - i) / b.concurrency));
-    await Promise.all(lanes(b.warmup).map((n) => run(n, false)));
-    // A walk goes on from where the warm-up left it; the other kinds draw new samples.
-    await Promise.all(lanes(b.requests).map((n) => run(n, true)));
-    const sorted = Float64Array.from(latencies).sort();
-    if (kind.page) pageLatencies.push(...latencies);
+  };
+  const lanes = (n: number) =>
+    Array.from({ length: b.concurrency }, (_, i) => Math.ceil((n - i) / b.concurrency));
+  await Promise.all(lanes(b.warmup).map((n) => lane(n, false)));
+  const busyAt = b.machineBusy ? b.machineBusy() : null;
+  await Promise.all(lanes(b.requests).map((n) => lane(n, true)));
+  for (const kind of kinds) {
+    const sorted = Float64Array.from(latencies.get(kind.name)!).sort();
+    if (kind.page) pageLatencies.push(...sorted);
     console.log(
-      `  ${kind.name.padEnd(14)} ${String(sorted.length).padStart(9)} ${f1(entries / Math.max(1, sorted.length)).padStart(13)}` +
+      `  ${kind.name.padEnd(14)} ${String(sorted.length).padStart(9)} ${f1(entries.get(kind.name)! / Math.max(1, sorted.length)).padStart(13)}` +
         ` ${f1(percentile(sorted, 50)).padStart(8)} ${f1(percentile(sorted, 95)).padStart(8)}` +
         ` ${f1(percentile(sorted, 99)).padStart(8)} ${f1(sorted[sorted.length - 1] ?? 0).padStart(8)}`,
     );
+  }
+  if (b.cpu) {
+    // CPU moves much less than latency with the machine's load: each kind apart, one at a time.
+    console.log('\n  CPU per request, each kind run apart (50 requests): server ms, postgres ms');
+    for (const kind of kinds) {
+      let walkNext: string | undefined;
+      const stop = await b.cpu();
+      for (let i = 0; i < 50; i++) {
+        const { body } = await one(kind.name === 'walk' ? (walkNext ?? kind.url()) : kind.url());
+        if (kind.name === 'walk') walkNext = body.link.find((l) => l.relation === 'next')?.url;
+      }
+      const used = await stop();
+      const per = (ms: number | null) => (ms === null ? '?' : f1(ms / 50));
+      console.log(
+        `  ${kind.name.padEnd(14)} ${per(used.serverMs).padStart(8)} ${per(used.postgresMs).padStart(8)}`,
+      );
+    }
   }
   const all = Float64Array.from(pageLatencies).sort();
   const p95 = percentile(all, 95);

@@ -47,8 +47,8 @@ const USAGE = `usage: npm run bench -- <command> [options]
   fhir-search   GET /fhir/R4/Specimen: pages of 100 by walking next links, type, _lastUpdated, both, and
                 identifier lookups; one request at a time by default (bench/fhir-search.ts)
       --count N          synthetic specimens (default 1000000)
-      --requests N       measured requests per kind of search (default 200)
-      --warmup N         unmeasured requests per kind first (default 20)
+      --requests N       measured rounds, one request of each kind each (default 200)
+      --warmup N         unmeasured rounds first (default 20)
       --concurrency N    requests in flight (default 1)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
@@ -581,6 +581,10 @@ async function fhirSearch(c: Container, url: string, args: Args, workDir: string
       requests: num(args, 'requests', 200),
       warmup: num(args, 'warmup', 20),
       concurrency: num(args, 'concurrency', 1),
+      cpu: async () => {
+        const start = await cpuSnapshot(c.database.pool, service.child.pid);
+        return async () => cpuUse(start, await cpuSnapshot(c.database.pool, service.child.pid));
+      },
       machineBusy: () => {
         const start = machineCpu();
         return () => {
