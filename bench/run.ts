@@ -12,6 +12,7 @@ import type { Ctx } from '../src/context.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
+import { fhirSearchBench } from './fhir-search.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -42,6 +43,13 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured requests (default 200; rounded up to an even number)
       --warmup N         unmeasured requests first (default 10)
       --concurrency N    requests in flight (default 1; > 1 uses that many box pairs)
+
+  fhir-search   GET /fhir/R4/Specimen: pages of 100 by walking next links, type, _lastUpdated, both, and
+                identifier lookups; one request at a time by default (bench/fhir-search.ts)
+      --count N          synthetic specimens (default 1000000)
+      --requests N       measured rounds, one request of each kind each (default 200)
+      --warmup N         unmeasured rounds first (default 20)
+      --concurrency N    requests in flight (default 1)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -553,6 +561,43 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   }
 }
 
+async function fhirSearch(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const port = await freePort();
+  const service = await startChild(
+    'service',
+    ['src/main.ts', 'serve'],
+    serviceEnv(url, port),
+    port,
+    workDir,
+    profileArgs(args),
+  );
+  try {
+    await fhirSearchBench({
+      pool: c.database.pool,
+      base: `http://127.0.0.1:${port}/fhir/R4`,
+      token,
+      institutionId,
+      requests: num(args, 'requests', 200),
+      warmup: num(args, 'warmup', 20),
+      concurrency: num(args, 'concurrency', 1),
+      cpu: async () => {
+        const start = await cpuSnapshot(c.database.pool, service.child.pid);
+        return async () => cpuUse(start, await cpuSnapshot(c.database.pool, service.child.pid));
+      },
+      machineBusy: () => {
+        const start = machineCpu();
+        return () => {
+          const end = machineCpu();
+          return start && end ? (100 * (end.busy - start.busy)) / Math.max(1, end.total - start.total) : null;
+        };
+      },
+    });
+  } finally {
+    await stopChild(service);
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseArgs({
@@ -572,7 +617,7 @@ async function main() {
       'cpu-prof': { type: 'string' },
     },
   });
-  if (command !== 'scan-lookup' && command !== 'rack-scan') {
+  if (command !== 'scan-lookup' && command !== 'rack-scan' && command !== 'fhir-search') {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
   }
@@ -591,6 +636,7 @@ async function main() {
   const c = createContainer(config, createLogger('warn'));
   try {
     if (command === 'scan-lookup') await scanLookup(c, url, values, workDir);
+    else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
     else await rackScan(c, url, values, workDir);
   } finally {
     await c.close();

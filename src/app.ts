@@ -25,6 +25,7 @@ import {
 import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
 import { changeRoutes } from './modules/integration/index.js';
+import { FHIR_MOUNT, fhirRoutes } from './modules/fhir/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
 import { participantRoutes } from './modules/participants/index.js';
@@ -137,6 +138,11 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
     changeRoutes(v1, { db: c.db, changes: c.services.changes });
+  });
+
+  // HL7 FHIR R4: the same services and API keys; its own media type and OperationOutcome errors.
+  await app.register(fhirRoutes({ apiKeys: c.services.apiKeys, fhir: c.services.fhir }), {
+    prefix: FHIR_MOUNT,
   });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.

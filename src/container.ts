@@ -9,6 +9,7 @@ import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createChangeFeedService } from './modules/integration/index.js';
+import { createFhirService } from './modules/fhir/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
 import { createParticipantService } from './modules/participants/index.js';
 import {
@@ -85,7 +86,19 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   });
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
-  const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards, changes };
+  const fhir = createFhirService({ db, specimens });
+  const domain = {
+    ...services,
+    ledger,
+    specimens,
+    storage,
+    scans,
+    consent,
+    consentGate,
+    standards,
+    changes,
+    fhir,
+  };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),

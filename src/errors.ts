@@ -157,6 +157,8 @@ export const ERROR_CATALOGUE = {
   // webhooks
   WEBHOOK_DELIVERY_NOT_FOUND: 'not_found',
   WEBHOOK_NOT_CONFIGURED: 'conflict',
+  // fhir
+  ELEMENT_FIXED: 'unprocessable',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

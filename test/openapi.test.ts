@@ -47,7 +47,8 @@ describe('GET /openapi.json', () => {
     expect(result.specification).toBe('OpenAPI');
   });
 
-  it('describes only the REST API under /v1 (no health, metrics, docs or GraphQL routes)', async () => {
+  // The FHIR routes under /fhir/R4 are described by their CapabilityStatement (GET /fhir/R4/metadata).
+  it('describes only the REST API under /v1 (no health, metrics, docs, GraphQL or FHIR routes)', async () => {
     const doc = await fetchDoc();
     const paths = Object.keys(doc.paths);
     expect(paths.length).toBeGreaterThan(0);

@@ -35,7 +35,15 @@ export {
 export { openUseGate, type UseGate, type ScanConsentFacts } from './specimens.use-gate.js';
 export { specimenNotFound } from './specimens.errors.js';
 export { toSpecimenDto, toCustodyEventDto, specimenViews, type SpecimenView } from './specimens.dto.js';
-export { specimenDto, custodyEventDto, type SpecimenDto } from './specimens.schemas.js';
+export {
+  specimenDto,
+  custodyEventDto,
+  registerSpecimenInput,
+  updateSpecimenInput,
+  type SpecimenDto,
+  type RegisterSpecimenInput,
+  type UpdateSpecimenInput,
+} from './specimens.schemas.js';
 export {
   findSpecimen,
   findSpecimensByIds,

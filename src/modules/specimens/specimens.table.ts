@@ -98,6 +98,10 @@ export const specimens = pgTable(
     index('specimen_root_idx').on(t.rootId),
     index('specimen_participant_idx').on(t.participantId),
     index('specimen_list_idx').on(t.institutionId, t.id),
+    // FHIR Specimen search (fhir/fhir-specimen-search.read-model.ts): one type, or a last-update
+    // window, a page at a time in key order.
+    index('specimen_type_idx').on(t.institutionId, t.type, t.id),
+    index('specimen_updated_idx').on(t.institutionId, t.updatedAt, t.id),
     index('specimen_external_ids_idx').using('gin', t.externalIds),
     check('specimen_quantity_nonnegative', sql`${t.availableQuantity} >= 0 and ${t.initialQuantity} >= 0`),
     check('specimen_quantity_within_initial', sql`${t.availableQuantity} <= ${t.initialQuantity}`),

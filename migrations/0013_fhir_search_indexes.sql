@@ -1,0 +1,2 @@
+CREATE INDEX "specimen_type_idx" ON "specimen" USING btree ("institution_id","type","id");--> statement-breakpoint
+CREATE INDEX "specimen_updated_idx" ON "specimen" USING btree ("institution_id","updated_at","id");

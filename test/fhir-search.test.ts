@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FhirSpecimen } from '../src/modules/fhir/index.js';
+import { BARCODE_SYSTEM, expectOutcome, fhir, LIS, OUR_TYPES, type FhirAnswer } from './helpers/fhir.js';
+import { makeLab, uid, type Lab, type SpecimenBody } from './helpers/inventory.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+
+// GET /fhir/R4/Specimen?...: a searchset Bundle per page with self and next links (a keyset cursor),
+// filtered by identifier, type and _lastUpdated, only ever the caller's institution's specimens.
+
+interface Bundle {
+  resourceType: 'Bundle';
+  type: string;
+  link: { relation: string; url: string }[];
+  entry?: { fullUrl: string; resource: FhirSpecimen; search: { mode: string } }[];
+}
+
+let t: TestApp;
+let lab: Lab;
+let other: Lab;
+/** lab's specimens: 5 serum, 3 urine, 2 buffy coat, 1 PBMC */
+let tubes: SpecimenBody[];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  lab = await makeLab(t);
+  other = await makeLab(t);
+  tubes = [];
+  const kinds = [
+    ...Array<string>(5).fill('serum'),
+    ...Array<string>(3).fill('urine'),
+    'buffy_coat',
+    'buffy_coat',
+    'pbmc',
+  ] as string[];
+  for (const [i, type] of kinds.entries())
+    tubes.push(await lab.register({ type, quantity: 1, externalIds: [{ system: LIS, value: `ACC-${i}` }] }));
+  // The other institution holds the same LIS ids and types: none of its tubes may appear.
+  for (const [i, type] of kinds.entries())
+    await other.register({ type, quantity: 1, externalIds: [{ system: LIS, value: `ACC-${i}` }] });
+});
+afterAll(() => t.close());
+
+const search = (query: string, as: Lab = lab) => fhir<Bundle>(t, as, 'GET', `/Specimen?${query}`);
+const ids = (a: FhirAnswer<Bundle>) => (a.body.entry ?? []).map((e) => e.resource.id);
+const next = (a: FhirAnswer<Bundle>) => a.body.link.find((l) => l.relation === 'next')?.url;
+const byType = (type: string) => tubes.filter((s) => s.type === type).map((s) => s.id);
+
+/** Every page of a search, following next links to the end. */
+async function all(query: string) {
+  const pages: FhirAnswer<Bundle>[] = [await search(query)];
+  for (let url = next(pages[0]!); url; url = next(pages.at(-1)!)) {
+    const { pathname, search: qs } = new URL(url);
+    expect(pathname).toBe('/fhir/R4/Specimen');
+    pages.push(await fhir<Bundle>(t, lab, 'GET', `/Specimen${qs}`));
+  }
+  return pages;
+}
+
+describe('searchset Bundles', () => {
+  it('pages through every specimen of the institution in id order, each once, with self and next links', async () => {
+    const pages = await all('_count=4');
+    expect(pages.map((p) => ids(p).length)).toEqual([4, 4, 3]);
+    const seen = pages.flatMap(ids);
+    expect(seen).toEqual(tubes.map((s) => s.id).sort());
+    const first = pages[0]!.body;
+    expect(first.type).toBe('searchset');
+    expect(first.link[0]).toEqual({ relation: 'self', url: 'http://localhost:80/fhir/R4/Specimen?_count=4' });
+    expect(first.entry![0]!.fullUrl).toBe(`http://localhost:80/fhir/R4/Specimen/${seen[0]}`);
+    expect(first.entry![0]!.search).toEqual({ mode: 'match' });
+    expect(next(pages[2]!)).toBeUndefined();
+  });
+
+  it('finds by identifier: an external (LIS) id, a barcode, our id, alternatives after a comma', async () => {
+    expect(ids(await search(`identifier=${encodeURIComponent(`${LIS}|ACC-3`)}`))).toEqual([tubes[3]!.id]);
+    expect(
+      ids(await search(`identifier=${encodeURIComponent(`${BARCODE_SYSTEM}|${tubes[4]!.barcode}`)}`)),
+    ).toEqual([tubes[4]!.id]);
+    expect(
+      ids(await search(`identifier=${encodeURIComponent(`urn:ietf:rfc:3986|urn:uuid:${tubes[5]!.id}`)}`)),
+    ).toEqual([tubes[5]!.id]);
+    const either = await search(`identifier=${encodeURIComponent(`${LIS}|ACC-0,${LIS}|ACC-9`)}`);
+    expect(ids(either).sort()).toEqual([tubes[0]!.id, tubes[9]!.id].sort());
+    expect(ids(await search(`identifier=${encodeURIComponent(`${LIS}|ACC-404`)}`))).toEqual([]);
+  });
+
+  it('finds by type in our codes, SNOMED CT and HL7 v2 0487, a coarse code matching every type it covers', async () => {
+    expect(ids(await search('type=serum'))).toEqual(byType('serum'));
+    expect(ids(await search(`type=${encodeURIComponent(`${OUR_TYPES}|urine`)}`))).toEqual(byType('urine'));
+    expect(ids(await search(`type=${encodeURIComponent('http://snomed.info/sct|119364003')}`))).toEqual(
+      byType('serum'),
+    );
+    const wbc = await search(
+      `type=${encodeURIComponent('http://terminology.hl7.org/CodeSystem/v2-0487|WBC')}`,
+    );
+    expect(ids(wbc)).toEqual([...byType('buffy_coat'), ...byType('pbmc')].sort());
+    expect(ids(await search('type=serum,urine'))).toEqual([...byType('serum'), ...byType('urine')].sort());
+    expect(ids(await search('type=no-such-type'))).toEqual([]);
+  });
+
+  it('filters by _lastUpdated and then pages in order of last update, a changed tube moving to the end', async () => {
+    const since = new Date(Date.now() - 1000).toISOString();
+    const late = tubes[2]!;
+    const res = await lab.call(
+      'PATCH',
+      `/v1/specimens/${late.id}`,
+      { anatomicSite: 'arm' },
+      {
+        headers: { 'if-match': `W/"${late.version}"` },
+      },
+    );
+    expect(res.statusCode, res.body).toBe(200);
+    const updated = await search(`_lastUpdated=ge${encodeURIComponent(since)}`);
+    expect(ids(updated).at(-1)).toBe(late.id);
+    const everything = await all('_lastUpdated=ge2000&_count=3');
+    const seen = everything.flatMap(ids);
+    expect(seen.at(-1)).toBe(late.id);
+    expect([...seen].sort()).toEqual(tubes.map((s) => s.id).sort());
+    expect(ids(await search('_lastUpdated=lt2000-01-01'))).toEqual([]);
+    expect(ids(await search('_lastUpdated=ge2000-01&_lastUpdated=lt2999'))).toHaveLength(tubes.length);
+    const lastUpdated = (await fhir<FhirSpecimen>(t, lab, 'GET', `/Specimen/${late.id}`)).body.meta
+      .lastUpdated;
+    expect(ids(await search(`_lastUpdated=${encodeURIComponent(lastUpdated)}`))).toEqual([late.id]);
+    expect(ids(await search(`_lastUpdated=gt${encodeURIComponent(lastUpdated)}`))).toEqual([]);
+  });
+
+  it('combines parameters and cuts _count to 500', async () => {
+    const both = await search(`type=urine&identifier=${encodeURIComponent(`${LIS}|ACC-6`)}`);
+    expect(ids(both)).toEqual([tubes[6]!.id]);
+    expect(ids(await search(`type=serum&identifier=${encodeURIComponent(`${LIS}|ACC-6`)}`))).toEqual([]);
+    const big = await search('_count=5000');
+    expect(big.body.link[0]!.url).toContain('_count=500');
+  });
+
+  it('never shows another institution’s specimens, whatever the filter', async () => {
+    const theirs = await search(`identifier=${encodeURIComponent(`${LIS}|ACC-3`)}`, other);
+    expect(ids(theirs)).toHaveLength(1);
+    expect(ids(theirs)).not.toContain(tubes[3]!.id);
+    expect(
+      ids(
+        await search(`identifier=${encodeURIComponent(`urn:ietf:rfc:3986|urn:uuid:${tubes[0]!.id}`)}`, other),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('bad search parameters answer 400 OperationOutcome naming the parameter', () => {
+  const cases: [string, string][] = [
+    ['an unknown parameter', 'identfier=x'],
+    ['an identifier without a system', 'identifier=ACC-1'],
+    ['an identifier with an empty system', 'identifier=%7CACC-1'],
+    ['an identifier whose system is no URI', 'identifier=LIS%20main%7CACC-1'],
+    ['an identifier of ours that is no urn:uuid', 'identifier=urn%3Aietf%3Arfc%3A3986%7C42'],
+    ['identifier twice', 'identifier=a%7Cb&identifier=c%7Cd'],
+    ['a date that does not exist', '_lastUpdated=ge2026-02-30'],
+    ['a date-time without a time zone', '_lastUpdated=ge2026-02-03T10:00:00'],
+    ['an unsupported prefix', '_lastUpdated=sa2026'],
+    ['_count 0', '_count=0'],
+    ['_count not a number', '_count=ten'],
+    ['a format other than JSON', '_format=xml'],
+  ];
+  for (const [what, query] of cases)
+    it(`refuses ${what}`, async () => {
+      const o = expectOutcome(await search(query), 400, 'VALIDATION_FAILED');
+      expect(o.issue[0]!.code).toBe('invalid');
+      expect(o.issue[0]!.expression?.[0]).toBe(/^[^=]+/.exec(query)![0]);
+    });
+
+  it('refuses a tampered cursor, and a cursor of the other order, with 400 INVALID_CURSOR', async () => {
+    const first = await search('_count=2');
+    const cursor = new URL(next(first)!).searchParams.get('_cursor')!;
+    expectOutcome(await search(`_count=2&_cursor=${cursor.slice(0, -3)}xyz`), 400, 'INVALID_CURSOR');
+    expectOutcome(await search(`_count=2&_lastUpdated=ge2000&_cursor=${cursor}`), 400, 'INVALID_CURSOR');
+  });
+});
+
+describe('paging while tubes are added', () => {
+  it('neither skips nor repeats a specimen that was there when paging started', async () => {
+    const first = await search('_count=3');
+    const added = await lab.register({ type: 'serum', quantity: 1, barcode: uid('NEW') });
+    const rest: string[] = [];
+    for (let url = next(first); url;) {
+      const page = await fhir<Bundle>(t, lab, 'GET', `/Specimen${new URL(url).search}`);
+      rest.push(...ids(page));
+      url = next(page);
+    }
+    const seen = [...ids(first), ...rest];
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(tubes.map((s) => s.id)));
+    expect(seen).toContain(added.id);
+  });
+});
