@@ -148,12 +148,17 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         await authenticateRequest(c.services.apiKeys)(request);
       } catch (err) {
         const domain = asDomainError(err);
+        const retryAfter = domain?.details.retryAfter;
+        if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
         return reply.code(domain?.status ?? 401).send({
           data: null,
           errors: [
             {
               message: domain?.message ?? 'unauthenticated',
-              extensions: { code: domain?.code ?? 'UNAUTHENTICATED' },
+              extensions: {
+                code: domain?.code ?? 'UNAUTHENTICATED',
+                ...(typeof retryAfter === 'number' ? { retryAfter } : {}),
+              },
             },
           ],
         });
