@@ -1,73 +1,26 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, type Config } from '../src/config.js';
-import { createContainer } from '../src/container.js';
-import { createLogger } from '../src/logger.js';
 import { hashToken } from '../src/auth/api-keys.service.js';
-import { bearer, createTestApp, dropQueueKeys, systemCtx, type TestApp } from './helpers/test-app.js';
-import { createTestDatabase, dropTestDatabase } from './helpers/test-app.js';
-import { startServerProcess, sleep, type ServerProcess } from './helpers/server-process.js';
-import { databaseUrl } from './helpers/urls.js';
+import { bearer, createTestApp, type TestApp } from './helpers/test-app.js';
+import { createProcessFixture, type ProcessFixture } from './helpers/process-fixture.js';
+import { sleep, type ServerProcess } from './helpers/server-process.js';
 
 // Finding 1 of the reliability review: a lost PostgreSQL connection is one failed request
 // (503 DATABASE_UNAVAILABLE with Retry-After), never the end of the process.
 
-const SECRET = 'reliability-db-secret-of-at-least-32-chars';
-
 describe('a database session terminated mid-transaction', () => {
-  let dbName: string;
-  let url: string;
-  let prefix: string;
-  let container: ReturnType<typeof createContainer>;
+  let f: ProcessFixture;
   let server: ServerProcess;
-  let admin: pg.Pool;
 
   beforeAll(async () => {
-    dbName = await createTestDatabase();
-    url = databaseUrl(dbName);
-    prefix = `bbtest-reldb-${randomBytes(4).toString('hex')}`;
-    const config: Config = {
-      ...parseConfig({ DATABASE_URL: url, QUEUE_PREFIX: prefix, WORKERS: '0', LOG_LEVEL: 'silent' }),
-      BIOBANK_SECRET: SECRET,
-    };
-    container = createContainer(config, createLogger('silent'));
-    admin = new pg.Pool({ connectionString: url, max: 3 });
-    admin.on('error', () => undefined);
-    server = await startServerProcess({
-      DATABASE_URL: url,
-      QUEUE_PREFIX: prefix,
-      WORKERS: '1',
-      BIOBANK_SECRET: SECRET,
-    });
+    f = await createProcessFixture();
+    server = await f.start({ WORKERS: '1' });
   });
-
-  afterAll(async () => {
-    await server?.kill();
-    await admin?.end();
-    await container?.close();
-    await dropQueueKeys(parseConfig({}).REDIS_URL, prefix);
-    await dropTestDatabase(dbName);
-  });
+  afterAll(() => f?.close());
 
   async function institutionWithKeys() {
-    const ctx = systemCtx(container);
-    const code = `RDB${randomBytes(3).toString('hex').toUpperCase()}`;
-    const institution = await container.services.institutions.createInstitution(ctx, {
-      code,
-      name: 'Reliability Biobank',
-      kind: 'biobank',
-    });
-    const key = async (role: 'admin' | 'technician') =>
-      (
-        await container.services.apiKeys.createApiKey(ctx, {
-          institutionId: institution.id,
-          role,
-          name: role,
-        })
-      ).token;
-    return { institution, adminToken: await key('admin'), technicianToken: await key('technician') };
+    const { keys } = await f.institutionWithKeys(['admin', 'technician']);
+    return { adminToken: keys.admin, technicianToken: keys.technician };
   }
 
   const call = (path: string, token: string, init: RequestInit = {}) =>
@@ -77,7 +30,7 @@ describe('a database session terminated mid-transaction', () => {
   async function blockedSession(): Promise<number> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const { rows } = await admin.query<{ pid: number }>(
+      const { rows } = await f.sql.query<{ pid: number }>(
         `select pid from pg_stat_activity
           where datname = current_database() and application_name = 'biobank'
             and wait_event_type = 'Lock' and state = 'active'`,
@@ -90,19 +43,19 @@ describe('a database session terminated mid-transaction', () => {
 
   it('answers that request 503 DATABASE_UNAVAILABLE with Retry-After, stays up and serves the next', async () => {
     const { adminToken, technicianToken } = await institutionWithKeys();
-    const { rows } = await admin.query<{ id: string }>('select id from api_key where token_hash = $1', [
+    const { rows } = await f.sql.query<{ id: string }>('select id from api_key where token_hash = $1', [
       hashToken(technicianToken),
     ]);
     const target = rows[0]!.id;
 
-    const lock = await admin.connect();
+    const lock = await f.sql.connect();
     let answer: Response;
     try {
       await lock.query('begin');
       await lock.query('select 1 from api_key where id = $1 for update', [target]);
       const inFlight = call(`/v1/api-keys/${target}/revoke`, adminToken, { method: 'POST' });
       const pid = await blockedSession();
-      await admin.query('select pg_terminate_backend($1)', [pid]);
+      await f.sql.query('select pg_terminate_backend($1)', [pid]);
       answer = await inFlight;
     } finally {
       await lock.query('rollback');
@@ -113,7 +66,7 @@ describe('a database session terminated mid-transaction', () => {
     expect(answer.headers.get('retry-after')).toBe('2');
     expect(await answer.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retryAfter: 2 });
     // Nothing committed: the key is still active.
-    const after = await admin.query('select revoked_at from api_key where id = $1', [target]);
+    const after = await f.sql.query('select revoked_at from api_key where id = $1', [target]);
     expect(after.rows[0]).toEqual({ revoked_at: null });
 
     await sleep(200);
@@ -142,7 +95,7 @@ describe('a database session terminated mid-transaction', () => {
     })();
     for (let round = 0; round < 2; round++) {
       await sleep(300);
-      await admin.query(
+      await f.sql.query(
         `select pg_terminate_backend(pid) from pg_stat_activity
           where datname = current_database() and application_name like 'biobank%'`,
       );
@@ -156,7 +109,7 @@ describe('a database session terminated mid-transaction', () => {
     // The outbox relay listens again on a connection of its own.
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const { rowCount } = await admin.query(
+      const { rowCount } = await f.sql.query(
         `select 1 from pg_stat_activity where datname = current_database()
             and application_name = 'biobank-relay' and query = 'LISTEN biobank_outbox'`,
       );

@@ -35,6 +35,11 @@ export function createDatabase(
     // (pg-errors.ts).
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    // A session whose client died (the process was killed) is ended by PostgreSQL within two
+    // seconds even while it waits in a statement, so its locks and its Idempotency-Key claim
+    // (src/http/idempotency.ts) pass to the next attempt; TCP keepalive finds a vanished host.
+    options: '-c client_connection_check_interval=2000',
+    keepAlive: true,
   });
   // An idle client's error (e.g. the server restarted) must not crash the process; the pool
   // discards that client and the next query opens a new one.
