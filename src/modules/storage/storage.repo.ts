@@ -7,18 +7,16 @@ import { KIND_LOCK_ORDER } from './container-kinds.js';
 import { containerNotFound } from './storage.errors.js';
 import { containers, type ContainerKind, type ContainerRow } from './storage.table.js';
 
-/** The institution's container; with `lock`, FOR UPDATE (before it moves). */
+/** The institution's container (a move locks with lockSubtree and lockContainersForShare). */
 export async function findContainer(
   db: DbOrTx,
   institutionId: string,
   id: string,
-  opts: { lock?: boolean } = {},
 ): Promise<ContainerRow | undefined> {
-  const q = db
+  const [row] = await db
     .select()
     .from(containers)
     .where(and(eq(containers.id, id), eq(containers.institutionId, institutionId)));
-  const [row] = opts.lock ? await q.for('update') : await q;
   return row;
 }
 
@@ -209,15 +207,6 @@ export async function findSubtree(
         sql`(${containers.id} = ${rootId} or ${containers.ancestorIds} @> array[${rootId}::uuid])`,
       ),
     );
-}
-
-/** Ids of a container and everything below it. */
-export async function findSubtreeIds(db: DbOrTx, rootId: string): Promise<string[]> {
-  const rows = await db
-    .select({ id: containers.id })
-    .from(containers)
-    .where(sql`${containers.id} = ${rootId} or ${containers.ancestorIds} @> array[${rootId}::uuid]`);
-  return rows.map((r) => r.id);
 }
 
 export type NewContainerRow = Omit<typeof containers.$inferInsert, 'id'>;
