@@ -16,12 +16,7 @@ import { isKeylessUpgrade } from './graphql/subscriptions.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
-import {
-  authenticateRequest,
-  bearerToken,
-  idempotencyHook,
-  releaseIdempotencyOnFailure,
-} from './http/request-context.js';
+import { authenticateRequest, bearerToken, idempotencyHook } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
 import { changeRoutes } from './modules/integration/index.js';
@@ -114,17 +109,15 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     // JSON only: a text/plain body is an unsupported media type (415), not a malformed object.
     v1.removeContentTypeParser('text/plain');
     v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
-    // Idempotency-Key hooks only concern POSTs: they are attached to POST routes alone (ahead of
+    // The Idempotency-Key hook only concerns POSTs: it is attached to POST routes alone (ahead of
     // any route-level hook, where plugin-level hooks run), so a GET such as the scan lookup runs
     // no hook that would only return.
-    const idempotency = idempotencyHook(c.db);
-    const release = releaseIdempotencyOnFailure(c.db);
+    const idempotency = idempotencyHook(c.db, c.config.IDEMPOTENCY_WAIT_MS);
     v1.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       if (!methods.includes('POST')) return;
       const list = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
       route.preHandler = [idempotency, ...list(route.preHandler)];
-      route.onResponse = [release, ...list(route.onResponse)];
     });
     institutionRoutes(v1, { db: c.db, institutions: c.services.institutions });
     apiKeyRoutes(v1, { db: c.db, apiKeys: c.services.apiKeys });
@@ -155,18 +148,28 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         await authenticateRequest(c.services.apiKeys)(request);
       } catch (err) {
         const domain = asDomainError(err);
+        const retryAfter = domain?.details.retryAfter;
+        if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
         return reply.code(domain?.status ?? 401).send({
           data: null,
           errors: [
             {
               message: domain?.message ?? 'unauthenticated',
-              extensions: { code: domain?.code ?? 'UNAUTHENTICATED' },
+              extensions: {
+                code: domain?.code ?? 'UNAUTHENTICATED',
+                ...(typeof retryAfter === 'number' ? { retryAfter } : {}),
+              },
             },
           ],
         });
       }
     });
-    await registerGraphql(gql, { db: c.db, services: c.services, events: c.events });
+    await registerGraphql(gql, {
+      db: c.db,
+      services: c.services,
+      events: c.events,
+      idempotencyWaitMs: c.config.IDEMPOTENCY_WAIT_MS,
+    });
   });
 
   // Queue board for admins only.

@@ -67,6 +67,15 @@ export const configSchema = z.object({
     .min(100)
     .default(25_000)
     .describe('grace period for in-flight requests and jobs on SIGTERM'),
+  IDEMPOTENCY_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(5_000)
+    .describe(
+      'how long a retry waits for the first attempt under the same Idempotency-Key before 409 IDEMPOTENCY_KEY_IN_USE',
+    ),
   WEBHOOK_TIMEOUT_MS: z.coerce
     .number()
     .int()

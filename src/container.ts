@@ -44,7 +44,10 @@ export interface ContainerOverrides {
 
 /** The composition root: config in, every dependency built explicitly (no globals). */
 export function createContainer(config: Config, log: Logger, overrides: ContainerOverrides = {}) {
-  const database: Database = createDatabase(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
+  const database: Database = createDatabase(config.DATABASE_URL, {
+    poolSize: config.DATABASE_POOL_SIZE,
+    log: log.child({ component: 'db' }),
+  });
   const queues: QueueSet = createQueueSet(config.REDIS_URL, config.QUEUE_PREFIX);
   // Live events for GraphQL subscriptions, shared by every API process through Redis.
   const events: EventBus = createEventBus(config.REDIS_URL, config.QUEUE_PREFIX);

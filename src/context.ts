@@ -6,10 +6,12 @@ import type { Actor } from './auth/roles.js';
 import type { Tx } from './db/client.js';
 
 /**
- * Runs inside the outermost transaction of a request just before it commits, so that what it
- * writes (the stored Idempotency-Key response) commits or rolls back with the effect.
+ * Runs inside the request's transaction: `begin` as its first statement, `beforeCommit` as its
+ * last, so that what they write (the request's Idempotency-Key record and its answer) commits or
+ * rolls back with the effect.
  */
 export interface CommitHook {
+  begin(tx: Tx): Promise<void>;
   beforeCommit(tx: Tx, result: unknown): Promise<void>;
 }
 

@@ -89,6 +89,7 @@ export const ERROR_CATALOGUE = {
   LOCKED: 'conflict',
   TIMEOUT: 'unavailable',
   DATABASE_BUSY: 'unavailable',
+  DATABASE_UNAVAILABLE: 'unavailable',
   NOT_READY: 'unavailable',
   // src/auth (api-keys.errors.ts)
   API_KEY_NOT_FOUND: 'not_found',
@@ -355,6 +356,8 @@ export const idempotencyKeyInUse = (key: string) =>
   new DomainError(
     'IDEMPOTENCY_KEY_IN_USE',
     `a request with Idempotency-Key ${key} is still being processed; retry shortly`,
+    [],
+    { retryAfter: 1 } satisfies RetryAfter,
   );
 
 export const idempotencyKeyReused = (key: string) =>
@@ -409,9 +412,29 @@ export const concurrentUpdate = () =>
 export const recordLocked = () =>
   new DomainError('LOCKED', 'the record is being changed by another request; retry the request');
 export const databaseTimeout = () => new DomainError('TIMEOUT', 'the database took too long to answer');
+/**
+ * A refusal the caller should retry after `retryAfter` seconds: REST sends it as the Retry-After
+ * header too (RFC 9110 section 10.2.3), GraphQL as `extensions.retryAfter`.
+ */
+export interface RetryAfter {
+  retryAfter: number;
+}
+
 /** No connection, or no answer, in time: the caller may retry shortly (503). */
 export const databaseBusy = () =>
-  new DomainError('DATABASE_BUSY', 'the database is too busy to answer now; retry shortly');
+  new DomainError('DATABASE_BUSY', 'the database is too busy to answer now; retry shortly', [], {
+    retryAfter: 1,
+  } satisfies RetryAfter);
+
+/**
+ * The connection to PostgreSQL was lost or cannot be made (a restart, a failover, a terminated
+ * session). A connection lost during COMMIT leaves its outcome unknown to us: a retry with the
+ * same Idempotency-Key either replays the committed answer or runs the request again (503).
+ */
+export const databaseUnavailable = () =>
+  new DomainError('DATABASE_UNAVAILABLE', 'the database cannot be reached right now; retry shortly', [], {
+    retryAfter: 2,
+  } satisfies RetryAfter);
 
 /** `down` names the dependencies that did not answer (`postgres`, `redis`). */
 export const notReady = (down: string[], checks: Record<string, string>) =>

@@ -49,13 +49,8 @@ async function specimensWithBarcode(barcode: string) {
 }
 
 async function stored(key: string) {
-  const { rows } = await t.sql.query<{
-    state: string;
-    response_status: number | null;
-    response_body: unknown;
-    held: boolean;
-  }>(
-    'select state, response_status, response_body, locked_until = expires_at as held from idempotency_key where key = $1',
+  const { rows } = await t.sql.query<{ response_status: number | null; response_body: unknown }>(
+    'select response_status, response_body from idempotency_key where key = $1',
     [key],
   );
   return rows;
@@ -77,10 +72,8 @@ describe('Idempotency-Key on GraphQL mutations', () => {
     expect(rows).toHaveLength(1);
     const audit = await t.sql.query('select 1 from audit_log where entity_id = $1::text', [rows[0]!.id]);
     expect(audit.rowCount).toBe(1);
-    // Stored with the answer; the key was held by the registration's own transaction.
-    expect(await stored(key)).toEqual([
-      { state: 'completed', response_status: 200, response_body: first.json<unknown>(), held: true },
-    ]);
+    // Claimed by the registration's own transaction, then answered.
+    expect(await stored(key)).toEqual([{ response_status: 200, response_body: first.json<unknown>() }]);
   });
 
   it('refuses the same key with other variables as REST does: IDEMPOTENCY_KEY_REUSED (422), nothing done', async () => {
@@ -127,7 +120,8 @@ describe('Idempotency-Key on GraphQL mutations', () => {
         );
         return rowCount === 1;
       });
-      expect(await stored(key)).toMatchObject([{ state: 'in_flight', held: false }]);
+      // The claim is the first mutation's uncommitted row: nothing is visible yet.
+      expect(await stored(key)).toEqual([]);
       const concurrent = await gql(update, { id: specimen.id, v: specimen.version }, key);
       expect(concurrent.statusCode).toBe(409);
       expect(concurrent.json<GqlBody>().errors?.[0]?.extensions.code).toBe('IDEMPOTENCY_KEY_IN_USE');

@@ -43,7 +43,6 @@ async function apiKeyId(token: string): Promise<string> {
 interface StoredKey {
   api_key_id: string;
   key: string;
-  state: 'in_flight' | 'completed';
   response_status: number | null;
   response_body: unknown;
   created_at: Date;
@@ -85,7 +84,6 @@ describe('Idempotency-Key on POST', () => {
     expect(audit.rowCount).toBe(1);
     const [stored] = await storedKeys(key);
     expect(stored).toMatchObject({
-      state: 'completed',
       response_status: 201,
       response_body: first.json<unknown>(),
     });
@@ -138,7 +136,7 @@ describe('Idempotency-Key on POST', () => {
     expect(stored?.response_body).toEqual(first.json());
   });
 
-  it('answers 409 IDEMPOTENCY_KEY_IN_USE while the first request with the key is still running', async () => {
+  it('makes a second request with the key wait for the first, then replays its answer', async () => {
     const { keys } = await makeInstitution(t, { roles: ['admin', 'technician'] });
     const target = await apiKeyId(keys.technician);
     const key = newKey();
@@ -146,22 +144,26 @@ describe('Idempotency-Key on POST', () => {
 
     const lock = await t.sql.connect();
     let first: ReturnType<typeof post> | undefined;
+    let concurrent: ReturnType<typeof post> | undefined;
     try {
-      // Hold the API key row so the first revoke blocks inside its transaction.
+      // Hold the API key row so the first revoke blocks inside its transaction, holding the key.
       await lock.query('begin');
       await lock.query('select 1 from api_key where id = $1 for update', [target]);
       first = post(url, keys.admin, key);
-      await until(async () => (await storedKeys(key))[0]?.state === 'in_flight');
       await until(async () => {
         const { rowCount } = await t.sql.query(
           "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%api_key%for update%'",
         );
         return rowCount === 1;
       });
-
-      const concurrent = await post(url, keys.admin, key);
-      expect(concurrent.statusCode).toBe(409);
-      expect(concurrent.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE' });
+      // The second attempt waits on the first one's claim of the key.
+      concurrent = post(url, keys.admin, key);
+      await until(async () => {
+        const { rowCount } = await t.sql.query(
+          "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%idempotency_key%'",
+        );
+        return rowCount === 1;
+      });
     } finally {
       await lock.query('rollback');
       lock.release();
@@ -170,6 +172,10 @@ describe('Idempotency-Key on POST', () => {
     const done = await first;
     expect(done.statusCode).toBe(200);
     expect(done.json()).toMatchObject({ id: target, revokedAt: expect.any(String) as unknown });
+    const waited = await concurrent;
+    expect(waited.statusCode).toBe(200);
+    expect(waited.headers['idempotent-replayed']).toBe('true');
+    expect(waited.json()).toEqual(done.json());
     const replay = await post(url, keys.admin, key);
     expect(replay.statusCode).toBe(200);
     expect(replay.headers['idempotent-replayed']).toBe('true');
@@ -225,7 +231,7 @@ describe('Idempotency-Key on POST', () => {
     const delivery = retried.json<{ id: string; eventType: string }>();
     expect(delivery.eventType).toBe('webhook.ping');
     const [stored] = await storedKeys(key);
-    expect(stored).toMatchObject({ state: 'completed', response_status: 202, response_body: delivery });
+    expect(stored).toMatchObject({ response_status: 202, response_body: delivery });
 
     const replay = await post('/v1/webhook-deliveries/ping', keys.admin, key);
     expect(replay.headers['idempotent-replayed']).toBe('true');
@@ -246,7 +252,7 @@ describe('Idempotency-Key on POST', () => {
     await t.sql.query(`
       create constraint trigger idempotency_fail_at_commit after update on idempotency_key
       deferrable initially deferred for each row
-      when (new.key = '${key}' and new.state = 'completed') execute function test_fail_at_commit()`);
+      when (new.key = '${key}' and new.response_status is not null) execute function test_fail_at_commit()`);
     try {
       const failed = await post('/v1/institutions', operator.keys.admin, key, {
         code,
@@ -274,6 +280,9 @@ describe('Idempotency-Key on POST', () => {
     const ctx: Ctx = {
       ...systemCtx(t.c),
       commitHook: {
+        async begin() {
+          calls.push('begin');
+        },
         async beforeCommit(_tx, result) {
           calls.push(result);
         },
@@ -291,7 +300,7 @@ describe('Idempotency-Key on POST', () => {
       return 'outer';
     });
     expect(result).toBe('outer');
-    expect(calls).toEqual(['outer']);
+    expect(calls).toEqual(['begin', 'begin', 'outer']);
     expect(ctx.commitHook).toBeUndefined();
   });
 
@@ -332,8 +341,8 @@ describe('purging idempotency records', () => {
     const apiKey = await apiKeyId(operator.keys.admin);
     const insert = (key: string, expires: string) =>
       t.sql.query(
-        `insert into idempotency_key (api_key_id, key, request_hash, method, path, state, locked_until, expires_at)
-         values ($1, $2, repeat('0', 64), 'POST', '/v1/institutions', 'completed', now(), now() + $3::interval)`,
+        `insert into idempotency_key (api_key_id, key, request_hash, method, path, response_status, expires_at)
+         values ($1, $2, repeat('0', 64), 'POST', '/v1/institutions', 201, now() + $3::interval)`,
         [apiKey, key, expires],
       );
     await insert(`${prefix}-expired-1`, '-1 hour');

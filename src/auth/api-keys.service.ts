@@ -125,7 +125,8 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
         throw invalidExpiry('expiresAt', input.expiresAt ?? '', 'now');
       }
       const { token, prefix } = newToken();
-      const apiKey = await inTransaction(db, ctx, async (tx) => {
+      // The transaction answers the token too: an Idempotency-Key stores the answer with the effect.
+      return inTransaction(db, ctx, async (tx) => {
         const [row] = await tx
           .insert(apiKeys)
           .values({
@@ -147,9 +148,8 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
           institutionId: institution.id,
           after: row,
         });
-        return row;
+        return { apiKey: row, token };
       });
-      return { apiKey, token };
     },
 
     /** Keys of the actor's institution, newest first, without secrets. */

@@ -3,6 +3,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgTransaction } from 'drizzle-orm/pg-core';
 import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import type { Log } from '../context.js';
 
 export type Db = NodePgDatabase;
 export type Tx = PgTransaction<
@@ -22,7 +23,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(url: string, opts: { poolSize: number; applicationName?: string }): Database {
+export function createDatabase(
+  url: string,
+  opts: { poolSize: number; applicationName?: string; log?: Pick<Log, 'warn'> },
+): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize,
@@ -31,10 +35,23 @@ export function createDatabase(url: string, opts: { poolSize: number; applicatio
     // (pg-errors.ts).
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    // A session whose client died (the process was killed) is ended by PostgreSQL within two
+    // seconds even while it waits in a statement, so its locks and its Idempotency-Key claim
+    // (src/http/idempotency.ts) pass to the next attempt; TCP keepalive finds a vanished host.
+    options: '-c client_connection_check_interval=2000',
+    keepAlive: true,
   });
   // An idle client's error (e.g. the server restarted) must not crash the process; the pool
   // discards that client and the next query opens a new one.
   pool.on('error', () => undefined);
+  // pg-pool listens for errors on idle clients only. A client checked out by a transaction whose
+  // session ends (57P01 on a restart or pg_terminate_backend, a reset socket) emits `error` too,
+  // which would be an uncaught exception: here it is a failed request instead. The client marks
+  // itself unqueryable, its queries reject (503 DATABASE_UNAVAILABLE, pg-errors.ts), and the pool
+  // discards it when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => opts.log?.warn({ err }, 'a database connection was lost'));
+  });
   const db = drizzle({ client: pool });
   let closed = false;
   return {

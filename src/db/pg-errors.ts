@@ -5,6 +5,7 @@ import {
   constraintViolated,
   databaseBusy,
   databaseTimeout,
+  databaseUnavailable,
   recordLocked,
   referenceNotFound,
   type DomainError,
@@ -37,22 +38,73 @@ function keyValues(detail: string | undefined): Record<string, string> {
   return Object.fromEntries(keys.map((k, i) => [k, values[i] ?? '']));
 }
 
-export function findDatabaseError(err: unknown): DatabaseError | undefined {
+/** The error and the errors it wraps (drizzle wraps the driver's in `cause`). */
+function* causes(err: unknown): Generator<unknown> {
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e; depth++) {
-    if (e instanceof DatabaseError) return e;
+    yield e;
     e = (e as { cause?: unknown }).cause;
   }
+}
+
+export function findDatabaseError(err: unknown): DatabaseError | undefined {
+  for (const e of causes(err)) if (e instanceof DatabaseError) return e;
   return undefined;
 }
 
 /** node-postgres's own errors when a deadline passes (they carry no SQLSTATE). */
 const DRIVER_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Query read timeout']);
 
+/**
+ * node-postgres's own errors for a connection that broke or was never made (pg/lib/client.js,
+ * pg-pool), and the socket errors under them.
+ */
+const DRIVER_DISCONNECTS = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Connection terminated due to connection timeout',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+]);
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs of a server that is going away or not there yet: connection exceptions (class 08),
+ * admin_shutdown (57P01: a restart, or pg_terminate_backend), crash_shutdown (57P02),
+ * cannot_connect_now (57P03: starting up, shutting down, in recovery).
+ */
+const isServerGone = (code: string) => code.startsWith('08') || /^57P0[123]$/.test(code);
+
+/** The connection to PostgreSQL was lost or could not be made: a request failure, never a crash. */
+export function isConnectionLoss(err: unknown): boolean {
+  for (const e of causes(err)) {
+    if (e instanceof DatabaseError) return !!e.code && isServerGone(e.code);
+    if (!(e instanceof Error)) return false;
+    if (DRIVER_DISCONNECTS.has(e.message)) return true;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code && SOCKET_ERRORS.has(code)) return true;
+  }
+  return false;
+}
+
 /** Maps a PostgreSQL error to a DomainError, or undefined when it is not the client's doing. */
 export function translatePgError(err: unknown): DomainError | undefined {
+  if (isConnectionLoss(err)) return databaseUnavailable();
   const pgErr = findDatabaseError(err);
-  if (!pgErr) return err instanceof Error && DRIVER_TIMEOUTS.has(err.message) ? databaseBusy() : undefined;
+  if (!pgErr) {
+    for (const e of causes(err))
+      if (e instanceof Error && DRIVER_TIMEOUTS.has(e.message)) return databaseBusy();
+    return undefined;
+  }
   switch (pgErr.code) {
     case '23505': {
       const known = pgErr.constraint ? uniqueConstraints.get(pgErr.constraint) : undefined;
@@ -69,6 +121,8 @@ export function translatePgError(err: unknown): DomainError | undefined {
       return concurrentUpdate();
     case '55P03':
       return recordLocked();
+    case '53300': // too_many_connections: the server's own limit, transient
+      return databaseBusy();
     case '57014':
       return databaseTimeout();
     default:

@@ -6,9 +6,9 @@ import type { Db, Tx } from './client.js';
  * The one way services open a transaction: the effect, its audit rows, custody events, outbox
  * rows and the request's stored idempotent response all commit together (DESIGN.md section 1).
  *
- * The request's commit hook (its stored Idempotency-Key response) goes with the first transaction
- * the request opens and commits; one that rolls back hands it on, so a retried transaction
- * stores the response again.
+ * The request's commit hook (its Idempotency-Key claim and answer, src/http/idempotency.ts) goes
+ * with the first transaction the request opens and commits; one that rolls back hands it on, so a
+ * retried transaction claims the key and stores the answer again.
  *
  * The request id is set for the transaction first, so the change feed's triggers record which
  * request made each change (migrations/0011_change_feed_capture.sql).
@@ -20,6 +20,7 @@ export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select set_config('biobank.request_id', ${ctx.requestId}, true)`);
+      if (hook) await hook.begin(tx);
       const result = await fn(tx);
       if (hook) await hook.beforeCommit(tx, result);
       return result;

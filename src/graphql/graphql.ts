@@ -65,10 +65,10 @@ export const GRAPHQL_MAX_ALIASES = 30;
 
 export async function registerGraphql(
   app: FastifyInstance,
-  deps: { db: Db; services: Services; events: EventBus },
+  deps: { db: Db; services: Services; events: EventBus; idempotencyWaitMs: number },
 ) {
   // Idempotency-Key on mutations, as on REST POSTs (src/graphql/idempotency.ts).
-  const idempotency = graphqlIdempotency(deps.db);
+  const idempotency = graphqlIdempotency(deps.db, deps.idempotencyWaitMs);
   app.addHook('preHandler', idempotency.claim);
   app.addHook('onSend', idempotency.settle);
   await app.register(mercurius, {

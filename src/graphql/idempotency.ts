@@ -1,12 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Kind, OperationTypeNode, parse, type OperationDefinitionNode } from 'graphql';
-import type { Ctx } from '../context.js';
+import type { CommitHook, Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
+import { idempotencyKeyInUse } from '../errors.js';
 import {
-  abandonIdempotentRequest,
-  beginIdempotentRequest,
-  completeIdempotentRequest,
-  holdIdempotentRequest,
+  claimIdempotencyKey,
+  findIdempotentAnswer,
+  idempotencyKeyOf,
+  IdempotentReplay,
+  requestHashOf,
+  storeAnswerWithoutEffect,
+  storeIdempotentAnswer,
+  type StoredAnswer,
 } from '../http/idempotency.js';
 import { asDomainError } from '../http/problem.js';
 import { ctxOf } from '../http/request-context.js';
@@ -17,10 +22,17 @@ import { ctxOf } from '../http/request-context.js';
 // request is IDEMPOTENCY_KEY_REUSED, and one still running IDEMPOTENCY_KEY_IN_USE. Queries change
 // nothing and ignore the header.
 //
-// A GraphQL answer is shaped after the services' transactions commit, so unlike REST it cannot be
-// stored inside them: the first transaction that commits holds the key (holdIdempotentRequest),
-// and the answer is stored just before it is sent. A retry in between gets IN_USE; so does every
-// retry for 24 hours if the process died in between, rather than a second effect.
+// The key is claimed by the first statement of the mutation's transaction, as for REST. A GraphQL
+// answer is shaped only after that transaction commits, so the transaction stores a marker with
+// the effect and the answer replaces it just before it is sent. A retry in between, or after a
+// crash in between, gets IN_USE: never a second effect.
+
+const IDEMPOTENCY_CODES = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED']);
+
+/** What the effect's transaction stores until the GraphQL answer replaces it. */
+const ANSWER_PENDING: StoredAnswer = { status: 202, body: { graphqlAnswerPending: true } };
+const isPending = (answer: StoredAnswer) =>
+  (answer.body as { graphqlAnswerPending?: unknown } | null)?.graphqlAnswerPending === true;
 
 interface GraphqlBody {
   query?: unknown;
@@ -51,52 +63,95 @@ function isMutation(body: unknown): boolean {
 function refuse(reply: FastifyReply, err: unknown) {
   const domain = asDomainError(err);
   if (!domain) throw err;
+  if (domain.code === 'IDEMPOTENCY_KEY_IN_USE') reply.header('retry-after', '1');
   return reply.code(domain.status).send({
     data: null,
     errors: [{ message: domain.message, extensions: { code: domain.code, status: domain.status } }],
   });
 }
 
-export function graphqlIdempotency(db: Db) {
-  // The ctx each request's resolvers got, to learn afterwards whether a transaction committed.
-  const contexts = new WeakMap<FastifyRequest, Ctx>();
+interface Attempt {
+  ctx: Ctx;
+  hook: CommitHook;
+  /** the answer another attempt committed under the key while this one waited for it */
+  replay?: StoredAnswer;
+}
+
+export function graphqlIdempotency(db: Db, waitMs: number) {
+  const attempts = new WeakMap<FastifyRequest, Attempt>();
 
   return {
-    /** preHandler: claims the key of a mutation, or answers its replay or refusal. */
+    /** preHandler: gives a keyed mutation its scope, or answers its replay or refusal. */
     claim: async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.method !== 'POST' || !request.actor || request.headers['idempotency-key'] === undefined)
         return;
       if (!isMutation(request.body)) return;
       try {
-        const scope = await beginIdempotentRequest(db, request, reply, request.actor.apiKeyId);
-        if (scope === 'replayed') return reply;
-        request.idempotency = scope ?? null;
+        const key = idempotencyKeyOf(request.headers['idempotency-key']);
+        if (key === undefined) return;
+        const scope = {
+          apiKeyId: request.actor.apiKeyId,
+          key,
+          requestHash: requestHashOf(request.method, request.url, request.body),
+          method: request.method,
+          path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
+          waitMs,
+        };
+        const answer = await findIdempotentAnswer(db, scope);
+        if (answer && isPending(answer)) throw idempotencyKeyInUse(key);
+        if (answer) return reply.code(answer.status).header('idempotent-replayed', 'true').send(answer.body);
+        request.idempotency = scope;
       } catch (err) {
         return refuse(reply, err);
       }
     },
 
-    /** The resolvers' ctx: with a claimed key, its first committing transaction holds the key. */
+    /** The resolvers' ctx: with a key, the first transaction claims it and commits the marker. */
     ctxOf: (request: FastifyRequest): Ctx => {
       const ctx = ctxOf(request);
       const scope = request.idempotency;
-      if (scope) {
-        ctx.commitHook = { beforeCommit: (tx) => holdIdempotentRequest(tx, scope) };
-        contexts.set(request, ctx);
-      }
+      if (!scope) return ctx;
+      const attempt: Attempt = {
+        ctx,
+        hook: {
+          begin: async (tx) => {
+            try {
+              await claimIdempotencyKey(tx, scope);
+            } catch (err) {
+              if (err instanceof IdempotentReplay) attempt.replay = err.answer;
+              throw err;
+            }
+          },
+          beforeCommit: (tx) => storeIdempotentAnswer(tx, scope, ANSWER_PENDING),
+        },
+      };
+      ctx.commitHook = attempt.hook;
+      attempts.set(request, attempt);
       return ctx;
     },
 
     /**
-     * onSend: stores the answer under the key, or releases the key when nothing committed and the
-     * answer is an error, so a retry runs again (as a failed REST POST does).
+     * onSend: replaces the marker with the answer; stores the answer of a mutation that wrote
+     * nothing; answers another attempt's committed answer when this one met it while claiming.
      */
     settle: async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const scope = request.idempotency;
-      if (!scope || scope.settled) return payload;
-      const ctx = contexts.get(request);
-      // inTransaction takes the hook from ctx and puts it back only when the transaction failed.
-      const committed = ctx !== undefined && ctx.commitHook === undefined;
+      const attempt = attempts.get(request);
+      if (!scope || !attempt) return payload;
+      if (attempt.replay) {
+        if (isPending(attempt.replay)) {
+          const inUse = idempotencyKeyInUse(scope.key);
+          reply.code(inUse.status).header('retry-after', '1');
+          return JSON.stringify({
+            data: null,
+            errors: [{ message: inUse.message, extensions: { code: inUse.code, status: inUse.status } }],
+          });
+        }
+        reply.code(attempt.replay.status).header('idempotent-replayed', 'true');
+        return JSON.stringify(attempt.replay.body);
+      }
+      // inTransaction takes the hook from ctx when its transaction commits.
+      const committed = attempt.ctx.commitHook !== attempt.hook;
       let body: { errors?: unknown[] } | null = null;
       try {
         body = typeof payload === 'string' ? (JSON.parse(payload) as { errors?: unknown[] }) : null;
@@ -104,11 +159,22 @@ export function graphqlIdempotency(db: Db) {
         body = null;
       }
       const failed = reply.statusCode >= 400 || body === null || (body.errors?.length ?? 0) > 0;
+      // A key refused while claiming it inside the transaction answers with its HTTP status, as
+      // a refusal before the mutation ran does.
+      const refusal = (body?.errors?.[0] as { extensions?: { code?: string; status?: number } } | undefined)
+        ?.extensions;
+      if (!committed && refusal?.status && IDEMPOTENCY_CODES.has(refusal.code ?? '')) {
+        reply.code(refusal.status);
+        if (refusal.code === 'IDEMPOTENCY_KEY_IN_USE') reply.header('retry-after', '1');
+        return payload;
+      }
       try {
-        if (committed || !failed) await completeIdempotentRequest(db, scope, reply.statusCode, body);
-        else await abandonIdempotentRequest(db, scope);
+        const answer = { status: reply.statusCode, body };
+        if (committed) await storeIdempotentAnswer(db, scope, answer);
+        else if (!failed) await storeAnswerWithoutEffect(db, scope, answer);
+        // Nothing committed and it failed: the key was never claimed, a retry runs afresh.
       } catch (err) {
-        request.log.error({ err }, 'could not settle an idempotency key');
+        request.log.error({ err }, 'could not store a GraphQL answer under its idempotency key');
       }
       return payload;
     },

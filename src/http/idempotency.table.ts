@@ -1,10 +1,12 @@
-import { index, integer, jsonb, pgEnum, pgTable, primaryKey, uuid, varchar } from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgTable, primaryKey, uuid, varchar } from 'drizzle-orm/pg-core';
 import { createdAt, tstz } from '../db/columns.js';
 import { apiKeys } from '../auth/api-keys.table.js';
 
-export const idempotencyState = pgEnum('idempotency_state', ['in_flight', 'completed']);
-
-/** Idempotency-Key records, scoped to the API key, kept 24 hours (purged by a scheduled job). */
+/**
+ * Idempotency-Key records, scoped to the API key, kept 24 hours (purged by a scheduled job). A
+ * record is written by the request's own transaction, so a committed one always holds its answer
+ * (src/http/idempotency.ts).
+ */
 export const idempotencyKeys = pgTable(
   'idempotency_key',
   {
@@ -16,11 +18,10 @@ export const idempotencyKeys = pgTable(
     requestHash: varchar('request_hash', { length: 64 }).notNull(),
     method: varchar('method', { length: 10 }).notNull(),
     path: varchar('path', { length: 2048 }).notNull(),
-    state: idempotencyState('state').notNull().default('in_flight'),
+    /** null only while the claiming transaction runs (never seen committed) */
     responseStatus: integer('response_status'),
     responseBody: jsonb('response_body'),
     createdAt: createdAt(),
-    lockedUntil: tstz('locked_until').notNull(),
     expiresAt: tstz('expires_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_expires_idx').on(t.expiresAt)],

@@ -1,156 +1,239 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Db, DbOrTx } from '../db/client.js';
+import type { CommitHook, Ctx } from '../context.js';
+import type { Db, DbOrTx, Tx } from '../db/client.js';
+import { findDatabaseError } from '../db/pg-errors.js';
 import { idempotencyKeyInUse, idempotencyKeyReused, invalidIdempotencyKey } from '../errors.js';
-import { etag } from './etag.js';
 import { idempotencyKeys } from './idempotency.table.js';
+
+// Idempotency-Key, one mechanism for every write (README "Idempotency and concurrency"):
+//
+// - The key is claimed by the first statement of the request's transaction (an INSERT of its
+//   record) and its answer written by the last one, so the effect and the complete answer commit
+//   together or not at all: a crash at any point leaves either both or neither.
+// - The claim is the lease. An attempt that runs holds the uncommitted row; a second attempt's
+//   INSERT waits on it (PostgreSQL's own row lock, bounded by `lock_timeout`) and then replays
+//   what the first committed, or runs when the first rolled back. An attempt whose process died
+//   loses its session, PostgreSQL rolls its transaction back and the key is free at once
+//   (`client_connection_check_interval`, src/db/client.ts, catches a session busy in a statement).
+// - A request that opens no transaction writes nothing: its answer is stored after it ran.
 
 /** Kept this long, then purged by the maintenance queue. */
 export const IDEMPOTENCY_TTL_HOURS = 24;
-/** A first request that has not finished after this long is taken to have died. */
-const IN_FLIGHT_LOCK_SECONDS = 120;
 
 export interface IdempotencyScope {
   apiKeyId: string;
   key: string;
-  /** the response was stored or the key released: the onResponse backstop has nothing to do */
-  settled: boolean;
+  /** SHA-256 over method, path, query and body */
+  requestHash: string;
+  method: string;
+  path: string;
+  /** how long a second attempt waits for the first one before 409 IDEMPOTENCY_KEY_IN_USE */
+  waitMs: number;
+}
+
+/** The answer committed for a key. */
+export interface StoredAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * Thrown inside the request's transaction when the key already holds a committed answer for the
+ * same request: the transaction rolls back (nothing ran twice) and the adapter replays `answer`.
+ */
+export class IdempotentReplay extends Error {
+  override name = 'IdempotentReplay';
+  constructor(readonly answer: StoredAnswer) {
+    super('the request was already answered under its Idempotency-Key');
+  }
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-function requestHash(request: FastifyRequest): string {
-  const path = request.url.split('?')[0] ?? request.url;
+/** Validates an Idempotency-Key header value. Throws INVALID_IDEMPOTENCY_KEY. */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key === undefined || !KEY_PATTERN.test(key)) throw invalidIdempotencyKey();
+  return key;
+}
+
+/** What makes two requests the same request: method, path, query and body. */
+export function requestHashOf(method: string, url: string, body: unknown): string {
+  const path = url.split('?')[0] ?? url;
   return createHash('sha256')
-    .update(
-      `${request.method} ${path}\n${request.url.slice(path.length)}\n${JSON.stringify(request.body ?? null)}`,
-    )
+    .update(`${method} ${path}\n${url.slice(path.length)}\n${JSON.stringify(body ?? null)}`)
     .digest('hex');
 }
 
-/**
- * Begins an idempotent POST: returns the scope to complete, or answers a replay (same body),
- * 422 (same key, other body) or 409 (same key still in flight) by throwing or sending.
- */
-export async function beginIdempotentRequest(
-  db: Db,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  apiKeyId: string,
-): Promise<IdempotencyScope | 'replayed' | undefined> {
-  const header = request.headers['idempotency-key'];
-  if (header === undefined) return undefined;
-  const key = Array.isArray(header) ? header[0] : header;
-  if (key === undefined || !KEY_PATTERN.test(key)) {
-    throw invalidIdempotencyKey();
-  }
-  const hash = requestHash(request);
-  const path = (request.url.split('?')[0] ?? request.url).slice(0, 2048);
-  const claimed = await db
-    .insert(idempotencyKeys)
-    .values({
-      apiKeyId,
-      key,
-      requestHash: hash,
-      method: request.method,
-      path,
-      lockedUntil: sql`now() + make_interval(secs => ${IN_FLIGHT_LOCK_SECONDS})`,
-      expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
-    })
-    .onConflictDoNothing()
-    .returning({ key: idempotencyKeys.key });
-  if (claimed.length > 0) return { apiKeyId, key, settled: false };
+const recordOf = (scope: IdempotencyScope) =>
+  and(eq(idempotencyKeys.apiKeyId, scope.apiKeyId), eq(idempotencyKeys.key, scope.key));
 
-  const where = and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key));
-  // An expired record not yet purged, or a first request that died mid-flight, is taken over.
-  const [takenOver] = await db
-    .update(idempotencyKeys)
-    .set({
-      requestHash: hash,
-      method: request.method,
-      path,
-      state: 'in_flight',
-      responseStatus: null,
-      responseBody: null,
-      lockedUntil: sql`now() + make_interval(secs => ${IN_FLIGHT_LOCK_SECONDS})`,
-      expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+/** A live committed answer for the key (none when absent or expired). Throws IDEMPOTENCY_KEY_REUSED. */
+async function committedAnswer(db: DbOrTx, scope: IdempotencyScope): Promise<StoredAnswer | undefined> {
+  const [row] = await db
+    .select({
+      requestHash: idempotencyKeys.requestHash,
+      status: idempotencyKeys.responseStatus,
+      body: idempotencyKeys.responseBody,
+      live: sql<boolean>`${idempotencyKeys.expiresAt} >= now()`,
     })
-    .where(
-      and(
-        where,
-        sql`(${idempotencyKeys.expiresAt} < now() or (${idempotencyKeys.state} = 'in_flight' and ${idempotencyKeys.lockedUntil} < now() and ${idempotencyKeys.requestHash} = ${hash}))`,
-      ),
+    .from(idempotencyKeys)
+    .where(recordOf(scope));
+  // A record without a status was left by the earlier, two-step version of this mechanism.
+  if (!row || !row.live || row.status === null) return undefined;
+  if (row.requestHash !== scope.requestHash) throw idempotencyKeyReused(scope.key);
+  return { status: row.status, body: row.body };
+}
+
+/**
+ * Before the request runs: the committed answer to replay, if there is one. Costs one indexed
+ * read, and saves a replay from running the service at all. Throws IDEMPOTENCY_KEY_REUSED.
+ */
+export function findIdempotentAnswer(db: Db, scope: IdempotencyScope): Promise<StoredAnswer | undefined> {
+  return committedAnswer(db, scope);
+}
+
+/**
+ * The first statement of the request's transaction: claims the key, waiting at most
+ * `scope.waitMs` for an attempt that holds it. Throws IdempotentReplay when that attempt
+ * committed, IDEMPOTENCY_KEY_REUSED for another request under the key, IDEMPOTENCY_KEY_IN_USE
+ * (with Retry-After) when the wait ran out.
+ */
+export async function claimIdempotencyKey(tx: Tx, scope: IdempotencyScope): Promise<void> {
+  // lock_timeout bounds this statement's wait only: it is put back before the request's own work.
+  const [previous] = (
+    await tx.execute<{ lock_timeout: string }>(
+      sql`select current_setting('lock_timeout') as lock_timeout, set_config('lock_timeout', ${`${scope.waitMs}ms`}, true)`,
     )
-    .returning({ key: idempotencyKeys.key });
-  if (takenOver) return { apiKeyId, key, settled: false };
-
-  const [existing] = await db.select().from(idempotencyKeys).where(where);
-  if (!existing) throw idempotencyKeyInUse(key);
-  if (existing.requestHash !== hash) throw idempotencyKeyReused(key);
-  if (existing.state === 'in_flight') throw idempotencyKeyInUse(key);
-  // A replayed versioned resource carries its ETag, as the first answer did.
-  const version = (existing.responseBody as { version?: unknown } | null)?.version;
-  if (typeof version === 'number') reply.header('etag', etag(version));
-  await reply
-    .code(existing.responseStatus ?? 200)
-    .header('idempotent-replayed', 'true')
-    .send(existing.responseBody);
-  return 'replayed';
+  ).rows;
+  let claimed: unknown[];
+  try {
+    claimed = await tx
+      .insert(idempotencyKeys)
+      .values({
+        apiKeyId: scope.apiKeyId,
+        key: scope.key,
+        requestHash: scope.requestHash,
+        method: scope.method,
+        path: scope.path,
+        expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+      })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.apiKeyId, idempotencyKeys.key],
+        // An expired record not yet purged starts over.
+        set: {
+          requestHash: scope.requestHash,
+          method: scope.method,
+          path: scope.path,
+          responseStatus: null,
+          responseBody: null,
+          createdAt: sql`now()`,
+          expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+        },
+        setWhere: sql`${idempotencyKeys.expiresAt} < now() or ${idempotencyKeys.responseStatus} is null`,
+      })
+      .returning({ key: idempotencyKeys.key });
+  } catch (err) {
+    if (findDatabaseError(err)?.code === '55P03') throw idempotencyKeyInUse(scope.key);
+    throw err;
+  }
+  await tx.execute(sql`select set_config('lock_timeout', ${previous?.lock_timeout ?? '0'}, true)`);
+  if (claimed.length > 0) return;
+  // The conflict was with a committed, live, answered record, which this statement sees (READ
+  // COMMITTED); only a purge between the two statements could take it away.
+  const answer = await committedAnswer(tx, scope);
+  if (!answer) throw idempotencyKeyInUse(scope.key);
+  throw new IdempotentReplay(answer);
 }
 
-/**
- * Stores the response. Called inside the effect's transaction, so both commit together; called
- * again on the pool only when the service's final answer differs from what was stored there.
- */
-export async function completeIdempotentRequest(
-  db: DbOrTx,
+/** The last statement of the request's transaction: the complete answer, with the effect. */
+export async function storeIdempotentAnswer(
+  tx: DbOrTx,
   scope: IdempotencyScope,
-  status: number,
-  body: unknown,
+  answer: StoredAnswer,
 ): Promise<void> {
-  await db
-    .update(idempotencyKeys)
-    .set({ state: 'completed', responseStatus: status, responseBody: body ?? null })
-    .where(and(eq(idempotencyKeys.apiKeyId, scope.apiKeyId), eq(idempotencyKeys.key, scope.key)));
-  scope.settled = true;
-}
-
-/**
- * Marks the key's effect as committed, inside the effect's transaction, for an answer that is
- * shaped only after the transaction (a GraphQL response): the key stays in flight until that
- * answer is stored, and is never taken over, so a retry meanwhile gets IDEMPOTENCY_KEY_IN_USE and
- * never a second effect, even when the process dies before storing the answer.
- */
-export async function holdIdempotentRequest(tx: DbOrTx, scope: IdempotencyScope): Promise<void> {
   await tx
     .update(idempotencyKeys)
-    .set({ lockedUntil: sql`${idempotencyKeys.expiresAt}` })
-    .where(
-      and(
-        eq(idempotencyKeys.apiKeyId, scope.apiKeyId),
-        eq(idempotencyKeys.key, scope.key),
-        eq(idempotencyKeys.state, 'in_flight'),
-      ),
-    );
+    .set({ responseStatus: answer.status, responseBody: answer.body ?? null })
+    .where(recordOf(scope));
 }
 
 /**
- * Releases the key of a request that failed, so a retry runs it again. Only an `in_flight` record
- * is deleted: when the failure came after the response was committed, the record stays, and when
- * the commit itself failed, the stored response rolled back with it and the key is released.
+ * The answer of a request that wrote nothing (it opened no transaction): stored on its own,
+ * unless another attempt stored one first.
  */
-export async function abandonIdempotentRequest(db: Db, scope: IdempotencyScope): Promise<void> {
-  scope.settled = true;
+export async function storeAnswerWithoutEffect(
+  db: Db,
+  scope: IdempotencyScope,
+  answer: StoredAnswer,
+): Promise<void> {
   await db
-    .delete(idempotencyKeys)
-    .where(
-      and(
-        eq(idempotencyKeys.apiKeyId, scope.apiKeyId),
-        eq(idempotencyKeys.key, scope.key),
-        eq(idempotencyKeys.state, 'in_flight'),
-      ),
+    .insert(idempotencyKeys)
+    .values({
+      apiKeyId: scope.apiKeyId,
+      key: scope.key,
+      requestHash: scope.requestHash,
+      method: scope.method,
+      path: scope.path,
+      responseStatus: answer.status,
+      responseBody: answer.body ?? null,
+      expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+    })
+    .onConflictDoNothing();
+}
+
+/**
+ * Runs one request under its key. `answerOf` shapes the answer from what the request's
+ * transaction returned; the first attempt answers `sent` (what the caller gets), and what is
+ * stored and replayed is `forReplay(sent)` (a created key's token is never stored).
+ * Returns the answer and whether it is a replay.
+ */
+export async function runIdempotent<R, B>(
+  db: Db,
+  ctx: Ctx,
+  scope: IdempotencyScope,
+  opts: {
+    status: number;
+    toBody: (result: R) => B;
+    forReplay?: (body: B) => unknown;
+  },
+  run: (ctx: Ctx) => Promise<R>,
+): Promise<{ status: number; body: unknown; replayed: boolean }> {
+  const stored = (body: B): unknown => (opts.forReplay ? opts.forReplay(body) : body);
+  let committedJson: string | undefined;
+  const hook: CommitHook = {
+    begin: (tx) => claimIdempotencyKey(tx, scope),
+    async beforeCommit(tx, result) {
+      // The transaction's result is the service's answer (a write service returns what its
+      // transaction returned); one that cannot be shaped fails here, before anything commits.
+      const body = stored(opts.toBody(result as R));
+      await storeIdempotentAnswer(tx, scope, { status: opts.status, body });
+      committedJson = JSON.stringify(body ?? null);
+    },
+  };
+  ctx.commitHook = hook;
+  let body: B;
+  try {
+    body = opts.toBody(await run(ctx));
+  } catch (err) {
+    if (err instanceof IdempotentReplay) return { ...err.answer, replayed: true };
+    throw err;
+  }
+  const answer = { status: opts.status, body: stored(body) };
+  if (ctx.commitHook === hook) {
+    // No transaction committed: the request wrote nothing, so there is no effect to pair with.
+    ctx.commitHook = undefined;
+    await storeAnswerWithoutEffect(db, scope, answer);
+  } else if (committedJson !== JSON.stringify(answer.body ?? null)) {
+    // A service that answers something other than its transaction's result breaks replays.
+    ctx.log.error(
+      { idempotencyKey: scope.key },
+      'the answer sent differs from the one stored with the effect; a replay will answer the stored one',
     );
+  }
+  return { status: opts.status, body, replayed: false };
 }
 
 /** Deletes records past their 24 hours. Returns how many. */

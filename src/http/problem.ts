@@ -102,6 +102,8 @@ export function asDomainError(err: unknown): DomainError | undefined {
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  // A refusal that is worth retrying says when (errors.ts RetryAfter).
+  if (typeof problem.retryAfter === 'number') reply.header('retry-after', String(problem.retryAfter));
   // Bypass the route's response schema: a problem has its own shape.
   return reply
     .code(problem.status)

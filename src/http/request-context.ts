@@ -5,11 +5,14 @@ import type { ApiKeyActor } from '../auth/roles.js';
 import type { ApiKeyService } from '../auth/api-keys.service.js';
 import type { Db } from '../db/client.js';
 import { unauthenticated } from '../errors.js';
+import { etag } from './etag.js';
 import {
-  abandonIdempotentRequest,
-  beginIdempotentRequest,
-  completeIdempotentRequest,
+  findIdempotentAnswer,
+  idempotencyKeyOf,
+  requestHashOf,
+  runIdempotent,
   type IdempotencyScope,
+  type StoredAnswer,
 } from './idempotency.js';
 
 declare module 'fastify' {
@@ -43,28 +46,35 @@ export function authenticateRequest(apiKeys: ApiKeyService) {
   };
 }
 
-/** preHandler hook: Idempotency-Key handling for POSTs, after the body is validated. */
-export function idempotencyHook(db: Db) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method !== 'POST' || !request.actor) return;
-    const scope = await beginIdempotentRequest(db, request, reply, request.actor.apiKeyId);
-    if (scope === 'replayed') return reply;
-    request.idempotency = scope ?? null;
-  };
+/** Answers a replay as the first answer went out, marked `Idempotent-Replayed: true`. */
+function replay(reply: FastifyReply, answer: StoredAnswer): FastifyReply {
+  // A replayed versioned resource carries its ETag, as the first answer did.
+  const version = (answer.body as { version?: unknown } | null)?.version;
+  if (typeof version === 'number') reply.header('etag', etag(version));
+  return reply.code(answer.status).header('idempotent-replayed', 'true');
 }
 
 /**
- * onResponse hook, a backstop: a request that failed outside `execute` (which releases its key
- * before answering) releases its Idempotency-Key here, so a retry runs it again.
+ * preHandler hook for POSTs, after the body is validated: an Idempotency-Key gives the request
+ * its scope (src/http/idempotency.ts), and a key that already holds this request's answer is
+ * replayed without running anything. `waitMs`: how long a second attempt waits for the first.
  */
-export function releaseIdempotencyOnFailure(db: Db) {
+export function idempotencyHook(db: Db, waitMs: number) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const scope = request.idempotency;
-    if (scope && !scope.settled && reply.statusCode >= 400) {
-      await abandonIdempotentRequest(db, scope).catch((err: unknown) =>
-        request.log.error({ err }, 'could not release an idempotency key'),
-      );
-    }
+    if (request.method !== 'POST' || !request.actor) return;
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    if (key === undefined) return;
+    const scope: IdempotencyScope = {
+      apiKeyId: request.actor.apiKeyId,
+      key,
+      requestHash: requestHashOf(request.method, request.url, request.body),
+      method: request.method,
+      path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
+      waitMs,
+    };
+    const answer = await findIdempotentAnswer(db, scope);
+    if (answer) return replay(reply, answer).send(answer.body);
+    request.idempotency = scope;
   };
 }
 
@@ -74,9 +84,9 @@ export function ctxOf(request: FastifyRequest): Ctx {
 }
 
 /**
- * Runs one service call for a route and shapes its answer. With an Idempotency-Key, the response
- * is stored inside the service's transaction, so the effect and its stored answer commit together
- * (or right after, for calls that write nothing). A failure releases the key before it is answered.
+ * Runs one service call for a route and shapes its answer. With an Idempotency-Key, the key is
+ * claimed and the answer stored inside the service's transaction, so the effect and its complete
+ * answer commit together (src/http/idempotency.ts); a replay answers what was stored.
  */
 export async function execute<R, B>(
   db: Db,
@@ -98,37 +108,9 @@ export async function execute<R, B>(
     reply.code(status);
     return body;
   }
-  const stored = (b: B | null): unknown => (b !== null && opts.forReplay ? opts.forReplay(b) : b);
-  // JSON of the body stored with the effect; undefined while nothing was stored.
-  let storedJson: string | undefined;
-  ctx.commitHook = {
-    async beforeCommit(tx, result) {
-      // The transaction's result is the service's answer for most services. One that returns more
-      // than its transaction produced (a token made before it, a row read after it) cannot be
-      // shaped here: the key is still completed with the effect, and its body stored just below.
-      let body: B | null;
-      try {
-        body = toBody(result as R);
-      } catch {
-        body = null;
-      }
-      await completeIdempotentRequest(tx, scope, status, stored(body));
-      storedJson = JSON.stringify(stored(body));
-    },
-  };
-  let body: B;
-  try {
-    body = toBody(await run(ctx));
-  } catch (err) {
-    await abandonIdempotentRequest(db, scope).catch((releaseErr: unknown) =>
-      request.log.error({ err: releaseErr }, 'could not release an idempotency key'),
-    );
-    throw err;
-  }
-  // A hook still on ctx never committed (no transaction ran, or the last one carrying it rolled back).
-  const committedJson = ctx.commitHook ? undefined : storedJson;
-  if (committedJson !== JSON.stringify(stored(body)))
-    await completeIdempotentRequest(db, scope, status, stored(body));
-  reply.code(status);
-  return body;
+  const answer = await runIdempotent(db, ctx, scope, { status, toBody, forReplay: opts.forReplay }, run);
+  // A replay's body is the stored JSON of a body the route's schema serialized once.
+  if (answer.replayed) replay(reply, answer);
+  else reply.code(status);
+  return answer.body as B;
 }

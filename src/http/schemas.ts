@@ -12,7 +12,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'Body is not JSON',
   422: 'Breaks a domain rule',
   428: 'If-Match is required',
-  503: 'The database had no connection or answer in time (DATABASE_BUSY, TIMEOUT): retry shortly',
+  503: 'The database could not be reached (DATABASE_UNAVAILABLE) or had no connection or answer in time (DATABASE_BUSY, TIMEOUT): retry after Retry-After seconds',
 };
 
 /**

@@ -86,7 +86,12 @@ export function graphqlRequests(app: () => TestApp, token: () => string) {
 /** The executable schema, registered exactly as the app does (there it lives in a child context). */
 export async function executableSchema(t: TestApp): Promise<GraphQLSchema> {
   const bare = Fastify();
-  await registerGraphql(bare, { db: t.c.db, services: t.c.services, events: t.c.events });
+  await registerGraphql(bare, {
+    db: t.c.db,
+    services: t.c.services,
+    events: t.c.events,
+    idempotencyWaitMs: t.c.config.IDEMPOTENCY_WAIT_MS,
+  });
   await bare.ready();
   const schema = bare.graphql.schema;
   await bare.close();

@@ -193,15 +193,17 @@ export async function registerWithin(
 export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
   const { db } = deps;
 
-  async function register(
+  /** `answer` picks the service's answer inside the transaction, which an Idempotency-Key stores. */
+  async function register<A>(
     ctx: Ctx,
     inputs: RegisterSpecimenInput[],
     batch: boolean,
-  ): Promise<SpecimenView[]> {
+    answer: (views: SpecimenView[]) => A,
+  ): Promise<A> {
     authorize(ctx.actor, 'specimens.register');
     return placementRace(() =>
-      inTransaction(db, ctx, (tx) =>
-        registerWithin(deps, tx, ctx, inputs, { batch, action: 'registerSpecimen' }),
+      inTransaction(db, ctx, async (tx) =>
+        answer(await registerWithin(deps, tx, ctx, inputs, { batch, action: 'registerSpecimen' })),
       ),
     );
   }
@@ -209,12 +211,12 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
   return {
     /** Registers one primary specimen. Throws BARCODE_TAKEN, CONTAINER_NOT_FOUND, POSITION_*, TYPE_NOT_ALLOWED, PARTICIPANT_NOT_FOUND. */
     async registerSpecimen(ctx: Ctx, input: RegisterSpecimenInput): Promise<SpecimenView> {
-      return (await register(ctx, [input], false))[0]!;
+      return register(ctx, [input], false, (views) => views[0]!);
     },
 
     /** Registers up to 1,000 specimens, all or nothing. Throws BATCH_REJECTED with per-item errors. */
     async registerSpecimens(ctx: Ctx, inputs: RegisterSpecimenInput[]): Promise<SpecimenView[]> {
-      return register(ctx, inputs, true);
+      return register(ctx, inputs, true, (views) => views);
     },
   };
 }

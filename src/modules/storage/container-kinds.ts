@@ -28,3 +28,19 @@ export const ALLOWED_PARENTS: Record<ContainerKind, readonly (ContainerKind | nu
 /** A container as messages name it: `box BX-0042`. */
 export const containerName = (c: Pick<ContainerRow, 'kind' | 'barcode'>) =>
   `${KIND_LABEL[c.kind].toLowerCase()} ${c.barcode}`;
+
+/**
+ * The order transactions lock containers in: every kind comes after each kind that may hold it
+ * (ALLOWED_PARENTS), so locking by (this order, id) takes a parent before its children, and two
+ * writers of one tree never wait on each other in a circle. A kind never changes.
+ */
+export const KIND_LOCK_ORDER: readonly ContainerKind[] = [
+  'site',
+  'freezer',
+  'ln2_tank',
+  'refrigerator',
+  'rack',
+  'shelf',
+  'box',
+  'plate',
+];

@@ -10,12 +10,12 @@ import { tubesInContainers } from './container-contents.read-model.js';
 import { ALLOWED_PARENTS } from './container-kinds.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
+import { lockChain } from './container-locks.js';
 import {
-  findSubtreeIds,
   loadContainersWithAncestors,
   findContainer,
+  lockSubtree,
   reparentContainer,
-  requireContainer,
 } from './storage.repo.js';
 import {
   containerCycle,
@@ -49,9 +49,12 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
       authorize(ctx.actor, 'storage.move');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const before = await findContainer(tx, institutionId, id, { lock: true });
+        if (!(await findContainer(tx, institutionId, id))) throw containerNotFound(id, 'id');
+        // Locks in the storage lock order (container-kinds.ts): the new parent's chain, which
+        // must not move while the box takes its path, then the box and everything below it.
+        const parent = await lockChain(tx, institutionId, input.parentId, 'parentId');
+        const [before, ...below] = await lockSubtree(tx, institutionId, id);
         if (!before) throw containerNotFound(id, 'id');
-        const parent = await requireContainer(tx, institutionId, input.parentId, 'parentId');
         if (parent.id === before.id || parent.ancestorIds.includes(before.id)) {
           throw containerCycle(before);
         }
@@ -63,7 +66,7 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
         if (slot) await assertSlotFree(tx, parent, slot, before.id);
         // Tubes inside must be allowed under the new parent's restrictions.
         const parentChain = await loadContainersWithAncestors(tx, institutionId, [parent.id]);
-        const subtreeIds = await findSubtreeIds(tx, before.id);
+        const subtreeIds = [before.id, ...below.map((c) => c.id)];
         const tubes = await deps.ledger.lock(
           tx,
           institutionId,

@@ -7,6 +7,7 @@ import { versionConflict } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
 import { findTubeOfOtherType } from './container-contents.read-model.js';
 import { ALLOWED_PARENTS } from './container-kinds.js';
+import { lockChain } from './container-locks.js';
 import { assertSlotFree, slotOf } from './container-slots.js';
 import type { ContainerView } from './storage.dto.js';
 import {
@@ -36,9 +37,8 @@ export function createContainersService(deps: { db: Db }) {
       authorize(ctx.actor, 'storage.configure');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const parent = input.parentId
-          ? await requireContainer(tx, institutionId, input.parentId, 'parentId')
-          : null;
+        // The parent's chain is locked: the new container copies its ancestors from it.
+        const parent = input.parentId ? await lockChain(tx, institutionId, input.parentId, 'parentId') : null;
         if (!ALLOWED_PARENTS[input.kind].includes(parent?.kind ?? null)) {
           throw invalidParent(input.kind, parent?.kind ?? null);
         }

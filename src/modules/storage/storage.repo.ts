@@ -3,21 +3,20 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
+import { KIND_LOCK_ORDER } from './container-kinds.js';
 import { containerNotFound } from './storage.errors.js';
 import { containers, type ContainerKind, type ContainerRow } from './storage.table.js';
 
-/** The institution's container; with `lock`, FOR UPDATE (before it moves). */
+/** The institution's container (a move locks with lockSubtree and lockContainersForShare). */
 export async function findContainer(
   db: DbOrTx,
   institutionId: string,
   id: string,
-  opts: { lock?: boolean } = {},
 ): Promise<ContainerRow | undefined> {
-  const q = db
+  const [row] = await db
     .select()
     .from(containers)
     .where(and(eq(containers.id, id), eq(containers.institutionId, institutionId)));
-  const [row] = opts.lock ? await q.for('update') : await q;
   return row;
 }
 
@@ -137,6 +136,62 @@ export async function findChildContainers(
     );
 }
 
+/** The storage lock order (container-kinds.ts KIND_LOCK_ORDER), then id. */
+const lockOrder = [
+  sql`array_position(${`{${KIND_LOCK_ORDER.join(',')}}`}::text[], ${containers.kind}::text)`,
+  asc(containers.id),
+];
+
+/**
+ * Locks the containers FOR SHARE in the storage lock order and returns them as they are now
+ * (a locking read sees the latest committed row): none of them can move or be moved under until
+ * the transaction ends, while tubes and other readers pass.
+ */
+export async function lockContainersForShare(
+  tx: DbOrTx,
+  institutionId: string,
+  ids: readonly string[],
+): Promise<ContainerRow[]> {
+  if (ids.length === 0) return [];
+  return tx
+    .select()
+    .from(containers)
+    .where(and(eq(containers.institutionId, institutionId), inArray(containers.id, [...ids])))
+    .orderBy(...lockOrder)
+    .for('share');
+}
+
+/**
+ * Locks a container and everything below it for a move (FOR NO KEY UPDATE: tubes may still be put
+ * in its boxes) and returns the rows as they are now, the container first. The container is
+ * locked alone first: from then on nothing can be moved or created under it (that needs its
+ * chain, so this row, FOR SHARE), so the descendants read next are all there are.
+ */
+export async function lockSubtree(
+  tx: DbOrTx,
+  institutionId: string,
+  rootId: string,
+): Promise<ContainerRow[]> {
+  const [root] = await tx
+    .select()
+    .from(containers)
+    .where(and(eq(containers.institutionId, institutionId), eq(containers.id, rootId)))
+    .for('no key update');
+  if (!root) return [];
+  const below = await tx
+    .select()
+    .from(containers)
+    .where(
+      and(
+        eq(containers.institutionId, institutionId),
+        sql`${containers.ancestorIds} @> array[${rootId}::uuid]`,
+      ),
+    )
+    .orderBy(...lockOrder)
+    .for('no key update');
+  return [root, ...below];
+}
+
 /** A container and everything below it. */
 export async function findSubtree(
   db: DbOrTx,
@@ -152,15 +207,6 @@ export async function findSubtree(
         sql`(${containers.id} = ${rootId} or ${containers.ancestorIds} @> array[${rootId}::uuid])`,
       ),
     );
-}
-
-/** Ids of a container and everything below it. */
-export async function findSubtreeIds(db: DbOrTx, rootId: string): Promise<string[]> {
-  const rows = await db
-    .select({ id: containers.id })
-    .from(containers)
-    .where(sql`${containers.id} = ${rootId} or ${containers.ancestorIds} @> array[${rootId}::uuid]`);
-  return rows.map((r) => r.id);
 }
 
 export type NewContainerRow = Omit<typeof containers.$inferInsert, 'id'>;
