@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -11,7 +12,7 @@ import type { Container } from './container.js';
 import { authorize } from './auth/roles.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
 import { routeNotFound, toProblem } from './errors.js';
-import { registerGraphql } from './graphql/graphql.js';
+import { graphqlLimits, registerGraphql } from './graphql/graphql.js';
 import { isKeylessUpgrade } from './graphql/subscriptions.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
@@ -138,6 +139,10 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     changeRoutes(v1, { db: c.db, changes: c.services.changes });
   });
 
+  // Registered here rather than by Mercurius (which then uses it) so a subscription message is held
+  // to the GraphQL body limit instead of the plugin's 1 MB.
+  await app.register(fastifyWebsocket, { options: { maxPayload: c.config.GRAPHQL_BODY_LIMIT_BYTES } });
+
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.
   await app.register(async (gql) => {
     gql.addHook('onRequest', async (request, reply) => {
@@ -159,7 +164,12 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         });
       }
     });
-    await registerGraphql(gql, { db: c.db, services: c.services, events: c.events });
+    await registerGraphql(gql, {
+      db: c.db,
+      services: c.services,
+      events: c.events,
+      limits: graphqlLimits(c.config),
+    });
   });
 
   // Queue board for admins only.

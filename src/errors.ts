@@ -67,6 +67,8 @@ export const ERROR_CATALOGUE = {
   GRAPHQL_VALIDATION_FAILED: 'bad_request',
   QUERY_TOO_DEEP: 'bad_request',
   TOO_MANY_ALIASES: 'bad_request',
+  TOO_MANY_OPERATIONS: 'bad_request',
+  TOO_MANY_TOKENS: 'bad_request',
   // Who is asking
   UNAUTHENTICATED: 'unauthenticated',
   FORBIDDEN: 'forbidden',
@@ -292,10 +294,19 @@ export const invalidExpiry = (field: string, value: string, mustFollow: string) 
   ]);
 
 /** The GraphQL document was refused before it ran; `code` is its first coded reason's. */
-export const graphqlDocumentRefused = (
-  reasons: string,
-  code: 'GRAPHQL_VALIDATION_FAILED' | 'QUERY_TOO_DEEP' | 'TOO_MANY_ALIASES' | 'VALIDATION_FAILED',
-) => new DomainError(code, reasons || 'the GraphQL document is not valid');
+export const graphqlDocumentRefused = (reasons: string, code: GraphqlDocumentCode) =>
+  new DomainError(code, reasons || 'the GraphQL document is not valid');
+
+/** The codes a refused GraphQL document may answer (its validation rules' and scalars'). */
+export const GRAPHQL_DOCUMENT_CODES = [
+  'GRAPHQL_VALIDATION_FAILED',
+  'QUERY_TOO_DEEP',
+  'TOO_MANY_ALIASES',
+  'TOO_MANY_OPERATIONS',
+  'TOO_MANY_TOKENS',
+  'VALIDATION_FAILED',
+] as const satisfies readonly ErrorCode[];
+export type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
 
 export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'a valid API key is required');
 
