@@ -17,6 +17,7 @@ import { isKeylessUpgrade } from './graphql/subscriptions.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
+import { refuseUnstorableText } from './http/storable-text.js';
 import {
   authenticateRequest,
   bearerToken,
@@ -114,6 +115,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     // JSON only: a text/plain body is an unsupported media type (415), not a malformed object.
     v1.removeContentTypeParser('text/plain');
     v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
+    v1.addHook('preValidation', refuseUnstorableText);
     // Idempotency-Key hooks only concern POSTs: they are attached to POST routes alone (ahead of
     // any route-level hook, where plugin-level hooks run), so a GET such as the scan lookup runs
     // no hook that would only return.

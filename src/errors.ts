@@ -124,6 +124,7 @@ export const ERROR_CATALOGUE = {
   SPECIMEN_NOT_FOUND: 'not_found',
   BARCODE_TAKEN: 'conflict',
   EXTERNAL_ID_TAKEN: 'conflict',
+  TIME_IN_FUTURE: 'bad_request',
   CONTAINER_REQUIRED: 'bad_request',
   PROTOCOL_MISMATCH: 'unprocessable',
   DUPLICATE_SCAN: 'conflict',

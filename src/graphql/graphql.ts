@@ -19,6 +19,7 @@ import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
 import { configSchema, type Config } from '../config.js';
 import {
   introspectionHook,
+  storableInputHook,
   subscriptionDocumentHook,
   textOnlyHook,
   type IntrospectionPolicy,
@@ -181,6 +182,7 @@ export async function registerGraphql(
   });
   app.graphql.addHook('preValidation', textOnlyHook());
   app.graphql.addHook('preExecution', introspectionHook(limits.introspection));
+  app.graphql.addHook('preExecution', storableInputHook());
   app.graphql.addHook('preSubscriptionExecution', subscriptionDocumentHook(documentRules()));
 }
 

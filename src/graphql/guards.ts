@@ -9,8 +9,15 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Actor } from '../auth/roles.js';
-import { forbidden, graphqlDocumentRefused, type DomainError } from '../errors.js';
+import {
+  forbidden,
+  graphqlDocumentRefused,
+  validationFailed,
+  type DomainError,
+  type FieldProblem,
+} from '../errors.js';
 import { graphqlValidationRefusal } from '../http/problem.js';
+import { findUnstorableText, unstorableText } from '../http/storable-text.js';
 
 // Checks Mercurius runs around every document (issue 13, finding 1): what its options cannot say.
 // Each guard is a Mercurius hook; they hold no rule of the domain.
@@ -93,6 +100,45 @@ export function introspectionHook(policy: IntrospectionPolicy) {
     if (policy !== 'everyone' && asksForSchema(document)) {
       assertIntrospectionAllowed(policy, context.biobank?.actor);
     }
+  };
+}
+
+const literalMemo = new WeakMap<DocumentNode, FieldProblem | null>();
+
+/**
+ * The first string literal of the document PostgreSQL cannot store. The lexer refuses NUL and
+ * lone surrogates as characters, but `\u0000` is a valid escape.
+ */
+function unstorableLiteral(document: DocumentNode): FieldProblem | null {
+  let found = literalMemo.get(document);
+  if (found === undefined) {
+    found = null;
+    const walk = (node: unknown): void => {
+      if (found || node === null || typeof node !== 'object') return;
+      if (Array.isArray(node)) return node.forEach(walk);
+      const n = node as { kind?: string; value?: unknown };
+      if (n.kind === Kind.STRING && typeof n.value === 'string') {
+        const problem = unstorableText(n.value);
+        if (problem)
+          found = { field: 'query', message: `a string literal ${problem}`, code: 'invalid_format' };
+        return;
+      }
+      for (const [key, child] of Object.entries(node)) if (key !== 'loc') walk(child);
+    };
+    walk(document.definitions);
+    literalMemo.set(document, found);
+  }
+  return found;
+}
+
+/**
+ * Mercurius preExecution hook: variables and string literals hold only text PostgreSQL stores
+ * (the REST routes' rule, src/http/storable-text.ts). Throws VALIDATION_FAILED naming the variable.
+ */
+export function storableInputHook() {
+  return (_schema: unknown, document: DocumentNode, _context: unknown, variables: unknown) => {
+    const found = findUnstorableText(variables ?? null, 'variables') ?? unstorableLiteral(document);
+    if (found) throw validationFailed([found]);
   };
 }
 

@@ -24,6 +24,7 @@ import {
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import type { RegisterSpecimenInput } from './specimens.schemas.js';
+import { futurePreanalyticalTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 
 const date = (iso: string | null | undefined) => (iso === undefined || iso === null ? null : new Date(iso));
@@ -86,7 +87,12 @@ async function checkExternalIds(
   }
 }
 
-export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+export function createSpecimenRegistration(deps: {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+}) {
   const { db, ledger, useGate } = deps;
 
   async function register(
@@ -111,7 +117,10 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
         const taken = new Set(
           (await findSpecimensByBarcodes(tx, institutionId, [...seen.keys()])).map((e) => e.barcode),
         );
+        const now = deps.clock();
         inputs.forEach((s, i) => {
+          const future = futurePreanalyticalTime(s, now, field(i));
+          if (future) errors.set(i, future);
           if (taken.has(s.barcode)) {
             errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));
           }
@@ -190,7 +199,7 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
   }
 
   return {
-    /** Registers one primary specimen. Throws BARCODE_TAKEN, CONTAINER_NOT_FOUND, POSITION_*, TYPE_NOT_ALLOWED, PARTICIPANT_NOT_FOUND. */
+    /** Registers one primary specimen. Throws BARCODE_TAKEN, CONTAINER_NOT_FOUND, POSITION_*, TYPE_NOT_ALLOWED, PARTICIPANT_NOT_FOUND, TIME_IN_FUTURE. */
     async registerSpecimen(ctx: Ctx, input: RegisterSpecimenInput): Promise<SpecimenView> {
       return (await register(ctx, [input], false))[0]!;
     },
