@@ -11,9 +11,10 @@ import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from
 import type { Container } from './container.js';
 import { authorize } from './auth/roles.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
-import { routeNotFound, toProblem } from './errors.js';
+import { routeNotFound, shuttingDown, toProblem } from './errors.js';
 import { graphqlLimits, registerGraphql } from './graphql/graphql.js';
 import { isKeylessUpgrade } from './graphql/subscriptions.js';
+import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors } from './http/framework-errors.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
@@ -48,9 +49,13 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    // Answered by the onRequest hook below, as problem+json, instead of Fastify's plain JSON.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // What Fastify and Node answer before any handler runs goes out as problem+json too.
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
@@ -58,6 +63,14 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   let draining = false;
   app.addHook('preClose', (done) => {
     draining = true;
+    done();
+  });
+  // A request arriving on a kept-alive connection while draining goes elsewhere (load balancer).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (draining) {
+      void sendProblem(reply, toProblem(shuttingDown(), request.id));
+      return;
+    }
     done();
   });
   // Callback style: no promise per response for a couple of headers.

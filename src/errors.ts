@@ -10,10 +10,13 @@ export type ErrorKind =
   | 'conflict'
   | 'precondition_failed'
   | 'precondition_required'
+  | 'request_timeout'
   | 'payload_too_large'
+  | 'uri_too_long'
   | 'unsupported_media_type'
   | 'unprocessable'
   | 'too_many_requests'
+  | 'headers_too_large'
   | 'unavailable';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -24,10 +27,13 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   precondition_failed: 412,
   precondition_required: 428,
+  request_timeout: 408,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   unprocessable: 422,
   too_many_requests: 429,
+  headers_too_large: 431,
   unavailable: 503,
 };
 
@@ -39,10 +45,13 @@ const TITLE: Record<ErrorKind, string> = {
   conflict: 'Conflict',
   precondition_failed: 'Precondition failed',
   precondition_required: 'Precondition required',
+  request_timeout: 'Request timeout',
   payload_too_large: 'Payload too large',
+  uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
   unprocessable: 'Unprocessable content',
   too_many_requests: 'Too many requests',
+  headers_too_large: 'Request header fields too large',
   unavailable: 'Service unavailable',
 };
 
@@ -62,6 +71,11 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   ROUTE_NOT_FOUND: 'not_found',
+  MALFORMED_URL: 'bad_request',
+  MALFORMED_REQUEST: 'bad_request',
+  PATH_PARAMETER_TOO_LONG: 'uri_too_long',
+  HEADERS_TOO_LARGE: 'headers_too_large',
+  REQUEST_TIMEOUT: 'request_timeout',
   INVALID_CURSOR: 'bad_request',
   INVALID_EXPIRY: 'bad_request',
   GRAPHQL_VALIDATION_FAILED: 'bad_request',
@@ -89,6 +103,7 @@ export const ERROR_CATALOGUE = {
   TIMEOUT: 'unavailable',
   DATABASE_BUSY: 'unavailable',
   NOT_READY: 'unavailable',
+  SHUTTING_DOWN: 'unavailable',
   // src/auth (api-keys.errors.ts)
   API_KEY_NOT_FOUND: 'not_found',
   API_KEY_REVOKED: 'conflict',
@@ -282,6 +297,17 @@ export const unsupportedMediaType = () =>
   new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
 export const routeNotFound = (method: string, path: string) =>
   new DomainError('ROUTE_NOT_FOUND', `no route ${method} ${path}`);
+/** The path does not decode (bad percent-encoding). */
+export const malformedUrl = () =>
+  new DomainError('MALFORMED_URL', 'the URL path is not valid percent-encoding');
+/** The HTTP request itself did not parse (the request line, a header, Content-Length). */
+export const malformedRequest = () => new DomainError('MALFORMED_REQUEST', 'the HTTP request is malformed');
+export const pathParameterTooLong = (max: number) =>
+  new DomainError('PATH_PARAMETER_TOO_LONG', `a path parameter is longer than ${max} characters`);
+export const headersTooLarge = () =>
+  new DomainError('HEADERS_TOO_LARGE', 'the URL and headers together are larger than this service accepts');
+export const requestTimeout = () =>
+  new DomainError('REQUEST_TIMEOUT', 'the request was not received in time');
 
 export const invalidCursor = (field = 'cursor') =>
   new DomainError('INVALID_CURSOR', 'the cursor is not one this service issued', [
@@ -396,6 +422,10 @@ export const databaseTimeout = () => new DomainError('TIMEOUT', 'the database to
 /** No connection, or no answer, in time: the caller may retry shortly (503). */
 export const databaseBusy = () =>
   new DomainError('DATABASE_BUSY', 'the database is too busy to answer now; retry shortly');
+
+/** This process is stopping: the request should go to another one. */
+export const shuttingDown = () =>
+  new DomainError('SHUTTING_DOWN', 'this server is shutting down; retry the request');
 
 /** `down` names the dependencies that did not answer (`postgres`, `redis`). */
 export const notReady = (down: string[], checks: Record<string, string>) =>
