@@ -18,6 +18,7 @@ import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors } from './http/fr
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
+import { strictQueryStrings } from './http/schemas.js';
 import { refuseUnstorableText } from './http/storable-text.js';
 import {
   authenticateRequest,
@@ -129,6 +130,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     v1.removeContentTypeParser('text/plain');
     v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
     v1.addHook('preValidation', refuseUnstorableText);
+    v1.addHook('onRoute', strictQueryStrings);
     // Idempotency-Key hooks only concern POSTs: they are attached to POST routes alone (ahead of
     // any route-level hook, where plugin-level hooks run), so a GET such as the scan lookup runs
     // no hook that would only return.

@@ -38,15 +38,32 @@ const isGraphqlDocumentCode = (c: unknown): c is GraphqlDocumentCode =>
   (GRAPHQL_DOCUMENT_CODES as readonly unknown[]).includes(c);
 
 function fieldsFromValidation(
-  err: FastifyError & { validation: { instancePath: string; message?: string; keyword: string }[] },
+  err: FastifyError & {
+    validation: { instancePath: string; message?: string; keyword: string; params?: { keys?: unknown } }[];
+  },
 ) {
   const where = (err as { validationContext?: string }).validationContext ?? 'body';
-  return err.validation.map<FieldProblem>((v) => ({
-    field: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
-    message: v.message ?? 'is not valid',
-    // fastify-type-provider-zod puts the zod issue code in `keyword`
-    code: v.keyword as ZodIssueCode,
-  }));
+  return err.validation.flatMap<FieldProblem>((v) => {
+    const path = [where, ...v.instancePath.split('/').filter(Boolean)];
+    // An object with keys it does not know: each key is a problem of its own, named by its path
+    // (`querystring.participantID`), so a typo in a query string is as plain as one in a body.
+    const keys = v.keyword === 'unrecognized_keys' ? v.params?.keys : undefined;
+    if (Array.isArray(keys) && keys.length) {
+      return keys.map((key) => ({
+        field: [...path, String(key)].join('.'),
+        message: where === 'querystring' ? 'unknown query parameter' : 'unknown field',
+        code: 'unrecognized_keys' as const,
+      }));
+    }
+    return [
+      {
+        field: path.join('.'),
+        message: v.message ?? 'is not valid',
+        // fastify-type-provider-zod puts the zod issue code in `keyword`
+        code: v.keyword as ZodIssueCode,
+      },
+    ];
+  });
 }
 
 export interface InnerGraphqlError {
