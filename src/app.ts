@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -10,12 +11,15 @@ import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from
 import type { Container } from './container.js';
 import { authorize } from './auth/roles.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
-import { routeNotFound, toProblem } from './errors.js';
-import { registerGraphql } from './graphql/graphql.js';
+import { routeNotFound, shuttingDown, toProblem } from './errors.js';
+import { graphqlLimits, registerGraphql } from './graphql/graphql.js';
 import { isKeylessUpgrade } from './graphql/subscriptions.js';
+import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors } from './http/framework-errors.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
+import { strictQueryStrings } from './http/schemas.js';
+import { refuseUnstorableText } from './http/storable-text.js';
 import { authenticateRequest, bearerToken, idempotencyHook } from './http/request-context.js';
 import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
@@ -42,9 +46,13 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    // Answered by the onRequest hook below, as problem+json, instead of Fastify's plain JSON.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // What Fastify and Node answer before any handler runs goes out as problem+json too.
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
@@ -52,6 +60,14 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   let draining = false;
   app.addHook('preClose', (done) => {
     draining = true;
+    done();
+  });
+  // A request arriving on a kept-alive connection while draining goes elsewhere (load balancer).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (draining) {
+      void sendProblem(reply, toProblem(shuttingDown(), request.id));
+      return;
+    }
     done();
   });
   // Callback style: no promise per response for a couple of headers.
@@ -109,6 +125,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     // JSON only: a text/plain body is an unsupported media type (415), not a malformed object.
     v1.removeContentTypeParser('text/plain');
     v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
+    v1.addHook('preValidation', refuseUnstorableText);
+    v1.addHook('onRoute', strictQueryStrings);
     // The Idempotency-Key hook only concerns POSTs: it is attached to POST routes alone (ahead of
     // any route-level hook, where plugin-level hooks run), so a GET such as the scan lookup runs
     // no hook that would only return.
@@ -137,6 +155,10 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   await app.register(fhirRoutes({ apiKeys: c.services.apiKeys, fhir: c.services.fhir }), {
     prefix: FHIR_MOUNT,
   });
+
+  // Registered here rather than by Mercurius (which then uses it) so a subscription message is held
+  // to the GraphQL body limit instead of the plugin's 1 MB.
+  await app.register(fastifyWebsocket, { options: { maxPayload: c.config.GRAPHQL_BODY_LIMIT_BYTES } });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.
   await app.register(async (gql) => {
@@ -169,6 +191,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       services: c.services,
       events: c.events,
       idempotencyWaitMs: c.config.IDEMPOTENCY_WAIT_MS,
+      limits: graphqlLimits(c.config),
     });
   });
 

@@ -46,6 +46,33 @@ export const configSchema = z.object({
     .min(1024)
     .default(5 * 1024 * 1024)
     .describe('largest accepted request body'),
+  GRAPHQL_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(64 * 1024)
+    .describe('largest accepted /graphql body (and WebSocket message): documents are text, not uploads'),
+  GRAPHQL_MAX_TOKENS: z.coerce
+    .number()
+    .int()
+    .min(200)
+    .max(100_000)
+    .default(2_000)
+    .describe(
+      'most tokens a GraphQL document may have; parsing stops beyond (the introspection query has ~190)',
+    ),
+  GRAPHQL_DOCUMENT_CACHE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(64)
+    .describe('parsed documents kept (and as many refused ones); 0 turns the cache off'),
+  GRAPHQL_INTROSPECTION: z
+    .enum(['admins', 'everyone', 'off'])
+    .default('admins')
+    .describe('who may ask for the schema (`__schema`, `__type`)'),
   AUTH_CACHE_TTL_MS: z.coerce
     .number()
     .int()

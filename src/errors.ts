@@ -10,10 +10,13 @@ export type ErrorKind =
   | 'conflict'
   | 'precondition_failed'
   | 'precondition_required'
+  | 'request_timeout'
   | 'payload_too_large'
+  | 'uri_too_long'
   | 'unsupported_media_type'
   | 'unprocessable'
   | 'too_many_requests'
+  | 'headers_too_large'
   | 'unavailable';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -24,10 +27,13 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   precondition_failed: 412,
   precondition_required: 428,
+  request_timeout: 408,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   unprocessable: 422,
   too_many_requests: 429,
+  headers_too_large: 431,
   unavailable: 503,
 };
 
@@ -39,10 +45,13 @@ const TITLE: Record<ErrorKind, string> = {
   conflict: 'Conflict',
   precondition_failed: 'Precondition failed',
   precondition_required: 'Precondition required',
+  request_timeout: 'Request timeout',
   payload_too_large: 'Payload too large',
+  uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
   unprocessable: 'Unprocessable content',
   too_many_requests: 'Too many requests',
+  headers_too_large: 'Request header fields too large',
   unavailable: 'Service unavailable',
 };
 
@@ -62,11 +71,18 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   ROUTE_NOT_FOUND: 'not_found',
+  MALFORMED_URL: 'bad_request',
+  MALFORMED_REQUEST: 'bad_request',
+  PATH_PARAMETER_TOO_LONG: 'uri_too_long',
+  HEADERS_TOO_LARGE: 'headers_too_large',
+  REQUEST_TIMEOUT: 'request_timeout',
   INVALID_CURSOR: 'bad_request',
   INVALID_EXPIRY: 'bad_request',
   GRAPHQL_VALIDATION_FAILED: 'bad_request',
   QUERY_TOO_DEEP: 'bad_request',
   TOO_MANY_ALIASES: 'bad_request',
+  TOO_MANY_OPERATIONS: 'bad_request',
+  TOO_MANY_TOKENS: 'bad_request',
   // Who is asking
   UNAUTHENTICATED: 'unauthenticated',
   FORBIDDEN: 'forbidden',
@@ -91,6 +107,7 @@ export const ERROR_CATALOGUE = {
   DATABASE_BUSY: 'unavailable',
   DATABASE_UNAVAILABLE: 'unavailable',
   NOT_READY: 'unavailable',
+  SHUTTING_DOWN: 'unavailable',
   // src/auth (api-keys.errors.ts)
   API_KEY_NOT_FOUND: 'not_found',
   API_KEY_REVOKED: 'conflict',
@@ -126,6 +143,7 @@ export const ERROR_CATALOGUE = {
   SPECIMEN_NOT_FOUND: 'not_found',
   BARCODE_TAKEN: 'conflict',
   EXTERNAL_ID_TAKEN: 'conflict',
+  TIME_IN_FUTURE: 'bad_request',
   CONTAINER_REQUIRED: 'bad_request',
   PROTOCOL_MISMATCH: 'unprocessable',
   DUPLICATE_SCAN: 'conflict',
@@ -285,6 +303,17 @@ export const unsupportedMediaType = () =>
   new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
 export const routeNotFound = (method: string, path: string) =>
   new DomainError('ROUTE_NOT_FOUND', `no route ${method} ${path}`);
+/** The path does not decode (bad percent-encoding). */
+export const malformedUrl = () =>
+  new DomainError('MALFORMED_URL', 'the URL path is not valid percent-encoding');
+/** The HTTP request itself did not parse (the request line, a header, Content-Length). */
+export const malformedRequest = () => new DomainError('MALFORMED_REQUEST', 'the HTTP request is malformed');
+export const pathParameterTooLong = (max: number) =>
+  new DomainError('PATH_PARAMETER_TOO_LONG', `a path parameter is longer than ${max} characters`);
+export const headersTooLarge = () =>
+  new DomainError('HEADERS_TOO_LARGE', 'the URL and headers together are larger than this service accepts');
+export const requestTimeout = () =>
+  new DomainError('REQUEST_TIMEOUT', 'the request was not received in time');
 
 export const invalidCursor = (field = 'cursor') =>
   new DomainError('INVALID_CURSOR', 'the cursor is not one this service issued', [
@@ -298,10 +327,19 @@ export const invalidExpiry = (field: string, value: string, mustFollow: string) 
   ]);
 
 /** The GraphQL document was refused before it ran; `code` is its first coded reason's. */
-export const graphqlDocumentRefused = (
-  reasons: string,
-  code: 'GRAPHQL_VALIDATION_FAILED' | 'QUERY_TOO_DEEP' | 'TOO_MANY_ALIASES' | 'VALIDATION_FAILED',
-) => new DomainError(code, reasons || 'the GraphQL document is not valid');
+export const graphqlDocumentRefused = (reasons: string, code: GraphqlDocumentCode) =>
+  new DomainError(code, reasons || 'the GraphQL document is not valid');
+
+/** The codes a refused GraphQL document may answer (its validation rules' and scalars'). */
+export const GRAPHQL_DOCUMENT_CODES = [
+  'GRAPHQL_VALIDATION_FAILED',
+  'QUERY_TOO_DEEP',
+  'TOO_MANY_ALIASES',
+  'TOO_MANY_OPERATIONS',
+  'TOO_MANY_TOKENS',
+  'VALIDATION_FAILED',
+] as const satisfies readonly ErrorCode[];
+export type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
 
 export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'a valid API key is required');
 
@@ -435,6 +473,10 @@ export const databaseUnavailable = () =>
   new DomainError('DATABASE_UNAVAILABLE', 'the database cannot be reached right now; retry shortly', [], {
     retryAfter: 2,
   } satisfies RetryAfter);
+
+/** This process is stopping: the request should go to another one. */
+export const shuttingDown = () =>
+  new DomainError('SHUTTING_DOWN', 'this server is shutting down; retry the request');
 
 /** `down` names the dependencies that did not answer (`postgres`, `redis`). */
 export const notReady = (down: string[], checks: Record<string, string>) =>

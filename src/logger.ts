@@ -12,7 +12,44 @@ export interface ActorBindings {
 }
 type WithActor = { [REQUEST_ACTOR]?: ActorBindings };
 
-/** pino JSON logs; tokens and cookies never reach them (DESIGN.md section 6). */
+/** Properties of a database error that carry values: the statement's parameters, the row. */
+const VALUE_FIELDS = new Set(['params', 'parameters', 'detail', 'where', 'internalQuery']);
+/** PostgreSQL ends a data error's message with the value it refused: `... for type uuid: "x"`. */
+const TRAILING_VALUE = /(: )"[\s\S]*"$/;
+
+/**
+ * The error as it may be logged or stored: a failed statement keeps its SQL text and SQLSTATE but
+ * loses its parameters (drizzle puts them in `params` and in the message), and PostgreSQL's
+ * `detail` and quoted values (a row, a refused value) are left out. Secrets (a new webhook secret)
+ * and donor fields travel as parameters: they never reach a log line or a failed job's reason.
+ * Returns a copy; causes are redacted too.
+ */
+export function redactedError<T>(err: T, depth = 0): T {
+  if (!(err instanceof Error) || depth > 5) return err;
+  const source = err as Error & Record<string, unknown>;
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as Error & Record<string, unknown>;
+  for (const [key, value] of Object.entries(source)) {
+    if (!VALUE_FIELDS.has(key)) copy[key] = value;
+  }
+  const message =
+    typeof source.query === 'string' && 'params' in source
+      ? `Failed query: ${source.query}\nparams: [not logged]`
+      : err.message.replace(TRAILING_VALUE, '$1"[not logged]"');
+  Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true });
+  Object.defineProperty(copy, 'name', { value: err.name, writable: true, configurable: true });
+  const stack = err.stack?.replace(err.message, () => message);
+  Object.defineProperty(copy, 'stack', { value: stack, writable: true, configurable: true });
+  if (err.cause !== undefined) {
+    Object.defineProperty(copy, 'cause', {
+      value: redactedError(err.cause, depth + 1),
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy as T;
+}
+
+/** pino JSON logs; tokens, cookies and SQL parameters never reach them (README "Security"). */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
@@ -31,6 +68,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         ],
         censor: '[redacted]',
       },
+      serializers: { err: (err: unknown) => pino.stdSerializers.err(redactedError(err) as Error) },
       timestamp: pino.stdTimeFunctions.isoTime,
       // pino mutates what a mixin returns: a fresh object per line.
       mixin: (_object, _level, logger) => {

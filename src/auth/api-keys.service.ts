@@ -1,6 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { instant } from '../clock.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
@@ -34,7 +35,7 @@ export const createApiKeyInput = z.object({
   role: z.enum(ROLES),
   /** defaults to the caller's institution; the operator's admins may create keys for others */
   institutionId: z.uuid().optional(),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  expiresAt: instant.optional(),
 });
 export type CreateApiKeyInput = z.infer<typeof createApiKeyInput>;
 

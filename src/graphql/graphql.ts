@@ -16,7 +16,15 @@ import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.j
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
 import { graphqlIdempotency } from './idempotency.js';
-import { aliasLimit, depthLimit } from './limits.js';
+import { configSchema, type Config } from '../config.js';
+import {
+  introspectionHook,
+  storableInputHook,
+  subscriptionDocumentHook,
+  textOnlyHook,
+  type IntrospectionPolicy,
+} from './guards.js';
+import { aliasLimit, depthLimit, singleOperation } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import { subscriptionOptions } from './subscriptions.js';
 import './context.js';
@@ -63,10 +71,41 @@ export const GRAPHQL_QUERY_DEPTH = 8;
 /** Aliases per document: each alias of a list is one more page to build. */
 export const GRAPHQL_MAX_ALIASES = 30;
 
+/** What a document may weigh before it is parsed, kept or run (config GRAPHQL_*). */
+export interface GraphqlLimits {
+  bodyLimitBytes: number;
+  maxTokens: number;
+  /** parsed documents Mercurius keeps (and as many refused ones); 0: none */
+  documentCache: number;
+  introspection: IntrospectionPolicy;
+}
+
+export const graphqlLimits = (config: Pick<Config, `GRAPHQL_${string}` & keyof Config>): GraphqlLimits => ({
+  bodyLimitBytes: config.GRAPHQL_BODY_LIMIT_BYTES,
+  maxTokens: config.GRAPHQL_MAX_TOKENS,
+  documentCache: config.GRAPHQL_DOCUMENT_CACHE,
+  introspection: config.GRAPHQL_INTROSPECTION,
+});
+
+/** The rules every document passes, queries and subscriptions alike. */
+export const documentRules = () => [
+  singleOperation(),
+  // Our own depth rule rather than Mercurius's queryDepth, which counts introspection too.
+  depthLimit(GRAPHQL_QUERY_DEPTH),
+  aliasLimit(GRAPHQL_MAX_ALIASES),
+];
+
 export async function registerGraphql(
   app: FastifyInstance,
-  deps: { db: Db; services: Services; events: EventBus; idempotencyWaitMs: number },
+  deps: {
+    db: Db;
+    services: Services;
+    events: EventBus;
+    idempotencyWaitMs: number;
+    limits?: GraphqlLimits;
+  },
 ) {
+  const limits = deps.limits ?? graphqlLimits(configSchema.parse({}));
   // Idempotency-Key on mutations, as on REST POSTs (src/graphql/idempotency.ts).
   const idempotency = graphqlIdempotency(deps.db, deps.idempotencyWaitMs);
   app.addHook('preHandler', idempotency.claim);
@@ -77,9 +116,15 @@ export async function registerGraphql(
     loaders: graphqlLoaders(),
     path: '/graphql',
     graphiql: true,
-    // Our own depth rule rather than Mercurius's queryDepth, which counts introspection too.
-    validationRules: [depthLimit(GRAPHQL_QUERY_DEPTH), aliasLimit(GRAPHQL_MAX_ALIASES)],
+    validationRules: documentRules(),
     allowBatchedQueries: false,
+    // Mercurius keys its caches by the whole document text; each entry holds the text and its
+    // tree (about 270 bytes a token), so entries x maxTokens bounds their memory (issue 13).
+    cache: limits.documentCache === 0 ? false : limits.documentCache,
+    graphql: { parseOptions: { maxTokens: limits.maxTokens } },
+    // A document is text: the REST body limit (uploads of batches) would let one request hold
+    // megabytes of syntax tree.
+    additionalRouteOptions: { bodyLimit: limits.bodyLimitBytes },
     context: (request) => ({ biobank: idempotency.ctxOf(request), services: deps.services }),
     subscription: subscriptionOptions(app, {
       services: deps.services,
@@ -139,7 +184,27 @@ export async function registerGraphql(
           extensions: { code: INTERNAL_ERROR_CODE },
         };
       });
-      return { statusCode: 200, response: { data: execution.data ?? null, errors } };
+      return {
+        statusCode: transportStatus(execution.errors),
+        response: { data: execution.data ?? null, errors },
+      };
     },
   });
+  app.graphql.addHook('preValidation', textOnlyHook());
+  app.graphql.addHook('preExecution', introspectionHook(limits.introspection));
+  app.graphql.addHook('preExecution', storableInputHook());
+  app.graphql.addHook('preSubscriptionExecution', subscriptionDocumentHook(documentRules()));
 }
+
+/**
+ * GraphQL answers 200 with coded errors, except for what concerns the HTTP request itself (a body
+ * too large or not JSON, too many requests): those keep their HTTP status.
+ */
+function transportStatus(errors: readonly { originalError?: unknown }[] | undefined): number {
+  for (const e of errors ?? []) {
+    const domain = e.originalError ? asDomainError(e.originalError) : undefined;
+    if (domain && TRANSPORT_STATUSES.has(domain.status)) return domain.status;
+  }
+  return 200;
+}
+const TRANSPORT_STATUSES = new Set([413, 415, 429]);

@@ -85,3 +85,23 @@ export function aliasLimit(max: number): ValidationRule {
     };
   };
 }
+
+/**
+ * One operation per document: a request runs one operation, so a document carrying a thousand
+ * (of which `operationName` would pick one) is refused rather than validated and cached whole.
+ */
+export function singleOperation(): ValidationRule {
+  return (context: ValidationContext) => {
+    const operations = context
+      .getDocument()
+      .definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
+    if (operations > 1) {
+      context.reportError(
+        new GraphQLError(`the document holds ${operations} operations; send one per request`, {
+          extensions: { code: 'TOO_MANY_OPERATIONS' satisfies ErrorCode },
+        }),
+      );
+    }
+    return {};
+  };
+}

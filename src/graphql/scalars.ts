@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { outsideStorableYears } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 
 export const DateTime = new GraphQLScalarType({
@@ -13,11 +14,12 @@ function parseDateTime(v: unknown): string {
   if (
     typeof v === 'string' &&
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) &&
-    !Number.isNaN(Date.parse(v))
+    !Number.isNaN(Date.parse(v)) &&
+    !outsideStorableYears(v)
   ) {
     return v;
   }
-  throw new GraphQLError('DateTime must be an RFC 3339 date-time with offset', {
+  throw new GraphQLError('DateTime must be an RFC 3339 date-time with offset in the years 0001 to 9999', {
     extensions: { code: 'VALIDATION_FAILED' satisfies ErrorCode },
   });
 }

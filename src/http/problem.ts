@@ -5,7 +5,9 @@ import {
   INTERNAL_ERROR_CODE,
   emptyBody,
   frameworkRefusal,
+  GRAPHQL_DOCUMENT_CODES,
   graphqlDocumentRefused,
+  type GraphqlDocumentCode,
   invalidContentLength,
   isDomainError,
   malformedJson,
@@ -29,25 +31,42 @@ const FASTIFY_ERRORS: Record<string, () => DomainError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: malformedJson,
 };
 
-/** The codes our GraphQL validation rules and scalars put in `extensions.code`. */
-const GRAPHQL_DOCUMENT_CODES = ['QUERY_TOO_DEEP', 'TOO_MANY_ALIASES', 'VALIDATION_FAILED'] as const;
-type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
+/** graphql-js's words when a document has more tokens than the parser's `maxTokens`. */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/;
+
 const isGraphqlDocumentCode = (c: unknown): c is GraphqlDocumentCode =>
   (GRAPHQL_DOCUMENT_CODES as readonly unknown[]).includes(c);
 
 function fieldsFromValidation(
-  err: FastifyError & { validation: { instancePath: string; message?: string; keyword: string }[] },
+  err: FastifyError & {
+    validation: { instancePath: string; message?: string; keyword: string; params?: { keys?: unknown } }[];
+  },
 ) {
   const where = (err as { validationContext?: string }).validationContext ?? 'body';
-  return err.validation.map<FieldProblem>((v) => ({
-    field: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
-    message: v.message ?? 'is not valid',
-    // fastify-type-provider-zod puts the zod issue code in `keyword`
-    code: v.keyword as ZodIssueCode,
-  }));
+  return err.validation.flatMap<FieldProblem>((v) => {
+    const path = [where, ...v.instancePath.split('/').filter(Boolean)];
+    // An object with keys it does not know: each key is a problem of its own, named by its path
+    // (`querystring.participantID`), so a typo in a query string is as plain as one in a body.
+    const keys = v.keyword === 'unrecognized_keys' ? v.params?.keys : undefined;
+    if (Array.isArray(keys) && keys.length) {
+      return keys.map((key) => ({
+        field: [...path, String(key)].join('.'),
+        message: where === 'querystring' ? 'unknown query parameter' : 'unknown field',
+        code: 'unrecognized_keys' as const,
+      }));
+    }
+    return [
+      {
+        field: path.join('.'),
+        message: v.message ?? 'is not valid',
+        // fastify-type-provider-zod puts the zod issue code in `keyword`
+        code: v.keyword as ZodIssueCode,
+      },
+    ];
+  });
 }
 
-interface InnerGraphqlError {
+export interface InnerGraphqlError {
   message?: string;
   code?: string;
   extensions?: { code?: unknown };
@@ -60,18 +79,27 @@ interface InnerGraphqlError {
  */
 function graphqlValidationError(err: unknown): DomainError {
   const inner = (err as { errors?: unknown }).errors;
-  const reasons: InnerGraphqlError[] = Array.isArray(inner) ? (inner as InnerGraphqlError[]) : [];
+  return graphqlValidationRefusal(Array.isArray(inner) ? (inner as InnerGraphqlError[]) : []);
+}
+
+/** A document's validation errors as one refusal: the first coded reason's code, every message. */
+export function graphqlValidationRefusal(reasons: readonly InnerGraphqlError[]): DomainError {
   const code = reasons
     .map((r) =>
       r.code === 'MER_ERR_GQL_QUERY_DEPTH'
         ? 'QUERY_TOO_DEEP'
-        : isGraphqlDocumentCode(r.extensions?.code)
-          ? r.extensions.code
-          : undefined,
+        : TOKEN_LIMIT.test(r.message ?? '')
+          ? 'TOO_MANY_TOKENS'
+          : isGraphqlDocumentCode(r.extensions?.code)
+            ? r.extensions.code
+            : undefined,
     )
     .find((c) => c !== undefined);
   const detail = reasons
-    .map((r) => r.message?.replaceAll('`', '').trim())
+    .map((r) => {
+      const limit = TOKEN_LIMIT.exec(r.message ?? '')?.[1];
+      return limit ? `the document has more than ${limit} tokens` : r.message?.replaceAll('`', '').trim();
+    })
     .filter(Boolean)
     .join('; ');
   return graphqlDocumentRefused(detail, code ?? 'GRAPHQL_VALIDATION_FAILED');

@@ -1,3 +1,4 @@
+import type { RouteOptions } from 'fastify';
 import { z } from 'zod';
 import { problemSchema } from './problem.js';
 
@@ -50,3 +51,14 @@ export const optionalIfMatch = z.object({
     .optional()
     .describe('the ETag last read: the change is refused (412) when the record moved on since'),
 });
+/**
+ * onRoute hook of the REST plugin: query strings are as strict as bodies. A route's query schema
+ * refuses parameters it does not declare, and a route without one refuses any, so a typo
+ * (`?participantID=`) or a filter that does not exist (`?updatedSince=`) answers 400 naming the
+ * parameter instead of the whole unfiltered list.
+ */
+export function strictQueryStrings(route: RouteOptions): void {
+  const schema = (route.schema ??= {});
+  if (schema.querystring === undefined) schema.querystring = z.object({}).strict();
+  else if (schema.querystring instanceof z.ZodObject) schema.querystring = schema.querystring.strict();
+}

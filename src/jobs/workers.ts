@@ -7,6 +7,7 @@ import { redisConnection } from './queue-set.js';
 import { QUEUE_NAMES, QUEUES, cappedExponentialDelay } from './queues.js';
 import type { JobRegistry } from './registry.js';
 import { isDomainError } from '../errors.js';
+import { redactedError } from '../logger.js';
 
 export interface WorkerPool {
   close(): Promise<void>;
@@ -48,7 +49,8 @@ export function startWorkers(deps: { queues: QueueSet; registry: JobRegistry; lo
             log.warn({ err }, 'job refused by the domain; not retried');
             throw new UnrecoverableError(err.message);
           }
-          throw err;
+          // BullMQ keeps the message and stack in Redis (and the queue board shows them).
+          throw redactedError(err);
         }
       },
       {

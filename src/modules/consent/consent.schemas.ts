@@ -1,3 +1,4 @@
+import { calendarDate, instant } from '../../clock.js';
 import { z } from 'zod';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
 import { CONSENT_RESPONSES, WITHDRAWAL_SCOPES } from './consent.table.js';
@@ -8,12 +9,12 @@ import { CONSENT_RESPONSES, WITHDRAWAL_SCOPES } from './consent.table.js';
 export const recordConsentInput = z.object({
   participantId: z.uuid(),
   documentVersion: z.string().trim().min(1).max(40),
-  signedOn: z.iso.date().describe('date the donor signed (YYYY-MM-DD)'),
+  signedOn: calendarDate.describe('date the donor signed (YYYY-MM-DD)'),
   obtainedBy: z.string().trim().min(1).max(120).describe('who obtained the consent (staff id or name)'),
   responses: z
     .partialRecord(z.enum(CONSENT_TIERS), z.enum(CONSENT_RESPONSES))
     .describe('a response per tier the protocol asks'),
-  expiresOn: z.iso.date().optional(),
+  expiresOn: calendarDate.optional(),
 });
 export type RecordConsentInput = z.infer<typeof recordConsentInput>;
 
@@ -30,6 +31,6 @@ export const listConsentsQuery = z.object({ participantId: z.uuid() });
 /** The tubes scanned to confirm their destruction. */
 export const confirmDestructionInput = z.object({
   barcodes: z.array(z.string().trim().min(1).max(64)).min(1).max(500),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  occurredAt: instant.optional(),
 });
 export type ConfirmDestructionInput = z.infer<typeof confirmDestructionInput>;

@@ -17,6 +17,9 @@ const ISSUE_TYPE: Record<ErrorKind, string> = {
   unsupported_media_type: 'not-supported',
   unprocessable: 'business-rule',
   too_many_requests: 'throttled',
+  request_timeout: 'timeout',
+  uri_too_long: 'too-long',
+  headers_too_large: 'too-long',
   unavailable: 'transient',
 };
 /** Codes a finer issue type fits. */

@@ -13,6 +13,7 @@ import { placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
 import type { HoldReason, SpecimenRow } from './specimens.table.js';
+import { futurePreanalyticalTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 
 type When = { occurredAt?: string; note?: string };
@@ -20,7 +21,12 @@ type Target = { containerId?: string; position?: string };
 
 const occurred = (iso: string | undefined) => (iso ? new Date(iso) : null);
 
-export function createSpecimenActions(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+export function createSpecimenActions(deps: {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+}) {
   const { db, ledger, useGate } = deps;
 
   /** Locks the tube, builds its command, applies it, answers the tube with its location. */
@@ -168,13 +174,15 @@ export function createSpecimenActions(deps: { db: Db; ledger: SpecimenLedger; us
       }));
     },
 
-    /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT. */
+    /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT, TIME_IN_FUTURE. */
     async updateSpecimen(
       ctx: Ctx,
       input: { id: string; expectedVersion: number; patch: UpdateSpecimenInput },
     ): Promise<SpecimenView> {
       return act(ctx, input.id, 'specimens.update', async (tx, before) => {
         const p = input.patch;
+        const future = futurePreanalyticalTime(p, deps.clock());
+        if (future) throw future;
         // An external id another tube holds (checked at the version sent: a stale edit is a 412).
         if (p.externalIds && before.version === input.expectedVersion)
           await assertExternalIdsFree(tx, before, p.externalIds);

@@ -121,3 +121,9 @@ export async function placementRace<T>(fn: () => Promise<T>): Promise<T> {
     throw err;
   }
 }
+
+/** A preanalytical time (`collectedAt`, ...) further ahead of the clock than a day. */
+export const timeInFuture = (field: string, value: string, latest: Date) =>
+  new DomainError('TIME_IN_FUTURE', `${field} ${value} is more than a day in the future`, [
+    { field, message: `after ${latest.toISOString()}` },
+  ]);

@@ -24,6 +24,7 @@ import {
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import type { RegisterSpecimenInput } from './specimens.schemas.js';
+import { futurePreanalyticalTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 
 const date = (iso: string | null | undefined) => (iso === undefined || iso === null ? null : new Date(iso));
@@ -92,7 +93,7 @@ async function checkExternalIds(
  * each item's fields `specimens.N.` and answers BATCH_REJECTED; `action` is the audit action.
  */
 export async function registerWithin(
-  deps: { ledger: SpecimenLedger; useGate: UseGate },
+  deps: { ledger: SpecimenLedger; useGate: UseGate; clock: () => Date },
   tx: Tx,
   ctx: Ctx,
   inputs: RegisterSpecimenInput[],
@@ -114,7 +115,10 @@ export async function registerWithin(
   const taken = new Set(
     (await findSpecimensByBarcodes(tx, institutionId, [...seen.keys()])).map((e) => e.barcode),
   );
+  const now = deps.clock();
   inputs.forEach((s, i) => {
+    const future = futurePreanalyticalTime(s, now, field(i));
+    if (future) errors.set(i, future);
     if (taken.has(s.barcode)) {
       errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));
     }
@@ -190,7 +194,12 @@ export async function registerWithin(
   return specimenViews(tx, institutionId, rows);
 }
 
-export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+export function createSpecimenRegistration(deps: {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+}) {
   const { db } = deps;
 
   /** `answer` picks the service's answer inside the transaction, which an Idempotency-Key stores. */
@@ -209,7 +218,7 @@ export function createSpecimenRegistration(deps: { db: Db; ledger: SpecimenLedge
   }
 
   return {
-    /** Registers one primary specimen. Throws BARCODE_TAKEN, CONTAINER_NOT_FOUND, POSITION_*, TYPE_NOT_ALLOWED, PARTICIPANT_NOT_FOUND. */
+    /** Registers one primary specimen. Throws BARCODE_TAKEN, CONTAINER_NOT_FOUND, POSITION_*, TYPE_NOT_ALLOWED, PARTICIPANT_NOT_FOUND, TIME_IN_FUTURE. */
     async registerSpecimen(ctx: Ctx, input: RegisterSpecimenInput): Promise<SpecimenView> {
       return register(ctx, [input], false, (views) => views[0]!);
     },

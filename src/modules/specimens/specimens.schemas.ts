@@ -1,3 +1,4 @@
+import { instant } from '../../clock.js';
 import { CUSTODY_EVENT_TYPES } from '../custody/index.js';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
@@ -12,7 +13,7 @@ export const barcode = z
   .max(64)
   .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only');
 export const positionLabelInput = z.string().trim().min(1).max(16).describe('grid position, e.g. B3 or 14');
-export const instant = z.iso.datetime({ offset: true }).describe('RFC 3339 date-time with offset');
+export { instant } from '../../clock.js';
 export const quantity = z.number().positive().max(1e9).describe('amount in the specimen unit');
 export const qualityMetrics = z
   .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.number().finite())

@@ -16,17 +16,18 @@ export interface SpecimenServiceDeps {
   /** the raw pool, for the prepared scan lookup */
   pool: pg.Pool;
   useGate?: UseGate;
-  /** the time an aliquot is processed at when the caller names none */
+  /** the time an aliquot is processed at when the caller names none; what "the future" is */
   clock?: () => Date;
 }
 
 export function createSpecimenService(deps: SpecimenServiceDeps) {
-  const parts = { db: deps.db, ledger: deps.ledger, useGate: deps.useGate ?? openUseGate };
+  const clock = deps.clock ?? (() => new Date());
+  const parts = { db: deps.db, ledger: deps.ledger, useGate: deps.useGate ?? openUseGate, clock };
   return {
     ...createSpecimenRegistration(parts),
     ...createSpecimenUpsert(parts),
     ...createSpecimenActions(parts),
-    ...createSpecimenLineage({ ...parts, clock: deps.clock ?? (() => new Date()) }),
+    ...createSpecimenLineage(parts),
     ...createSpecimenQueries({ db: deps.db, pool: deps.pool, useGate: parts.useGate }),
   };
 }

@@ -65,7 +65,12 @@ function fixedFieldConflicts(row: SpecimenRow, b: RegisterSpecimenInput): FieldP
   return problems;
 }
 
-export function createSpecimenUpsert(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+export function createSpecimenUpsert(deps: {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+}) {
   const { db, ledger } = deps;
 
   async function create(tx: Tx, ctx: Ctx, input: SpecimenUpsertInput, key: Pair): Promise<SpecimenUpsert> {

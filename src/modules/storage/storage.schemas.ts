@@ -1,3 +1,4 @@
+import { instant } from '../../clock.js';
 import { z } from 'zod';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import { FILL_ORDERS, GRID_SCHEMES } from './grid.js';
@@ -41,7 +42,7 @@ export const updateContainerInput = z
 export const moveContainerInput = z.object({
   parentId: z.uuid(),
   slot: z.string().trim().max(16).optional(),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  occurredAt: instant.optional(),
 });
 
 /** The containers listed: children of one, or the top-level ones; of one kind if given. */
@@ -62,7 +63,7 @@ export const rackScanInput = z.object({
     .boolean()
     .default(false)
     .describe('record the moves (tubes found here that were stored elsewhere)'),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  occurredAt: instant.optional(),
 });
 
 export const containerDto = z.object({
