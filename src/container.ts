@@ -26,6 +26,7 @@ import {
   createConsentService,
   permittedUses,
 } from './modules/consent/index.js';
+import { createSharingService } from './modules/sharing/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/index.js';
@@ -82,7 +83,19 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   });
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
-  const domain = { ...services, ledger, specimens, storage, scans, consent, consentGate, standards, changes };
+  const sharing = createSharingService({ db, clock });
+  const domain = {
+    ...services,
+    ledger,
+    specimens,
+    storage,
+    scans,
+    consent,
+    consentGate,
+    standards,
+    changes,
+    sharing,
+  };
 
   const registry: JobRegistry = createRegistry([
     ...webhookJobs(services.webhooks),

@@ -113,6 +113,21 @@ export async function insertProtocol(
   return row!;
 }
 
+/** Applies a protocol patch at the expected version; undefined when the version moved. */
+export async function updateProtocolRow(
+  tx: DbOrTx,
+  id: string,
+  expectedVersion: number,
+  patch: Partial<Pick<ProtocolRow, 'title' | 'ethicsApprovalRef' | 'diseaseArea'>>,
+): Promise<ProtocolRow | undefined> {
+  const [row] = await tx
+    .update(protocols)
+    .set({ ...patch, version: sql`${protocols.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(protocols.id, id), eq(protocols.version, expectedVersion)))
+    .returning();
+  return row;
+}
+
 export async function insertParticipant(
   tx: DbOrTx,
   values: typeof participants.$inferInsert,
