@@ -34,3 +34,16 @@ export {
 export { toAgreementDto } from './sharing.dto.js';
 export { agreementRoutes } from './sharing.agreements.routes.js';
 export { sharingResolvers } from './sharing.resolvers.js';
+export {
+  criteriaSchema,
+  compileCriteria,
+  criteriaPredicate,
+  quantityAtLeast,
+  quantityInput,
+  CRITERION_FIELDS,
+  type Criteria,
+  type CriterionField,
+  type CompiledCriterion,
+  type QuantityInput,
+} from './sharing.criteria.js';
+export { shareableSpecimens, type ShareableScope } from './shareable-specimens.read-model.js';
