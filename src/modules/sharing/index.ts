@@ -64,6 +64,7 @@ export {
   criteriaSchema,
   compileCriteria,
   criteriaPredicate,
+  excludedBy,
   quantityAtLeast,
   quantityInput,
   CRITERION_FIELDS,
