@@ -28,6 +28,7 @@ import {
   createConsentService,
   permittedUses,
 } from './modules/consent/index.js';
+import { createSharingService, sharingJobs, sharingRecurringJobs } from './modules/sharing/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/index.js';
@@ -90,6 +91,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
   const fhir = createFhirService({ db, specimens });
+  const sharing = createSharingService({ db, ledger, gate: consentGate, clock });
   const domain = {
     ...services,
     ledger,
@@ -101,6 +103,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     standards,
     changes,
     fhir,
+    sharing,
   };
 
   const registry: JobRegistry = createRegistry([
@@ -108,6 +111,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     ...consentJobs(consent),
     ...standardsJobs(standards),
     ...maintenanceJobs({ db }),
+    ...sharingJobs(sharing),
   ]);
   const relay = new OutboxRelay({
     db,
@@ -126,6 +130,8 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     events,
     services: domain,
     registry,
+    /** jobs run on a timer, beside the maintenance ones */
+    recurring: sharingRecurringJobs,
     relay,
     async close() {
       await relay.stop();

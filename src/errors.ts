@@ -178,6 +178,19 @@ export const ERROR_CATALOGUE = {
   WEBHOOK_NOT_CONFIGURED: 'conflict',
   // fhir
   ELEMENT_FIXED: 'unprocessable',
+  // sharing
+  AGREEMENT_NOT_FOUND: 'not_found',
+  AGREEMENT_EXISTS: 'conflict',
+  AGREEMENT_NOT_IN_FORCE: 'unprocessable',
+  AGREEMENT_WITH_SELF: 'unprocessable',
+  USE_NOT_IN_AGREEMENT: 'unprocessable',
+  SHARING_REQUEST_NOT_FOUND: 'not_found',
+  INVALID_REQUEST_TRANSITION: 'conflict',
+  SPECIMENS_TAKEN: 'conflict',
+  ITEM_NOT_ELIGIBLE: 'unprocessable',
+  SHARING_ITEM_NOT_FOUND: 'not_found',
+  PROPOSAL_INCOMPLETE: 'unprocessable',
+  SHIPMENT_EXISTS: 'conflict',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -10,6 +10,14 @@ import {
   cascadeStatus,
 } from '../src/modules/consent/consent.table.js';
 import { USES } from '../src/vocabulary/uses.js';
+import { DISEASE_AREAS } from '../src/vocabulary/disease-areas.js';
+import {
+  AGREEMENT_SIDES,
+  ITEM_STATES,
+  REQUEST_ACTIONS,
+  REQUEST_SIDES,
+  REQUEST_STATES,
+} from '../src/modules/sharing/index.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
 import { CHANGE_ENTITIES, CHANGE_OPERATIONS } from '../src/modules/integration/index.js';
@@ -179,6 +187,12 @@ describe('schema', () => {
       StandardizationRunStatus: RUN_STATUSES,
       ChangeEntity: CHANGE_ENTITIES,
       ChangeOperation: CHANGE_OPERATIONS,
+      DiseaseArea: DISEASE_AREAS,
+      AgreementSide: AGREEMENT_SIDES,
+      SharingRequestState: REQUEST_STATES,
+      SharingRequestAction: REQUEST_ACTIONS,
+      SharingItemState: ITEM_STATES,
+      SharingSide: REQUEST_SIDES,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),
@@ -254,7 +268,7 @@ describe('the same data as REST', () => {
         }
         custody(specimenId: $id) { ${CUSTODY_FIELDS} }
         verifyCustody(specimenId: $id) { specimenId events valid checked firstBreak { seq eventId reason expected found } }
-        protocols { id code title ethicsApprovalRef consentTiers createdAt version }
+        protocols { id code title ethicsApprovalRef consentTiers diseaseArea createdAt version }
         participants { edges { node { id protocolId sex diagnoses identity { protocolParticipantId birthYear hasMrn hasLisPatientId } createdAt version } } }
       }`,
       { id: created.id, barcode: created.barcode, box: box.id, child: child!.id },

@@ -39,6 +39,11 @@ export const PERMISSIONS = {
   'standards.read': ['admin', 'manager', 'technician', 'integration'],
   'standards.manage': ['admin', 'manager'],
   'changes.read': ['admin', 'manager', 'integration'],
+  'agreements.read': ['admin', 'manager', 'partner'],
+  'agreements.manage': ['admin', 'manager'],
+  'sharing.read': ['admin', 'manager', 'technician', 'partner'],
+  'sharing.request': ['admin', 'manager', 'partner'],
+  'sharing.review': ['admin', 'manager'],
 } as const satisfies Record<string, readonly (Role | 'operator')[]>;
 
 export type Operation = keyof typeof PERMISSIONS;

@@ -12,6 +12,7 @@ import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/index.js';
 import { changeResolvers } from '../modules/integration/index.js';
 import { participantResolvers } from '../modules/participants/index.js';
+import { sharingRequestResolvers, sharingResolvers } from '../modules/sharing/index.js';
 import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
@@ -54,6 +55,8 @@ export function graphqlResolvers(): IResolvers {
     consentResolvers,
     standardsResolvers,
     changeResolvers,
+    sharingResolvers,
+    sharingRequestResolvers,
   );
 }
 

@@ -43,3 +43,4 @@ export { consentJobs } from './consent.handlers.js';
 export { consentRoutes } from './consent.routes.js';
 export { consentResolvers } from './consent.resolvers.js';
 export { consentLoaders } from './consent.loaders.js';
+export { consentForUse, type ConsentSql } from './use-permitted.read-model.js';

@@ -13,6 +13,7 @@ export const toProtocolDto = (p: ProtocolRow): z.infer<typeof protocolDto> => ({
   title: p.title,
   ethicsApprovalRef: p.ethicsApprovalRef,
   consentTiers: p.consentTiers as z.infer<typeof protocolDto>['consentTiers'],
+  diseaseArea: p.diseaseArea,
   createdAt: p.createdAt.toISOString(),
   version: p.version,
 });

@@ -37,21 +37,6 @@ export async function findProtocolByCode(
   return row;
 }
 
-/** Updates a protocol's descriptive fields at the expected version (version + 1); undefined when it was not at it. */
-export async function updateProtocolRow(
-  tx: DbOrTx,
-  id: string,
-  expectedVersion: number,
-  patch: Partial<Pick<ProtocolRow, 'title' | 'ethicsApprovalRef'>>,
-): Promise<ProtocolRow | undefined> {
-  const [after] = await tx
-    .update(protocols)
-    .set({ ...patch, version: sql`${protocols.version} + 1`, updatedAt: sql`now()` })
-    .where(and(eq(protocols.id, id), eq(protocols.version, expectedVersion)))
-    .returning();
-  return after;
-}
-
 /** The institution's protocols, by code (an institution runs tens, not thousands). */
 export async function listProtocolRows(
   handle: DbOrTx,
@@ -128,6 +113,21 @@ export async function insertProtocol(
 ): Promise<ProtocolRow> {
   const [row] = await tx.insert(protocols).values(values).returning();
   return row!;
+}
+
+/** Applies a protocol patch at the expected version; undefined when the version moved. */
+export async function updateProtocolRow(
+  tx: DbOrTx,
+  id: string,
+  expectedVersion: number,
+  patch: Partial<Pick<ProtocolRow, 'title' | 'ethicsApprovalRef' | 'diseaseArea'>>,
+): Promise<ProtocolRow | undefined> {
+  const [row] = await tx
+    .update(protocols)
+    .set({ ...patch, version: sql`${protocols.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(protocols.id, id), eq(protocols.version, expectedVersion)))
+    .returning();
+  return row;
 }
 
 export async function insertParticipant(

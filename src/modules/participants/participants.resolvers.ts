@@ -10,6 +10,7 @@ import {
   updateParticipantInput,
   upsertParticipantInput,
   upsertProtocolInput,
+  updateProtocolInput,
 } from './participants.service.js';
 
 // GraphQL adapter over the participant service: REST schemas in, one service call, the REST DTO
@@ -54,6 +55,19 @@ export const participantResolvers: IResolvers = {
     async createProtocol(_root, args: { input: unknown }, { biobank, services }) {
       const input = parseArgs(createProtocolInput, args.input);
       return toProtocolDto(await services.participants.createProtocol(biobank, input));
+    },
+    async updateProtocol(
+      _root,
+      args: { id: unknown; expectedVersion: unknown; input: unknown },
+      { biobank, services },
+    ) {
+      const { id, expectedVersion } = z
+        .object({ id: z.uuid(), expectedVersion: z.number().int().min(0) })
+        .parse({ id: args.id, expectedVersion: args.expectedVersion });
+      const patch = parseArgs(updateProtocolInput, args.input);
+      return toProtocolDto(
+        await services.participants.updateProtocol(biobank, { id, expectedVersion, patch }),
+      );
     },
     async registerParticipant(_root, args: { input: unknown }, { biobank, services }) {
       const input = parseArgs(registerParticipantInput, args.input);

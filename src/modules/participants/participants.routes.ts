@@ -23,6 +23,7 @@ import { listParticipantsQuery, participantDto, protocolDto } from './participan
 import {
   createProtocolInput,
   protocolCode,
+  updateProtocolInput,
   registerParticipantInput,
   updateParticipantInput,
   upsertParticipantInput,
@@ -71,6 +72,34 @@ export function participantRoutes(app: FastifyInstance, deps: { db: Db; particip
         (ctx) => participants.listProtocols(ctx),
         (rows) => ({ items: rows.map(toProtocolDto) }),
       ),
+  );
+  r.patch(
+    '/v1/protocols/:id',
+    {
+      schema: {
+        operationId: 'updateProtocol',
+        tags: ['protocols'],
+        summary:
+          "Change a protocol's title, ethics approval or disease area; needs If-Match with the last ETag",
+        params: idParams,
+        headers: z.object({ 'if-match': z.string().max(100).optional().describe('the ETag last read') }),
+        body: updateProtocolInput,
+        response: { 200: protocolDto, ...errorResponses(403, 404, 412, 428) },
+      },
+    },
+    async (req, reply) => {
+      const expectedVersion = preconditionVersion(req.headers['if-match']);
+      const dto = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => participants.updateProtocol(ctx, { id: req.params.id, expectedVersion, patch: req.body }),
+        toProtocolDto,
+      );
+      reply.header('etag', etag(dto.version));
+      return dto;
+    },
   );
   r.get(
     '/v1/protocols/:id',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pageQuery } from '../../pagination.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { DISEASE_AREAS } from '../../vocabulary/disease-areas.js';
 import { SEXES } from './participants.table.js';
 
 // Participant schemas REST and GraphQL both validate with (the protocol and participant inputs
@@ -15,6 +16,7 @@ export const protocolDto = z.object({
   title: z.string(),
   ethicsApprovalRef: z.string(),
   consentTiers: z.array(z.enum(CONSENT_TIERS)),
+  diseaseArea: z.enum(DISEASE_AREAS),
   createdAt: z.string(),
   version: z.number().int(),
 });

@@ -8,6 +8,7 @@ import { versionConflict } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { recordAudit } from '../audit/index.js';
 import { CONSENT_TIERS } from '../../vocabulary/consent-tiers.js';
+import { DEFAULT_DISEASE_AREA, DISEASE_AREAS, type DiseaseArea } from '../../vocabulary/disease-areas.js';
 import { participantNotFound, protocolCodeTaken, protocolNotFound } from './participants.errors.js';
 import {
   findParticipant,
@@ -19,6 +20,7 @@ import {
   listProtocolRows,
   listParticipantRows,
   updateParticipantRow,
+  updateProtocolRow,
 } from './participants.repo.js';
 import { SEXES } from './participants.table.js';
 import { toParticipantView } from './participants.dto.js';
@@ -35,7 +37,30 @@ export const createProtocolInput = z.object({
   title: z.string().trim().min(1).max(300),
   ethicsApprovalRef: z.string().trim().min(1).max(120),
   consentTiers: z.array(z.enum(CONSENT_TIERS)).max(CONSENT_TIERS.length).default([]),
+  diseaseArea: z
+    .enum(DISEASE_AREAS)
+    .default(DEFAULT_DISEASE_AREA)
+    .describe('the disease area the collection serves; partners find material by it'),
 });
+
+/** Seeders and scripts may leave the disease area out, as the API may. */
+export type CreateProtocolInput = Omit<z.infer<typeof createProtocolInput>, 'diseaseArea'> & {
+  diseaseArea?: DiseaseArea;
+};
+
+/**
+ * What a protocol update may change. The code names the protocol in every label and export, and
+ * the consent tiers are what donors signed: neither changes after creation.
+ */
+export const updateProtocolInput = z
+  .object({
+    title: z.string().trim().min(1).max(300),
+    ethicsApprovalRef: z.string().trim().min(1).max(120),
+    diseaseArea: z.enum(DISEASE_AREAS),
+  })
+  .partial()
+  .strict();
+export type UpdateProtocolInput = z.infer<typeof updateProtocolInput>;
 
 const birthYear = z
   .number()
@@ -154,13 +179,18 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
     ...createParticipantUpsert({ db, hashes }),
 
     /** Throws PROTOCOL_CODE_TAKEN. */
-    async createProtocol(ctx: Ctx, input: z.infer<typeof createProtocolInput>): Promise<ProtocolRow> {
+    async createProtocol(ctx: Ctx, input: CreateProtocolInput): Promise<ProtocolRow> {
       authorize(ctx.actor, 'protocols.manage');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
         const dup = await findProtocolByCode(tx, institutionId, input.code);
         if (dup) throw protocolCodeTaken(input.code);
-        const row = await insertProtocol(tx, { id: newId(), institutionId, ...input });
+        const row = await insertProtocol(tx, {
+          id: newId(),
+          institutionId,
+          ...input,
+          diseaseArea: input.diseaseArea ?? DEFAULT_DISEASE_AREA,
+        });
         await recordAudit(tx, ctx, {
           action: 'createProtocol',
           entityType: 'collection_protocol',
@@ -169,6 +199,36 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
           after: row,
         });
         return row;
+      });
+    },
+
+    /**
+     * Changes a protocol's title, ethics approval reference or disease area at the version the
+     * caller last read. Throws FORBIDDEN, PROTOCOL_NOT_FOUND, VERSION_CONFLICT.
+     */
+    async updateProtocol(
+      ctx: Ctx,
+      input: { id: string; expectedVersion: number; patch: UpdateProtocolInput },
+    ): Promise<ProtocolRow> {
+      authorize(ctx.actor, 'protocols.manage');
+      const institutionId = actorInstitutionId(ctx.actor);
+      return inTransaction(db, ctx, async (tx) => {
+        const before = await findProtocol(tx, institutionId, input.id, { lock: true });
+        if (!before) throw protocolNotFound(input.id, 'id');
+        const what = `protocol ${before.code}`;
+        if (before.version !== input.expectedVersion)
+          throw versionConflict(what, input.expectedVersion, before.version);
+        const after = await updateProtocolRow(tx, before.id, input.expectedVersion, input.patch);
+        if (!after) throw versionConflict(what, input.expectedVersion, before.version);
+        await recordAudit(tx, ctx, {
+          action: 'updateProtocol',
+          entityType: 'collection_protocol',
+          entityId: after.id,
+          institutionId,
+          before,
+          after,
+        });
+        return after;
       });
     },
 

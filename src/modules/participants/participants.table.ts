@@ -14,9 +14,11 @@ import { createdAt, idColumn, updatedAt, versionColumn } from '../../db/columns.
 import { describeUnique } from '../../db/pg-errors.js';
 import { participantExists, protocolCodeTaken } from './participants.errors.js';
 import { institutions } from '../institutions/institutions.table.js';
+import { DISEASE_AREAS } from '../../vocabulary/disease-areas.js';
 
 export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 export const participantSex = pgEnum('participant_sex', SEXES);
+export const diseaseArea = pgEnum('disease_area', DISEASE_AREAS);
 
 export const protocols = pgTable(
   'collection_protocol',
@@ -32,6 +34,8 @@ export const protocols = pgTable(
       .array()
       .notNull()
       .default(sql`'{}'::text[]`),
+    /** the disease area the protocol's collection serves (catalogue grouping) */
+    diseaseArea: diseaseArea('disease_area').notNull().default('other'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     version: versionColumn(),

@@ -28,6 +28,7 @@ export {
   preCentrifugationCode,
 } from './sprec.letters.js';
 export type { SprecKind, SprecLongTermContainerKind, SprecVersion } from './sprec.vocabulary.js';
+export { longTermStorageCodesAtOrBelow } from './sprec.vocabulary.js';
 export { computeSprec, compareSprec } from './sprec.compute.js';
 export type { QcOutcome, QcResultRow, QualityRulesetRow, StandardizationRunRow } from './standards.table.js';
 export { evaluateSpecimen, worstOutcome, type CheckResult, type SpecimenFacts } from './standards.rules.js';

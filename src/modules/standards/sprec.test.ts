@@ -12,6 +12,7 @@ import {
   SPREC_SOLID_FIELDS,
   SPREC_VERSIONS,
   findSprecEntry,
+  longTermStorageCodesAtOrBelow,
   sprecTable,
   type SprecVersion,
 } from './sprec.vocabulary.js';
@@ -384,5 +385,31 @@ describe('vocabulary', () => {
         temperature: 'RT',
       });
     }
+  });
+});
+
+describe('long-term storage codes by temperature', () => {
+  it('lists the letters stored at or below -60 °C, leaving out mixed and unknown bands', () => {
+    expect(longTermStorageCodesAtOrBelow(-60)).toEqual([
+      'A',
+      'C',
+      'D',
+      'E',
+      'F',
+      'G',
+      'I',
+      'J',
+      'L',
+      'N',
+      'O',
+      'Q',
+      'S',
+      'V',
+      'W',
+    ]);
+  });
+
+  it('lists only the cryogenic letters at or below -135 °C', () => {
+    expect(longTermStorageCodesAtOrBelow(-135)).toEqual(['C', 'E', 'F', 'I', 'N', 'O', 'Q', 'V', 'W']);
   });
 });

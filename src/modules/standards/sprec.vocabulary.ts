@@ -670,6 +670,20 @@ export const SPREC_SOLID_CODE_TABLES: SprecSolidTables = {
   longTermStorage: LONG_TERM_STORAGE,
 };
 
+/**
+ * Long-term storage letters whose every temperature band lies at or below `celsius` (e.g. -60:
+ * ultra-low freezers and liquid nitrogen, but not Y, which also covers -35 to -18 °C, nor U, whose
+ * conditions are unknown). Partners ask for material by these (fitness-for-purpose criteria).
+ */
+export function longTermStorageCodesAtOrBelow(celsius: number): string[] {
+  return LONG_TERM_STORAGE.filter(
+    (e): e is SprecValueEntry<SprecLongTermStorageData> =>
+      e.sentinel === null &&
+      e.data.temperaturesC.length > 0 &&
+      e.data.temperaturesC.every((r) => r.max !== null && r.max <= celsius),
+  ).map((e) => e.code);
+}
+
 export function isSprecVersion(candidate: unknown): candidate is SprecVersion {
   return typeof candidate === 'string' && (SPREC_VERSIONS as readonly string[]).includes(candidate);
 }
