@@ -7,6 +7,7 @@ import type { SpecimenLedger } from './specimens.ledger.js';
 import { createSpecimenLineage } from './specimens.lineage.js';
 import { createSpecimenQueries } from './specimens.queries.js';
 import { createSpecimenRegistration } from './specimens.register.js';
+import type { CustodyLinkReader } from './specimens.custody-link.js';
 import { openUseGate, type UseGate } from './specimens.use-gate.js';
 
 export interface SpecimenServiceDeps {
@@ -17,6 +18,8 @@ export interface SpecimenServiceDeps {
   useGate?: UseGate;
   /** the time an aliquot is processed at when the caller names none */
   clock?: () => Date;
+  /** checks the link of a chain that began at another institution (sharing provides it) */
+  custodyLinks?: CustodyLinkReader;
 }
 
 export function createSpecimenService(deps: SpecimenServiceDeps) {
@@ -25,7 +28,12 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     ...createSpecimenRegistration(parts),
     ...createSpecimenActions(parts),
     ...createSpecimenLineage({ ...parts, clock: deps.clock ?? (() => new Date()) }),
-    ...createSpecimenQueries({ db: deps.db, pool: deps.pool, useGate: parts.useGate }),
+    ...createSpecimenQueries({
+      db: deps.db,
+      pool: deps.pool,
+      useGate: parts.useGate,
+      custodyLinks: deps.custodyLinks,
+    }),
   };
 }
 
