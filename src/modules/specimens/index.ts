@@ -34,7 +34,7 @@ export {
 } from './specimens.scans.js';
 export { openUseGate, type UseGate, type ScanConsentFacts } from './specimens.use-gate.js';
 export type { CustodyLink, CustodyLinkReader } from './specimens.custody-link.js';
-export { specimenNotFound } from './specimens.errors.js';
+export { specimenNotFound, barcodeTaken } from './specimens.errors.js';
 export { toSpecimenDto, toCustodyEventDto, specimenViews, type SpecimenView } from './specimens.dto.js';
 export { specimenDto, custodyEventDto, type SpecimenDto } from './specimens.schemas.js';
 export {
