@@ -26,7 +26,7 @@ import {
   createConsentService,
   permittedUses,
 } from './modules/consent/index.js';
-import { createSharingService } from './modules/sharing/index.js';
+import { createSharingService, sharingJobs, sharingRecurringJobs } from './modules/sharing/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/index.js';
@@ -83,7 +83,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   });
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
-  const sharing = createSharingService({ db, clock });
+  const sharing = createSharingService({ db, ledger, gate: consentGate, clock });
   const domain = {
     ...services,
     ledger,
@@ -102,6 +102,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     ...consentJobs(consent),
     ...standardsJobs(standards),
     ...maintenanceJobs({ db }),
+    ...sharingJobs(sharing),
   ]);
   const relay = new OutboxRelay({
     db,
@@ -119,6 +120,8 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     queues,
     services: domain,
     registry,
+    /** jobs run on a timer, beside the maintenance ones */
+    recurring: sharingRecurringJobs,
     relay,
     async close() {
       await relay.stop();

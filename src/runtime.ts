@@ -19,7 +19,7 @@ export async function startBackground(c: Container): Promise<WorkerPool> {
     log: c.log.child({ component: 'workers' }),
   });
   await c.relay.start();
-  await scheduleMaintenance(c.queues);
+  await scheduleMaintenance(c.queues, c.recurring);
   return workers;
 }
 

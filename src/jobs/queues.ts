@@ -59,6 +59,20 @@ export const QUEUES = {
     } satisfies JobsOptions,
     backoff: { baseMs: 2_000, capMs: 5 * 60_000 },
   },
+  sharing: {
+    // Proposals scan a provider's inventory (a second or two each) and deadline passes walk the
+    // open requests: two at once keeps notifications moving while a proposal runs, without
+    // several full scans competing for the database.
+    concurrency: 2,
+    job: {
+      // Every sharing handler re-reads the request and returns when its work is done.
+      attempts: 8,
+      backoff: { type: 'capped-exponential' },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+    backoff: { baseMs: 2_000, capMs: 5 * 60_000 },
+  },
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

@@ -127,3 +127,28 @@ export async function makeAgreement(
   expect(res.statusCode, res.body).toBe(201);
   return res.json<{ id: string }>();
 }
+
+/**
+ * Runs the proposal job the submission queued, as a worker would: its outbox row's payload
+ * through the registry's handler. Returns the handler's answer.
+ */
+export async function runProposalJob(t: TestApp, requestId: string): Promise<unknown> {
+  const { rows } = await t.sql.query<{ id: string; payload: Record<string, unknown> }>(
+    "select id, payload from outbox where job_name = 'sharing.proposeItems' and payload->>'sharingRequestId' = $1",
+    [requestId],
+  );
+  expect(rows).toHaveLength(1);
+  return runJob(t, 'sharing.proposeItems', rows[0]!.payload, rows[0]!.id);
+}
+
+/** Runs one job through the registry as the worker does (payload parsed, system actor). */
+export async function runJob(t: TestApp, name: string, payload: Record<string, unknown>, id = 'test-job') {
+  const bound = t.c.registry.get(name);
+  if (!bound) throw new Error(`no job ${name}`);
+  const data = bound.contract.payload.parse({ requestId: 'test', ...payload });
+  return bound.handle(
+    { actor: { kind: 'system', name: `job:${name}`, institutionId: null }, requestId: 'test', log: t.c.log },
+    data,
+    { id, attemptsMade: 0, progress: async () => undefined },
+  );
+}

@@ -33,7 +33,32 @@ export {
 } from './sharing.agreements.schemas.js';
 export { toAgreementDto } from './sharing.dto.js';
 export { agreementRoutes } from './sharing.agreements.routes.js';
+export { sharingRequestRoutes } from './sharing.requests.routes.js';
+export {
+  createSharingRequestInput,
+  updateSharingRequestInput,
+  listSharingRequestsQuery,
+  editSharingProposalInput,
+  approveSharingRequestInput,
+  rejectSharingRequestInput,
+  cancelSharingRequestInput,
+  sharingRequestDto,
+  sharingItemDto,
+  sharingEventDto,
+  REQUEST_SIDES,
+} from './sharing.requests.schemas.js';
+export { toSharingRequestDto, toSharingItemDto, toSharingEventDto } from './sharing.dto.js';
+export type { SharingRequestView, SharingItemView } from './sharing.requests.js';
 export { sharingResolvers } from './sharing.resolvers.js';
+export { sharingJobs, sharingRecurringJobs } from './sharing.handlers.js';
+export {
+  proposeSharingItemsJob,
+  notifySharingTransitionJob,
+  expireSharingReservationsJob,
+  remindSharingReviewsJob,
+} from './sharing.jobs.js';
+export { NOTIFIED_EVENTS, recipientsOf } from './sharing.notify.js';
+export { DEFAULT_RESERVATION_DAYS } from './sharing.review.js';
 export {
   criteriaSchema,
   compileCriteria,

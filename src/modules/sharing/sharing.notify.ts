@@ -1,0 +1,92 @@
+// Notifications: every transition of a request (and every review reminder) tells the institution
+// that did not act, by a signed webhook through the webhooks module; a change made by the system
+// (an expired reservation) tells both parties, and review reminders go to the provider. This is
+// the one place a timeline event becomes a notification, run by one job per event.
+import type { Clock } from '../../clock.js';
+import type { Ctx } from '../../context.js';
+import type { Db } from '../../db/client.js';
+import { inTransaction } from '../../db/transaction.js';
+import { emitWebhook } from '../webhooks/index.js';
+import { loadRequest } from './sharing.requests.js';
+import { findEvent, findNotification } from './sharing.requests.repo.js';
+import { appendEvent } from './sharing.timeline.js';
+import type { SharingEventRow, SharingRequestRow } from './sharing.table.js';
+
+/** Webhook event names (`sharing_request.<name>`) by timeline action. */
+export const NOTIFIED_EVENTS: Readonly<Record<string, string>> = {
+  submit: 'submitted',
+  start_review: 'review_started',
+  approve: 'approved',
+  reserve: 'reserved',
+  reject: 'rejected',
+  cancel: 'cancelled',
+  expire_reservation: 'reservation_expired',
+  ship: 'shipped',
+  receive: 'received',
+  complete: 'completed',
+  remind_review: 'review_overdue',
+  escalate_review: 'review_escalated',
+};
+
+/** Who hears of an event: the other party, both for the system's own changes, the provider for reminders. */
+export function recipientsOf(event: SharingEventRow, request: SharingRequestRow): string[] {
+  if (event.action === 'remind_review' || event.action === 'escalate_review')
+    return [request.providerInstitutionId];
+  if (event.actorInstitutionId === request.requesterInstitutionId) return [request.providerInstitutionId];
+  if (event.actorInstitutionId === request.providerInstitutionId) return [request.requesterInstitutionId];
+  return [request.requesterInstitutionId, request.providerInstitutionId];
+}
+
+export function createNotifications(deps: { db: Db; clock: Clock }) {
+  const { db } = deps;
+
+  return {
+    /**
+     * Sends the webhooks of one timeline event, once: the deliveries are recorded on the timeline
+     * (`notified`), and a re-run finding them returns. Null when the event is unknown or not one
+     * that is notified.
+     */
+    async notifySharingTransition(ctx: Ctx, input: { eventId: number }): Promise<SharingEventRow | null> {
+      const event = await findEvent(db, input.eventId);
+      const name = event ? NOTIFIED_EVENTS[event.action] : undefined;
+      if (!event || !name) return null;
+      return inTransaction(db, ctx, async (tx) => {
+        const { row: request } = await loadRequest(tx, ctx, event.requestId, { lock: true });
+        const sent = await findNotification(tx, request.id, event.id);
+        if (sent) return sent;
+        const deliveries: { institutionId: string; deliveryId: string | null }[] = [];
+        for (const institutionId of recipientsOf(event, request)) {
+          const deliveryId = await emitWebhook(tx, ctx, {
+            institutionId,
+            eventType: `sharing_request.${name}`,
+            data: {
+              requestId: request.id,
+              eventId: event.id,
+              action: event.action,
+              fromState: event.fromState,
+              toState: event.toState,
+              reason: event.reason,
+              occurredAt: event.occurredAt.toISOString(),
+              providerInstitutionId: request.providerInstitutionId,
+              requesterInstitutionId: request.requesterInstitutionId,
+            },
+          });
+          deliveries.push({ institutionId, deliveryId });
+        }
+        return appendEvent(
+          tx,
+          ctx,
+          request.id,
+          {
+            step: 'notified',
+            from: request.state,
+            to: request.state,
+            details: { eventId: event.id, event: `sharing_request.${name}`, deliveries },
+            notify: false,
+          },
+          deps.clock(),
+        );
+      });
+    },
+  };
+}

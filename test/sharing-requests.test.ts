@@ -1,0 +1,287 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { custodyRows, expectProblem, specimenRow, type SpecimenBody } from './helpers/inventory.js';
+import {
+  makeAgreement,
+  makeProvider,
+  makeRequester,
+  runProposalJob,
+  type Provider,
+  type Requester,
+} from './helpers/sharing.js';
+import { createTestApp, makeInstitution, bearer, type TestApp } from './helpers/test-app.js';
+
+// A request walked from draft to reserved and cancelled across two institutions, what each side
+// sees on the way, and the timeline it leaves.
+
+let t: TestApp;
+let provider: Provider;
+let requester: Requester;
+let agreementId: string;
+const stock: SpecimenBody[] = [];
+
+interface RequestBody {
+  id: string;
+  state: string;
+  side: string;
+  allowedActions: string[];
+  version: number;
+  reservationDeadline: string | null;
+}
+interface ItemBody {
+  id: string;
+  sampleCode: string;
+  donorCode: string;
+  state: string;
+  type: string;
+  specimen: { id: string; barcode: string } | null;
+}
+
+const requestBody = (extra: Record<string, unknown> = {}) => ({
+  providerInstitutionId: provider.lab.institution.id,
+  agreementId,
+  use: 'external_sharing',
+  ethicsApprovalRef: 'EC-REQ-1',
+  criteria: { specimenTypes: ['plasma'], sprec: { longTermStorageAtOrBelowC: -60 } },
+  specimenCount: 3,
+  quantityPerSpecimen: 0.5,
+  unit: 'mL',
+  purpose: 'Biomarker validation',
+  ...extra,
+});
+
+beforeAll(async () => {
+  t = await createTestApp();
+  provider = await makeProvider(t);
+  requester = await makeRequester(t);
+  agreementId = (await makeAgreement(provider, requester.institution.id)).id;
+  const box = await provider.box();
+  for (let i = 0; i < 5; i++) {
+    const donor = await provider.donor();
+    // The smaller tube of each donor is the one to propose.
+    stock.push(await provider.specimen(donor, box, { quantity: 0.6 }));
+    stock.push(await provider.specimen(donor, box, { quantity: 2 }));
+  }
+});
+afterAll(() => t.close());
+
+async function submitted(extra: Record<string, unknown> = {}): Promise<RequestBody> {
+  const created = await requester.call('POST', '/v1/sharing-requests', requestBody(extra));
+  expect(created.statusCode, created.body).toBe(201);
+  const id = created.json<RequestBody>().id;
+  const sub = await requester.call('POST', `/v1/sharing-requests/${id}/submit`, {});
+  expect(sub.statusCode, sub.body).toBe(200);
+  return sub.json<RequestBody>();
+}
+
+const items = async (id: string, as: 'provider' | 'requester') => {
+  const res =
+    as === 'provider'
+      ? await provider.lab.get(`/v1/sharing-requests/${id}/items`)
+      : await requester.call('GET', `/v1/sharing-requests/${id}/items`);
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json<{ items: ItemBody[] }>().items;
+};
+
+describe('a sharing request from draft to reserved to cancelled', () => {
+  it('walks the lifecycle across both institutions with custody on every reserved tube', async () => {
+    const created = await requester.call('POST', '/v1/sharing-requests', requestBody());
+    expect(created.statusCode, created.body).toBe(201);
+    const draft = created.json<RequestBody>();
+    expect(draft).toMatchObject({
+      state: 'draft',
+      side: 'requester',
+      allowedActions: ['update', 'submit', 'cancel'],
+    });
+    // A draft is the requester's own.
+    expectProblem(
+      await provider.lab.get(`/v1/sharing-requests/${draft.id}`),
+      404,
+      'SHARING_REQUEST_NOT_FOUND',
+    );
+
+    const patched = await requester.call(
+      'PATCH',
+      `/v1/sharing-requests/${draft.id}`,
+      { purpose: 'Biomarker validation, cohort B' },
+      { headers: { 'if-match': `W/"${draft.version}"` } },
+    );
+    expect(patched.statusCode, patched.body).toBe(200);
+
+    const sub = await requester.call('POST', `/v1/sharing-requests/${draft.id}/submit`, {});
+    expect(sub.json<RequestBody>()).toMatchObject({ state: 'submitted' });
+    await runProposalJob(t, draft.id);
+
+    const asProvider = (await provider.lab.get(`/v1/sharing-requests/${draft.id}`)).json<RequestBody>();
+    expect(asProvider).toMatchObject({ side: 'provider', allowedActions: ['start_review', 'reject'] });
+    const review = await provider.lab.post(`/v1/sharing-requests/${draft.id}/start-review`, {});
+    expect(review.json<RequestBody>()).toMatchObject({ state: 'under_review' });
+
+    const proposed = await items(draft.id, 'provider');
+    expect(proposed).toHaveLength(3);
+    const smaller = new Set(stock.filter((s) => s.availableQuantity === 0.6).map((s) => s.id));
+    expect(proposed.every((i) => smaller.has(i.specimen!.id))).toBe(true);
+    expect(new Set(proposed.map((i) => i.donorCode)).size).toBe(3);
+    expect(proposed.map((i) => i.sampleCode).sort()).toEqual(['S0001', 'S0002', 'S0003']);
+
+    const seen = await items(draft.id, 'requester');
+    expect(seen.map((i) => i.specimen)).toEqual([null, null, null]);
+    expect(JSON.stringify(seen)).not.toContain(proposed[0]!.specimen!.barcode);
+
+    const approved = await provider.lab.post(`/v1/sharing-requests/${draft.id}/approve`, {});
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json<RequestBody>()).toMatchObject({ state: 'reserved' });
+    expect(approved.json<RequestBody>().reservationDeadline).not.toBeNull();
+    for (const i of proposed) {
+      expect((await specimenRow(t, i.specimen!.id)).status).toBe('reserved');
+      const chain = await custodyRows(t, i.specimen!.id);
+      expect(chain.at(-1)).toMatchObject({ type: 'reserved' });
+      expect(chain.at(-1)!.details).toMatchObject({ requestId: draft.id, sampleCode: i.sampleCode });
+    }
+    expect((await items(draft.id, 'requester')).map((i) => i.state)).toEqual([
+      'reserved',
+      'reserved',
+      'reserved',
+    ]);
+
+    const cancelled = await requester.call('POST', `/v1/sharing-requests/${draft.id}/cancel`, {
+      reason: 'funding withdrawn',
+    });
+    expect(cancelled.statusCode, cancelled.body).toBe(200);
+    expect(cancelled.json<RequestBody>()).toMatchObject({ state: 'cancelled' });
+    for (const i of proposed) {
+      expect((await specimenRow(t, i.specimen!.id)).status).toBe('available');
+      expect((await custodyRows(t, i.specimen!.id)).at(-1)).toMatchObject({ type: 'reservation_released' });
+    }
+
+    const timeline = await requester.call('GET', `/v1/sharing-requests/${draft.id}/events?limit=100`);
+    const actions = timeline
+      .json<{ items: { action: string; toState: string }[] }>()
+      .items.filter((e) => e.action !== 'notified')
+      .map((e) => `${e.action}>${e.toState}`);
+    expect(actions).toEqual([
+      'update>draft',
+      'submit>submitted',
+      'propose>submitted',
+      'start_review>under_review',
+      'approve>approved',
+      'reserve>reserved',
+      'cancel>cancelled',
+    ]);
+    const audit = await t.sql.query<{ action: string }>(
+      "select action from audit_log where entity_type = 'sharing_request' and entity_id = $1 order by id",
+      [draft.id],
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual([
+      'createSharingRequest',
+      'updateSharingRequest',
+      'submitSharingRequest',
+      'proposeSharingItems',
+      'startSharingRequestReview',
+      'approveSharingRequest',
+      'approveSharingRequest',
+      'cancelSharingRequest',
+    ]);
+  });
+
+  it('lets the provider edit the proposal, each specimen checked, and refuses what does not fit', async () => {
+    const r = await submitted({ specimenCount: 2 });
+    await runProposalJob(t, r.id);
+    await provider.lab.post(`/v1/sharing-requests/${r.id}/start-review`, {});
+    const before = await items(r.id, 'provider');
+    const inUse = new Set(before.map((i) => i.specimen!.id));
+    const donorOf = (id: string) => stock.findIndex((s) => s.id === id) >> 1;
+    const usedDonors = new Set(before.map((i) => donorOf(i.specimen!.id)));
+    const free = stock.filter((s) => !inUse.has(s.id) && !usedDonors.has(donorOf(s.id)));
+    const sameDonor = stock.find((s) => !inUse.has(s.id) && usedDonors.has(donorOf(s.id)))!;
+
+    const swap = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, {
+      swap: [{ itemId: before[0]!.id, barcode: free[0]!.barcode }],
+    });
+    expect(swap.statusCode, swap.body).toBe(200);
+    const after = await items(r.id, 'provider');
+    expect(after.find((i) => i.sampleCode === before[0]!.sampleCode)!.specimen!.id).toBe(free[0]!.id);
+
+    const refused = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, {
+      add: [sameDonor.barcode, 'NO-SUCH-TUBE'],
+    });
+    const problem = expectProblem(refused, 422, 'BATCH_REJECTED');
+    expect(problem.errors!.map((e) => [e.field, e.code])).toEqual([
+      ['add.0', 'ITEM_NOT_ELIGIBLE'],
+      ['add.1', 'SPECIMEN_NOT_FOUND'],
+    ]);
+    const full = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, {
+      add: [free.find((s) => donorOf(s.id) !== donorOf(free[0]!.id))!.barcode],
+    });
+    expect(expectProblem(full, 422, 'ITEM_NOT_ELIGIBLE').detail).toContain('asks for 2');
+    expect(await items(r.id, 'provider')).toEqual(after);
+
+    const removed = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, {
+      remove: [after[1]!.id],
+    });
+    expect(removed.statusCode).toBe(200);
+    expect(await items(r.id, 'provider')).toHaveLength(1);
+    await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
+  });
+});
+
+describe('visibility', () => {
+  it('answers 404 to an institution that is not a party, and never shows the requester provider specimens', async () => {
+    const r = await submitted();
+    const outsider = await makeInstitution(t);
+    for (const url of [
+      `/v1/sharing-requests/${r.id}`,
+      `/v1/sharing-requests/${r.id}/items`,
+      `/v1/sharing-requests/${r.id}/events`,
+    ]) {
+      const res = await t.app.inject({ method: 'GET', url, headers: bearer(outsider.keys.admin) });
+      expectProblem(res, 404, 'SHARING_REQUEST_NOT_FOUND');
+    }
+    const cancel = await t.app.inject({
+      method: 'POST',
+      url: `/v1/sharing-requests/${r.id}/cancel`,
+      headers: bearer(outsider.keys.partner),
+      payload: {},
+    });
+    expectProblem(cancel, 404, 'SHARING_REQUEST_NOT_FOUND');
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/v1/sharing-requests',
+      headers: bearer(outsider.keys.admin),
+    });
+    expect(list.json<{ items: unknown[] }>().items).toEqual([]);
+    // The requester cannot read the provider's specimens or donors either.
+    await runProposalJob(t, r.id);
+    const provided = await items(r.id, 'provider');
+    const spec = await requester.call('GET', `/v1/specimens/${provided[0]!.specimen!.id}`, undefined, {
+      role: 'manager',
+    });
+    expect(spec.statusCode).toBe(404);
+    const partnerList = await requester.call('GET', '/v1/sharing-requests?side=requester');
+    expect(partnerList.json<{ items: { id: string }[] }>().items.map((i) => i.id)).toContain(r.id);
+    expect(
+      (await requester.call('GET', '/v1/sharing-requests?side=provider')).json<{ items: unknown[] }>().items,
+    ).toEqual([]);
+    await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
+  });
+
+  it('keeps provider actions from the requester and requester actions from the provider', async () => {
+    const r = await submitted();
+    expectProblem(
+      await requester.call('POST', `/v1/sharing-requests/${r.id}/start-review`, {}, { role: 'manager' }),
+      403,
+      'FORBIDDEN',
+    );
+    expectProblem(
+      await requester.call('POST', `/v1/sharing-requests/${r.id}/start-review`, {}),
+      403,
+      'FORBIDDEN',
+    );
+    expectProblem(await provider.lab.post(`/v1/sharing-requests/${r.id}/cancel`, {}), 403, 'FORBIDDEN');
+    expectProblem(
+      await provider.lab.post(`/v1/sharing-requests/${r.id}/start-review`, {}, { role: 'technician' }),
+      403,
+      'FORBIDDEN',
+    );
+    await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
+  });
+});
