@@ -33,7 +33,8 @@ export const sharingCustodyLinks: CustodyLinkReader = {
     const verdict = verifyChain(upToShipped);
     return {
       ...link,
-      matches: verdict.firstBreak === null && upToShipped[shipped]!.institutionId === link.providerInstitutionId,
+      matches:
+        verdict.firstBreak === null && upToShipped[shipped]!.institutionId === link.providerInstitutionId,
     };
   },
 };

@@ -48,7 +48,11 @@ const byName = new Intl.Collator('en', { numeric: true }).compare;
  */
 export function pickOrder(a: PickFacts, b: PickFacts): number {
   if (!a.chain || !b.chain) return Number(!a.chain) - Number(!b.chain) || byName(a.sampleCode, b.sampleCode);
-  const key = (f: PickFacts) => [named(f.chain, FREEZERS) ?? '', named(f.chain, RACKS) ?? '', f.chain!.at(-1)?.name ?? ''];
+  const key = (f: PickFacts) => [
+    named(f.chain, FREEZERS) ?? '',
+    named(f.chain, RACKS) ?? '',
+    f.chain!.at(-1)?.name ?? '',
+  ];
   const ka = key(a);
   const kb = key(b);
   for (let i = 0; i < ka.length; i++) {

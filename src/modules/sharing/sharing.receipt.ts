@@ -63,7 +63,8 @@ async function resolveLines(
   const lines: Line[] = [];
   inputs.forEach((input, n) => {
     const field = `items.${n}.${input.sampleCode !== undefined ? 'sampleCode' : 'barcode'}`;
-    const item = input.sampleCode !== undefined ? bySample.get(input.sampleCode) : byBarcode.get(input.barcode!);
+    const item =
+      input.sampleCode !== undefined ? bySample.get(input.sampleCode) : byBarcode.get(input.barcode!);
     if (!item) {
       const ref = input.sampleCode !== undefined ? `item ${input.sampleCode}` : `tube ${input.barcode}`;
       errors.set(n, notInShipment(ref, field));
@@ -304,10 +305,12 @@ export function createReceipt(deps: ReceiptDeps) {
           ctx,
           request.id,
           {
-            action: 'receive_items',
+            step: 'receive_items',
             from: request.state,
             to: request.state,
-            details: outcomes(lines.map((l) => ({ sampleCode: l.item.sampleCode, outcome: l.input.outcome }))),
+            details: outcomes(
+              lines.map((l) => ({ sampleCode: l.item.sampleCode, outcome: l.input.outcome })),
+            ),
             notify: false,
           },
           now,
@@ -328,7 +331,10 @@ export function createReceipt(deps: ReceiptDeps) {
         await applyTransition(tx, ctx, request, 'receive', side, {
           operation: 'receiveSharingItems',
           now,
-          details: { shipmentId: shipment.id, ...outcomes(all.map((i) => ({ sampleCode: i.sampleCode, outcome: i.state }))) },
+          details: {
+            shipmentId: shipment.id,
+            ...outcomes(all.map((i) => ({ sampleCode: i.sampleCode, outcome: i.state }))),
+          },
         });
         return shipmentView(tx, after, side);
       });

@@ -21,7 +21,10 @@ export async function findShipment(
   return row;
 }
 
-export async function insertShipment(tx: DbOrTx, values: typeof shipments.$inferInsert): Promise<ShipmentRow> {
+export async function insertShipment(
+  tx: DbOrTx,
+  values: typeof shipments.$inferInsert,
+): Promise<ShipmentRow> {
   const [row] = await tx.insert(shipments).values(values).returning();
   return row!;
 }

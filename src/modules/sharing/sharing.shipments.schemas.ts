@@ -113,7 +113,7 @@ export const shipmentDto = z.object({
   updatedAt: z.string(),
   version: z.number().int(),
   counts: z
-    .record(z.enum(ITEM_STATES), z.number().int())
+    .partialRecord(z.enum(ITEM_STATES), z.number().int())
     .describe('manifest items by state (items not in the shipment are not counted)'),
   manifest: z.array(shipmentItemDto).describe('every item of the shipment, by sample code'),
 });
@@ -132,7 +132,9 @@ export const pickListLineDto = z.object({
 
 export const pickListDto = z.object({
   requestId: z.uuid(),
-  lines: z.array(pickListLineDto).describe('reserved tubes not yet scanned out, by freezer, rack, box, position'),
+  lines: z
+    .array(pickListLineDto)
+    .describe('reserved tubes not yet scanned out, by freezer, rack, box, position'),
 });
 
 export const scanOutResultDto = z.object({

@@ -25,7 +25,13 @@ import {
 import type { Side } from './sharing.lifecycle.js';
 import { pickOrder } from './sharing.pick-list.js';
 import { loadRequest } from './sharing.requests.js';
-import { findItemOfSpecimen, findShipment, insertShipment, setItems, updateShipment } from './sharing.shipments.repo.js';
+import {
+  findItemOfSpecimen,
+  findShipment,
+  insertShipment,
+  setItems,
+  updateShipment,
+} from './sharing.shipments.repo.js';
 import type { DispatchSharingShipmentInput, ScanOutSharingItemInput } from './sharing.shipments.schemas.js';
 import type { SharingRequestRow, ShipmentRow } from './sharing.table.js';
 import { appendEvent, applyTransition, assertAllowed } from './sharing.timeline.js';
@@ -92,7 +98,7 @@ export function createShipments(deps: ShipmentDeps) {
           ctx,
           request.id,
           {
-            action: 'prepare_shipment',
+            step: 'prepare_shipment',
             from: request.state,
             to: request.state,
             details: { shipmentId: shipment.id },
@@ -122,7 +128,10 @@ export function createShipments(deps: ShipmentDeps) {
      * The reserved tubes still to scan out, in the order to walk them: freezer, rack, box,
      * position. The provider's only. Throws FORBIDDEN, SHARING_REQUEST_NOT_FOUND, SHIPMENT_NOT_FOUND.
      */
-    async getSharingPickList(ctx: Ctx, id: string): Promise<{ requestId: string; lines: ShipmentItemFacts[] }> {
+    async getSharingPickList(
+      ctx: Ctx,
+      id: string,
+    ): Promise<{ requestId: string; lines: ShipmentItemFacts[] }> {
       authorize(ctx.actor, 'sharing.ship');
       const { request, side } = await loadShipment(db, ctx, id);
       if (side === 'requester') throw forbidden('the requester', 'getSharingPickList');
@@ -175,7 +184,7 @@ export function createShipments(deps: ShipmentDeps) {
           ctx,
           request.id,
           {
-            action: 'scan_out',
+            step: 'scan_out',
             from: request.state,
             to: request.state,
             details: { sampleCode: item.sampleCode },

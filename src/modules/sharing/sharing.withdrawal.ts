@@ -30,7 +30,10 @@ function byRequest(items: ItemWithRequest[]): Map<string, ItemWithRequest[]> {
   return out;
 }
 
-export function createSharingWithdrawal(deps: { ledger: SpecimenLedger; clock: Clock }): WithdrawalSubscriber {
+export function createSharingWithdrawal(deps: {
+  ledger: SpecimenLedger;
+  clock: Clock;
+}): WithdrawalSubscriber {
   const { ledger } = deps;
 
   /** Takes the items out of an open request, releasing what was reserved (or packed, not dispatched). */
@@ -65,7 +68,7 @@ export function createSharingWithdrawal(deps: { ledger: SpecimenLedger; clock: C
       ctx,
       first.item.requestId,
       {
-        action: 'withdraw_items',
+        step: 'withdraw_items',
         from: first.requestState,
         to: first.requestState,
         reason: WHY,
@@ -91,7 +94,9 @@ export function createSharingWithdrawal(deps: { ledger: SpecimenLedger; clock: C
       first.requesterInstitutionId,
       received.map((i) => i.item.receiverSpecimenId!),
     );
-    const holdable = rows.filter((r) => !GONE.includes(r.status) && !r.holds.includes('PROVIDER_CONSENT_WITHDRAWN'));
+    const holdable = rows.filter(
+      (r) => !GONE.includes(r.status) && !r.holds.includes('PROVIDER_CONSENT_WITHDRAWN'),
+    );
     await ledger.apply(
       tx,
       ctx,
@@ -113,7 +118,7 @@ export function createSharingWithdrawal(deps: { ledger: SpecimenLedger; clock: C
       ctx,
       first.item.requestId,
       {
-        action: 'consent_withdrawn',
+        step: 'consent_withdrawn',
         from: first.requestState,
         to: first.requestState,
         reason: WHY,
@@ -145,9 +150,12 @@ export function createSharingWithdrawal(deps: { ledger: SpecimenLedger; clock: C
           if (open.length) await withdrawItems(tx, ctx, open, event.scope);
           continue;
         }
-        const received = group.filter((i) => RECEIVED_ITEMS.includes(i.item.state) && i.item.receiverSpecimenId);
+        const received = group.filter(
+          (i) => RECEIVED_ITEMS.includes(i.item.state) && i.item.receiverSpecimenId,
+        );
         const inTransit = state === 'shipped' ? group.filter((i) => i.item.state === 'shipped') : [];
-        if (received.length || inTransit.length) await holdAtReceiver(tx, ctx, received, inTransit, event.scope);
+        if (received.length || inTransit.length)
+          await holdAtReceiver(tx, ctx, received, inTransit, event.scope);
       }
     },
   };

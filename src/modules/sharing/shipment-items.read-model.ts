@@ -9,7 +9,7 @@ import type { DbOrTx } from '../../db/client.js';
 import type { LocationChainEntry } from '../storage/index.js';
 import type { ItemState } from './sharing.lifecycle.js';
 
-export interface ShipmentItemFacts {
+export type ShipmentItemFacts = {
   id: string;
   requestId: string;
   sampleCode: string;
@@ -32,7 +32,7 @@ export interface ShipmentItemFacts {
   chain: LocationChainEntry[] | null;
   receiverSpecimenId: string | null;
   receiverBarcode: string | null;
-}
+};
 
 /** Items of the shipment: those reserved for it, shipped in it, or confirmed on receipt. */
 export const SHIPMENT_ITEM_STATES = [
