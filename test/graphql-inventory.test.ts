@@ -11,7 +11,13 @@ import {
 } from '../src/modules/consent/consent.table.js';
 import { USES } from '../src/vocabulary/uses.js';
 import { DISEASE_AREAS } from '../src/vocabulary/disease-areas.js';
-import { AGREEMENT_SIDES } from '../src/modules/sharing/index.js';
+import {
+  AGREEMENT_SIDES,
+  ITEM_STATES,
+  REQUEST_ACTIONS,
+  REQUEST_SIDES,
+  REQUEST_STATES,
+} from '../src/modules/sharing/index.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
 import { CHANGE_ENTITIES, CHANGE_OPERATIONS } from '../src/modules/integration/index.js';
@@ -183,6 +189,10 @@ describe('schema', () => {
       ChangeOperation: CHANGE_OPERATIONS,
       DiseaseArea: DISEASE_AREAS,
       AgreementSide: AGREEMENT_SIDES,
+      SharingRequestState: REQUEST_STATES,
+      SharingRequestAction: REQUEST_ACTIONS,
+      SharingItemState: ITEM_STATES,
+      SharingSide: REQUEST_SIDES,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),

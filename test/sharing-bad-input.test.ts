@@ -43,14 +43,14 @@ const body = (extra: Record<string, unknown> = {}) => ({
 });
 
 async function written() {
-  const { rows } = await t.sql.query(
+  const { rows } = await t.sql.query<Record<string, number>>(
     `select (select count(*)::int from sharing_request) as requests,
             (select count(*)::int from sharing_request_item) as items,
             (select count(*)::int from sharing_request_event) as events,
             (select count(*)::int from audit_log) as audit,
             (select count(*)::int from outbox) as jobs`,
   );
-  return rows[0];
+  return rows[0]!;
 }
 
 async function created(extra: Record<string, unknown> = {}) {

@@ -203,14 +203,16 @@ describe('deadlines', () => {
 
     // Not yet due.
     await runJob(t, 'sharing.expireReservations', {});
-    expect((await t.sql.query('select state from sharing_request where id = $1', [id])).rows[0]!.state).toBe(
-      'reserved',
-    );
+    expect(
+      (await t.sql.query<{ state: string }>('select state from sharing_request where id = $1', [id])).rows[0]!
+        .state,
+    ).toBe('reserved');
 
     now = new Date(now.getTime() + 2 * HOUR);
     await runJob(t, 'sharing.expireReservations', {});
     const after = await requester.call('GET', `/v1/sharing-requests/${id}`);
-    expect(after.json()).toMatchObject({ state: 'cancelled', reason: expect.stringContaining('deadline') });
+    expect(after.json<{ state: string; reason: string }>()).toMatchObject({ state: 'cancelled' });
+    expect(after.json<{ reason: string }>().reason).toContain('deadline');
     for (const s of specimenIds) {
       expect((await specimenRow(t, s)).status).toBe('available');
       expect((await custodyRows(t, s)).at(-1)).toMatchObject({ type: 'reservation_released' });

@@ -98,16 +98,18 @@ describe('racing approvals', () => {
       const taken = await Promise.all(
         overlap.map(
           async (id) =>
-            (await t.sql.query('select barcode from specimen where id = $1', [id])).rows[0]!.barcode,
+            (await t.sql.query<{ barcode: string }>('select barcode from specimen where id = $1', [id]))
+              .rows[0]!.barcode,
         ),
       );
       expect(problem.specimens).toEqual(taken.sort());
 
       expect(await reservedCustody(winner)).toBe(3);
       expect(await reservedCustody(loser)).toBe(0);
-      const loserState = await t.sql.query('select state, version from sharing_request where id = $1', [
-        loser,
-      ]);
+      const loserState = await t.sql.query<{ state: string }>(
+        'select state from sharing_request where id = $1',
+        [loser],
+      );
       expect(loserState.rows[0]!.state).toBe('under_review');
       expect(await itemsOf(loser)).toHaveLength(3);
       const states = await t.sql.query<{ state: string }>(

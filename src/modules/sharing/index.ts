@@ -67,6 +67,7 @@ export {
 export { toSharingRequestDto, toSharingItemDto, toSharingEventDto } from './sharing.dto.js';
 export type { SharingRequestView, SharingItemView } from './sharing.requests.js';
 export { sharingResolvers } from './sharing.resolvers.js';
+export { sharingRequestResolvers } from './sharing.requests.resolvers.js';
 export { sharingJobs, sharingRecurringJobs } from './sharing.handlers.js';
 export {
   proposeSharingItemsJob,
