@@ -39,6 +39,7 @@ export { toAgreementDto } from './sharing.dto.js';
 export { agreementRoutes } from './sharing.agreements.routes.js';
 export { sharingRequestRoutes } from './sharing.requests.routes.js';
 export { sharingShipmentRoutes } from './sharing.shipments.routes.js';
+export { sharingShipmentResolvers, GQL_SHIPPING_TEMPERATURES } from './sharing.shipments.resolvers.js';
 export {
   scanOutSharingItemInput,
   dispatchSharingShipmentInput,
