@@ -88,7 +88,7 @@ describe('the consent SQL', () => {
     for (const use of USES) {
       const c = consentForUse(use, today());
       const res = await t.c.db.execute<{ id: string; ok: boolean }>(
-        sql`select s.id, ${c.permitted} as ok from specimen s ${c.joins} where s.id = any(${pgArray(ids)}::uuid[])`,
+        sql`select s.id, coalesce(${c.permitted}, false) as ok from specimen s ${c.joins} where s.id = any(${pgArray(ids)}::uuid[])`,
       );
       const sqlAnswer = Object.fromEntries(res.rows.map((r) => [r.id, r.ok]));
       const gateAnswer = Object.fromEntries(ids.map((id) => [id, gate.get(id)!.includes(use)]));

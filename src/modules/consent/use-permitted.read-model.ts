@@ -10,7 +10,11 @@ import { IMPLIED_BY_STUDY_CONSENT, USE_TIER, type Use } from '../../vocabulary/u
 export interface ConsentSql {
   /** joins to add after `from specimen s` (aliases `ck`, the current consent, and `cp`, the protocol) */
   joins: SQL;
-  /** true when the use is permitted on `today` */
+  /**
+   * True when the use is permitted on `today`; false or null (no consent on file) when not, which
+   * a WHERE treats alike. Left bare so the planner can estimate it: negate with
+   * `not coalesce(permitted, false)`.
+   */
   permitted: SQL;
 }
 
@@ -23,11 +27,10 @@ export function consentForUse(use: Use, today: string): ConsentSql {
       left join consent ck
         on ck.participant_id = s.participant_id and ck.protocol_id = s.protocol_id and ck.superseded_at is null
       left join collection_protocol cp on cp.id = s.protocol_id`,
-    // Never null (no consent on file is a plain no), so `not permitted` counts what it excludes.
-    permitted: sql`coalesce(cardinality(s.holds) = 0 and (s.participant_id is null or (
+    permitted: sql`(s.holds = '{}' and (s.participant_id is null or (
       ck.status = 'active' and (ck.expires_on is null or ck.expires_on > ${today}::date)
       and case when ${tier} = any(coalesce(cp.consent_tiers, '{}'::text[]))
                then ck.responses->>${tier} is not distinct from 'yes'
-               else ${unasked} end)), false)`,
+               else ${unasked} end)))`,
   };
 }

@@ -82,6 +82,7 @@ export {
   criteriaSchema,
   compileCriteria,
   criteriaPredicate,
+  excludedBy,
   quantityAtLeast,
   quantityInput,
   CRITERION_FIELDS,

@@ -1,8 +1,8 @@
 // Fitness-for-purpose criteria (issue 10, point 3): what a partner means by "fit" for its study,
 // as one zod schema (requests store it; the catalogue filters with it) and a compiler to SQL over
 // the shareable-specimens read model (`s` the specimen, `d` its donor). Each criterion compiles
-// to its own never-null predicate, so a caller can AND them all (a proposal) or count, per
-// criterion, how many specimens that criterion alone excludes (the catalogue). SPREC letters
+// to its own predicate, so a caller can AND them all (a proposal) or count, per criterion, how many
+// specimens that criterion alone excludes (the catalogue, with `excludedBy`). SPREC letters
 // follow ISBER SPREC (shared/SPREC.md): pre-centrifugation is position 9 of a fluid code, long-term
 // storage the last letter of either grammar.
 import { sql, type SQL } from 'drizzle-orm';
@@ -97,9 +97,15 @@ export type CriterionField = (typeof CRITERION_FIELDS)[number];
 
 export interface CompiledCriterion {
   field: CriterionField;
-  /** never null: true when the specimen meets this criterion */
+  /**
+   * True when the specimen meets this criterion; null (a missing value: no SPREC code, no donor)
+   * when it cannot, which a WHERE treats as false. Left bare so the planner can estimate it.
+   */
   predicate: SQL;
 }
+
+/** True when the criterion excludes the specimen, a missing value included (never null). */
+export const excludedBy = (c: CompiledCriterion): SQL => sql`not coalesce(${c.predicate}, false)`;
 
 // Units that compare with each other, by how many of the smaller one the larger holds.
 const UNIT_SCALE: Partial<Record<SpecimenUnit, { base: SpecimenUnit; factor: number }>> = {
@@ -133,14 +139,11 @@ function diagnosisMatch(codes: string[]): SQL {
   return sql`exists (select 1 from unnest(d.diagnoses) as dx where ${sql.join(parts, sql` or `)})`;
 }
 
-/** `(expression)` as never null: a missing value fails the criterion (counted as excluded by it). */
-const definite = (expr: SQL) => sql`coalesce(${expr}, false)`;
-
 /** One predicate per criterion given, in CRITERION_FIELDS order. */
 export function compileCriteria(c: Criteria): CompiledCriterion[] {
   const out: CompiledCriterion[] = [];
-  const add = (field: CriterionField, expr: SQL) => out.push({ field, predicate: definite(expr) });
-  if (c.specimenTypes) add('specimenTypes', sql`s.type::text = any(${pgArray(c.specimenTypes)}::text[])`);
+  const add = (field: CriterionField, predicate: SQL) => out.push({ field, predicate });
+  if (c.specimenTypes) add('specimenTypes', sql`s.type = any(${pgArray(c.specimenTypes)}::specimen_type[])`);
   if (c.minAvailableQuantity) add('minAvailableQuantity', quantityAtLeast(c.minAvailableQuantity));
   if (c.maxFreezeThawCount !== undefined)
     add('maxFreezeThawCount', sql`s.freeze_thaw_count <= ${c.maxFreezeThawCount}`);
@@ -166,7 +169,7 @@ export function compileCriteria(c: Criteria): CompiledCriterion[] {
   if (c.collectedTo)
     add('collectedTo', sql`s.collected_at < (${c.collectedTo}::date + 1)::timestamp at time zone 'UTC'`);
   if (c.diagnoses) add('diagnoses', diagnosisMatch(c.diagnoses));
-  if (c.sex) add('sex', sql`d.sex::text = any(${pgArray(c.sex)}::text[])`);
+  if (c.sex) add('sex', sql`d.sex = any(${pgArray(c.sex)}::participant_sex[])`);
   if (c.ageBands) {
     // Age at collection from the birth year alone (donors' birth dates are not kept): the year
     // of collection minus the birth year.

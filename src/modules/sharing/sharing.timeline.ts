@@ -13,12 +13,15 @@ import { requestTransition, type RequestAction, type RequestState, type Side } f
 import { insertEvent, updateRequestRow } from './sharing.requests.repo.js';
 import type { SharingEventRow, SharingRequestRow, sharingRequests } from './sharing.table.js';
 
-/** Where the actor stands in the request; null: neither party (answered 404). */
+/**
+ * Where the actor stands in the request; null: neither party (answered 404). A system actor
+ * acting for one of the institutions (a command, the seed) stands where that institution does;
+ * jobs, acting for none, are the system.
+ */
 export function sideOf(ctx: Ctx, r: SharingRequestRow): Side | null {
-  if (ctx.actor.kind === 'system') return 'system';
   if (ctx.actor.institutionId === r.requesterInstitutionId) return 'requester';
   if (ctx.actor.institutionId === r.providerInstitutionId && r.state !== 'draft') return 'provider';
-  return null;
+  return ctx.actor.kind === 'system' ? 'system' : null;
 }
 
 export interface EventInput {
