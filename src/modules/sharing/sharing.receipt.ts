@@ -316,9 +316,10 @@ export function createReceipt(deps: ReceiptDeps) {
           now,
         );
         const confirmed = new Set(lines.map((l) => l.item.id));
-        if (items.some((i) => i.state === 'shipped' && !confirmed.has(i.id)))
-          return shipmentView(tx, shipment, side);
-        const after = await updateShipment(tx, shipment, { receivedAt: now });
+        const complete = !items.some((i) => i.state === 'shipped' && !confirmed.has(i.id));
+        // Each receipt changes the manifest: the shipment's version (its ETag) moves with it.
+        const after = await updateShipment(tx, shipment, complete ? { receivedAt: now } : {});
+        if (!complete) return shipmentView(tx, after, side);
         await recordAudit(tx, ctx, {
           action: 'receiveSharingItems',
           entityType: 'shipment',
