@@ -28,7 +28,13 @@ import {
   createConsentService,
   permittedUses,
 } from './modules/consent/index.js';
-import { createSharingService, sharingJobs, sharingRecurringJobs } from './modules/sharing/index.js';
+import {
+  createSharingService,
+  createSharingWithdrawal,
+  sharingCustodyLinks,
+  sharingJobs,
+  sharingRecurringJobs,
+} from './modules/sharing/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/index.js';
@@ -78,7 +84,15 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   // The only author of specimen rows. Every write queues its standardization check in the same
   // transaction (outbox).
   const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()], clock });
-  const specimens = createSpecimenService({ db, ledger, pool: database.pool, useGate, clock });
+  // A chain that began at another institution is checked against the provider's through sharing.
+  const specimens = createSpecimenService({
+    db,
+    ledger,
+    pool: database.pool,
+    useGate,
+    clock,
+    custodyLinks: sharingCustodyLinks,
+  });
   const storage = createStorageService({ db, ledger, findSpecimensByBarcodes });
   const scans = createScanService({ db, ledger, useGate });
   const consent = createConsentService({
@@ -87,6 +101,8 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     specimenReads: { findSpecimensByIds, specimenViews, specimenNotFound },
     gate: consentGate,
     clock,
+    // Sharing honours a withdrawal in open requests and at receivers; consent never imports sharing.
+    subscribers: [createSharingWithdrawal({ ledger, clock })],
   });
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });

@@ -191,6 +191,14 @@ export const ERROR_CATALOGUE = {
   SHARING_ITEM_NOT_FOUND: 'not_found',
   PROPOSAL_INCOMPLETE: 'unprocessable',
   SHIPMENT_EXISTS: 'conflict',
+  SHIPMENT_NOT_FOUND: 'not_found',
+  NOT_IN_SHIPMENT: 'unprocessable',
+  ITEM_NOT_RESERVED: 'conflict',
+  ITEM_ALREADY_SHIPPED: 'conflict',
+  SHIPMENT_EMPTY: 'unprocessable',
+  SHIPMENT_INCOMPLETE: 'conflict',
+  ITEM_ALREADY_RECEIVED: 'conflict',
+  RELABEL_REQUIRED: 'conflict',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -16,6 +16,8 @@ import {
   ITEM_STATES,
   REQUEST_ACTIONS,
   REQUEST_SIDES,
+  GQL_SHIPPING_TEMPERATURES,
+  RECEIPT_OUTCOMES,
   REQUEST_STATES,
 } from '../src/modules/sharing/index.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
@@ -193,6 +195,9 @@ describe('schema', () => {
       SharingRequestAction: REQUEST_ACTIONS,
       SharingItemState: ITEM_STATES,
       SharingSide: REQUEST_SIDES,
+      // REST's shipping temperatures, `2_8c` named `refrigerated` (a GraphQL name cannot start with a digit).
+      ShippingTemperature: GQL_SHIPPING_TEMPERATURES,
+      ReceiptOutcome: RECEIPT_OUTCOMES,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),
@@ -267,7 +272,7 @@ describe('the same data as REST', () => {
           specimen { ${SPECIMEN_FIELDS} } ancestors { ${SPECIMEN_FIELDS} } descendants { ${SPECIMEN_FIELDS} }
         }
         custody(specimenId: $id) { ${CUSTODY_FIELDS} }
-        verifyCustody(specimenId: $id) { specimenId events valid checked firstBreak { seq eventId reason expected found } }
+        verifyCustody(specimenId: $id) { specimenId events valid checked firstBreak { seq eventId reason expected found } link { providerInstitutionId shippedEventHash matches } }
         protocols { id code title ethicsApprovalRef consentTiers diseaseArea createdAt version }
         participants { edges { node { id protocolId sex diagnoses identity { protocolParticipantId birthYear hasMrn hasLisPatientId } createdAt version } } }
       }`,

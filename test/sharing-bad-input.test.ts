@@ -87,7 +87,7 @@ describe('refused sharing requests change nothing', () => {
         'VALIDATION_FAILED',
         'body.criteria.sprec.preCentrifugation.0',
       ],
-      [body({ criteria: { colour: 'red' } }), 400, 'VALIDATION_FAILED', 'body.criteria'],
+      [body({ criteria: { colour: 'red' } }), 400, 'VALIDATION_FAILED', 'body.criteria.colour'],
       [body({ criteria: { diagnoses: ['cancer'] } }), 400, 'VALIDATION_FAILED', 'body.criteria.diagnoses.0'],
       [
         body({ criteria: { collectedFrom: '2024-02-01', collectedTo: '2024-01-01' } }),

@@ -44,6 +44,8 @@ export const PERMISSIONS = {
   'sharing.read': ['admin', 'manager', 'technician', 'partner'],
   'sharing.request': ['admin', 'manager', 'partner'],
   'sharing.review': ['admin', 'manager'],
+  'sharing.ship': ['admin', 'manager', 'technician'],
+  'sharing.receive': ['admin', 'manager', 'technician', 'partner'],
 } as const satisfies Record<string, readonly (Role | 'operator')[]>;
 
 export type Operation = keyof typeof PERMISSIONS;

@@ -29,6 +29,8 @@ export const CUSTODY_EVENT_TYPES = [
   'reservation_released',
   'shipped',
   'received_by_partner',
+  // first event of a specimen received from another institution: names the provider's `shipped` event
+  'received_from_institution',
   'consumed',
   'destroyed',
   'marked_missing',

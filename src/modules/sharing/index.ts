@@ -1,6 +1,10 @@
 // Public face of the sharing module: agreements between institutions, sharing requests with their
-// proposals, review and reservations, the request lifecycle, and the adapters.
+// proposals, review and reservations, shipments and receipt, the request lifecycle, and the
+// adapters; and what other modules are given through the composition root: the custody link
+// reader (specimens) and the withdrawal subscriber (consent).
 export { createSharingService, type SharingService, type SharingServiceDeps } from './sharing.service.js';
+export { sharingCustodyLinks } from './sharing.custody-link.js';
+export { createSharingWithdrawal } from './sharing.withdrawal.js';
 export { assertAgreementCovers } from './sharing.agreements.js';
 export {
   REQUEST_STATES,
@@ -34,6 +38,20 @@ export {
 export { toAgreementDto } from './sharing.dto.js';
 export { agreementRoutes } from './sharing.agreements.routes.js';
 export { sharingRequestRoutes } from './sharing.requests.routes.js';
+export { sharingShipmentRoutes } from './sharing.shipments.routes.js';
+export { sharingShipmentResolvers, GQL_SHIPPING_TEMPERATURES } from './sharing.shipments.resolvers.js';
+export {
+  scanOutSharingItemInput,
+  dispatchSharingShipmentInput,
+  receiveSharingItemsInput,
+  shipmentDto,
+  shipmentItemDto,
+  pickListDto,
+  RECEIPT_OUTCOMES,
+  type ReceiptOutcome,
+} from './sharing.shipments.schemas.js';
+export { toShipmentDto, toShipmentItemDto, toPickLineDto } from './sharing.shipments.dto.js';
+export type { ShipmentView } from './sharing.shipments.js';
 export {
   createSharingRequestInput,
   updateSharingRequestInput,

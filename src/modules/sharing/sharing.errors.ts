@@ -85,3 +85,60 @@ export const proposalIncomplete = (have: number, want: number) =>
   );
 
 export const shipmentExists = () => new DomainError('SHIPMENT_EXISTS', 'the request already has a shipment');
+
+// Shipments and receipt. The provider names tubes by barcode; the receiver by sample code or by
+// the label it scans on the tube it holds.
+
+export const shipmentNotFound = (requestId: string) =>
+  new DomainError('SHIPMENT_NOT_FOUND', `sharing request ${requestId} has no shipment`, [
+    { field: 'id', message: 'no shipment yet' },
+  ]);
+
+/** A tube scanned out, or an item confirmed on receipt, that this shipment does not hold. */
+export const notInShipment = (ref: string, field: string) =>
+  new DomainError('NOT_IN_SHIPMENT', `${ref} is not part of this shipment`, [
+    { field, message: 'not in this shipment' },
+  ]);
+
+/** An item of the request that is not (or no longer) reserved for it: `state` says what it is. */
+export const itemNotReserved = (ref: string, state: string, field: string) =>
+  new DomainError(
+    'ITEM_NOT_RESERVED',
+    `${ref} is ${state} in this request, not reserved: it cannot be shipped`,
+    [{ field, message: state }],
+    { itemState: state },
+  );
+
+export const itemAlreadyShipped = (ref: string, field: string) =>
+  new DomainError('ITEM_ALREADY_SHIPPED', `${ref} was already scanned out into this shipment`, [
+    { field, message: 'already scanned out' },
+  ]);
+
+export const shipmentEmpty = () =>
+  new DomainError('SHIPMENT_EMPTY', 'no tube was scanned out into this shipment: nothing to dispatch', [
+    { field: 'items', message: 'scan tubes out first' },
+  ]);
+
+/** Reserved items not scanned out; dispatching with `releaseUnscanned` sends the others and releases these. */
+export const shipmentIncomplete = (sampleCodes: string[]) =>
+  new DomainError(
+    'SHIPMENT_INCOMPLETE',
+    `items ${sampleCodes.join(', ')} are reserved but not scanned out: scan them, or dispatch with releaseUnscanned`,
+    [{ field: 'releaseUnscanned', message: `${sampleCodes.length} items not scanned out` }],
+    { unscanned: sampleCodes },
+  );
+
+/** `outcome` is what was recorded for the item already. */
+export const itemAlreadyReceived = (sampleCode: string, outcome: string, field: string) =>
+  new DomainError('ITEM_ALREADY_RECEIVED', `item ${sampleCode} was already confirmed as ${outcome}`, [
+    { field, message: outcome },
+  ]);
+
+/** The tube's label is a barcode the receiving institution already uses: it must be relabelled. */
+export const relabelRequired = (barcode: string, field: string) =>
+  new DomainError(
+    'RELABEL_REQUIRED',
+    `barcode ${barcode} is already used at your institution: give the tube a new label in ${field}`,
+    [{ field, message: 'give a new label' }],
+    { barcode },
+  );

@@ -26,6 +26,10 @@ export const NOTIFIED_EVENTS: Readonly<Record<string, string>> = {
   complete: 'completed',
   remind_review: 'review_overdue',
   escalate_review: 'review_escalated',
+  // A donor's consent withdrawal at the provider (sharing.withdrawal.ts): items taken out of an
+  // open request; tubes in transit or received held at the receiver.
+  withdraw_items: 'items_withdrawn',
+  consent_withdrawn: 'consent_withdrawn',
 };
 
 /** Who hears of an event: the other party, both for the system's own changes, the provider for reminders. */
@@ -66,6 +70,8 @@ export function createNotifications(deps: { db: Db; clock: Clock }) {
               fromState: event.fromState,
               toState: event.toState,
               reason: event.reason,
+              // what the event concerns (sample codes, counts, the receiver's own specimens): both parties read it
+              details: event.details,
               occurredAt: event.occurredAt.toISOString(),
               providerInstitutionId: request.providerInstitutionId,
               requesterInstitutionId: request.requesterInstitutionId,

@@ -85,7 +85,7 @@ export const asView = (r: { row: SharingRequestRow; side: Side }): SharingReques
 
 /**
  * Releases the request's reserved items through the specimen ledger (custody
- * `reservation_released`), in the caller's transaction.
+ * `reservation_released`), in the caller's transaction. For requests not yet shipped only.
  */
 export async function releaseReservations(
   tx: Tx,
@@ -94,12 +94,13 @@ export async function releaseReservations(
   request: SharingRequestRow,
   why: { operation?: string; reason: string },
 ): Promise<number> {
-  const reserved = await listItems(tx, request.id, { states: ['reserved'] });
+  // Before dispatch a tube scanned out into the shipment is packed, not gone: it goes back too.
+  const reserved = await listItems(tx, request.id, { states: ['reserved', 'shipped'] });
   if (reserved.length === 0) return 0;
   const byId = new Map(reserved.map((i) => [i.specimenId, i]));
   const rows = await ledger.lock(tx, request.providerInstitutionId, [...byId.keys()]);
   // A tube that left the reserved status some other way (destroyed, marked missing) has nothing to release.
-  const held = rows.filter((r) => r.status === 'reserved');
+  const held = rows.filter((r) => r.status === 'reserved' || r.status === 'shipped');
   await ledger.apply(
     tx,
     ctx,
@@ -110,7 +111,7 @@ export async function releaseReservations(
       details: { requestId: request.id, sampleCode: byId.get(r.id)!.sampleCode, reason: why.reason },
     })),
   );
-  await setItemStates(tx, request.id, ['reserved'], 'released');
+  await setItemStates(tx, request.id, ['reserved', 'shipped'], 'released');
   return held.length;
 }
 

@@ -1,5 +1,6 @@
 // The sharing service: the module's use cases composed into the one object routes, resolvers and
-// job handlers call (agreements, requests, proposals, review, deadlines, notifications).
+// job handlers call (agreements, requests, proposals, review, deadlines, notifications,
+// shipments and their receipt).
 import { systemClock, type Clock } from '../../clock.js';
 import type { Db } from '../../db/client.js';
 import type { ConsentGate } from '../consent/index.js';
@@ -9,7 +10,9 @@ import { createDeadlines } from './sharing.deadlines.js';
 import { createNotifications } from './sharing.notify.js';
 import { createProposal } from './sharing.proposal.js';
 import { createRequests } from './sharing.requests.js';
+import { createReceipt } from './sharing.receipt.js';
 import { createReview } from './sharing.review.js';
+import { createShipments } from './sharing.shipments.js';
 
 export interface SharingServiceDeps {
   db: Db;
@@ -32,6 +35,8 @@ export function createSharingService(deps: SharingServiceDeps) {
     ...createReview({ db, ledger, gate, clock, today }),
     ...createDeadlines({ db, ledger, clock }),
     ...createNotifications({ db, clock }),
+    ...createShipments({ db, ledger, gate, clock }),
+    ...createReceipt({ db, ledger, clock }),
   };
 }
 

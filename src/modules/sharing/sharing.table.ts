@@ -167,6 +167,10 @@ export const sharingRequestItems = pgTable(
       .on(t.specimenId)
       .where(sql`${t.state} in ('reserved', 'shipped')`),
     index('sharing_item_specimen_idx').on(t.specimenId),
+    // A received tube is one specimen at the receiver: its custody link and a later withdrawal find the item by it.
+    uniqueIndex('sharing_item_receiver_specimen_unique')
+      .on(t.receiverSpecimenId)
+      .where(sql`${t.receiverSpecimenId} is not null`),
   ],
 );
 

@@ -21,6 +21,7 @@ export type {
   SpecimenCommandCheck,
   SpecimenEdit,
   NewSpecimen,
+  InstitutionLink,
 } from './specimens.commands.js';
 export { createSpecimenService, type SpecimenService } from './specimens.service.js';
 export type { SpecimenUpsert, SpecimenUpsertInput } from './specimens.upsert.js';
@@ -33,7 +34,8 @@ export {
   type ScanInput,
 } from './specimens.scans.js';
 export { openUseGate, type UseGate, type ScanConsentFacts } from './specimens.use-gate.js';
-export { specimenNotFound } from './specimens.errors.js';
+export type { CustodyLink, CustodyLinkReader } from './specimens.custody-link.js';
+export { specimenNotFound, barcodeTaken } from './specimens.errors.js';
 export { toSpecimenDto, toCustodyEventDto, specimenViews, type SpecimenView } from './specimens.dto.js';
 export {
   specimenDto,

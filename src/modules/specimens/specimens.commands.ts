@@ -94,5 +94,23 @@ export interface NewSpecimen {
   /** what the first custody event says */
   origin:
     | { kind: 'registered' }
-    | { kind: 'created_from_parent'; parent: SpecimenRow; lineage: 'aliquot' | 'derivative' };
+    | { kind: 'created_from_parent'; parent: SpecimenRow; lineage: 'aliquot' | 'derivative' }
+    /**
+     * Received from another institution (sharing): the first event names the provider and the hash
+     * of its `shipped` event, linking the two chains; the status is the lifecycle's
+     * `receive_from_institution` outcome.
+     */
+    | { kind: 'received_from_institution'; link: InstitutionLink };
+}
+
+/** What a received specimen's first custody event says of where it came from. */
+export interface InstitutionLink {
+  providerInstitutionId: string;
+  /** the hash of the provider's `shipped` event of the tube */
+  shippedEventHash: string;
+  /** the sharing request and the item's code in it: what both sides call the tube */
+  requestId: string;
+  sampleCode: string;
+  /** the provider's label, when the receiver relabelled the tube because it collided */
+  relabelledFrom?: string;
 }

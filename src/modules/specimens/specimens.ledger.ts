@@ -18,6 +18,7 @@ import {
   type EventInput,
   type SpecimenChange,
 } from './specimens.ledger-rules.js';
+import { transition } from './specimens.lifecycle.js';
 import { lockSpecimens, lockSpecimensByBarcode, type NewSpecimenRow } from './specimens.repo.js';
 import { specimenExternalIds, specimens, type SpecimenRow } from './specimens.table.js';
 
@@ -61,6 +62,21 @@ const MUTABLE_COLUMNS = [
   'custodySeq',
   'custodyHead',
 ] as const satisfies readonly (keyof SpecimenRow)[];
+
+/**
+ * A new tube's status: placed, it is in stock; a received one is what the lifecycle's
+ * `receive_from_institution` row makes of a pending tube; otherwise a primary waits for receipt
+ * (pending) and a child is in the technician's hands (in use until checked in).
+ */
+function statusAtBirth(i: NewSpecimen): SpecimenRow['status'] {
+  if (i.origin.kind === 'received_from_institution') {
+    const t = transition('pending', 'receive_from_institution');
+    if (!t.ok) throw new Error(t.reason);
+    return t.to;
+  }
+  if (i.placement) return 'available';
+  return i.origin.kind === 'registered' ? 'pending' : 'in_use';
+}
 
 export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
   const countThaw = deps.countThawOnCheckIn ?? true;
@@ -277,9 +293,9 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
 
     /**
      * Brings new specimens into existence with their first custody events: `collected` (or
-     * `registered`) for a primary, `created_from_parent` for an aliquot or derivative, then
-     * `stored` when placed. A new tube without a place is pending (primary) or in the
-     * technician's hands (a child: in use until checked in).
+     * `registered`) for a primary, `created_from_parent` for an aliquot or derivative,
+     * `received_from_institution` for a tube another institution shipped, then `stored` when
+     * placed (status: `statusAtBirth`).
      */
     async register(tx: Tx, ctx: Ctx, items: NewSpecimen[], action: string): Promise<SpecimenRow[]> {
       if (items.length === 0) return [];
@@ -297,6 +313,13 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
               occurredAt: r.collectedAt ?? null,
               quantityChange: r.initialQuantity,
               details: { barcode: r.barcode, type: r.type },
+            });
+          } else if (i.origin.kind === 'received_from_institution') {
+            events.push({
+              type: 'received_from_institution',
+              occurredAt: i.occurredAt,
+              quantityChange: r.initialQuantity,
+              details: { barcode: r.barcode, type: r.type, ...i.origin.link },
             });
           } else {
             const p = i.origin.parent;
@@ -334,7 +357,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
             return {
               ...i.row,
               ...placed(i.placement),
-              status: i.placement ? 'available' : i.origin.kind === 'registered' ? 'pending' : 'in_use',
+              status: statusAtBirth(i),
               custodySeq: head?.custodySeq ?? 0,
               custodyHead: head?.custodyHead ?? null,
             } satisfies NewSpecimenRow;

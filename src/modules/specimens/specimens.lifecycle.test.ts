@@ -24,9 +24,10 @@ const EXPECTED: Record<SpecimenAction, readonly Cell[]> = {
   aliquot:              ['-',         '=',         '=',         '-',         '-',           '-',           '-',        '-',         '-'],
   derive:               ['-',         '=',         '=',         '-',         '-',           '-',           '-',        '-',         '-'],
   reserve:              ['-',         'reserved',  '-',         '-',         '-',           '-',           '-',        '-',         '-'],
-  release_reservation:  ['-',         '-',         '-',         'available', '-',           '-',           '-',        '-',         '-'],
+  release_reservation:  ['-',         '-',         '-',         'available', 'available',   '-',           '-',        '-',         '-'],
   ship:                 ['-',         '-',         '-',         'shipped',   '-',           '-',           '-',        '-',         '-'],
   deliver:              ['-',         '-',         '-',         '-',         'distributed', '-',           '-',        '-',         '-'],
+  receive_from_institution: ['available', '-',     '-',         '-',         '-',           '-',           '-',        '-',         '-'],
   destroy:              ['destroyed', 'destroyed', 'destroyed', 'destroyed', 'destroyed',   '-',           '-',        '-',         '-'],
   mark_missing:         ['missing',   'missing',   'missing',   'missing',   'missing',     '-',           '-',        '-',         '-'],
   mark_found:           ['-',         '-',         '-',         '-',         '-',           '-',           '-',        '-',         'available'],
@@ -38,6 +39,7 @@ const EXPECTED: Record<SpecimenAction, readonly Cell[]> = {
   lift_consent_hold:    ['=',         '=',         '=',         '=',         '=',           '=',           '-',        '-',         '='],
 };
 const RECORD_KEEPING: readonly SpecimenAction[] = [
+  'receive_from_institution',
   'edit',
   'relocate_with_container',
   'withdraw_consent',

@@ -28,6 +28,7 @@ export const SPECIMEN_ACTIONS = [
   'release_reservation',
   'ship',
   'deliver',
+  'receive_from_institution',
   'destroy',
   'mark_missing',
   'mark_found',
@@ -83,10 +84,15 @@ export const SPECIMEN_TRANSITIONS = {
   aliquot: { from: STORED, to: UNCHANGED, toWhenDepleted: 'consumed' },
   derive: { from: STORED, to: UNCHANGED, toWhenDepleted: 'consumed' },
   reserve: { from: ['available'], to: 'reserved' },
-  release_reservation: { from: ['reserved'], to: 'available' },
+  // A tube scanned out into a shipment that was never dispatched (the request cancelled, the
+  // reservation expired) goes back to stock, without a position until it is stored again.
+  release_reservation: { from: ['reserved', 'shipped'], to: 'available' },
   ship: { from: ['reserved'], to: 'shipped' },
   // The partner's receipt ends our custody.
   deliver: { from: ['shipped'], to: 'distributed' },
+  // The receiving side of a shipment: the tube is born pending (known, not yet ours) and is in
+  // hand at once, so the ledger registers it with the status this row gives (sharing receipt).
+  receive_from_institution: { from: ['pending'], to: 'available' },
   destroy: { from: LIVE_STATUSES, to: 'destroyed' },
   mark_missing: { from: LIVE_STATUSES, to: 'missing' },
   // A found specimen goes back to stock; a hold placed while it was missing still applies.
@@ -120,8 +126,12 @@ const BLOCKED_BY_HOLD: ReadonlySet<SpecimenAction> = new Set<SpecimenAction>([
   'ship',
 ]);
 
-/** Actions the ledger takes on the record's behalf: not offered to a person as something to do. */
+/**
+ * Actions the ledger takes on the record's behalf: not offered to a person as something to do (a
+ * receipt from another institution creates the specimen, so there is no tube to offer it on).
+ */
 export const RECORD_KEEPING_ACTIONS: ReadonlySet<SpecimenAction> = new Set<SpecimenAction>([
+  'receive_from_institution',
   'edit',
   'relocate_with_container',
   'withdraw_consent',

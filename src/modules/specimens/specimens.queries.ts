@@ -19,9 +19,15 @@ import { specimenNotFound } from './specimens.errors.js';
 import { findSpecimen, findSpecimensByIds, listSpecimenRows } from './specimens.repo.js';
 import type { SpecimenDto, SpecimenListQuery } from './specimens.schemas.js';
 import { specimens } from './specimens.table.js';
+import type { CustodyLinkReader } from './specimens.custody-link.js';
 import type { UseGate } from './specimens.use-gate.js';
 
-export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: UseGate }) {
+export function createSpecimenQueries(deps: {
+  db: Db;
+  pool: pg.Pool;
+  useGate: UseGate;
+  custodyLinks?: CustodyLinkReader;
+}) {
   const { db, useGate } = deps;
   const scanLookup = createScanLookup(deps.pool);
 
@@ -153,7 +159,10 @@ export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: Us
       );
     },
 
-    /** Recomputes the chain; reports the first break. Throws SPECIMEN_NOT_FOUND. */
+    /**
+     * Recomputes the chain; reports the first break and, for a tube received from another
+     * institution, the link to the provider's `shipped` event. Throws SPECIMEN_NOT_FOUND.
+     */
     async verifyCustody(ctx: Ctx, id: string) {
       authorize(ctx.actor, 'custody.read');
       const row = await findSpecimen(db, actorInstitutionId(ctx.actor), id);
@@ -161,8 +170,14 @@ export function createSpecimenQueries(deps: { db: Db; pool: pg.Pool; useGate: Us
       const events = await listCustodyEvents(db, id);
       const result = verifyChain(events);
       const headMatches = result.firstBreak !== null || (events.at(-1)?.hash ?? null) === row.custodyHead;
+      const first = events[0];
+      const link =
+        first?.type === 'received_from_institution' && deps.custodyLinks
+          ? await deps.custodyLinks.linkOf(db, row, first)
+          : null;
       return {
         specimenId: id,
+        link,
         events: events.length,
         valid: result.firstBreak === null && headMatches && events.length === row.custodySeq,
         checked: result.checked,

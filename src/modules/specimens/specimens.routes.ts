@@ -55,6 +55,16 @@ const verifyDto = z.object({
       found: z.string(),
     })
     .nullable(),
+  link: z
+    .object({
+      providerInstitutionId: z.uuid(),
+      shippedEventHash: z.string(),
+      matches: z
+        .boolean()
+        .describe("the provider's chain holds that shipped event for this tube and verifies up to it"),
+    })
+    .nullable()
+    .describe('for a tube received from another institution: its link to the provider’s chain'),
 });
 
 /**

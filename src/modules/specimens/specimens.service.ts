@@ -8,6 +8,7 @@ import { createSpecimenLineage } from './specimens.lineage.js';
 import { createSpecimenQueries } from './specimens.queries.js';
 import { createSpecimenRegistration } from './specimens.register.js';
 import { createSpecimenUpsert } from './specimens.upsert.js';
+import type { CustodyLinkReader } from './specimens.custody-link.js';
 import { openUseGate, type UseGate } from './specimens.use-gate.js';
 
 export interface SpecimenServiceDeps {
@@ -18,6 +19,8 @@ export interface SpecimenServiceDeps {
   useGate?: UseGate;
   /** the time an aliquot is processed at when the caller names none; what "the future" is */
   clock?: () => Date;
+  /** checks the link of a chain that began at another institution (sharing provides it) */
+  custodyLinks?: CustodyLinkReader;
 }
 
 export function createSpecimenService(deps: SpecimenServiceDeps) {
@@ -27,8 +30,13 @@ export function createSpecimenService(deps: SpecimenServiceDeps) {
     ...createSpecimenRegistration(parts),
     ...createSpecimenUpsert(parts),
     ...createSpecimenActions(parts),
-    ...createSpecimenLineage(parts),
-    ...createSpecimenQueries({ db: deps.db, pool: deps.pool, useGate: parts.useGate }),
+    ...createSpecimenLineage({ ...parts, clock: deps.clock ?? (() => new Date()) }),
+    ...createSpecimenQueries({
+      db: deps.db,
+      pool: deps.pool,
+      useGate: parts.useGate,
+      custodyLinks: deps.custodyLinks,
+    }),
   };
 }
 

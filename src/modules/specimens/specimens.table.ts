@@ -33,7 +33,16 @@ export const PATHOLOGY_STATUSES = [
   'not_applicable',
   'unknown',
 ] as const;
-export const HOLD_REASONS = ['CONSENT_WITHDRAWN', 'QC_FAILED', 'QUARANTINE'] as const;
+/**
+ * Why a tube is held. PROVIDER_CONSENT_WITHDRAWN: a tube received from another institution whose
+ * donor withdrew consent there (the provider's withdrawal reaches the receiver through sharing).
+ */
+export const HOLD_REASONS = [
+  'CONSENT_WITHDRAWN',
+  'QC_FAILED',
+  'QUARANTINE',
+  'PROVIDER_CONSENT_WITHDRAWN',
+] as const;
 export type HoldReason = (typeof HOLD_REASONS)[number];
 export const QC_STATUSES = ['unchecked', 'pass', 'warn', 'fail'] as const;
 

@@ -1,0 +1,2 @@
+ALTER TYPE "public"."custody_event_type" ADD VALUE 'received_from_institution' BEFORE 'consumed';--> statement-breakpoint
+CREATE UNIQUE INDEX "sharing_item_receiver_specimen_unique" ON "sharing_request_item" USING btree ("receiver_specimen_id") WHERE "sharing_request_item"."receiver_specimen_id" is not null;
