@@ -27,7 +27,7 @@ import { changeRoutes } from './modules/integration/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
 import { participantRoutes } from './modules/participants/index.js';
-import { agreementRoutes } from './modules/sharing/index.js';
+import { agreementRoutes, catalogueRoutes } from './modules/sharing/index.js';
 import { scanRoutes, specimenRoutes } from './modules/specimens/index.js';
 import { storageRoutes } from './modules/storage/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
@@ -137,6 +137,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
     changeRoutes(v1, { db: c.db, changes: c.services.changes });
     agreementRoutes(v1, { db: c.db, sharing: c.services.sharing });
+    catalogueRoutes(v1, { db: c.db, catalogue: c.services.catalogue });
   });
 
   // GraphQL: the same services; unauthenticated calls get a coded 401 before Mercurius runs.

@@ -67,6 +67,15 @@ export const configSchema = z.object({
     .min(100)
     .default(25_000)
     .describe('grace period for in-flight requests and jobs on SIGTERM'),
+  CATALOGUE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .default(300_000)
+    .describe(
+      'the oldest inventory a catalogue answer may come from; the snapshot is read again after that (0: on every question)',
+    ),
   WEBHOOK_TIMEOUT_MS: z.coerce
     .number()
     .int()

@@ -26,7 +26,7 @@ import {
   createConsentService,
   permittedUses,
 } from './modules/consent/index.js';
-import { createSharingService } from './modules/sharing/index.js';
+import { createCatalogueService, createSharingService } from './modules/sharing/index.js';
 import { createStorageService } from './modules/storage/index.js';
 import { maintenanceJobs } from './jobs/maintenance.jobs.js';
 import { webhookJobs } from './modules/webhooks/index.js';
@@ -84,6 +84,12 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
   const sharing = createSharingService({ db, clock });
+  const catalogue = createCatalogueService({
+    db,
+    clock,
+    maxAgeMs: config.CATALOGUE_TTL_MS,
+    log: log.child({ component: 'catalogue' }),
+  });
   const domain = {
     ...services,
     ledger,
@@ -95,6 +101,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     standards,
     changes,
     sharing,
+    catalogue,
   };
 
   const registry: JobRegistry = createRegistry([

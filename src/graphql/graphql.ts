@@ -12,7 +12,7 @@ import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/index.js';
 import { changeResolvers } from '../modules/integration/index.js';
 import { participantResolvers } from '../modules/participants/index.js';
-import { sharingResolvers } from '../modules/sharing/index.js';
+import { catalogueResolvers, sharingResolvers } from '../modules/sharing/index.js';
 import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
@@ -46,6 +46,7 @@ export function graphqlResolvers(): IResolvers {
     standardsResolvers,
     changeResolvers,
     sharingResolvers,
+    catalogueResolvers,
   );
 }
 
