@@ -6,14 +6,13 @@
 // the README, "Sharing between institutions".
 import type { Clock } from '../../clock.js';
 import { utcDay } from '../../clock.js';
-import type { Db } from '../../db/client.js';
 import type { Log } from '../../context.js';
 import { DISEASE_AREAS } from '../../vocabulary/disease-areas.js';
 import { icd10ChapterOf, ICD10_CHAPTER_NUMERALS } from '../../vocabulary/icd10-chapters.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
 import { SEXES } from '../participants/index.js';
 import { MIABIS_STORAGE_TEMPERATURES, miabisStorageTemperature } from '../standards/index.js';
-import { readCatalogueFacts, type CatalogueFacts } from './catalogue-facts.read-model.js';
+import type { CatalogueFacts } from './catalogue-facts.read-model.js';
 
 /** Column i of every array describes fact row i; `-1` (or 0 for letters) means unknown. */
 export interface CatalogueSnapshot {
@@ -187,7 +186,8 @@ export interface SnapshotStore {
  * waits for one. One rebuild at a time serves every question that may use it.
  */
 export function createSnapshotStore(deps: {
-  db: Db;
+  /** the catalogue facts with consent judged on a day (readCatalogueFacts) */
+  read: (today: string) => Promise<CatalogueFacts>;
   clock: Clock;
   maxAgeMs: number;
   log?: Log;
@@ -202,7 +202,8 @@ export function createSnapshotStore(deps: {
   function rebuild(): Promise<CatalogueSnapshot> {
     const startedAt = now();
     const today = day();
-    const done = readCatalogueFacts(deps.db, today)
+    const done = deps
+      .read(today)
       .then((facts) => {
         const snapshot = buildSnapshot(facts, deps.clock(), today);
         if (!held || held.readAt <= startedAt) held = { snapshot, readAt: startedAt };

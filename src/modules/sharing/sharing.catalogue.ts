@@ -7,6 +7,7 @@ import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import { systemClock, utcDay, type Clock } from '../../clock.js';
 import type { Db } from '../../db/client.js';
 import { findInstitutionsByIds } from '../institutions/index.js';
+import { readCatalogueFacts } from './catalogue-facts.read-model.js';
 import { countCatalogue, type CatalogueCount } from './sharing.catalogue.count.js';
 import { byWholeYears, namedGroup, publishCount } from './sharing.catalogue.disclosure.js';
 import { agreementsCovering } from './sharing.catalogue.repo.js';
@@ -47,7 +48,12 @@ const nothing = (criteria: Criteria): CatalogueCount => ({
 export function createCatalogueService(deps: CatalogueServiceDeps) {
   const clock = deps.clock ?? systemClock;
   const day = utcDay(clock);
-  const snapshots = createSnapshotStore({ db: deps.db, clock, maxAgeMs: deps.maxAgeMs, log: deps.log });
+  const snapshots = createSnapshotStore({
+    read: (today) => readCatalogueFacts(deps.db, today),
+    clock,
+    maxAgeMs: deps.maxAgeMs,
+    log: deps.log,
+  });
 
   return {
     /**
