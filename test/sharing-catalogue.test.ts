@@ -529,6 +529,9 @@ describe('bad questions', () => {
     expect(await fields({ use: 'everything' })).toEqual(['querystring.use']);
     expect(await fields({ use: 'external_sharing', groupBy: 'colour' })).toEqual(['querystring.groupBy.0']);
     expect(await fields({ use: 'external_sharing', groupBy: 'sex,sex' })).toEqual(['querystring.groupBy']);
+    expect(await fields({ use: 'external_sharing', groupBy: 'diagnosis,diagnosisChapter' })).toEqual([
+      'querystring.groupBy',
+    ]);
     expect(await fields({ use: 'external_sharing', groupBy: 'sex,provider,ageBand,diseaseArea' })).toEqual([
       'querystring.groupBy',
     ]);

@@ -1,19 +1,18 @@
 // Counting a catalogue question over a snapshot, exactly (disclosure control comes after, in
 // sharing.catalogue.disclosure.ts). Samples are counted as the MIABIS export counts them: a
 // lineage root and everything aliquoted or derived from it are one sample, so a sample fits when
-// one of its tubes fits every criterion. Donors are distinct participants. "Excluded by a
-// criterion alone": samples (donors) that do not fit, but would if that criterion were dropped.
-//
-// The criteria mean here what `compileCriteria` makes them mean in SQL for proposals
-// (test/sharing-catalogue.test.ts holds the two equal on real rows), with collection dates taken
-// by whole years: the catalogue answers nothing finer than a year (sharing.catalogue.schemas.ts).
+// one of its tubes fits every criterion (sharing.catalogue.filter.ts). Donors are distinct
+// participants. "Excluded by a criterion alone": samples (donors) that do not fit, but would if
+// that criterion were dropped. One pass over the rows: they come grouped by donor, then sample.
+
 import { USES, type Use } from '../../vocabulary/uses.js';
 import { DISEASE_AREAS } from '../../vocabulary/disease-areas.js';
-import { ICD10_CHAPTERS, ICD10_CHAPTER_NUMERALS } from '../../vocabulary/icd10-chapters.js';
-import { SPECIMEN_TYPES, SPECIMEN_UNITS, type SpecimenUnit } from '../../vocabulary/specimen-types.js';
+import { ICD10_CHAPTER_NUMERALS } from '../../vocabulary/icd10-chapters.js';
+import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import { SEXES } from '../participants/index.js';
-import { MIABIS_STORAGE_TEMPERATURES, longTermStorageCodesAtOrBelow } from '../standards/index.js';
+import { MIABIS_STORAGE_TEMPERATURES } from '../standards/index.js';
 import { compileCriteria, type Criteria, type CriterionField } from './sharing.criteria.js';
+import { failMasks, NOT_SHAREABLE } from './sharing.catalogue.filter.js';
 import type { CatalogueSnapshot } from './sharing.catalogue.snapshot.js';
 
 export const CATALOGUE_DIMENSIONS = [
@@ -53,293 +52,243 @@ export interface CatalogueQuestion {
   listed: (c: Counts) => boolean;
 }
 
-type RowTest = (i: number) => boolean;
-
-// mL and uL, mg and ug compare with each other (as `quantityAtLeast` in sharing.criteria.ts).
-const UNIT_SCALE: Partial<Record<SpecimenUnit, { base: SpecimenUnit; factor: number }>> = {
-  mL: { base: 'uL', factor: 1000 },
-  uL: { base: 'uL', factor: 1 },
-  mg: { base: 'ug', factor: 1000 },
-  ug: { base: 'ug', factor: 1 },
-};
-
-const lookup = (size: number, on: readonly number[]) => {
-  const table = new Uint8Array(size);
-  for (const i of on) if (i >= 0 && i < size) table[i] = 1;
-  return table;
-};
-const letters = (list: readonly string[]) =>
-  lookup(
-    128,
-    list.map((l) => l.charCodeAt(0)),
-  );
-
-function diagnosisMatcher(codes: readonly string[]): (dx: string) => boolean {
-  const tests = codes.map((code) => {
-    const ch = ICD10_CHAPTER_NUMERALS.indexOf(code);
-    if (ch >= 0) {
-      const chapter = code;
-      return (dx: string) => chapterOfCategory(dx.slice(0, 3)) === chapter;
-    }
-    const prefix = `${code}${code.includes('.') ? '' : '.'}`;
-    return (dx: string) => dx === code || dx.startsWith(prefix);
-  });
-  return (dx) => tests.some((t) => t(dx));
-}
-
-/** The chapter whose range holds a three-character category (`between first and last` in SQL). */
-function chapterOfCategory(category: string): string | null {
-  return ICD10_CHAPTERS.find((c) => category >= c.first && category <= c.last)?.chapter ?? null;
-}
-
-/** One test per criterion given, in the order `compileCriteria` gives them. */
-function rowTests(s: CatalogueSnapshot, c: Criteria): { field: CriterionField; test: RowTest }[] {
-  const donorTest =
-    (keep: Uint8Array): RowTest =>
-    (i) =>
-      s.donor[i]! >= 0 && keep[s.donor[i]!] === 1;
-  const testFor = (field: CriterionField): RowTest => {
-    switch (field) {
-      case 'specimenTypes': {
-        const on = lookup(
-          SPECIMEN_TYPES.length,
-          c.specimenTypes!.map((t) => SPECIMEN_TYPES.indexOf(t)),
-        );
-        return (i) => on[s.type[i]!] === 1;
-      }
-      case 'minAvailableQuantity': {
-        const q = c.minAvailableQuantity!;
-        const scale = UNIT_SCALE[q.unit];
-        // The least each unit must hold, computed as the SQL compiler computes it; NaN: never.
-        const least = new Float64Array(SPECIMEN_UNITS.length).fill(Number.NaN);
-        if (!scale) least[SPECIMEN_UNITS.indexOf(q.unit)] = q.value;
-        else {
-          const inBase = q.value * scale.factor;
-          for (const [unit, v] of Object.entries(UNIT_SCALE))
-            if (v.base === scale.base)
-              least[SPECIMEN_UNITS.indexOf(unit as SpecimenUnit)] = inBase / v.factor;
-        }
-        return (i) => s.quantity[i]! >= least[s.unit[i]!]!;
-      }
-      case 'maxFreezeThawCount': {
-        const max = c.maxFreezeThawCount!;
-        return (i) => s.freezeThaw[i]! <= max;
-      }
-      case 'sprec.preCentrifugation': {
-        const on = letters(c.sprec!.preCentrifugation!);
-        return (i) => on[s.preCentrifugation[i]!] === 1 && s.preCentrifugation[i] !== 0;
-      }
-      case 'sprec.longTermStorage':
-      case 'sprec.longTermStorageAtOrBelowC': {
-        const on = letters(
-          field === 'sprec.longTermStorage'
-            ? c.sprec!.longTermStorage!
-            : longTermStorageCodesAtOrBelow(c.sprec!.longTermStorageAtOrBelowC!),
-        );
-        return (i) => on[s.longTermStorage[i]!] === 1 && s.longTermStorage[i] !== 0;
-      }
-      case 'qcPassed':
-        return (i) => s.qcPassed[i] === 1;
-      case 'collectedFrom': {
-        const from = Number(c.collectedFrom!.slice(0, 4));
-        return (i) => s.collectedYear[i]! >= 0 && s.collectedYear[i]! >= from;
-      }
-      case 'collectedTo': {
-        const to = Number(c.collectedTo!.slice(0, 4));
-        return (i) => s.collectedYear[i]! >= 0 && s.collectedYear[i]! <= to;
-      }
-      case 'diagnoses': {
-        const match = diagnosisMatcher(c.diagnoses!);
-        return donorTest(Uint8Array.from(s.donors.diagnoses, (list) => (list.some(match) ? 1 : 0)));
-      }
-      case 'sex': {
-        const on = lookup(
-          SEXES.length,
-          c.sex!.map((x) => SEXES.indexOf(x)),
-        );
-        return donorTest(Uint8Array.from(s.donors.sex, (x) => (x >= 0 ? on[x]! : 0)));
-      }
-      case 'ageBands': {
-        const on = lookup(
-          16,
-          c.ageBands!.map((b) => b / 10),
-        );
-        return (i) => s.age[i]! >= 0 && on[Math.floor(s.age[i]! / 10)] === 1;
-      }
-    }
-  };
-  return compileCriteria(c).map(({ field }) => ({ field, test: testFor(field) }));
-}
-
+/** Dimensions whose value is a list per donor (a donor may have several diagnoses). */
+export const LIST_DIMENSIONS: readonly CatalogueDimension[] = ['diagnosis', 'diagnosisChapter'];
 const AGE_BANDS = 16;
 
-/** Each dimension's values as small numbers; `size` stands for null (unknown). */
-function dimensionOf(s: CatalogueSnapshot, d: CatalogueDimension) {
-  const single = (size: number, at: (i: number) => number, label: (v: number) => string | number) => ({
-    size,
-    values: (i: number) => [at(i) < 0 ? size : at(i)],
-    label,
-  });
-  const perDonor = (size: number, lists: Int32Array[], label: (v: number) => string) => ({
-    size,
-    values: (i: number) => {
-      const list = s.donor[i]! >= 0 ? lists[s.donor[i]!]! : null;
-      return list && list.length ? Array.from(list) : [size];
-    },
-    label,
-  });
-  switch (d) {
-    case 'provider':
-      return single(
-        s.providerIds.length,
-        (i) => s.provider[i]!,
-        (v) => s.providerIds[v]!,
-      );
-    case 'specimenType':
-      return single(
-        SPECIMEN_TYPES.length,
-        (i) => s.type[i]!,
-        (v) => SPECIMEN_TYPES[v]!,
-      );
-    case 'diagnosis':
-      return perDonor(s.diagnosisCodes.length, s.donors.codeIds, (v) => s.diagnosisCodes[v]!);
-    case 'diagnosisChapter':
-      return perDonor(ICD10_CHAPTER_NUMERALS.length, s.donors.chapterIds, (v) => ICD10_CHAPTER_NUMERALS[v]!);
-    case 'anatomicSite':
-      return single(
-        s.sites.length,
-        (i) => s.site[i]!,
-        (v) => s.sites[v]!,
-      );
-    case 'sex':
-      return single(
-        SEXES.length,
-        (i) => (s.donor[i]! >= 0 ? s.donors.sex[s.donor[i]!]! : -1),
-        (v) => SEXES[v]!,
-      );
-    case 'ageBand':
-      return single(
-        AGE_BANDS,
-        (i) => (s.age[i]! >= 0 ? Math.min(Math.floor(s.age[i]! / 10), AGE_BANDS - 1) : -1),
-        (v) => v * 10,
-      );
-    case 'storageTemperature':
-      return single(
-        MIABIS_STORAGE_TEMPERATURES.length,
-        (i) => s.storageTemperature[i]!,
-        (v) => MIABIS_STORAGE_TEMPERATURES[v]!,
-      );
-    case 'diseaseArea':
-      return single(
-        DISEASE_AREAS.length,
-        (i) => s.diseaseArea[i]!,
-        (v) => DISEASE_AREAS[v]!,
-      );
+interface Dimension {
+  /** values are 0..size-1; `size` stands for null (not recorded) */
+  size: number;
+  label: (v: number) => string | number;
+  /** per row (single-valued dimensions) */
+  column?: Int32Array;
+  /** per donor (list dimensions) */
+  lists?: Int32Array[];
+}
+
+const columns = new WeakMap<CatalogueSnapshot, Map<CatalogueDimension, Dimension>>();
+
+/** A dimension's values as small numbers, computed once per snapshot. */
+function dimension(s: CatalogueSnapshot, d: CatalogueDimension): Dimension {
+  let cache = columns.get(s);
+  if (!cache) columns.set(s, (cache = new Map<CatalogueDimension, Dimension>()));
+  const known = cache.get(d);
+  if (known) return known;
+  const col = (size: number, at: (i: number) => number, label: Dimension['label']): Dimension => {
+    const column = new Int32Array(s.size);
+    for (let i = 0; i < s.size; i++) {
+      const v = at(i);
+      column[i] = v < 0 ? size : v;
+    }
+    return { size, label, column };
+  };
+  const donorSex = (i: number) => (s.donor[i]! >= 0 ? s.donors.sex[s.donor[i]!]! : -1);
+  const band = (i: number) => (s.age[i]! >= 0 ? Math.min(Math.floor(s.age[i]! / 10), AGE_BANDS - 1) : -1);
+  const made: Dimension = (() => {
+    switch (d) {
+      case 'provider':
+        return col(
+          s.providerIds.length,
+          (i) => s.provider[i]!,
+          (v) => s.providerIds[v]!,
+        );
+      case 'specimenType':
+        return col(
+          SPECIMEN_TYPES.length,
+          (i) => s.type[i]!,
+          (v) => SPECIMEN_TYPES[v]!,
+        );
+      case 'anatomicSite':
+        return col(
+          s.sites.length,
+          (i) => s.site[i]!,
+          (v) => s.sites[v]!,
+        );
+      case 'sex':
+        return col(SEXES.length, donorSex, (v) => SEXES[v]!);
+      case 'ageBand':
+        return col(AGE_BANDS, band, (v) => v * 10);
+      case 'storageTemperature':
+        return col(
+          MIABIS_STORAGE_TEMPERATURES.length,
+          (i) => s.storageTemperature[i]!,
+          (v) => MIABIS_STORAGE_TEMPERATURES[v]!,
+        );
+      case 'diseaseArea':
+        return col(
+          DISEASE_AREAS.length,
+          (i) => s.diseaseArea[i]!,
+          (v) => DISEASE_AREAS[v]!,
+        );
+      case 'diagnosis':
+        return { size: s.diagnosisCodes.length, label: (v) => s.diagnosisCodes[v]!, lists: s.donors.codeIds };
+      case 'diagnosisChapter':
+        return {
+          size: ICD10_CHAPTER_NUMERALS.length,
+          label: (v) => ICD10_CHAPTER_NUMERALS[v]!,
+          lists: s.donors.chapterIds,
+        };
+    }
+  })();
+  cache.set(d, made);
+  return made;
+}
+
+/** Distinct samples and donors per group key (dense arrays for small key spaces). */
+class Tallies {
+  private readonly dense: boolean;
+  private readonly samples: Int32Array | null;
+  private readonly donors: Int32Array | null;
+  private readonly lastRoot: Int32Array | null;
+  private readonly lastDonor: Int32Array | null;
+  private readonly sparse = new Map<
+    number,
+    { samples: number; donors: number; root: number; donor: number }
+  >();
+
+  constructor(space: number) {
+    this.dense = space <= 1 << 16;
+    const make = () => (this.dense ? new Int32Array(space) : null);
+    [this.samples, this.donors, this.lastRoot, this.lastDonor] = [make(), make(), make(), make()];
+    this.lastRoot?.fill(-1);
+    this.lastDonor?.fill(-1);
+  }
+
+  add(key: number, root: number, donor: number): void {
+    if (this.dense) {
+      if (this.lastRoot![key] !== root) {
+        this.lastRoot![key] = root;
+        this.samples![key]!++;
+      }
+      if (donor >= 0 && this.lastDonor![key] !== donor) {
+        this.lastDonor![key] = donor;
+        this.donors![key]!++;
+      }
+      return;
+    }
+    let t = this.sparse.get(key);
+    if (!t) this.sparse.set(key, (t = { samples: 0, donors: 0, root: -1, donor: -1 }));
+    if (t.root !== root) {
+      t.root = root;
+      t.samples++;
+    }
+    if (donor >= 0 && t.donor !== donor) {
+      t.donor = donor;
+      t.donors++;
+    }
+  }
+
+  entries(): [number, Counts][] {
+    if (!this.dense) return [...this.sparse].map(([k, t]) => [k, { samples: t.samples, donors: t.donors }]);
+    const out: [number, Counts][] = [];
+    this.samples!.forEach((n, k) => {
+      if (n > 0) out.push([k, { samples: n, donors: this.donors![k]! }]);
+    });
+    return out;
   }
 }
 
-interface Tally extends Counts {
-  /** the last root and donor counted (rows come grouped by donor, then root) */
-  root: number;
-  donor: number;
+/** Samples and donors: shareable, fitting, excluded by one criterion alone. */
+class Totals {
+  readonly shareable: Counts = { samples: 0, donors: 0 };
+  readonly fit: Counts = { samples: 0, donors: 0 };
+  readonly excluded: Counts[];
+  /** the donor being read (-1: none, or a control) */
+  donor = -1;
+  private donorFits = false;
+  private donorOnly = 0;
+
+  constructor(criteria: number) {
+    this.excluded = Array.from({ length: criteria }, () => ({ samples: 0, donors: 0 }));
+  }
+
+  endRoot(fits: boolean, only: number): void {
+    this.shareable.samples++;
+    if (fits) this.fit.samples++;
+    else for (let c = 0, bits = only; bits; c++, bits >>= 1) if (bits & 1) this.excluded[c]!.samples++;
+    this.donorFits ||= fits;
+    this.donorOnly |= only;
+  }
+
+  /** Ends the donor being read (its counts) and starts `next`. */
+  startDonor(next: number): void {
+    if (this.donor >= 0) {
+      this.shareable.donors++;
+      if (this.donorFits) this.fit.donors++;
+      else
+        for (let c = 0, bits = this.donorOnly; bits; c++, bits >>= 1)
+          if (bits & 1) this.excluded[c]!.donors++;
+    }
+    this.donor = next;
+    this.donorFits = false;
+    this.donorOnly = 0;
+  }
 }
 
-/** Counts one catalogue question exactly. Pure. */
+/** Scratch fail masks, one per snapshot (counting is synchronous: never shared by two at once). */
+const masks = new WeakMap<CatalogueSnapshot, Uint16Array>();
+
+/** Counts one catalogue question exactly. Pure (but for reused scratch space). */
 export function countCatalogue(s: CatalogueSnapshot, q: CatalogueQuestion): CatalogueCount {
-  const bit = 1 << USES.indexOf(q.use);
-  const compiled = rowTests(s, q.criteria);
-  const tests = compiled.map((t) => t.test);
-  const fields = compiled.map((t) => t.field);
-  const k = tests.length;
-  const dims = q.groupBy.map((d) => dimensionOf(s, d));
+  const useBit = 1 << USES.indexOf(q.use);
+  let mask = masks.get(s);
+  if (!mask) masks.set(s, (mask = new Uint16Array(s.size)));
+  const dims = q.groupBy.map((d) => dimension(s, d));
   const mults: number[] = [];
-  dims.reduce((m, d) => (mults.push(m), m * (d.size + 1)), 1);
-  /** the group keys of row i: several when a donor has several diagnoses */
-  const keysOf = (i: number): number[] =>
-    dims.reduce<number[]>(
-      (keys, d, j) => keys.flatMap((key) => d.values(i).map((v) => key + v * mults[j]!)),
-      [0],
-    );
+  const space = dims.reduce((m, d) => (mults.push(m), m * (d.size + 1)), 1);
+  const singles = dims.flatMap((d, j) => (d.column ? [{ column: d.column, mult: mults[j]! }] : []));
+  // One list dimension at most (the schemas refuse diagnosis with diagnosisChapter).
+  if (dims.filter((d) => d.lists).length > 1) throw new Error('at most one of diagnosis, diagnosisChapter');
+  const listDim = dims.findIndex((d) => d.lists);
+  const lists = listDim >= 0 ? dims[listDim]!.lists! : null;
+  const listSize = listDim >= 0 ? dims[listDim]!.size : 0;
+  const listMult = listDim >= 0 ? mults[listDim]! : 0;
+  const tallies = dims.length ? new Tallies(space) : null;
 
-  const shareable: Counts = { samples: 0, donors: 0 };
-  const fit: Counts = { samples: 0, donors: 0 };
-  const excluded: Counts[] = fields.map(() => ({ samples: 0, donors: 0 }));
-  const groups = new Map<number, Tally>();
-  const eachBit = (mask: number, f: (c: number) => void) => {
-    for (let c = 0; c < k; c++) if (mask & (1 << c)) f(c);
-  };
-
+  const fields: CriterionField[] = compileCriteria(q.criteria).map((c) => c.field);
+  const totals = new Totals(fields.length);
+  const rootOf = s.root;
+  const donorOf = s.donor;
   for (const id of q.providerIds) {
     const range = s.ranges.get(id);
     if (!range) continue;
-    // The sample (root) and donor being read: whether one of its rows fits every criterion, and
-    // the criteria that alone kept a row out.
+    failMasks(s, q.criteria, useBit, mask, range.start, range.end);
+    // The sample (root) being read: whether one of its rows fits every criterion, and the
+    // criteria that alone kept a row out. Plain locals: this loop runs over every row.
     let root = -1;
     let rootFits = false;
     let rootOnly = 0;
-    let donor = -1;
-    let donorFits = false;
-    let donorOnly = 0;
-    const endRoot = () => {
-      if (root < 0) return;
-      shareable.samples++;
-      if (rootFits) fit.samples++;
-      else eachBit(rootOnly, (c) => excluded[c]!.samples++);
-      donorFits ||= rootFits;
-      donorOnly |= rootOnly;
-      root = -1;
-    };
-    const endDonor = () => {
-      if (donor >= 0) {
-        shareable.donors++;
-        if (donorFits) fit.donors++;
-        else eachBit(donorOnly, (c) => excluded[c]!.donors++);
-      }
-      donor = -1;
-      donorFits = false;
-      donorOnly = 0;
-    };
     for (let i = range.start; i < range.end; i++) {
-      if ((s.uses[i]! & bit) === 0) continue;
-      const r = s.root[i]!;
+      const m = mask[i]!;
+      if (m & NOT_SHAREABLE) continue;
+      const r = rootOf[i]!;
+      const donor = donorOf[i]!;
       if (r !== root) {
-        endRoot();
-        if (s.donor[i] !== donor) endDonor();
+        if (root >= 0) totals.endRoot(rootFits, rootOnly);
+        if (donor !== totals.donor) totals.startDonor(donor);
         root = r;
-        donor = s.donor[i]!;
         rootFits = false;
         rootOnly = 0;
       }
-      let mask = 0;
-      let fails = 0;
-      for (let c = 0; c < k && fails < 2; c++) {
-        if (!tests[c]!(i)) {
-          mask |= 1 << c;
-          fails++;
-        }
+      if (m !== 0) {
+        if ((m & (m - 1)) === 0) rootOnly |= m;
+        continue;
       }
-      if (fails === 1) rootOnly |= mask;
-      if (mask !== 0) continue;
       rootFits = true;
-      if (!dims.length) continue;
-      for (const key of keysOf(i)) {
-        let t = groups.get(key);
-        if (!t) groups.set(key, (t = { samples: 0, donors: 0, root: -1, donor: -1 }));
-        if (t.root !== r) {
-          t.root = r;
-          t.samples++;
-        }
-        if (donor >= 0 && t.donor !== donor) {
-          t.donor = donor;
-          t.donors++;
-        }
+      if (!tallies) continue;
+      let key = 0;
+      for (const one of singles) key += one.column[i]! * one.mult;
+      if (!lists) tallies.add(key, r, donor);
+      else {
+        const list = donor >= 0 ? lists[donor]! : null;
+        if (!list || list.length === 0) tallies.add(key + listSize * listMult, r, donor);
+        else for (const v of list) tallies.add(key + v * listMult, r, donor);
       }
     }
-    endRoot();
-    endDonor();
+    if (root >= 0) totals.endRoot(rootFits, rootOnly);
+    totals.startDonor(-1);
   }
 
-  const listed = [...groups].filter(([, t]) => q.listed(t));
   const keyOf = (key: number): GroupKey =>
     Object.fromEntries(
       dims.map((d, j) => {
@@ -348,11 +297,12 @@ export function countCatalogue(s: CatalogueSnapshot, q: CatalogueQuestion): Cata
       }),
     );
   return {
-    shareable,
-    fit,
-    excludedBy: fields.map((criterion, c) => ({ criterion, ...excluded[c]! })),
-    groups: listed
-      .map(([key, t]) => ({ key: keyOf(key), samples: t.samples, donors: t.donors }))
+    shareable: totals.shareable,
+    fit: totals.fit,
+    excludedBy: fields.map((criterion, c) => ({ criterion, ...totals.excluded[c]! })),
+    groups: (tallies?.entries() ?? [])
+      .filter(([, t]) => q.listed(t))
+      .map(([key, t]) => ({ key: keyOf(key), ...t }))
       .sort((a, b) => b.samples - a.samples || b.donors - a.donors),
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
-import { CATALOGUE_DIMENSIONS } from './sharing.catalogue.count.js';
+import { CATALOGUE_DIMENSIONS, LIST_DIMENSIONS } from './sharing.catalogue.count.js';
 import { CRITERION_FIELDS, criteriaSchema } from './sharing.criteria.js';
 
 // Catalogue schemas REST and GraphQL both validate with, and the answer's shape.
@@ -11,6 +11,10 @@ const groupBy = z
   .array(z.enum(CATALOGUE_DIMENSIONS))
   .max(MAX_GROUP_DIMENSIONS)
   .refine((list) => new Set(list).size === list.length, 'a dimension named twice')
+  .refine(
+    (list) => list.filter((d) => LIST_DIMENSIONS.includes(d)).length <= 1,
+    'diagnosis and diagnosisChapter cannot be grouped together',
+  )
   .describe('the dimensions to count by, at most three');
 
 /** What the catalogue is asked, parsed: the same criteria document a sharing request carries. */

@@ -54,6 +54,8 @@ export interface CatalogueSnapshot {
     /** indexes in `diagnosisCodes` and ICD10_CHAPTER_NUMERALS, each listed once */
     codeIds: Int32Array[];
     chapterIds: Int32Array[];
+    /** bit i: a diagnosis in chapter ICD10_CHAPTER_NUMERALS[i] */
+    chapterMask: Uint32Array;
   };
   diagnosisCodes: string[];
 }
@@ -87,8 +89,9 @@ function interner() {
   };
 }
 
-/** Lays the facts out as columns. Pure. */
-export function buildSnapshot(facts: CatalogueFacts, asOf: Date, day: string): CatalogueSnapshot {
+const CHUNK = 20_000;
+
+function layOut(facts: CatalogueFacts, asOf: Date, day: string) {
   const { rows } = facts;
   const n = rows.length;
   const areaOf = new Map(facts.protocols.map((p) => [p.id, areaIndex(p.disease_area)]));
@@ -99,6 +102,7 @@ export function buildSnapshot(facts: CatalogueFacts, asOf: Date, day: string): C
   const diagnoses: string[][] = [];
   const codeIds: Int32Array[] = [];
   const chapterIds: Int32Array[] = [];
+  const chapterMask = new Uint32Array(facts.donors.length);
   facts.donors.forEach((d, i) => {
     donorIds.set(d.id, i);
     sex[i] = sexIndex(d.sex);
@@ -108,6 +112,7 @@ export function buildSnapshot(facts: CatalogueFacts, asOf: Date, day: string): C
     codeIds.push(Int32Array.from(upper.map((x) => codes.id(x))));
     const chapters = new Set(upper.map((x) => chapterIndex(icd10ChapterOf(x))).filter((x) => x >= 0));
     chapterIds.push(Int32Array.from(chapters));
+    for (const ch of chapters) chapterMask[i]! |= 1 << ch;
   });
   const sites = interner();
   const s: CatalogueSnapshot = {
@@ -133,21 +138,48 @@ export function buildSnapshot(facts: CatalogueFacts, asOf: Date, day: string): C
     sites: sites.list,
     diseaseArea: new Int8Array(n),
     uses: new Uint8Array(n),
-    donors: { sex, diagnoses, codeIds, chapterIds },
+    donors: { sex, diagnoses, codeIds, chapterIds, chapterMask },
     diagnosisCodes: codes.list,
   };
+  return { s, fill: fillRows(s, rows, { donorIds, birthYear, areaOf, sites }) };
+}
+
+/** Lays out the rows, pausing every CHUNK rows (a generator: the caller decides how to pause). */
+function* fillRows(
+  s: CatalogueSnapshot,
+  rows: CatalogueFacts['rows'],
+  dict: {
+    donorIds: Map<string, number>;
+    birthYear: (number | null)[];
+    areaOf: Map<string, number>;
+    sites: ReturnType<typeof interner>;
+  },
+): Generator<void, void, void> {
+  // Rows come ordered by provider, donor and root: each is looked up when it changes only.
   let root = -1;
   let lastRoot = '';
-  rows.forEach((r, i) => {
-    let range = s.ranges.get(r.provider);
-    if (!range) {
+  let lastProvider: string | null = null;
+  let range = { provider: -1, start: 0, end: 0 };
+  let lastDonor: string | null = null;
+  let donor = -1;
+  let lastProtocol: string | null = null;
+  let area = -1;
+  const temperatureClass = new Map<number | null, number>();
+  for (let i = 0; i < rows.length; i++) {
+    if (i % CHUNK === CHUNK - 1) yield;
+    const r = rows[i]!;
+    if (r.provider !== lastProvider) {
+      lastProvider = r.provider;
       range = { provider: s.providerIds.length, start: i, end: i };
       s.ranges.set(r.provider, range);
       s.providerIds.push(r.provider);
     }
     range.end = i + 1;
     s.provider[i] = range.provider;
-    const donor = r.donor === null ? -1 : (donorIds.get(r.donor) ?? -1);
+    if (r.donor !== lastDonor || i === 0) {
+      lastDonor = r.donor;
+      donor = r.donor === null ? -1 : (dict.donorIds.get(r.donor) ?? -1);
+    }
     s.donor[i] = donor;
     if (r.root !== lastRoot) {
       root++;
@@ -161,16 +193,38 @@ export function buildSnapshot(facts: CatalogueFacts, asOf: Date, day: string): C
     s.preCentrifugation[i] = r.pre_centrifugation?.charCodeAt(0) ?? 0;
     s.longTermStorage[i] = r.long_term_storage?.charCodeAt(0) ?? 0;
     s.qcPassed[i] = r.qc_passed ? 1 : 0;
-    s.storageTemperature[i] = temperatureIndex(miabisStorageTemperature(r.temperature_c));
+    let t = temperatureClass.get(r.temperature_c);
+    if (t === undefined) {
+      t = temperatureIndex(miabisStorageTemperature(r.temperature_c));
+      temperatureClass.set(r.temperature_c, t);
+    }
+    s.storageTemperature[i] = t;
     s.collectedYear[i] = r.collected_year ?? -1;
-    const born = donor >= 0 ? birthYear[donor] : null;
+    const born = donor >= 0 ? dict.birthYear[donor] : null;
     const age =
       r.collected_year !== null && born !== null && born !== undefined ? r.collected_year - born : -1;
     s.age[i] = age >= 0 ? age : -1;
-    s.site[i] = r.anatomic_site === null ? -1 : sites.id(r.anatomic_site);
-    s.diseaseArea[i] = r.protocol === null ? -1 : (areaOf.get(r.protocol) ?? -1);
+    s.site[i] = r.anatomic_site === null ? -1 : dict.sites.id(r.anatomic_site);
+    if (r.protocol !== lastProtocol || i === 0) {
+      lastProtocol = r.protocol;
+      area = r.protocol === null ? -1 : (dict.areaOf.get(r.protocol) ?? -1);
+    }
+    s.diseaseArea[i] = area;
     s.uses[i] = r.uses;
-  });
+  }
+}
+
+/** Lays the facts out as columns. Pure. */
+export function buildSnapshot(facts: CatalogueFacts, asOf: Date, day: string): CatalogueSnapshot {
+  const { s, fill } = layOut(facts, asOf, day);
+  for (const _ of fill);
+  return s;
+}
+
+/** The same, giving the event loop back every CHUNK rows: an API process keeps answering meanwhile. */
+export async function buildSnapshotInTurns(facts: CatalogueFacts, asOf: Date, day: string) {
+  const { s, fill } = layOut(facts, asOf, day);
+  for (const _ of fill) await new Promise((resolve) => setImmediate(resolve));
   return s;
 }
 
@@ -204,8 +258,8 @@ export function createSnapshotStore(deps: {
     const today = day();
     const done = deps
       .read(today)
-      .then((facts) => {
-        const snapshot = buildSnapshot(facts, deps.clock(), today);
+      .then(async (facts) => {
+        const snapshot = await buildSnapshotInTurns(facts, deps.clock(), today);
         if (!held || held.readAt <= startedAt) held = { snapshot, readAt: startedAt };
         return snapshot;
       })
