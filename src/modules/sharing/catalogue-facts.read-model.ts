@@ -1,9 +1,9 @@
 // Read model: what the partner catalogue counts, for every institution at once. It reads specimen
 // (the tubes that could be shared: available, no hold, not QC-failed), consent and
-// collection_protocol through the consent module's own SQL decision (`consentForUse`, one flag per
-// use), container (the storage temperature of a tube: its box's, or the nearest ancestor's that
-// has one), participant (the donors' sex, birth year and diagnoses) and collection_protocol (its
-// disease area). One statement per part, in one read-only snapshot of the database, because the
+// collection_protocol through the consent module's own SQL decision (`consentForUse`, one flag
+// per use, decided once per donor and protocol), container (the storage temperature of a tube:
+// its box's, or the nearest ancestor's that has one), participant (the donors' sex, birth year and
+// diagnoses) and collection_protocol (its disease area). One statement per part, in one read-only snapshot of the database, because the
 // catalogue counts over a whole inventory (sharing.catalogue.snapshot.ts keeps it in memory).
 //
 // Tubes that agree on everything a catalogue criterion or grouping can tell apart are one row,
@@ -55,6 +55,9 @@ export interface CatalogueFacts {
   protocols: { id: string; disease_area: string }[];
 }
 
+/** Stands for a missing id in joins on nullable ids (a hash join needs plain equality). */
+const NO_ID = sql`'00000000-0000-0000-0000-000000000000'::uuid`;
+
 const SHAREABLE_TUBE = sql`s.status = 'available' and cardinality(s.holds) = 0 and s.qc_status <> 'fail'`;
 
 /** Every institution's catalogue facts, consent judged on `today` (YYYY-MM-DD, UTC). */
@@ -74,21 +77,36 @@ export async function readCatalogueFacts(db: Db, today: string): Promise<Catalog
                      where a.id = any(c.ancestor_ids) and a.temperature_c is not null
                      order by array_position(c.ancestor_ids, a.id) desc limit 1))::float8 as temperature_c
             from container c
+        ),
+        tubes as (
+          select s.institution_id as provider, s.participant_id as donor, s.root_id as root,
+                 s.protocol_id as protocol, s.type, s.unit, s.freeze_thaw_count as freeze_thaw,
+                 case when length(s.sprec_code) = ${SPREC_FLUID_LENGTH} then substr(s.sprec_code, 9, 1) end
+                   as pre_centrifugation,
+                 case when length(s.sprec_code) in (${SPREC_FLUID_LENGTH}, ${SPREC_SOLID_LENGTH})
+                   then right(s.sprec_code, 1) end as long_term_storage,
+                 s.qc_status = 'pass' as qc_passed, t.temperature_c,
+                 extract(year from s.collected_at at time zone 'UTC')::int as collected_year,
+                 s.anatomic_site, max(s.available_quantity) as quantity
+            from specimen s left join temperatures t on t.id = s.container_id
+           where ${SHAREABLE_TUBE}
+           group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+        ),
+        -- Consent is decided per donor and protocol, not per tube: each pair stands in for the
+        -- specimen the consent predicate reads (its holds are already excluded above).
+        pairs as (select distinct donor as participant_id, protocol as protocol_id from tubes),
+        consented as (
+          select s.participant_id, s.protocol_id, ${usesMask} as uses
+            from (select p.participant_id, p.protocol_id, '{}'::text[] as holds from pairs p) s
+            ${decisions[0]!.joins}
         )
-        select s.institution_id as provider, s.participant_id as donor, s.root_id as root,
-               s.protocol_id as protocol, s.type::text as type, s.unit::text as unit,
-               max(s.available_quantity)::text as quantity, s.freeze_thaw_count as freeze_thaw,
-               case when length(s.sprec_code) = ${SPREC_FLUID_LENGTH} then substr(s.sprec_code, 9, 1) end
-                 as pre_centrifugation,
-               case when length(s.sprec_code) in (${SPREC_FLUID_LENGTH}, ${SPREC_SOLID_LENGTH})
-                 then right(s.sprec_code, 1) end as long_term_storage,
-               s.qc_status = 'pass' as qc_passed, t.temperature_c,
-               extract(year from s.collected_at at time zone 'UTC')::int as collected_year,
-               s.anatomic_site, ${usesMask} as uses
-          from specimen s ${decisions[0]!.joins}
-          left join temperatures t on t.id = s.container_id
-         where ${SHAREABLE_TUBE}
-         group by 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15
+        select g.provider, g.donor, g.root, g.protocol, g.type::text as type, g.unit::text as unit,
+               g.quantity::text as quantity, g.freeze_thaw, g.pre_centrifugation, g.long_term_storage,
+               g.qc_passed, g.temperature_c, g.collected_year, g.anatomic_site, k.uses
+          from tubes g
+          join consented k
+            on coalesce(k.participant_id, ${NO_ID}) = coalesce(g.donor, ${NO_ID})
+           and coalesce(k.protocol_id, ${NO_ID}) = coalesce(g.protocol, ${NO_ID})
          order by 1, 2 nulls last, 3`);
       const donors = await tx.execute<CatalogueDonorRow>(sql`
         select p.id, p.sex::text as sex, p.birth_year, p.diagnoses
