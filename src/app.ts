@@ -28,7 +28,12 @@ import { FHIR_MOUNT, fhirRoutes } from './modules/fhir/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
 import { participantRoutes } from './modules/participants/index.js';
-import { agreementRoutes, sharingRequestRoutes, sharingShipmentRoutes } from './modules/sharing/index.js';
+import {
+  agreementRoutes,
+  catalogueRoutes,
+  sharingRequestRoutes,
+  sharingShipmentRoutes,
+} from './modules/sharing/index.js';
 import { scanRoutes, specimenRoutes, specimenUpsertRoutes } from './modules/specimens/index.js';
 import { storageRoutes } from './modules/storage/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
@@ -153,6 +158,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     agreementRoutes(v1, { db: c.db, sharing: c.services.sharing });
     sharingRequestRoutes(v1, { db: c.db, sharing: c.services.sharing });
     sharingShipmentRoutes(v1, { db: c.db, sharing: c.services.sharing });
+    catalogueRoutes(v1, { db: c.db, catalogue: c.services.catalogue });
   });
 
   // HL7 FHIR R4: the same services and API keys; its own media type and OperationOutcome errors.

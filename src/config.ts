@@ -103,6 +103,15 @@ export const configSchema = z.object({
     .describe(
       'how long a retry waits for the first attempt under the same Idempotency-Key before 409 IDEMPOTENCY_KEY_IN_USE',
     ),
+  CATALOGUE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .default(300_000)
+    .describe(
+      'the oldest inventory a catalogue answer may come from; the snapshot is read again after that (0: on every question)',
+    ),
   WEBHOOK_TIMEOUT_MS: z.coerce
     .number()
     .int()

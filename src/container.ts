@@ -29,6 +29,7 @@ import {
   permittedUses,
 } from './modules/consent/index.js';
 import {
+  createCatalogueService,
   createSharingService,
   createSharingWithdrawal,
   sharingCustodyLinks,
@@ -108,6 +109,12 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
   const fhir = createFhirService({ db, specimens });
   const sharing = createSharingService({ db, ledger, gate: consentGate, clock });
+  const catalogue = createCatalogueService({
+    db,
+    clock,
+    maxAgeMs: config.CATALOGUE_TTL_MS,
+    log: log.child({ component: 'catalogue' }),
+  });
   const domain = {
     ...services,
     ledger,
@@ -120,6 +127,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     changes,
     fhir,
     sharing,
+    catalogue,
   };
 
   const registry: JobRegistry = createRegistry([

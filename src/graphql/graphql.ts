@@ -13,6 +13,7 @@ import { institutionLoaders, institutionResolvers } from '../modules/institution
 import { changeResolvers } from '../modules/integration/index.js';
 import { participantResolvers } from '../modules/participants/index.js';
 import {
+  catalogueResolvers,
   sharingRequestResolvers,
   sharingResolvers,
   sharingShipmentResolvers,
@@ -62,6 +63,7 @@ export function graphqlResolvers(): IResolvers {
     sharingResolvers,
     sharingRequestResolvers,
     sharingShipmentResolvers,
+    catalogueResolvers,
   );
 }
 

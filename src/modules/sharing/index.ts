@@ -92,3 +92,6 @@ export {
   type QuantityInput,
 } from './sharing.criteria.js';
 export { shareableSpecimens, type ShareableScope } from './shareable-specimens.read-model.js';
+export { createCatalogueService, type CatalogueService } from './sharing.catalogue.js';
+export { catalogueRoutes } from './sharing.catalogue.routes.js';
+export { catalogueResolvers } from './sharing.catalogue.resolvers.js';

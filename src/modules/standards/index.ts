@@ -30,5 +30,10 @@ export {
 export type { SprecKind, SprecLongTermContainerKind, SprecVersion } from './sprec.vocabulary.js';
 export { longTermStorageCodesAtOrBelow } from './sprec.vocabulary.js';
 export { computeSprec, compareSprec } from './sprec.compute.js';
+export {
+  MIABIS_STORAGE_TEMPERATURES,
+  miabisStorageTemperature,
+  type MiabisStorageTemperature,
+} from './miabis.js';
 export type { QcOutcome, QcResultRow, QualityRulesetRow, StandardizationRunRow } from './standards.table.js';
 export { evaluateSpecimen, worstOutcome, type CheckResult, type SpecimenFacts } from './standards.rules.js';
