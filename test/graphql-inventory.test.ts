@@ -13,6 +13,7 @@ import { USES } from '../src/vocabulary/uses.js';
 import { DISEASE_AREAS } from '../src/vocabulary/disease-areas.js';
 import {
   AGREEMENT_SIDES,
+  CATALOGUE_DIMENSIONS,
   ITEM_STATES,
   REQUEST_ACTIONS,
   REQUEST_SIDES,
@@ -198,6 +199,7 @@ describe('schema', () => {
       // REST's shipping temperatures, `2_8c` named `refrigerated` (a GraphQL name cannot start with a digit).
       ShippingTemperature: GQL_SHIPPING_TEMPERATURES,
       ReceiptOutcome: RECEIPT_OUTCOMES,
+      CatalogueDimension: CATALOGUE_DIMENSIONS,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),

@@ -520,7 +520,7 @@ describe('bad questions', () => {
       await fields({ use: 'external_sharing', criteria: { sprec: { preCentrifugation: ['AB'] } } }),
     ).toEqual(['querystring.criteria.sprec.preCentrifugation.0']);
     expect(await fields({ use: 'external_sharing', criteria: { colour: 'red' } })).toEqual([
-      'querystring.criteria',
+      'querystring.criteria.colour',
     ]);
     expect(await fields({ use: 'external_sharing', criteria: '{"sex": [' })).toEqual([
       'querystring.criteria',

@@ -95,3 +95,4 @@ export { shareableSpecimens, type ShareableScope } from './shareable-specimens.r
 export { createCatalogueService, type CatalogueService } from './sharing.catalogue.js';
 export { catalogueRoutes } from './sharing.catalogue.routes.js';
 export { catalogueResolvers } from './sharing.catalogue.resolvers.js';
+export { CATALOGUE_DIMENSIONS } from './sharing.catalogue.count.js';
