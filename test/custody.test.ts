@@ -125,6 +125,8 @@ describe('a long history', () => {
       valid: true,
       checked: events.length,
       firstBreak: null,
+      // a chain born here links to no other institution's
+      link: null,
     });
   });
 });

@@ -35,7 +35,7 @@ import type {
   ListSharingRequestsQuery,
   UpdateSharingRequestInput,
 } from './sharing.requests.schemas.js';
-import { applyTransition, sideOf } from './sharing.timeline.js';
+import { applyTransition, assertAllowed, sideOf } from './sharing.timeline.js';
 import type { AgreementRow, SharingEventRow, SharingItemRow, SharingRequestRow } from './sharing.table.js';
 
 /** A request as one side sees it. */
@@ -248,6 +248,7 @@ export function createRequests(deps: RequestDeps) {
       authorize(ctx.actor, 'sharing.request');
       return inTransaction(db, ctx, async (tx) => {
         const { row: before, side } = await loadRequest(tx, ctx, input.id, { lock: true });
+        assertAllowed(before, 'cancel', side, 'cancelSharingRequest');
         const released =
           before.state === 'reserved'
             ? await releaseReservations(tx, ctx, deps.ledger, before, {

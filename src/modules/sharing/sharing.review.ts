@@ -189,9 +189,7 @@ export function createReview(deps: ReviewDeps) {
         // the second sees the first's reservations once it commits.
         const rows = await deps.ledger.lock(tx, before.providerInstitutionId, [...bySpecimen.keys()]);
         const taken = rows.filter((r) => r.status !== 'available');
-        const gone = items.filter((i) => !rows.some((r) => r.id === i.specimenId));
-        if (taken.length || gone.length)
-          throw specimensTaken([...taken.map((r) => r.barcode), ...gone.map((i) => i.sampleCode)].sort());
+        if (taken.length) throw specimensTaken(taken.map((r) => r.barcode).sort());
         await deps.gate.assertUsable(tx, ctx, rows, before.use);
         const fit = await fitOf(tx, scopeOf(before, deps.today()), [...bySpecimen.keys()]);
         const unfit = rows.filter((r) => fit.get(r.id)!.reasons.length > 0);
