@@ -110,17 +110,27 @@ export async function listCustodyEvents(
   return opts.limit ? q.limit(opts.limit) : q;
 }
 
-/** The latest event of each specimen, for lists and GraphQL pages (one query). */
+/**
+ * The latest event of each specimen of the institution, for lists and GraphQL pages (one query).
+ * Each head is found from the end of its chain on the (specimen_id, seq) index, so a tube with
+ * hundreds of events costs what a tube with two does; sorting every event of every tube (as
+ * `distinct on ... order by seq desc` must) grew with the history.
+ */
 export async function latestCustodyEvents(
   db: DbOrTx,
+  institutionId: string,
   specimenIds: readonly string[],
 ): Promise<CustodyEventRow[]> {
   if (specimenIds.length === 0) return [];
   return db
-    .selectDistinctOn([custodyEvents.specimenId])
+    .select()
     .from(custodyEvents)
-    .where(inArray(custodyEvents.specimenId, [...specimenIds]))
-    .orderBy(custodyEvents.specimenId, sql`${custodyEvents.seq} desc`);
+    .where(
+      sql`(${custodyEvents.specimenId}, ${custodyEvents.seq}) in (
+        select h.id, (select max(x.seq) from custody_event x where x.specimen_id = h.id)
+          from unnest(${sql.param(specimenIds)}::uuid[]) h(id))
+        and ${custodyEvents.institutionId} = ${institutionId}`,
+    );
 }
 
 /** The full custody chains of the given specimens, by specimen id, in sequence order (one query). */
