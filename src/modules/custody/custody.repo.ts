@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
@@ -149,6 +149,33 @@ export async function custodyChainsOf(
     const list = chains.get(e.specimenId) ?? [];
     list.push(e);
     chains.set(e.specimenId, list);
+  }
+  return chains;
+}
+
+/**
+ * The events of each chain after a given sequence number (0: the whole chain), by specimen id, in
+ * sequence order, in one query: each chain is read from its position on the (specimen_id, seq)
+ * index, so the continuation of a long chain costs its new events only.
+ */
+export async function custodyEventsAfter(
+  db: DbOrTx,
+  after: readonly { specimenId: string; seq: number }[],
+): Promise<Map<string, CustodyEventRow[]>> {
+  const chains = new Map<string, CustodyEventRow[]>();
+  if (after.length === 0) return chains;
+  const events = await db
+    .select(getTableColumns(custodyEvents))
+    .from(custodyEvents)
+    .innerJoin(
+      sql`unnest(${sql.param(after.map((a) => a.specimenId))}::uuid[], ${sql.param(after.map((a) => a.seq))}::int[]) as h(id, after_seq)`,
+      sql`${custodyEvents.specimenId} = h.id and ${custodyEvents.seq} > h.after_seq`,
+    )
+    .orderBy(asc(custodyEvents.specimenId), asc(custodyEvents.seq));
+  for (const e of events) {
+    const list = chains.get(e.specimenId);
+    if (list) list.push(e);
+    else chains.set(e.specimenId, [e]);
   }
   return chains;
 }
