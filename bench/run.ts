@@ -12,6 +12,7 @@ import type { Ctx } from '../src/context.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
+import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -50,6 +51,13 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured rounds, one request of each kind each (default 200)
       --warmup N         unmeasured rounds first (default 20)
       --concurrency N    requests in flight (default 1)
+
+  custody-history  a GraphQL page of 96 tubes with their latest custody event, and their standardization
+                check after a rack scan, for short vs long histories (bench/custody-history.ts); writes:
+                give it a copy of the bench database
+      --count N          synthetic specimens (default 1000000)
+      --history N        custody events per tube of the long box (default 500)
+      --rounds N         measured pages per box (default 100; checks: a fifth of it)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -598,6 +606,26 @@ async function fhirSearch(c: Container, url: string, args: Args, workDir: string
   }
 }
 
+async function custodyHistory(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const port = await freePort();
+  const service = await startChild('service', ['src/main.ts', 'serve'], serviceEnv(url, port), port, workDir);
+  try {
+    await custodyHistoryBench({
+      c,
+      ctx: systemCtx(c, institutionId),
+      pool: c.database.pool,
+      base: `http://127.0.0.1:${port}`,
+      token,
+      institutionId,
+      history: num(args, 'history', 500),
+      rounds: num(args, 'rounds', 100),
+    });
+  } finally {
+    await stopChild(service);
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseArgs({
@@ -613,11 +641,13 @@ async function main() {
       pool: { type: 'string' },
       requests: { type: 'string' },
       concurrency: { type: 'string' },
+      history: { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
   });
-  if (command !== 'scan-lookup' && command !== 'rack-scan' && command !== 'fhir-search') {
+  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history'];
+  if (!command || !commands.includes(command)) {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
   }
@@ -637,6 +667,7 @@ async function main() {
   try {
     if (command === 'scan-lookup') await scanLookup(c, url, values, workDir);
     else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
+    else if (command === 'custody-history') await custodyHistory(c, url, values, workDir);
     else await rackScan(c, url, values, workDir);
   } finally {
     await c.close();
