@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
 import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
+import { listBench } from './list.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -58,6 +59,12 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --count N          synthetic specimens (default 1000000)
       --history N        custody events per tube of the long box (default 500)
       --rounds N         measured pages per box (default 100; checks: a fifth of it)
+
+  list          GET /v1/specimens, pages of 100, for each documented filter (bench/list.ts); writes
+                a sparse set of held, missing and QC-failed tubes first: give it a copy of the bench database
+      --count N          synthetic specimens (default 1000000)
+      --sparse N         tubes in each sparse set (default 300)
+      --rounds N         measured requests per filter (default 100)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -626,6 +633,26 @@ async function custodyHistory(c: Container, url: string, args: Args, workDir: st
   }
 }
 
+async function list(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const port = await freePort();
+  const service = await startChild('service', ['src/main.ts', 'serve'], serviceEnv(url, port), port, workDir);
+  try {
+    await listBench({
+      c,
+      ctx: systemCtx(c, institutionId),
+      pool: c.database.pool,
+      base: `http://127.0.0.1:${port}`,
+      token,
+      institutionId,
+      sparse: num(args, 'sparse', 300),
+      rounds: num(args, 'rounds', 100),
+    });
+  } finally {
+    await stopChild(service);
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseArgs({
@@ -642,11 +669,12 @@ async function main() {
       requests: { type: 'string' },
       concurrency: { type: 'string' },
       history: { type: 'string' },
+      sparse: { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
   });
-  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history'];
+  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list'];
   if (!command || !commands.includes(command)) {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
@@ -668,6 +696,7 @@ async function main() {
     if (command === 'scan-lookup') await scanLookup(c, url, values, workDir);
     else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
     else if (command === 'custody-history') await custodyHistory(c, url, values, workDir);
+    else if (command === 'list') await list(c, url, values, workDir);
     else await rackScan(c, url, values, workDir);
   } finally {
     await c.close();
