@@ -38,18 +38,21 @@ interface Pair {
 const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);
 
+/** The full 8 x 12 box with the longest histories (a previous run's long box) and the one with the shortest. */
 async function fullBoxes(pool: pg.Pool, institutionId: string) {
-  const { rows } = await pool.query<{ id: string; avg_seq: number }>(
-    `select b.id, (select avg(s.custody_seq)::float8 from specimen s where s.container_id = b.id) as avg_seq
-       from container b
-      where b.institution_id = $1 and b.kind = 'box' and b.grid_rows = 8 and b.grid_cols = 12
-        and (select count(*) from specimen s where s.container_id = b.id and s.status = 'available') = 96
-      order by 2 desc, b.barcode
-      limit 2`,
-    [institutionId],
-  );
-  if (rows.length < 2) throw new Error('needs two full 8 x 12 boxes; seed more');
-  return rows;
+  const pickBox = async (order: 'asc' | 'desc') => {
+    const { rows } = await pool.query<{ id: string }>(
+      `select b.id from container b
+        where b.institution_id = $1 and b.kind = 'box' and b.grid_rows = 8 and b.grid_cols = 12
+          and (select count(*) from specimen s where s.container_id = b.id and s.status = 'available') = 96
+        order by (select avg(s.custody_seq) from specimen s where s.container_id = b.id) ${order}, b.barcode
+        limit 1`,
+      [institutionId],
+    );
+    if (!rows[0]) throw new Error('needs two full 8 x 12 boxes; seed more');
+    return rows[0];
+  };
+  return [await pickBox('desc'), await pickBox('asc')] as const;
 }
 
 export async function custodyHistoryBench(b: CustodyHistoryBench): Promise<boolean> {
@@ -69,13 +72,12 @@ export async function custodyHistoryBench(b: CustodyHistoryBench): Promise<boole
     slot: 'A1',
     grid: { rows: 1, cols: 2, scheme: 'alphanumeric', fillOrder: 'row_major' },
   });
-  // The box with the longest histories (a previous run's) becomes the long one.
   const [longBox, shortBox] = await fullBoxes(b.pool, b.institutionId);
   const pairs: Pair[] = [];
   for (const [i, [label, home]] of (
     [
-      ['long', longBox!.id],
-      ['short', shortBox!.id],
+      ['long', longBox.id],
+      ['short', shortBox.id],
     ] as const
   ).entries()) {
     const away = await storage.createContainer(b.ctx, {
