@@ -45,6 +45,9 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured requests (default 200; rounded up to an even number)
       --warmup N         unmeasured requests first (default 10)
       --concurrency N    requests in flight (default 1; > 1 uses that many box pairs)
+      --workers          run the outbox relay and job workers in the service (WORKERS=1): waits for
+                         the queues to drain before measuring, reports the backlog after the last
+                         request and how long the workers take to clear it
 
   fhir-search   GET /fhir/R4/Specimen: pages of 100 by walking next links, type, _lastUpdated, both, and
                 identifier lookups; one request at a time by default (bench/fhir-search.ts)
@@ -313,12 +316,12 @@ async function prepare(c: Container, url: string, count: number) {
 const profileArgs = (args: Args) =>
   typeof args['cpu-prof'] === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
 
-function serviceEnv(url: string, port: number): Record<string, string> {
+function serviceEnv(url: string, port: number, workers = false): Record<string, string> {
   return {
     DATABASE_URL: url,
     PORT: String(port),
     HOST: '127.0.0.1',
-    WORKERS: '0',
+    WORKERS: workers ? '1' : '0',
     LOG_LEVEL: 'warn',
     QUEUE_PREFIX: 'biobank-bench',
   };
@@ -466,6 +469,7 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   const measured = requested + (requested % 2);
   const warmup = Math.ceil(num(args, 'warmup', 10) / 2) * 2;
   const concurrency = num(args, 'concurrency', 1);
+  const workers = args.workers === true;
   const { institutionId, token } = await prepare(c, url, count);
   const ctx = systemCtx(c, institutionId);
 
@@ -522,15 +526,22 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   const service = await startChild(
     'service',
     ['src/main.ts', 'serve'],
-    serviceEnv(url, port),
+    serviceEnv(url, port, workers),
     port,
     workDir,
     profileArgs(args),
   );
   try {
+    if (workers) {
+      const t0 = performance.now();
+      const left = await drained(c, 600_000);
+      console.log(
+        `workers on: earlier backlog ${left === 0 ? 'drained' : `still ${left} jobs`} in ${f1((performance.now() - t0) / 1000)} s`,
+      );
+    }
     console.log(
       `\nrack scan: ${warmup} warm-up + ${measured} measured requests, concurrency ${concurrency}, ` +
-        `96 tubes moved per request (box A -> B, then B -> A)`,
+        `96 tubes moved per request (box A -> B, then B -> A), workers ${workers ? 'on' : 'off'}`,
     );
     const latencies: number[] = [];
     let failures = 0;
@@ -571,8 +582,40 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
         (use.machineBusyPercent === null ? '' : `; machine busy ${Math.round(use.machineBusyPercent)} %`) +
         `\n  target p99 <= 150 ms: ${s.p99 <= 150 ? 'PASS' : 'MISS'}`,
     );
+    if (workers) {
+      const backlog = await backlogOf(c);
+      const t1 = performance.now();
+      const left = await drained(c, 600_000);
+      console.log(
+        `  backlog after the last request: ${backlog} jobs; ${left === 0 ? 'drained' : `${left} still waiting`} ` +
+          `${f1((performance.now() - t1) / 1000)} s later (${f2((s.count / seconds) * 1)} racks/s applied)`,
+      );
+    }
   } finally {
     await stopChild(service);
+  }
+}
+
+/** Jobs not yet done: outbox rows the relay has not moved, and BullMQ jobs waiting or running. */
+async function backlogOf(c: Container): Promise<number> {
+  const { rows } = await c.database.pool.query<{ n: number }>(
+    'select count(*)::int as n from outbox where enqueued_at is null',
+  );
+  let queued = 0;
+  for (const q of c.queues.all()) {
+    const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    queued += Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+  return rows[0]!.n + queued;
+}
+
+/** Waits until the backlog is empty (or the time is up); returns what is left. */
+async function drained(c: Container, ms: number): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = await backlogOf(c);
+    if (left === 0 || Date.now() > deadline) return left;
+    await sleep(250);
   }
 }
 
@@ -669,6 +712,7 @@ async function main() {
       requests: { type: 'string' },
       concurrency: { type: 'string' },
       history: { type: 'string' },
+      workers: { type: 'boolean' },
       sparse: { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },

@@ -13,5 +13,5 @@ ALTER TABLE "custody_checkpoint" ADD CONSTRAINT "custody_checkpoint_specimen_id_
 CREATE INDEX "specimen_container_id_idx" ON "specimen" USING btree ("container_id","id");--> statement-breakpoint
 CREATE INDEX "specimen_status_list_idx" ON "specimen" USING btree ("institution_id","status","id");--> statement-breakpoint
 CREATE INDEX "specimen_qc_status_list_idx" ON "specimen" USING btree ("institution_id","qc_status","id");--> statement-breakpoint
-CREATE INDEX "specimen_held_list_idx" ON "specimen" USING btree ("institution_id","id") WHERE cardinality("specimen"."holds") > 0;--> statement-breakpoint
+CREATE INDEX "specimen_held_list_idx" ON "specimen" USING btree ("institution_id","id") WHERE "specimen"."holds" <> '{}'::text[];--> statement-breakpoint
 CREATE INDEX "specimen_collected_idx" ON "specimen" USING btree ("institution_id","collected_at","id");

@@ -125,12 +125,19 @@ export async function listSpecimenRows(db: DbOrTx, f: SpecimenFilter): Promise<S
         f.status ? eq(specimens.status, f.status as SpecimenRow['status']) : undefined,
         f.protocolId ? eq(specimens.protocolId, f.protocolId) : undefined,
         f.participantId ? eq(specimens.participantId, f.participantId) : undefined,
-        f.subtreeContainerIds ? sql`${specimens.containerId} in (${f.subtreeContainerIds})` : undefined,
+        // A correlated test per tube, not `in (...)`: the planner cannot turn it into a join, so it
+        // walks the ids in order between the subtree's bounds and stops at a full page, where a
+        // hash join sorted all the subtree's tubes first (a 32,000-tube freezer: 0.1-0.2 s).
+        f.subtreeContainerIds
+          ? sql`(select true from (${f.subtreeContainerIds}) t(id) where t.id = ${specimens.containerId})`
+          : undefined,
         f.collectedFrom ? gte(specimens.collectedAt, f.collectedFrom) : undefined,
         f.collectedTo ? lte(specimens.collectedAt, f.collectedTo) : undefined,
         f.qcStatus ? eq(specimens.qcStatus, f.qcStatus as SpecimenRow['qcStatus']) : undefined,
-        f.held === true ? sql`cardinality(${specimens.holds}) > 0` : undefined,
-        f.held === false ? sql`cardinality(${specimens.holds}) = 0` : undefined,
+        // Compared with the empty array, not by cardinality(): the column's statistics then tell the
+        // planner how few tubes are held, and it reads them from specimen_held_list_idx.
+        f.held === true ? sql`${specimens.holds} <> '{}'::text[]` : undefined,
+        f.held === false ? sql`${specimens.holds} = '{}'::text[]` : undefined,
         f.afterId ? gt(specimens.id, f.afterId) : undefined,
         ...idBounds(f),
       ),

@@ -114,7 +114,7 @@ export const specimens = pgTable(
     index('specimen_qc_status_list_idx').on(t.institutionId, t.qcStatus, t.id),
     index('specimen_held_list_idx')
       .on(t.institutionId, t.id)
-      .where(sql`cardinality(${t.holds}) > 0`),
+      .where(sql`${t.holds} <> '{}'::text[]`),
     // A collection window's first and last ids, read from the index alone.
     index('specimen_collected_idx').on(t.institutionId, t.collectedAt, t.id),
     // FHIR Specimen search (fhir/fhir-specimen-search.read-model.ts): one type, or a last-update
