@@ -316,6 +316,9 @@ async function prepare(c: Container, url: string, count: number) {
 const profileArgs = (args: Args) =>
   typeof args['cpu-prof'] === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
 
+/** Queues of their own per bench database: workers never take another database's jobs. */
+const queuePrefix = (url: string) => `biobank-bench-${new URL(url).pathname.slice(1)}`;
+
 function serviceEnv(url: string, port: number, workers = false): Record<string, string> {
   return {
     DATABASE_URL: url,
@@ -323,7 +326,7 @@ function serviceEnv(url: string, port: number, workers = false): Record<string, 
     HOST: '127.0.0.1',
     WORKERS: workers ? '1' : '0',
     LOG_LEVEL: 'warn',
-    QUEUE_PREFIX: 'biobank-bench',
+    QUEUE_PREFIX: queuePrefix(url),
   };
 }
 
@@ -596,17 +599,16 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   }
 }
 
-/** Jobs not yet done: outbox rows the relay has not moved, and BullMQ jobs waiting or running. */
+/**
+ * Standardization checks not yet done: outbox rows for the standards queue the relay has not
+ * moved, and its BullMQ jobs waiting or running (other queues hold recurring delayed jobs).
+ */
 async function backlogOf(c: Container): Promise<number> {
   const { rows } = await c.database.pool.query<{ n: number }>(
-    'select count(*)::int as n from outbox where enqueued_at is null',
+    `select count(*)::int as n from outbox where enqueued_at is null and queue = 'standards'`,
   );
-  let queued = 0;
-  for (const q of c.queues.all()) {
-    const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    queued += Object.values(counts).reduce((sum, n) => sum + n, 0);
-  }
-  return rows[0]!.n + queued;
+  const counts = await c.queues.get('standards').getJobCounts('waiting', 'active', 'prioritized');
+  return rows[0]!.n + Object.values(counts).reduce((sum, n) => sum + n, 0);
 }
 
 /** Waits until the backlog is empty (or the time is up); returns what is left. */
@@ -729,7 +731,7 @@ async function main() {
     DATABASE_URL: url,
     LOG_LEVEL: 'warn',
     WORKERS: '0',
-    QUEUE_PREFIX: 'biobank-bench',
+    QUEUE_PREFIX: queuePrefix(url),
   });
   const workDir = mkdtempSync(join(tmpdir(), 'biobank-bench-'));
   console.log(`biobank bench ${command} (node ${process.version}, logs in ${workDir})`);
