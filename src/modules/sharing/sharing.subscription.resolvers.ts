@@ -1,4 +1,5 @@
-import { withFilter, type IResolvers, type MercuriusContext } from 'mercurius';
+// mercurius is CommonJS: Node's ESM loader sees only its default export (named imports fail at run time).
+import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
 import { z } from 'zod';
 import { parseArgs } from '../../graphql/adapter.js';
 import { codedSubscribe, subscriberCtx } from '../../graphql/subscriptions.js';
@@ -13,7 +14,12 @@ const subscribeArgs = z.object({ id: z.uuid().optional() }).strict();
 export const sharingSubscriptionResolvers: IResolvers = {
   Subscription: {
     sharingRequestUpdated: {
-      subscribe: withFilter<SharingRequestUpdate, unknown, MercuriusContext, { id?: string | null }>(
+      subscribe: mercurius.withFilter<
+        SharingRequestUpdate,
+        unknown,
+        MercuriusContext,
+        { id?: string | null }
+      >(
         codedSubscribe(async (_root: unknown, args: unknown, context: MercuriusContext) => {
           const { id } = parseArgs(subscribeArgs, args);
           const { topic } = await context.services.sharing.subscribeSharingRequestUpdated(
