@@ -30,8 +30,12 @@ const { values } = parseArgs({
     specimens: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '3' },
     drop: { type: 'boolean', default: false },
+    // the copy's name, so that runs of different work do not share one
+    copy: { type: 'string', default: 'biobank_bench_sharing' },
   },
 });
+const copyName = values.copy;
+if (!/^biobank_bench_[a-z0-9_]+$/.test(copyName)) throw new Error(`--copy ${copyName}: biobank_bench_<name>`);
 const wanted = Number(values.specimens);
 const rounds = Number(values.rounds);
 
@@ -39,19 +43,19 @@ const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
 const admin = new URL(base);
 admin.pathname = '/postgres';
 const copy = new URL(base);
-copy.pathname = '/biobank_bench_sharing';
+copy.pathname = `/${copyName}`;
 
 /** The copy, made from biobank_bench when missing (the template must have no other session). */
 async function ensureCopy(): Promise<void> {
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const exists = await client.query("select 1 from pg_database where datname = 'biobank_bench_sharing'");
+    const exists = await client.query('select 1 from pg_database where datname = $1', [copyName]);
     if (exists.rowCount) return;
     for (let attempt = 1; ; attempt++) {
       try {
         const t0 = performance.now();
-        await client.query('create database biobank_bench_sharing template biobank_bench');
+        await client.query(`create database ${copyName} template biobank_bench`);
         process.stdout.write(`copied biobank_bench in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
         return;
       } catch (err) {
@@ -243,7 +247,7 @@ await c.close();
 if (values.drop) {
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
-  await client.query('drop database if exists biobank_bench_sharing with (force)');
+  await client.query(`drop database if exists ${copyName} with (force)`);
   await client.end();
-  process.stdout.write('dropped biobank_bench_sharing\n');
+  process.stdout.write(`dropped ${copyName}\n`);
 }
