@@ -175,6 +175,23 @@ function cpuSince(a: { node: number; postgres: Map<number, number> }, b: typeof 
   for (const [pid, ms] of b.postgres) pg += ms - (a.postgres.get(pid) ?? 0);
   return `CPU node ${Math.round(b.node - a.node)} ms + postgres ${Math.round(pg)} ms`;
 }
+/**
+ * Where a proposal's time went: submission commit -> outbox row relayed into BullMQ -> picked by
+ * the worker -> job done, from the outbox row and the BullMQ job's own timestamps.
+ */
+async function proposalPhases(requestId: string): Promise<string> {
+  const row = await c.db.execute<{ id: string; created_at: Date }>(sql`
+    select id, created_at from outbox
+     where job_name = 'sharing.proposeItems' and payload->>'sharingRequestId' = ${requestId}`);
+  const outbox = row.rows[0];
+  const job = outbox ? await c.queues.get('sharing').getJob(outbox.id) : undefined;
+  if (!outbox || !job?.processedOn || !job.finishedOn) return 'job not found';
+  const created = new Date(outbox.created_at).getTime();
+  return (
+    `relay ${job.timestamp - created} ms, queue wait ${job.processedOn - job.timestamp} ms, ` +
+    `job ${job.finishedOn - job.processedOn} ms`
+  );
+}
 const machineLoad = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const proposals: number[] = [];
@@ -215,6 +232,7 @@ for (let round = 1; round <= rounds; round++) {
   }
   proposals.push(performance.now() - submitted);
   const proposalCpu = cpuSince(cpu0, await cpuNow());
+  const phases = await proposalPhases(draft.row.id);
   if (items !== wanted) throw new Error(`proposed ${items} of ${wanted}`);
 
   await c.services.sharing.startSharingRequestReview(asProvider, draft.row.id);
@@ -230,7 +248,8 @@ for (let round = 1; round <= rounds; round++) {
   });
   process.stdout.write(
     `round ${round}: ${items} proposed in ${proposals.at(-1)!.toFixed(0)} ms (submit -> stored; ${proposalCpu}), ` +
-      `approval reserving ${items} in ${approvals.at(-1)!.toFixed(0)} ms (${approvalCpu}); load average ${machineLoad()}\n`,
+      `approval reserving ${items} in ${approvals.at(-1)!.toFixed(0)} ms (${approvalCpu}); load average ${machineLoad()}\n` +
+      `  proposal phases: ${phases}\n`,
   );
 }
 const p = summarize(proposals);
