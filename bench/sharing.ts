@@ -7,8 +7,9 @@ import { createContainer } from '../src/container.js';
 import type { Ctx } from '../src/context.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
+import { buildApp } from '../src/app.js';
 import { startBackground } from '../src/runtime.js';
-import { summarize } from './stats.js';
+import { percentile, summarize } from './stats.js';
 
 // `npx tsx bench/sharing.ts [--specimens 500] [--rounds 3]`: a partner asks a provider holding
 // the 1,000,000 synthetic specimens of biobank_bench for N plasma or serum specimens, one per
@@ -29,6 +30,8 @@ const { values } = parseArgs({
   options: {
     specimens: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '3' },
+    // catalogue questions asked after the rounds (REST, GET /v1/catalogue, as a partner)
+    questions: { type: 'string', default: '200' },
     drop: { type: 'boolean', default: false },
     // the copy's name, so that runs of different work do not share one
     copy: { type: 'string', default: 'biobank_bench_sharing' },
@@ -259,6 +262,65 @@ process.stdout.write(
     `  proposal (submit -> stored): median ${p.p50.toFixed(0)} ms, max ${p.max.toFixed(0)} ms (target <= 2000 ms) ${p.max <= 2000 ? 'PASS' : 'MISS'}\n` +
     `  approval reserving ${wanted}: median ${a.p50.toFixed(0)} ms, max ${a.max.toFixed(0)} ms (target <= 1000 ms) ${a.max <= 1000 ? 'PASS' : 'MISS'}\n`,
 );
+
+// The catalogue: a partner's questions over REST (app.inject: routing, key, validation, the count
+// over the snapshot, the disclosure rule, serialization; no socket). The first builds the snapshot
+// of the provider's inventory (reported apart); the others are answered from it, as partners'
+// questions are within CATALOGUE_TTL_MS.
+const app = await buildApp(c);
+const { token } = await c.services.apiKeys.createApiKey(sys(null), {
+  institutionId: requester.id,
+  role: 'partner',
+  name: 'sharing bench partner',
+});
+const benchCriteria = {
+  specimenTypes: ['plasma', 'serum'],
+  maxFreezeThawCount: 2,
+  collectedFrom: '2010-01-01',
+  sex: ['female', 'male'],
+};
+const questions: { groupBy?: string; criteria: Record<string, unknown> }[] = [
+  { criteria: benchCriteria },
+  { groupBy: 'specimenType', criteria: benchCriteria },
+  { groupBy: 'sex,ageBand', criteria: benchCriteria },
+  { groupBy: 'diagnosisChapter', criteria: { ...benchCriteria, qcPassed: true } },
+  {
+    groupBy: 'provider,storageTemperature',
+    criteria: { specimenTypes: ['fresh_frozen_tissue', 'ffpe_block'], maxFreezeThawCount: 0 },
+  },
+  {
+    groupBy: 'diseaseArea,anatomicSite',
+    criteria: { collectedFrom: '2015-01-01', collectedTo: '2020-12-31' },
+  },
+  { groupBy: 'ageBand', criteria: { ...benchCriteria, ageBands: [40, 50, 60] } },
+];
+const ask = async (i: number) => {
+  const q = questions[i % questions.length]!;
+  const qs = new URLSearchParams({ use: 'external_sharing', criteria: JSON.stringify(q.criteria) });
+  if (q.groupBy) qs.set('groupBy', q.groupBy);
+  const t0 = performance.now();
+  const res = await app.inject({
+    method: 'GET',
+    url: `/v1/catalogue?${qs.toString()}`,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const ms = performance.now() - t0;
+  if (res.statusCode !== 200) throw new Error(`catalogue answered ${res.statusCode}: ${res.body}`);
+  return ms;
+};
+const firstMs = await ask(0);
+const catalogue: number[] = [];
+const questionCount = Number(values.questions);
+for (let i = 1; i <= questionCount; i++) catalogue.push(await ask(i));
+const k = summarize(catalogue);
+const p95 = percentile(Float64Array.from(catalogue).sort(), 95);
+process.stdout.write(
+  `catalogue (REST, with criteria), ${questionCount} questions after the first (snapshot built in ${firstMs.toFixed(0)} ms): ` +
+    `p50 ${k.p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${k.max.toFixed(1)} ms (target p95 <= 50 ms) ` +
+    `${p95 <= 50 ? 'PASS' : 'MISS'}; load average ${machineLoad()}\n`,
+);
+await app.close();
+
 await workers.close();
 // This run's queues (its own prefix) leave nothing behind in the shared Redis.
 for (const q of c.queues.all()) await q.obliterate({ force: true });
