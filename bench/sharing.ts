@@ -199,6 +199,27 @@ async function proposalPhases(requestId: string): Promise<{ text: string; finish
     finishedOn: job.finishedOn,
   };
 }
+/**
+ * Waits until this process's workers have nothing left to do: every approval and cancellation
+ * queues a standardization check per tube and notifications, which would otherwise run during the
+ * next measurement and be counted in it.
+ */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const pending = await c.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from outbox where enqueued_at is null`,
+    );
+    let busy = pending.rows[0]!.n;
+    for (const q of c.queues.all()) {
+      const counts = await q.getJobCounts('waiting', 'active', 'prioritized');
+      busy += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.prioritized ?? 0);
+    }
+    if (busy === 0) return;
+    if (Date.now() > deadline) throw new Error(`${busy} jobs still pending after 120 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 const machineLoad = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const proposals: number[] = [];
@@ -221,6 +242,7 @@ for (let round = 1; round <= rounds; round++) {
     onePerDonor: true,
     purpose: 'benchmark',
   });
+  await settle();
   const cpu0 = await cpuNow();
   await c.services.sharing.submitSharingRequest(asRequester, draft.row.id);
   const submitted = performance.now();
@@ -249,6 +271,7 @@ for (let round = 1; round <= rounds; round++) {
   if (items !== wanted) throw new Error(`proposed ${items} of ${wanted}`);
 
   await c.services.sharing.startSharingRequestReview(asProvider, draft.row.id);
+  await settle();
   const cpu1 = await cpuNow();
   const t0 = performance.now();
   const approved = await c.services.sharing.approveSharingRequest(asProvider, { id: draft.row.id });
@@ -277,6 +300,7 @@ process.stdout.write(
 // over the snapshot, the disclosure rule, serialization; no socket). The first builds the snapshot
 // of the provider's inventory (reported apart); the others are answered from it, as partners'
 // questions are within CATALOGUE_TTL_MS.
+await settle();
 const app = await buildApp(c);
 const { token } = await c.services.apiKeys.createApiKey(sys(null), {
   institutionId: requester.id,
