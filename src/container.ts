@@ -108,7 +108,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
   const fhir = createFhirService({ db, specimens });
-  const sharing = createSharingService({ db, ledger, gate: consentGate, clock });
+  const sharing = createSharingService({ db, ledger, gate: consentGate, clock, events });
   const catalogue = createCatalogueService({
     db,
     clock,

@@ -206,6 +206,8 @@ function printDemo(config: Config, keys: { role: Role; institution: string; toke
     ...keys.map((k) => `  ${k.role.padEnd(12)} ${k.institution.padEnd(4)} ${k.token}`),
     '',
     `try: curl -H 'Authorization: Bearer ${keys[0]?.token ?? ''}' ${base}/v1/institutions`,
+    // The partner hospital holds an agreement with the biobank: its catalogue answers at once.
+    `partner: curl -H 'Authorization: Bearer ${keys.find((k) => k.role === 'partner')?.token ?? ''}' '${base}/v1/catalogue?use=external_sharing&groupBy=specimenType'`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');

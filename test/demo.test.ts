@@ -69,5 +69,27 @@ describe('demo data', () => {
       payload: { query: '{ viewer { role institution { code } } }' },
     });
     expect(gql.json()).toEqual({ data: { viewer: { role: 'partner', institution: { code: 'PH' } } } });
+    // The partner's first calls: the agreement it holds, then the catalogue it opens.
+    const agreements = await t.app.inject({
+      method: 'GET',
+      url: '/v1/agreements?side=requester',
+      headers: bearer(partner),
+    });
+    expect(agreements.json<{ items: { uses: string[] }[] }>().items).toMatchObject([
+      { uses: ['genetic_research', 'external_sharing'] },
+    ]);
+    const catalogue = await t.app.inject({
+      method: 'GET',
+      url: '/v1/catalogue?use=external_sharing&groupBy=diseaseArea',
+      headers: bearer(partner),
+    });
+    expect(catalogue.statusCode, catalogue.body).toBe(200);
+    expect(catalogue.json()).toMatchObject({
+      providers: [{ code: 'TMC' }],
+      shareable: { samples: '<5', donors: '<5' },
+    });
+    expect(second.keys).toEqual(first.keys);
+    await seedDemo(t.c, systemCtx(t.c));
+    expect(await t.sql.query('select 1 from sharing_agreement')).toMatchObject({ rowCount: 1 });
   });
 });

@@ -76,4 +76,45 @@ describe('protocol disease area', () => {
     );
     expect(updated.updateProtocol).toEqual({ diseaseArea: 'pan_vascular', version: 2 });
   });
+
+  it('upserts by code with the area: other when created without one, kept when the body has none', async () => {
+    const put = (code: string, body: Record<string, unknown>) =>
+      t.app.inject({
+        method: 'PUT',
+        url: `/v1/protocols/by-code/${code}`,
+        headers: bearer(lab.keys.manager),
+        payload: { title: 'Study', ethicsApprovalRef: 'EC-1', ...body },
+      });
+    const created = await put('DA-UP-1', { diseaseArea: 'sensory' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ diseaseArea: 'sensory', version: 1 });
+    // a LIS that knows nothing of areas leaves the one a manager set
+    const kept = await put('DA-UP-1', { title: 'Study, renamed' });
+    expect(kept.json()).toMatchObject({ diseaseArea: 'sensory', title: 'Study, renamed', version: 2 });
+    const moved = await put('DA-UP-1', { title: 'Study, renamed', diseaseArea: 'respiratory' });
+    expect(moved.json()).toMatchObject({ diseaseArea: 'respiratory', version: 3 });
+    expect((await put('DA-UP-2', {})).json()).toMatchObject({ diseaseArea: 'other' });
+    const bad = await put('DA-UP-3', { diseaseArea: 'cardiology' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ errors: { field: string }[] }>().errors[0]!.field).toBe('body.diseaseArea');
+    expect((await put('DA-UP-3', {})).statusCode).toBe(201);
+  });
+
+  it('upserts the area over GraphQL', async () => {
+    const { ok } = graphqlRequests(
+      () => t,
+      () => lab.keys.manager,
+    );
+    const upsert = (input: string) =>
+      ok<{ upsertProtocol: { created: boolean; protocol: { diseaseArea: string; version: number } } }>(
+        `mutation { upsertProtocol(code: "DA-UPG", input: { ${input} }) { created protocol { diseaseArea version } } }`,
+      );
+    expect(
+      (await upsert('title: "T", ethicsApprovalRef: "E", diseaseArea: neurological')).upsertProtocol,
+    ).toEqual({ created: true, protocol: { diseaseArea: 'neurological', version: 1 } });
+    expect((await upsert('title: "T", ethicsApprovalRef: "E", diseaseArea: tumour')).upsertProtocol).toEqual({
+      created: false,
+      protocol: { diseaseArea: 'tumour', version: 2 },
+    });
+  });
 });

@@ -93,6 +93,13 @@ describe('the consent SQL', () => {
       const sqlAnswer = Object.fromEntries(res.rows.map((r) => [r.id, r.ok]));
       const gateAnswer = Object.fromEntries(ids.map((id) => [id, gate.get(id)!.includes(use)]));
       expect(sqlAnswer, use).toEqual(gateAnswer);
+      // The same decision as a semi-join on the consented (donor, protocol) pairs.
+      const pairs = await t.c.db.execute<{ id: string; ok: boolean }>(
+        sql`select s.id, coalesce(s.holds = '{}' and (s.participant_id is null
+              or (s.participant_id, s.protocol_id) in (${c.consentedPairs})), false) as ok
+              from specimen s where s.id = any(${pgArray(ids)}::uuid[])`,
+      );
+      expect(Object.fromEntries(pairs.rows.map((r) => [r.id, r.ok])), `${use} (pairs)`).toEqual(gateAnswer);
     }
     // The cases differ: the check above is not comparing all-false with all-false.
     expect(new Set(ids.map((id) => gate.get(id)!.join(','))).size).toBeGreaterThan(4);

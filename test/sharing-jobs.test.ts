@@ -182,6 +182,50 @@ describe('proposal and notifications, with workers', () => {
   });
 });
 
+describe('a failing endpoint', () => {
+  it("retries a sharing webhook the provider's endpoint refused, and its delivery log shows both attempts", async () => {
+    const agreement = await makeAgreement(provider, requester.institution.id);
+    const id = await draft(agreement.id, 1);
+    receiver.answer(paths[provider.lab.institution.id]!, 503);
+    expect((await requester.call('POST', `/v1/sharing-requests/${id}/submit`, {})).statusCode).toBe(200);
+    const delivery = await until(async () => {
+      const { rows } = await t.sql.query<{
+        id: string;
+        attempt_count: number;
+        last_status_code: number | null;
+      }>(
+        "select id, attempt_count, last_status_code from webhook_delivery where payload->'data'->>'requestId' = $1",
+        [id],
+      );
+      return rows[0]?.last_status_code === 503 ? rows[0] : undefined;
+    });
+    const logOf = async () =>
+      (
+        await t.app.inject({
+          method: 'GET',
+          url: `/v1/webhook-deliveries/${delivery.id}`,
+          headers: bearer(provider.lab.keys.admin),
+        })
+      ).json<{ status: string; eventType: string; attempts: { statusCode: number | null }[] }>();
+    expect(await logOf()).toMatchObject({
+      status: 'pending',
+      eventType: 'sharing_request.submitted',
+      attempts: [{ statusCode: 503 }],
+    });
+    // The retry waits out its backoff in BullMQ; run it now.
+    const { rows } = await t.sql.query<{ id: string }>(
+      "select id from outbox where payload->>'deliveryId' = $1 order by created_at desc, id desc limit 1",
+      [delivery.id],
+    );
+    const job = await until(() => t.c.queues.get('webhooks').getJob(rows[0]!.id));
+    await until(async () => (await job.getState()) === 'delayed');
+    await job.promote();
+    await until(async () => (await logOf()).status === 'succeeded');
+    expect((await logOf()).attempts.map((a) => a.statusCode)).toEqual([503, 200]);
+    expect(received(provider.lab.institution.id, id)).toEqual(['sharing_request.submitted']);
+  });
+});
+
 describe('deadlines', () => {
   it('releases a reservation not shipped by its deadline, once, and tells both institutions', async () => {
     await stocked(2);

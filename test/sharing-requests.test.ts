@@ -264,6 +264,34 @@ describe('visibility', () => {
     await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
   });
 
+  it("answers 404 to another requester of the same provider, and for the provider's donors and custody", async () => {
+    const r = await submitted();
+    await runProposalJob(t, r.id);
+    const rival = await makeRequester(t);
+    await makeAgreement(provider, rival.institution.id);
+    for (const url of [`/v1/sharing-requests/${r.id}`, `/v1/sharing-requests/${r.id}/items`]) {
+      expectProblem(await rival.call('GET', url), 404, 'SHARING_REQUEST_NOT_FOUND');
+    }
+    const rivalList = await rival.call('GET', '/v1/sharing-requests');
+    expect(rivalList.json<{ items: unknown[] }>().items).toEqual([]);
+    // The requester's own managers, who may read participants and custody at home, get 404 here.
+    const tube = (await items(r.id, 'provider'))[0]!.specimen!;
+    const { rows } = await t.sql.query<{ participant_id: string }>(
+      'select participant_id from specimen where id = $1',
+      [tube.id],
+    );
+    expect(rows[0]!.participant_id).toBeTruthy();
+    for (const url of [
+      `/v1/participants/${rows[0]!.participant_id}`,
+      `/v1/specimens/${tube.id}/custody`,
+      `/v1/specimens/by-barcode/${tube.barcode}`,
+    ]) {
+      const res = await requester.call('GET', url, undefined, { role: 'manager' });
+      expect(res.statusCode, url).toBe(404);
+    }
+    await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
+  });
+
   it('keeps provider actions from the requester and requester actions from the provider', async () => {
     const r = await submitted();
     expectProblem(

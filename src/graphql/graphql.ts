@@ -17,6 +17,7 @@ import {
   sharingRequestResolvers,
   sharingResolvers,
   sharingShipmentResolvers,
+  sharingSubscriptionResolvers,
 } from '../modules/sharing/index.js';
 import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
@@ -63,6 +64,7 @@ export function graphqlResolvers(): IResolvers {
     sharingResolvers,
     sharingRequestResolvers,
     sharingShipmentResolvers,
+    sharingSubscriptionResolvers,
     catalogueResolvers,
   );
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GraphQLError } from 'graphql';
 import type { MercuriusContext } from 'mercurius';
 import type { ApiKeyService } from '../auth/api-keys.service.js';
 import type { Ctx } from '../context.js';
 import type { Services } from '../container.js';
-import { unauthenticated } from '../errors.js';
+import { INTERNAL_ERROR_CODE, unauthenticated } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import { asDomainError } from '../http/problem.js';
 import { ctxOf } from '../http/request-context.js';
 
 // GraphQL subscriptions over WebSocket (graphql-ws and subscriptions-transport-ws, as Mercurius
@@ -65,4 +67,33 @@ export function subscriberCtx(context: MercuriusContext): Ctx {
   const ctx = (context as { biobank?: Ctx }).biobank;
   if (!ctx) throw unauthenticated();
   return ctx;
+}
+
+/**
+ * A subscription's subscribe function whose refusals reach the client coded as query errors are
+ * (`extensions.code`, `status`, field `errors`): Mercurius sends a subscribe failure as it is,
+ * without the error formatter. Anything else is logged and answered INTERNAL.
+ */
+export function codedSubscribe<A extends unknown[], R>(
+  subscribe: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await subscribe(...args);
+    } catch (err) {
+      const domain = asDomainError(err);
+      if (domain) {
+        throw new GraphQLError(domain.message, {
+          extensions: {
+            code: domain.code,
+            status: domain.status,
+            ...(domain.errors.length ? { errors: domain.errors } : {}),
+          },
+        });
+      }
+      const context = args[2] as MercuriusContext | undefined;
+      context?.app.log.error({ err }, 'unhandled GraphQL subscription error');
+      throw new GraphQLError('internal error', { extensions: { code: INTERNAL_ERROR_CODE } });
+    }
+  };
 }

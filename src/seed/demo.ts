@@ -78,12 +78,30 @@ export async function seedDemo(c: Container, ctx: Ctx): Promise<DemoSeedResult> 
     keys.push({ role: k.role, institution: k.institution, token });
   }
   const tmc = await findInstitutionByCode(c.db, 'TMC');
-  if (tmc)
-    await seedDemoInventory(c, {
-      ...ctx,
-      actor: { kind: 'system', name: 'seed-demo', institutionId: tmc.id },
-    });
+  if (tmc) {
+    const asTmc: Ctx = { ...ctx, actor: { kind: 'system', name: 'seed-demo', institutionId: tmc.id } };
+    await seedDemoInventory(c, asTmc);
+    await seedDemoAgreement(c, asTmc);
+  }
   return { keys };
+}
+
+/**
+ * The biobank shares with the partner hospital, so the partner key answers a catalogue (and may
+ * draft a request) at once. Skipped when such an agreement exists.
+ */
+async function seedDemoAgreement(c: Container, ctx: Ctx): Promise<void> {
+  const partner = await findInstitutionByCode(c.db, 'PH');
+  if (!partner) throw new Error('demo institution PH missing');
+  const existing = await c.services.sharing.listAgreements(ctx, { side: 'provider', limit: 100 });
+  if (existing.items.some((a) => a.requesterInstitutionId === partner.id)) return;
+  await c.services.sharing.createAgreement(ctx, {
+    requesterInstitutionId: partner.id,
+    uses: ['genetic_research', 'external_sharing'],
+    mtaReference: 'MTA-DEMO-2025-01',
+    validFrom: '2025-01-01',
+    reviewDeadlineDays: 14,
+  });
 }
 
 /**
@@ -99,6 +117,7 @@ async function seedDemoInventory(c: Container, ctx: Ctx): Promise<void> {
     title: 'Solid tumour biobanking cohort (demo)',
     ethicsApprovalRef: 'EC-2024-017',
     consentTiers: ['GENETIC_RESEARCH', 'EXTERNAL_SHARING', 'COMMERCIAL_USE', 'RECONTACT'],
+    diseaseArea: 'tumour',
   });
   const freezer = await s.storage.createContainer(ctx, {
     kind: 'freezer',

@@ -113,7 +113,9 @@ export type UpdateParticipantInput = z.infer<typeof updateParticipantInput>;
 
 /**
  * The create body for PUT /v1/protocols/by-code/{code}: `code`, when given, must be the path's.
- * Absent consent tiers are none for a new protocol and unchanged for an existing one.
+ * Absent consent tiers are none for a new protocol and unchanged for an existing one; an absent
+ * disease area is `other` for a new one and unchanged for an existing one (a LIS that does not
+ * know areas never resets one a manager set).
  */
 export const upsertProtocolInput = createProtocolInput.extend({
   code: protocolCode.optional().describe('the code of the path, when given'),
@@ -122,6 +124,10 @@ export const upsertProtocolInput = createProtocolInput.extend({
     .max(CONSENT_TIERS.length)
     .optional()
     .describe('fixed once the protocol exists: donors consented to these'),
+  diseaseArea: z
+    .enum(DISEASE_AREAS)
+    .optional()
+    .describe('the disease area the collection serves: other when created without one, else unchanged'),
 });
 export type UpsertProtocolInput = z.infer<typeof upsertProtocolInput>;
 

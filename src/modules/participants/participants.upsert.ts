@@ -11,6 +11,7 @@ import { newId } from '../../db/columns.js';
 import { lockNaturalKey, retryAfterUniqueRace } from '../../db/natural-keys.js';
 import { inTransaction } from '../../db/transaction.js';
 import { immutableField, noCurrentVersion, validationFailed, versionConflict } from '../../errors.js';
+import { DEFAULT_DISEASE_AREA } from '../../vocabulary/disease-areas.js';
 import { recordAudit } from '../audit/index.js';
 import { toParticipantView } from './participants.dto.js';
 import { protocolNotFound } from './participants.errors.js';
@@ -44,8 +45,8 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
 
   return {
     /**
-     * Creates the institution's protocol with this code, or brings its title and ethics approval
-     * to the body's. Throws VALIDATION_FAILED (a body code other than the path's),
+     * Creates the institution's protocol with this code, or brings its title, ethics approval and
+     * disease area (when given) to the body's. Throws VALIDATION_FAILED (a body code other than the path's),
      * IMMUTABLE_FIELD (other consent tiers), VERSION_CONFLICT, NO_CURRENT_VERSION.
      */
     async upsertProtocol(
@@ -70,6 +71,7 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
               title: b.title,
               ethicsApprovalRef: b.ethicsApprovalRef,
               consentTiers: b.consentTiers ?? [],
+              diseaseArea: b.diseaseArea ?? DEFAULT_DISEASE_AREA,
             });
             await recordAudit(tx, ctx, {
               action: 'upsertProtocol',
@@ -81,7 +83,11 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
             return { created: true, protocol: created };
           }
           const tiersDiffer = b.consentTiers !== undefined && !sameSet(b.consentTiers, row.consentTiers);
-          const patch = differing(row, { title: b.title, ethicsApprovalRef: b.ethicsApprovalRef });
+          const patch = differing(row, {
+            title: b.title,
+            ethicsApprovalRef: b.ethicsApprovalRef,
+            diseaseArea: b.diseaseArea,
+          });
           const unchanged = !tiersDiffer && Object.keys(patch).length === 0;
           // A stale version is refused unless the protocol already is as asked (RFC 9110 13.1.1).
           if (expectedVersion !== undefined && expectedVersion !== row.version && !unchanged)

@@ -65,10 +65,17 @@ export {
   sharingEventDto,
   REQUEST_SIDES,
 } from './sharing.requests.schemas.js';
-export { toSharingRequestDto, toSharingItemDto, toSharingEventDto } from './sharing.dto.js';
+export {
+  toSharingRequestDto,
+  toSharingItemDto,
+  toSharingEventDto,
+  toSharingRequestUpdate,
+  type SharingRequestUpdate,
+} from './sharing.dto.js';
 export type { SharingRequestView, SharingItemView } from './sharing.requests.js';
 export { sharingResolvers } from './sharing.resolvers.js';
 export { sharingRequestResolvers } from './sharing.requests.resolvers.js';
+export { sharingSubscriptionResolvers } from './sharing.subscription.resolvers.js';
 export { sharingJobs, sharingRecurringJobs } from './sharing.handlers.js';
 export {
   proposeSharingItemsJob,

@@ -20,14 +20,18 @@ export interface ShareableScope {
   today: string;
 }
 
-/** The FROM clause and the shareable predicate, for the catalogue and the proposal alike. */
+/**
+ * The FROM clause and the shareable predicate, for the catalogue and the proposal alike. Consent
+ * is a semi-join on the (donor, protocol) pairs it permits rather than a join per tube: over a
+ * whole inventory that is one hash of consents probed once per tube (BENCHMARKS.md, Sharing).
+ */
 export function shareableSpecimens(scope: ShareableScope): { from: SQL; base: SQL } {
   const consent = consentForUse(scope.use, scope.today);
   return {
-    from: sql`specimen s left join participant d on d.id = s.participant_id ${consent.joins}`,
+    from: sql`specimen s left join participant d on d.id = s.participant_id`,
     base: sql`s.institution_id = any(${pgArray([...scope.providerInstitutionIds])}::uuid[])
       and s.status = 'available' and s.holds = '{}' and s.qc_status <> 'fail'
-      and ${consent.permitted}`,
+      and (s.participant_id is null or (s.participant_id, s.protocol_id) in (${consent.consentedPairs}))`,
   };
 }
 

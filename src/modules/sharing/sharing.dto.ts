@@ -75,3 +75,10 @@ export const toSharingEventDto = (e: SharingEventRow): z.infer<typeof sharingEve
   reason: e.reason,
   details: e.details,
 });
+
+/** A notified transition as one side sees it: published live, read by the GraphQL subscription. */
+export const toSharingRequestUpdate = (v: SharingRequestView, e: SharingEventRow) => ({
+  request: toSharingRequestDto(v),
+  event: toSharingEventDto(e),
+});
+export type SharingRequestUpdate = ReturnType<typeof toSharingRequestUpdate>;

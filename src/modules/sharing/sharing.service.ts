@@ -7,7 +7,7 @@ import type { ConsentGate } from '../consent/index.js';
 import type { SpecimenLedger } from '../specimens/index.js';
 import { createAgreements } from './sharing.agreements.js';
 import { createDeadlines } from './sharing.deadlines.js';
-import { createNotifications } from './sharing.notify.js';
+import { createNotifications, type SharingEvents } from './sharing.notify.js';
 import { createProposal } from './sharing.proposal.js';
 import { createRequests } from './sharing.requests.js';
 import { createReceipt } from './sharing.receipt.js';
@@ -22,19 +22,21 @@ export interface SharingServiceDeps {
   gate: Pick<ConsentGate, 'assertUsable' | 'today'>;
   /** deadlines and timeline times come from this clock */
   clock?: Clock;
+  /** live events of requests, for GraphQL subscriptions (Redis, so every API process hears them) */
+  events: SharingEvents;
 }
 
 export function createSharingService(deps: SharingServiceDeps) {
   const clock = deps.clock ?? systemClock;
   const today = () => deps.gate.today();
-  const { db, ledger, gate } = deps;
+  const { db, ledger, gate, events } = deps;
   return {
     ...createAgreements({ db }),
     ...createRequests({ db, ledger, clock, today }),
     ...createProposal({ db, clock, today }),
     ...createReview({ db, ledger, gate, clock, today }),
     ...createDeadlines({ db, ledger, clock }),
-    ...createNotifications({ db, clock }),
+    ...createNotifications({ db, clock, events }),
     ...createShipments({ db, ledger, gate, clock }),
     ...createReceipt({ db, ledger, clock }),
   };
