@@ -16,7 +16,7 @@ export const importMalformed = (detail: string) =>
 export const importRejected = (
   importId: string,
   counts: { errorCount: number; invalidRows: number; totalRows: number },
-  errors: { row: number; column: string; code: string; detail: string }[],
+  errors: { row: number; column: string | null; code: string; detail: string }[],
 ) =>
   new DomainError(
     'IMPORT_REJECTED',

@@ -163,7 +163,7 @@ export function createImportService(deps: ImportServiceDeps) {
         await deleteImportJob(db, job.id);
         throw err;
       }
-      return inTransaction(db, ctx, async (tx) => {
+      const answer = await inTransaction(db, ctx, async (tx) => {
         const read = (await findImportJob(tx, institutionId, job.id, { lock: true }))!;
         const errors = await listRowErrors(tx, job.id, undefined, ERRORS_IN_ANSWER);
         const refused = !read.dryRun && read.mode === 'all-or-nothing' && read.invalidRows > 0;
@@ -180,23 +180,32 @@ export function createImportService(deps: ImportServiceDeps) {
           status,
           ...(done ? { finishedAt: new Date() } : {}),
         });
-        await recordAudit(tx, ctx, {
-          action: 'startImport',
-          entityType: 'import_job',
-          entityId: job.id,
-          institutionId,
-          after,
-        });
+        // A dry run or a refused file changes nothing, so it leaves no audit row either.
+        if (status === 'queued' || status === 'completed')
+          await recordAudit(tx, ctx, {
+            action: 'startImport',
+            entityType: 'import_job',
+            entityId: job.id,
+            institutionId,
+            after,
+          });
         if (status === 'queued' && opts.enqueue !== false)
           await enqueueJob(tx, ctx, applyImportJob, { importId: job.id });
-        if (refused)
-          throw importRejected(
-            job.id,
-            after,
-            errors.map((e) => ({ row: e.rowNo, column: e.column, code: e.code, detail: e.detail })),
-          );
         return { job: after, errors };
       });
+      // Refused after the report is committed, so the job keeps it for GET .../errors.
+      if (answer.job.status === 'rejected')
+        throw importRejected(
+          job.id,
+          answer.job,
+          answer.errors.map((e) => ({
+            row: e.rowNo,
+            column: e.column || null,
+            code: e.code,
+            detail: e.detail,
+          })),
+        );
+      return answer;
     },
 
     /** The import and its progress. Throws IMPORT_NOT_FOUND. */
