@@ -30,7 +30,7 @@ import {
   type RowOutcome,
   type SpecimenImportRow,
 } from './imports.columns.js';
-import { malformedRow } from './imports.errors.js';
+import { duplicateInFile, malformedRow } from './imports.errors.js';
 import {
   containersByBarcode,
   participantsByKeys,
@@ -197,27 +197,45 @@ async function validateSpecimens(
       input: { ...row.body, protocolId: protocol?.id, participantId, containerId },
     });
   });
+  // Rows naming the record an earlier row of the chunk names (across chunks: duplicateKeys).
+  const keysOf = (input: RegisterSpecimenInput) => {
+    const ext = input.externalIds![0]!;
+    const keys = [`externalIdValue\n${ext.system}\n${ext.value}`, `barcode\n${input.barcode}`];
+    if (input.containerId && input.position)
+      keys.push(`position\n${input.containerId}\n${input.position.toUpperCase()}`);
+    return keys;
+  };
+  const firstRow = new Map<string, number>();
+  const unique = resolved.filter((r) => {
+    const keys = keysOf(r.input);
+    const taken = keys.find((k) => firstRow.has(k));
+    if (taken) {
+      const [column, ...rest] = taken.split('\n');
+      errors.push(
+        rowError(r.rowNo, column!, duplicateInFile(`${column} ${rest.at(-1)}`, firstRow.get(taken)!)),
+      );
+      return false;
+    }
+    for (const k of keys) firstRow.set(k, r.rowNo);
+    return true;
+  });
   // The registration's own checks (barcodes, external ids, times, positions, types), not written.
   const checked = await registerValidWithin(
     deps,
     tx,
     ctx,
-    resolved.map((r) => r.input),
+    unique.map((r) => r.input),
     { action: 'importSpecimens', dryRun: true },
   );
   const staged: StagedRow[] = [];
-  resolved.forEach((r, i) => {
+  unique.forEach((r, i) => {
     const e = checked.errors.get(i);
     if (e) {
       const field = e.errors[0]?.field ?? '';
       errors.push(rowError(r.rowNo, specimenColumn(field, r.row), e));
       return;
     }
-    const ext = r.input.externalIds![0]!;
-    const keys = [`externalIdValue\n${ext.system}\n${ext.value}`, `barcode\n${r.input.barcode}`];
-    if (r.input.containerId && r.input.position)
-      keys.push(`position\n${r.input.containerId}\n${r.input.position.toUpperCase()}`);
-    staged.push({ rowNo: r.rowNo, keys, data: r.input });
+    staged.push({ rowNo: r.rowNo, keys: keysOf(r.input), data: r.input });
   });
   return { errors, staged, existing };
 }
