@@ -13,6 +13,7 @@ import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
 import { fhirSearchBench } from './fhir-search.js';
+import { importBench } from './import.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -50,6 +51,11 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured rounds, one request of each kind each (default 200)
       --warmup N         unmeasured rounds first (default 20)
       --concurrency N    requests in flight (default 1)
+
+  import        a CSV file of --count specimen rows imported (validated, then applied through the
+                specimen ledger with custody, audit and feed rows) vs a raw COPY of the same file into
+                a bare table, in one run on a fresh database biobank_bench_import (bench/import.ts)
+      --count N          specimen rows (default 1000000)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -617,6 +623,14 @@ async function main() {
       'cpu-prof': { type: 'string' },
     },
   });
+  if (command === 'import') {
+    const dbUrl = values['database-url'];
+    await importBench({
+      count: num(values, 'count', 1_000_000),
+      databaseUrl: typeof dbUrl === 'string' ? dbUrl : undefined,
+    });
+    return 0;
+  }
   if (command !== 'scan-lookup' && command !== 'rack-scan' && command !== 'fhir-search') {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
