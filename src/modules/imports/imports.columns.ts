@@ -174,6 +174,9 @@ const participantRow = z.object({
   diagnoses: list.optional(),
   sex: z.string().optional(),
 });
+/** Built once: zod compiles a schema on first use, and a row is read a million times. */
+const specimenBody = registerSpecimenInput.omit({ participantId: true, protocolId: true, containerId: true });
+const consentBody = recordConsentInput.omit({ participantId: true });
 const consentRow = z.object({
   protocolCode: text(40),
   participantLisId: text(64).optional(),
@@ -209,24 +212,22 @@ export function specimenRow(fields: Record<string, unknown>): RowOutcome<Specime
   if (!keys.success) return { ok: false, problems: problems(keys.error) };
   const k = keys.data;
   const ref = participantRef(k);
-  const body = registerSpecimenInput
-    .omit({ participantId: true, protocolId: true, containerId: true })
-    .safeParse({
-      barcode: fields.barcode,
-      type: fields.type,
-      quantity: k.quantity,
-      unit: fields.unit,
-      anatomicSite: fields.anatomicSite,
-      pathologyStatus: fields.pathologyStatus,
-      collectedAt: fields.collectedAt,
-      receivedAt: fields.receivedAt,
-      processedAt: fields.processedAt,
-      frozenAt: fields.frozenAt,
-      sprecCode: fields.sprecCode,
-      sprecVersion: fields.sprecVersion,
-      position: fields.position,
-      externalIds: [{ system: k.externalIdSystem, value: k.externalIdValue }],
-    });
+  const body = specimenBody.safeParse({
+    barcode: fields.barcode,
+    type: fields.type,
+    quantity: k.quantity,
+    unit: fields.unit,
+    anatomicSite: fields.anatomicSite,
+    pathologyStatus: fields.pathologyStatus,
+    collectedAt: fields.collectedAt,
+    receivedAt: fields.receivedAt,
+    processedAt: fields.processedAt,
+    frozenAt: fields.frozenAt,
+    sprecCode: fields.sprecCode,
+    sprecVersion: fields.sprecVersion,
+    position: fields.position,
+    externalIds: [{ system: k.externalIdSystem, value: k.externalIdValue }],
+  });
   if (!body.success)
     return { ok: false, problems: [...ref, ...problems(body.error, { externalIds: 'externalIdSystem' })] };
   if (ref.length) return { ok: false, problems: ref };
@@ -266,7 +267,7 @@ export function consentImportRow(fields: Record<string, unknown>): RowOutcome<Co
   const ref = participantRef(k);
   if (!k.participantLisId && !k.participantCode)
     ref.push({ field: 'participantLisId', message: 'give participantLisId or participantCode' });
-  const b = recordConsentInput.omit({ participantId: true }).safeParse({
+  const b = consentBody.safeParse({
     documentVersion: fields.documentVersion,
     signedOn: fields.signedOn,
     obtainedBy: fields.obtainedBy,
