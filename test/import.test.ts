@@ -41,6 +41,8 @@ describe('POST /v1/imports?kind=specimens', () => {
   it('reports every bad row at once with row, column and code, and refuses the file (422) changing nothing', async () => {
     const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
     const good = tubes(3, other.barcode);
+    const held = uid('ACC');
+    await lab.register({ externalIds: [{ system: 'LIS', value: held }] });
     const lines = [
       ...good.map(specimenLine),
       specimenLine({ accession: uid('ACC'), barcode: uid('S'), box: other.barcode, position: 'K12' }),
@@ -49,6 +51,7 @@ describe('POST /v1/imports?kind=specimens', () => {
       specimenLine({ accession: good[0]!.accession, barcode: uid('S') }),
       specimenLine({ accession: uid('ACC'), barcode: uid('S'), quantity: 'lots' }),
       'LIS,too,few',
+      specimenLine({ accession: held, barcode: uid('S') }),
     ];
     const before = await lab.counts();
     const res = await send(csv(SPECIMEN_HEADER, lines), { kind: 'specimens' });
@@ -59,17 +62,18 @@ describe('POST /v1/imports?kind=specimens', () => {
       [5, 'position', 'POSITION_OUTSIDE_GRID'],
       [6, 'protocolCode', 'PROTOCOL_NOT_FOUND'],
       [7, 'containerBarcode', 'CONTAINER_NOT_FOUND'],
-      [8, 'externalIdValue', 'EXTERNAL_ID_TAKEN'],
+      [8, 'externalIdValue', 'DUPLICATE_IN_FILE'],
       [9, 'quantity', 'VALIDATION_FAILED'],
       [10, null, 'MALFORMED_ROW'],
+      [11, 'externalIdValue', 'EXTERNAL_ID_TAKEN'],
     ]);
-    expect(problem).toMatchObject({ totalRows: 9, invalidRows: 6, errorCount: 6 });
+    expect(problem).toMatchObject({ totalRows: 10, invalidRows: 7, errorCount: 7 });
     expect(await lab.counts()).toEqual(before);
     expect(await specimensHeld(good.map((g) => g.accession))).toBe(0);
     // The job keeps its report, paged.
     const id = problem.importId as string;
     const job = await lab.get(`/v1/imports/${id}`, { role: 'integration' });
-    expect(job.json()).toMatchObject({ status: 'rejected', invalidRows: 6, appliedRows: 0 });
+    expect(job.json()).toMatchObject({ status: 'rejected', invalidRows: 7, appliedRows: 0 });
     const page1 = await lab.get(`/v1/imports/${id}/errors?limit=4`, { role: 'integration' });
     const p1 = page1.json<{ items: { row: number }[]; nextCursor: string }>();
     expect(p1.items.map((e) => e.row)).toEqual([5, 6, 7, 8]);
@@ -77,7 +81,7 @@ describe('POST /v1/imports?kind=specimens', () => {
       role: 'integration',
     });
     expect(page2.json<{ items: { row: number }[]; nextCursor: null }>()).toMatchObject({
-      items: [{ row: 9 }, { row: 10 }],
+      items: [{ row: 9 }, { row: 10 }, { row: 11 }],
       nextCursor: null,
     });
   });
@@ -145,6 +149,31 @@ describe('POST /v1/imports?kind=specimens', () => {
     ]);
     await runImportJob(t, job.id);
     expect(await specimensHeld(good.map((g) => g.accession))).toBe(3);
+  });
+
+  it('a row refused while applying (its position taken since validation): all-or-nothing keeps nothing, valid-rows the rest', async () => {
+    for (const mode of ['all-or-nothing', 'valid-rows']) {
+      const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
+      const lines = tubes(3, other.barcode);
+      const res = await send(csv(SPECIMEN_HEADER, lines.map(specimenLine)), { kind: 'specimens', mode });
+      expect(res.statusCode, res.body).toBe(202);
+      // Another tube takes the third row's position before the job runs.
+      await lab.register({ containerId: other.id, position: lines[2]!.position });
+      const id = res.json<ImportBody>().id;
+      await runImportJob(t, id);
+      const job = (await lab.get(`/v1/imports/${id}`, { role: 'integration' })).json<ImportBody>();
+      const errors = (await lab.get(`/v1/imports/${id}/errors`, { role: 'integration' })).json<{
+        items: ImportBody['errors'];
+      }>().items;
+      expect(errors.map((e) => [e.row, e.column, e.code])).toEqual([[4, 'position', 'POSITION_OCCUPIED']]);
+      if (mode === 'all-or-nothing') {
+        expect(job).toMatchObject({ status: 'failed', appliedRows: 0, createdRecords: 0 });
+        expect(await specimensHeld(lines.map((l) => l.accession))).toBe(0);
+      } else {
+        expect(job).toMatchObject({ status: 'completed', appliedRows: 2, createdRecords: 2, invalidRows: 1 });
+        expect(await specimensHeld(lines.map((l) => l.accession))).toBe(2);
+      }
+    }
   });
 
   it('accepts gzip, and NDJSON', async () => {
