@@ -176,6 +176,25 @@ describe('POST /v1/imports?kind=specimens', () => {
     }
   });
 
+  it('applies each row once when the job is delivered twice at the same time', async () => {
+    for (const mode of ['all-or-nothing', 'valid-rows']) {
+      const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
+      const lines = tubes(4, other.barcode);
+      const res = await send(csv(SPECIMEN_HEADER, lines.map(specimenLine)), { kind: 'specimens', mode });
+      expect(res.statusCode, res.body).toBe(202);
+      const id = res.json<ImportBody>().id;
+      await Promise.all([runImportJob(t, id), runImportJob(t, id)]);
+      const job = (await lab.get(`/v1/imports/${id}`, { role: 'integration' })).json<ImportBody>();
+      expect(job, mode).toMatchObject({
+        status: 'completed',
+        appliedRows: 4,
+        createdRecords: 4,
+        errorCount: 0,
+      });
+      expect(await specimensHeld(lines.map((l) => l.accession))).toBe(4);
+    }
+  });
+
   it('accepts gzip, and NDJSON', async () => {
     const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
     const [a, b] = tubes(2, other.barcode);

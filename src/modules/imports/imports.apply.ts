@@ -12,6 +12,7 @@
 import type { Ctx } from '../../context.js';
 import type { Actor } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
+import { lockNaturalKey } from '../../db/natural-keys.js';
 import { inTransaction } from '../../db/transaction.js';
 import { isDomainError } from '../../errors.js';
 import type { ConsentService } from '../consent/index.js';
@@ -140,14 +141,19 @@ export function createImportApply(deps: ApplyDeps) {
     return done;
   }
 
-  /** valid-rows, and participants and consents: chunk after chunk from the resume point. */
+  /**
+   * valid-rows, and participants and consents: chunk after chunk from the resume point. A specimen
+   * chunk locks the job row and reads the resume point under the lock, so a job delivered twice at
+   * once (a stalled worker) applies each chunk once.
+   */
   async function applyInChunks(ctx: Ctx, job: ImportJobRow, hooks: ApplyHooks) {
     let after = job.appliedThroughRow;
     for (;;) {
-      const rows = await stagedRowsAfter(db, job.id, after, APPLY_CHUNK);
-      if (rows.length === 0) break;
-      const last = rows.at(-1)!.rowNo;
-      const record = async (handle: Db | Tx, out: { created: number; errors: RowError[] }) => {
+      const record = async (
+        handle: Db | Tx,
+        rows: { rowNo: number }[],
+        out: { created: number; errors: RowError[] },
+      ) => {
         const added = await insertRowErrors(handle, job.id, out.errors);
         await addToImportJob(
           handle,
@@ -158,22 +164,41 @@ export function createImportApply(deps: ApplyDeps) {
             invalidRows: new Set(out.errors.map((e) => e.rowNo)).size,
             errorCount: added,
           },
-          { appliedThroughRow: last },
+          { appliedThroughRow: rows.at(-1)!.rowNo },
         );
       };
-      if (job.kind === 'specimens')
-        await inTransaction(db, ctx, async (tx) => record(tx, await specimenChunk(tx, ctx, rows)));
-      else await record(db, await serviceChunk(ctx, job, rows));
-      after = last;
+      let more: boolean;
+      if (job.kind === 'specimens') {
+        more = await inTransaction(db, ctx, async (tx) => {
+          const current = (await findImportJobById(tx, job.id, { lock: true }))!;
+          const rows = await stagedRowsAfter(tx, job.id, current.appliedThroughRow, APPLY_CHUNK);
+          if (rows.length === 0) return false;
+          await record(tx, rows, await specimenChunk(tx, ctx, rows));
+          return true;
+        });
+      } else {
+        const rows = await stagedRowsAfter(db, job.id, after, APPLY_CHUNK);
+        more = rows.length > 0;
+        if (more) {
+          await record(db, rows, await serviceChunk(ctx, job, rows));
+          after = rows.at(-1)!.rowNo;
+        }
+      }
+      if (!more) break;
       await hooks.progress?.((await findImportJobById(db, job.id))!);
     }
   }
 
   /** all-or-nothing specimens: every chunk in one transaction; progress written beside it. */
   async function applyAtOnce(ctx: Ctx, job: ImportJobRow, hooks: ApplyHooks) {
-    await updateImportJob(db, job.id, { appliedRows: 0, createdRecords: 0 });
     try {
       await inTransaction(db, ctx, async (tx) => {
+        // A second delivery of the job waits here for the first, then finds the work done. An
+        // advisory lock, not the job row's: progress is written to that row beside this transaction.
+        await lockNaturalKey(tx, 'import_apply', job.id);
+        const current = (await findImportJobById(tx, job.id))!;
+        if (current.appliedThroughRow > 0) return;
+        await updateImportJob(db, job.id, { appliedRows: 0, createdRecords: 0 });
         let after = 0;
         for (;;) {
           const rows = await stagedRowsAfter(tx, job.id, after, APPLY_CHUNK);

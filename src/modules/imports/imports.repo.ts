@@ -33,9 +33,14 @@ export async function findImportJob(
   return row;
 }
 
-/** A job by id alone: for the worker, which acts for the job's institution. */
-export async function findImportJobById(db: DbOrTx, id: string): Promise<ImportJobRow | undefined> {
-  const [row] = await db.select().from(importJobs).where(eq(importJobs.id, id));
+/** A job by id alone: for the worker, which acts for the job's institution. With `lock`, FOR UPDATE. */
+export async function findImportJobById(
+  db: DbOrTx,
+  id: string,
+  opts: { lock?: boolean } = {},
+): Promise<ImportJobRow | undefined> {
+  const q = db.select().from(importJobs).where(eq(importJobs.id, id));
+  const [row] = opts.lock ? await q.for('update') : await q;
   return row;
 }
 
