@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
 import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
+import { importBench } from './import.js';
 import { listBench } from './list.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -68,6 +69,11 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --count N          synthetic specimens (default 1000000)
       --sparse N         tubes in each sparse set (default 300)
       --rounds N         measured requests per filter (default 100)
+
+  import        a CSV file of --count specimen rows imported (validated, then applied through the
+                specimen ledger with custody, audit and feed rows) vs a raw COPY of the same file into
+                a bare table, in one run on a fresh database biobank_bench_import (bench/import.ts)
+      --count N          specimen rows (default 1000000)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -720,6 +726,14 @@ async function main() {
       'cpu-prof': { type: 'string' },
     },
   });
+  if (command === 'import') {
+    const dbUrl = values['database-url'];
+    await importBench({
+      count: num(values, 'count', 1_000_000),
+      databaseUrl: typeof dbUrl === 'string' ? dbUrl : undefined,
+    });
+    return 0;
+  }
   const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list'];
   if (!command || !commands.includes(command)) {
     console.log(USAGE);

@@ -24,6 +24,7 @@ import { authenticateRequest, bearerToken, idempotencyHook } from './http/reques
 import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
 import { changeRoutes } from './modules/integration/index.js';
+import { importRoutes } from './modules/imports/index.js';
 import { FHIR_MOUNT, fhirRoutes } from './modules/fhir/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
@@ -155,6 +156,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
     changeRoutes(v1, { db: c.db, changes: c.services.changes });
+    importRoutes(v1, { db: c.db, imports: c.services.imports });
     agreementRoutes(v1, { db: c.db, sharing: c.services.sharing });
     sharingRequestRoutes(v1, { db: c.db, sharing: c.services.sharing });
     sharingShipmentRoutes(v1, { db: c.db, sharing: c.services.sharing });

@@ -9,9 +9,10 @@ import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createChangeFeedService } from './modules/integration/index.js';
+import { createImportService, importJobs } from './modules/imports/index.js';
 import { createFhirService } from './modules/fhir/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
-import { createParticipantService } from './modules/participants/index.js';
+import { createParticipantService, hospitalIdHashes } from './modules/participants/index.js';
 import {
   createScanService,
   createSpecimenLedger,
@@ -115,8 +116,19 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     maxAgeMs: config.CATALOGUE_TTL_MS,
     log: log.child({ component: 'catalogue' }),
   });
+  // Imports apply through the same services and ledger a call uses.
+  const imports = createImportService({
+    db,
+    ledger,
+    useGate,
+    clock,
+    hashes: hospitalIdHashes(config.BIOBANK_SECRET),
+    participants: services.participants,
+    consent,
+  });
   const domain = {
     ...services,
+    imports,
     ledger,
     specimens,
     storage,
@@ -136,6 +148,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     ...standardsJobs(standards),
     ...maintenanceJobs({ db }),
     ...sharingJobs(sharing),
+    ...importJobs(imports),
   ]);
   const relay = new OutboxRelay({
     db,

@@ -199,6 +199,14 @@ export const ERROR_CATALOGUE = {
   SHIPMENT_INCOMPLETE: 'conflict',
   ITEM_ALREADY_RECEIVED: 'conflict',
   RELABEL_REQUIRED: 'conflict',
+  // imports
+  IMPORT_NOT_FOUND: 'not_found',
+  IMPORT_MALFORMED: 'bad_request',
+  IMPORT_REJECTED: 'unprocessable',
+  /** only as a row error of an import */
+  MALFORMED_ROW: 'bad_request',
+  /** only as a row error of an import */
+  DUPLICATE_IN_FILE: 'conflict',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -11,6 +11,7 @@ import { INSTITUTION_KINDS } from './modules/institutions/index.js';
 import { startServer, startWorkerOnly, type Running } from './runtime.js';
 import { seedDemo } from './seed/demo.js';
 import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/index.js';
+import { IMPORT_USAGE, importCommand } from './modules/imports/index.js';
 import { seedSynthetic } from './seed/synthetic.js';
 import { createInstitutionInput, institutionCode } from './modules/institutions/index.js';
 
@@ -24,6 +25,7 @@ const USAGE = `usage: npm run biobank -- <command>
   institutions create --code C --name N --kind K [--operator]
   keys create --institution C --role R [--name N] [--expires-at ISO]
 ${STANDARDIZE_USAGE}
+${IMPORT_USAGE}
   demo                                     migrate, seed --demo, serve, print keys and URLs
   start                                    migrate, then serve`;
 
@@ -115,6 +117,14 @@ async function main(argv: string[]): Promise<number> {
       const c = createContainer(config, log);
       try {
         return await standardizeCommand(c, rest);
+      } finally {
+        await c.close();
+      }
+    }
+    case 'import': {
+      const c = createContainer(config, log);
+      try {
+        return await importCommand(c, rest);
       } finally {
         await c.close();
       }

@@ -11,6 +11,7 @@ import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
 import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
 import { institutionLoaders, institutionResolvers } from '../modules/institutions/index.js';
 import { changeResolvers } from '../modules/integration/index.js';
+import { importResolvers } from '../modules/imports/index.js';
 import { participantResolvers } from '../modules/participants/index.js';
 import {
   catalogueResolvers,
@@ -61,6 +62,7 @@ export function graphqlResolvers(): IResolvers {
     consentResolvers,
     standardsResolvers,
     changeResolvers,
+    importResolvers,
     sharingResolvers,
     sharingRequestResolvers,
     sharingShipmentResolvers,

@@ -73,6 +73,20 @@ export const QUEUES = {
     } satisfies JobsOptions,
     backoff: { baseMs: 2_000, capMs: 5 * 60_000 },
   },
+  imports: {
+    // An import applies a file as one long run of chunk transactions on the specimen tables: one at
+    // a time per worker keeps two files from competing for the same boxes and indexes.
+    concurrency: 1,
+    job: {
+      // An import resumes after its last committed chunk (valid-rows) or starts again from nothing
+      // (all-or-nothing, one transaction), so a retry after a crash or lost connection is safe.
+      attempts: 5,
+      backoff: { type: 'capped-exponential' },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+    backoff: { baseMs: 5_000, capMs: 5 * 60_000 },
+  },
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

@@ -25,6 +25,7 @@ export type {
 } from './specimens.commands.js';
 export { createSpecimenService, type SpecimenService } from './specimens.service.js';
 export type { SpecimenUpsert, SpecimenUpsertInput } from './specimens.upsert.js';
+export { registerValidWithin } from './specimens.register.js';
 export {
   createScanService,
   scanInput,
@@ -50,6 +51,7 @@ export {
   findSpecimen,
   findSpecimensByIds,
   findSpecimensByBarcodes,
+  findExternalIdHolders,
   specimensInContainers,
   type NewSpecimenRow,
 } from './specimens.repo.js';

@@ -13,6 +13,7 @@ import {
 } from '../participants/index.js';
 import { planPlacements, type PlacementRequest } from '../storage/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
+import type { SpecimenRow } from './specimens.table.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import {
   barcodeTaken,
@@ -87,22 +88,19 @@ async function checkExternalIds(
   }
 }
 
+type RegistrationDeps = { ledger: SpecimenLedger; useGate: UseGate; clock: () => Date };
+
 /**
- * Registers primary specimens in the caller's transaction, after checking every item (barcodes,
- * external ids, participants and protocols, positions): one refusal refuses all. `batch` names
- * each item's fields `specimens.N.` and answers BATCH_REJECTED; `action` is the audit action.
+ * Every check a registration makes, per item (barcodes, external ids, participants and protocols,
+ * positions, times), without writing: the refusals by item index and what the write needs.
  */
-export async function registerWithin(
-  deps: { ledger: SpecimenLedger; useGate: UseGate; clock: () => Date },
+async function checkRegistrations(
+  deps: RegistrationDeps,
   tx: Tx,
-  ctx: Ctx,
+  institutionId: string,
   inputs: RegisterSpecimenInput[],
-  opts: { batch: boolean; action: string },
-): Promise<SpecimenView[]> {
-  const { ledger, useGate } = deps;
-  const { batch } = opts;
-  const institutionId = actorInstitutionId(ctx.actor);
-  const field = (i: number) => (batch ? `specimens.${i}.` : '');
+  field: (i: number) => string,
+) {
   const errors = new Map<number, DomainError>();
   // Barcodes: unique within the request and within the institution.
   const seen = new Map<string, number>();
@@ -145,20 +143,28 @@ export async function registerWithin(
   );
   const plan = await planPlacements(tx, institutionId, requests);
   for (const [i, e] of plan.errors) if (!errors.has(i)) errors.set(i, e);
-  if (errors.size > 0) {
-    if (!batch) throw errors.get(0)!;
-    throw batchRejected(errors, inputs.length);
-  }
+  return { errors, participantProtocol, placements: plan.placements };
+}
+
+/** The ledger's new tubes for checked items (`checkRegistrations`), with the holds they are born with. */
+async function newSpecimens(
+  deps: RegistrationDeps,
+  tx: Tx,
+  institutionId: string,
+  inputs: { input: RegisterSpecimenInput; index: number }[],
+  checked: Awaited<ReturnType<typeof checkRegistrations>>,
+): Promise<NewSpecimen[]> {
+  const { participantProtocol, placements } = checked;
   // A donor whose consent is already withdrawn gives tubes that are born on hold.
   const protocolOf = (s: RegisterSpecimenInput) =>
     s.protocolId ?? (s.participantId ? (participantProtocol.get(s.participantId) ?? null) : null);
   const birthHolds = new Map<string, string[]>();
-  for (const s of inputs) {
+  for (const { input: s } of inputs) {
     const key = `${s.participantId ?? ''}:${protocolOf(s) ?? ''}`;
     if (s.participantId && !birthHolds.has(key))
-      birthHolds.set(key, await useGate.holdsAtBirth(tx, s.participantId, protocolOf(s)));
+      birthHolds.set(key, await deps.useGate.holdsAtBirth(tx, s.participantId, protocolOf(s)));
   }
-  const items: NewSpecimen[] = inputs.map((s, i) => {
+  return inputs.map(({ input: s, index }) => {
     const id = newId();
     return {
       row: {
@@ -185,13 +191,68 @@ export async function registerWithin(
         externalIds: s.externalIds ?? [],
         holds: birthHolds.get(`${s.participantId ?? ''}:${protocolOf(s) ?? ''}`) ?? [],
       },
-      placement: plan.placements.get(i) ?? null,
+      placement: placements.get(index) ?? null,
       occurredAt: date(s.collectedAt),
       origin: { kind: 'registered' },
     };
   });
-  const rows = await ledger.register(tx, ctx, items, opts.action);
+}
+
+/**
+ * Registers primary specimens in the caller's transaction, after checking every item (barcodes,
+ * external ids, participants and protocols, positions): one refusal refuses all. `batch` names
+ * each item's fields `specimens.N.` and answers BATCH_REJECTED; `action` is the audit action.
+ */
+export async function registerWithin(
+  deps: RegistrationDeps,
+  tx: Tx,
+  ctx: Ctx,
+  inputs: RegisterSpecimenInput[],
+  opts: { batch: boolean; action: string },
+): Promise<SpecimenView[]> {
+  const { batch } = opts;
+  const institutionId = actorInstitutionId(ctx.actor);
+  const field = (i: number) => (batch ? `specimens.${i}.` : '');
+  const checked = await checkRegistrations(deps, tx, institutionId, inputs, field);
+  const { errors } = checked;
+  if (errors.size > 0) {
+    if (!batch) throw errors.get(0)!;
+    throw batchRejected(errors, inputs.length);
+  }
+  const items = await newSpecimens(
+    deps,
+    tx,
+    institutionId,
+    inputs.map((input, index) => ({ input, index })),
+    checked,
+  );
+  const rows = await deps.ledger.register(tx, ctx, items, opts.action);
   return specimenViews(tx, institutionId, rows);
+}
+
+/**
+ * The bulk registration command (a file import): checks every item as `registerWithin` does and
+ * registers, in the caller's transaction, the items nothing refuses, each with its custody events,
+ * audit row and change notices as if registered alone. With `dryRun` nothing is written. Returns
+ * the refusals by item index (their fields without prefix) and the new rows by item index.
+ */
+export async function registerValidWithin(
+  deps: RegistrationDeps,
+  tx: Tx,
+  ctx: Ctx,
+  inputs: RegisterSpecimenInput[],
+  opts: { action: string; dryRun: boolean },
+): Promise<{ errors: Map<number, DomainError>; registered: Map<number, SpecimenRow> }> {
+  authorize(ctx.actor, 'specimens.register');
+  const institutionId = actorInstitutionId(ctx.actor);
+  const checked = await checkRegistrations(deps, tx, institutionId, inputs, () => '');
+  const registered = new Map<number, SpecimenRow>();
+  const valid = inputs.flatMap((input, index) => (checked.errors.has(index) ? [] : [{ input, index }]));
+  if (opts.dryRun || valid.length === 0) return { errors: checked.errors, registered };
+  const items = await newSpecimens(deps, tx, institutionId, valid, checked);
+  const rows = await deps.ledger.register(tx, ctx, items, opts.action);
+  rows.forEach((r, i) => registered.set(valid[i]!.index, r));
+  return { errors: checked.errors, registered };
 }
 
 export function createSpecimenRegistration(deps: {

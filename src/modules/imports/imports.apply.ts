@@ -1,0 +1,249 @@
+// Applying a validated import: the staged rows in file order, a chunk at a time, through the same
+// services a call would use. Specimens go through the specimen ledger's bulk registration (each
+// tube its custody events, audit row and change-feed entry, as if registered alone), participants
+// through the upsert by LIS patient id, consents through recordConsent. The import acts as the key
+// that uploaded it, so custody and audit name it.
+//
+// valid-rows: each chunk is one transaction that also moves the job's resume point, so a retry
+// continues after the last committed chunk; a row refused now (a position taken since validation)
+// becomes a row error. all-or-nothing (specimens): every chunk in one transaction, so a refusal
+// leaves nothing; progress is written beside it. Participants and consents are applied row by row
+// through their services (each its own transaction; both are idempotent, so a retry is safe).
+import type { Ctx } from '../../context.js';
+import type { Actor } from '../../auth/roles.js';
+import type { Db, Tx } from '../../db/client.js';
+import { lockNaturalKey } from '../../db/natural-keys.js';
+import { inTransaction } from '../../db/transaction.js';
+import { isDomainError } from '../../errors.js';
+import type { ConsentService } from '../consent/index.js';
+import type { ParticipantService } from '../participants/index.js';
+import {
+  registerValidWithin,
+  type RegisterSpecimenInput,
+  type SpecimenLedger,
+  type UseGate,
+} from '../specimens/index.js';
+import type { ConsentImportRow, ParticipantImportRow } from './imports.columns.js';
+import {
+  addToImportJob,
+  clearStagedRows,
+  findImportJobById,
+  insertRowErrors,
+  stagedRowsAfter,
+  updateImportJob,
+  type RowError,
+} from './imports.repo.js';
+import type { ImportJobRow } from './imports.table.js';
+
+/** Rows applied per chunk: large enough that statements, not round trips, dominate. */
+export const APPLY_CHUNK = 1_000;
+
+export interface ApplyDeps {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+  participants: Pick<ParticipantService, 'upsertParticipant'>;
+  consent: Pick<ConsentService, 'recordConsent' | 'listConsents'>;
+}
+
+export interface ApplyHooks {
+  /** called after each chunk with the job as it stands */
+  progress?: (job: ImportJobRow) => Promise<void> | void;
+}
+
+/** A row the apply refused, to report beside the validation's errors. */
+class ApplyRefused extends Error {
+  constructor(readonly errors: RowError[]) {
+    super('rows were refused while applying');
+  }
+}
+
+const asRowErrors = (
+  rowNos: number[],
+  errors: Map<number, { code: string; message: string; errors: { field: string }[] }>,
+) =>
+  [...errors.entries()].map(([i, e]) => ({
+    rowNo: rowNos[i]!,
+    column: e.errors[0]?.field ?? '',
+    code: e.code,
+    detail: e.message,
+  }));
+
+export function createImportApply(deps: ApplyDeps) {
+  const { db } = deps;
+
+  /** One chunk of specimens in `tx`: registered, and the refused rows as errors. */
+  async function specimenChunk(tx: Tx, ctx: Ctx, rows: { rowNo: number; data: unknown }[]) {
+    const out = await registerValidWithin(
+      deps,
+      tx,
+      ctx,
+      rows.map((r) => r.data as RegisterSpecimenInput),
+      { action: 'importSpecimens', dryRun: false },
+    );
+    return {
+      created: out.registered.size,
+      errors: asRowErrors(
+        rows.map((r) => r.rowNo),
+        out.errors,
+      ),
+    };
+  }
+
+  /** One chunk of participants or consents, row by row through their services. */
+  async function serviceChunk(ctx: Ctx, job: ImportJobRow, rows: { rowNo: number; data: unknown }[]) {
+    let created = 0;
+    const errors: RowError[] = [];
+    for (const r of rows) {
+      try {
+        if (job.kind === 'participants') {
+          const d = r.data as ParticipantImportRow;
+          const out = await deps.participants.upsertParticipant(ctx, {
+            protocolCode: d.protocolCode,
+            body: d.body,
+          });
+          if (out.created) created++;
+        } else {
+          const d = r.data as { participantId: string; body: ConsentImportRow['body'] };
+          // The same signed document again is the consent already recorded (a re-import).
+          const current = await deps.consent.listConsents(ctx, { participantId: d.participantId });
+          const same = current.some(
+            (c) => c.documentVersion === d.body.documentVersion && c.signedOn === d.body.signedOn,
+          );
+          if (!same) {
+            await deps.consent.recordConsent(ctx, {
+              participantId: d.participantId,
+              ...d.body,
+            });
+            created++;
+          }
+        }
+      } catch (err) {
+        if (!isDomainError(err)) throw err;
+        errors.push({
+          rowNo: r.rowNo,
+          column: err.errors[0]?.field ?? '',
+          code: err.code,
+          detail: err.message,
+        });
+      }
+    }
+    return { created, errors };
+  }
+
+  async function finish(job: ImportJobRow, hooks: ApplyHooks) {
+    const done = await db.transaction(async (tx) => {
+      await clearStagedRows(tx, job.id);
+      return updateImportJob(tx, job.id, { status: 'completed', finishedAt: deps.clock() });
+    });
+    await hooks.progress?.(done);
+    return done;
+  }
+
+  /**
+   * valid-rows, and participants and consents: chunk after chunk from the resume point. A specimen
+   * chunk locks the job row and reads the resume point under the lock, so a job delivered twice at
+   * once (a stalled worker) applies each chunk once.
+   */
+  async function applyInChunks(ctx: Ctx, job: ImportJobRow, hooks: ApplyHooks) {
+    let after = job.appliedThroughRow;
+    for (;;) {
+      const record = async (
+        handle: Db | Tx,
+        rows: { rowNo: number }[],
+        out: { created: number; errors: RowError[] },
+      ) => {
+        const added = await insertRowErrors(handle, job.id, out.errors);
+        await addToImportJob(
+          handle,
+          job.id,
+          {
+            appliedRows: rows.length - out.errors.length,
+            createdRecords: out.created,
+            invalidRows: new Set(out.errors.map((e) => e.rowNo)).size,
+            errorCount: added,
+          },
+          { appliedThroughRow: rows.at(-1)!.rowNo },
+        );
+      };
+      let more: boolean;
+      if (job.kind === 'specimens') {
+        more = await inTransaction(db, ctx, async (tx) => {
+          const current = (await findImportJobById(tx, job.id, { lock: true }))!;
+          const rows = await stagedRowsAfter(tx, job.id, current.appliedThroughRow, APPLY_CHUNK);
+          if (rows.length === 0) return false;
+          await record(tx, rows, await specimenChunk(tx, ctx, rows));
+          return true;
+        });
+      } else {
+        const rows = await stagedRowsAfter(db, job.id, after, APPLY_CHUNK);
+        more = rows.length > 0;
+        if (more) {
+          await record(db, rows, await serviceChunk(ctx, job, rows));
+          after = rows.at(-1)!.rowNo;
+        }
+      }
+      if (!more) break;
+      await hooks.progress?.((await findImportJobById(db, job.id))!);
+    }
+  }
+
+  /** all-or-nothing specimens: every chunk in one transaction; progress written beside it. */
+  async function applyAtOnce(ctx: Ctx, job: ImportJobRow, hooks: ApplyHooks) {
+    try {
+      await inTransaction(db, ctx, async (tx) => {
+        // A second delivery of the job waits here for the first, then finds the work done. An
+        // advisory lock, not the job row's: progress is written to that row beside this transaction.
+        await lockNaturalKey(tx, 'import_apply', job.id);
+        const current = (await findImportJobById(tx, job.id))!;
+        if (current.appliedThroughRow > 0) return;
+        await updateImportJob(db, job.id, { appliedRows: 0, createdRecords: 0 });
+        let after = 0;
+        for (;;) {
+          const rows = await stagedRowsAfter(tx, job.id, after, APPLY_CHUNK);
+          if (rows.length === 0) break;
+          const out = await specimenChunk(tx, ctx, rows);
+          if (out.errors.length) throw new ApplyRefused(out.errors);
+          after = rows.at(-1)!.rowNo;
+          await addToImportJob(db, job.id, { appliedRows: rows.length, createdRecords: out.created });
+          await hooks.progress?.((await findImportJobById(db, job.id))!);
+        }
+        await updateImportJob(tx, job.id, { appliedThroughRow: after });
+      });
+    } catch (err) {
+      if (!(err instanceof ApplyRefused)) throw err;
+      const added = await insertRowErrors(db, job.id, err.errors);
+      await addToImportJob(
+        db,
+        job.id,
+        { invalidRows: new Set(err.errors.map((e) => e.rowNo)).size, errorCount: added },
+        { status: 'failed', appliedRows: 0, createdRecords: 0, finishedAt: deps.clock() },
+      );
+      await clearStagedRows(db, job.id);
+      return false;
+    }
+    return true;
+  }
+
+  return {
+    /**
+     * Applies a queued import (the imports.apply job; the CLI in its own process). A finished or
+     * refused import is returned as it is, so a replayed job does nothing.
+     */
+    async applyImport(ctx: Ctx, importId: string, hooks: ApplyHooks = {}): Promise<ImportJobRow | null> {
+      const job = await findImportJobById(db, importId);
+      if (!job || (job.status !== 'queued' && job.status !== 'applying')) return job ?? null;
+      // The import acts as the key that uploaded it, within the upload's request id.
+      const jobCtx: Ctx = { actor: job.actor as unknown as Actor, requestId: job.requestId, log: ctx.log };
+      const started = await updateImportJob(db, job.id, {
+        status: 'applying',
+        startedAt: job.startedAt ?? deps.clock(),
+      });
+      if (job.kind === 'specimens' && job.mode === 'all-or-nothing') {
+        if (!(await applyAtOnce(jobCtx, started, hooks))) return (await findImportJobById(db, job.id))!;
+      } else await applyInChunks(jobCtx, started, hooks);
+      return finish(started, hooks);
+    },
+  };
+}
