@@ -83,9 +83,12 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_ALIASES: 'bad_request',
   TOO_MANY_OPERATIONS: 'bad_request',
   TOO_MANY_TOKENS: 'bad_request',
+  QUERY_TOO_COSTLY: 'bad_request',
   // Who is asking
   UNAUTHENTICATED: 'unauthenticated',
   FORBIDDEN: 'forbidden',
+  RATE_LIMITED: 'too_many_requests',
+  BREAK_GLASS_REQUIRED: 'forbidden',
   // Versions, retries and batches
   VERSION_CONFLICT: 'precondition_failed',
   VERSION_MISMATCH: 'precondition_failed',
@@ -176,6 +179,7 @@ export const ERROR_CATALOGUE = {
   // webhooks
   WEBHOOK_DELIVERY_NOT_FOUND: 'not_found',
   WEBHOOK_NOT_CONFIGURED: 'conflict',
+  WEBHOOK_URL_REFUSED: 'unprocessable',
   // fhir
   ELEMENT_FIXED: 'unprocessable',
   // sharing
@@ -358,11 +362,22 @@ export const GRAPHQL_DOCUMENT_CODES = [
   'TOO_MANY_ALIASES',
   'TOO_MANY_OPERATIONS',
   'TOO_MANY_TOKENS',
+  'QUERY_TOO_COSTLY',
   'VALIDATION_FAILED',
 ] as const satisfies readonly ErrorCode[];
 export type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
 
 export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'a valid API key is required');
+
+/**
+ * Too many requests in the window: `who` says whose budget is spent (`this API key`, `failed
+ * authentications from this address`); `limit` the budget, `retryAfter` seconds until it refills.
+ */
+export const rateLimited = (who: string, limit: number, retryAfter: number) =>
+  new DomainError('RATE_LIMITED', `${who} made more than ${limit} requests in the window; retry later`, [], {
+    retryAfter,
+    limit,
+  } satisfies RetryAfter & { limit: number });
 
 /** `who` is the role or actor (`the technician role`), `operation` what it tried. */
 export const forbidden = (who: string, operation: string) =>

@@ -21,6 +21,9 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 const TOKEN_PATTERN = /^bbk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
 
+/** Unknown tokens remembered (about 100 bytes each). */
+const UNKNOWN_TOKENS_KEPT = 10_000;
+
 export const hashToken = (token: string) => hash('sha256', token);
 
 /** `bbk_<visible id>_<32 random bytes>`; the visible id lets admins tell keys apart in lists. */
@@ -57,6 +60,14 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   const clock = deps.clock ?? (() => new Date());
   // Verified keys by token hash: the hot scan path then costs no authentication query.
   const cache = new Map<string, CachedKey>();
+  // Tokens looked up and not found, by hash, with when: asking again for the same unknown token
+  // costs no query for the cache's lifetime. Bounded: the oldest are forgotten first.
+  const unknown = new Map<string, number>();
+  const rememberUnknown = (hash: string, now: number) => {
+    unknown.delete(hash);
+    unknown.set(hash, now);
+    if (unknown.size > UNKNOWN_TOKENS_KEPT) unknown.delete(unknown.keys().next().value!);
+  };
 
   async function targetInstitution(ctx: Ctx, institutionId: string | undefined): Promise<InstitutionRow> {
     const a = ctx.actor;
@@ -73,9 +84,13 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   return {
     /**
      * Verifies a bearer token and returns the actor. Throws UNAUTHENTICATED for a missing,
-     * malformed, unknown, revoked or expired key (one message: no hint which).
+     * malformed, unknown, revoked or expired key (one message: no hint which). `beforeLookup`
+     * runs only when the token must be read from the database (the caller's rate limit).
      */
-    async authenticate(token: string | undefined): Promise<ApiKeyActor> {
+    async authenticate(
+      token: string | undefined,
+      opts: { beforeLookup?: () => Promise<void> } = {},
+    ): Promise<ApiKeyActor> {
       if (!token) throw unauthenticated();
       const hash = hashToken(token);
       const now = clock().getTime();
@@ -86,12 +101,17 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       }
       // Only a well-formed token is looked up (a cached one was well formed).
       if (!TOKEN_PATTERN.test(token)) throw unauthenticated();
+      const missedAt = unknown.get(hash);
+      if (missedAt !== undefined && now - missedAt < deps.cacheTtlMs) throw unauthenticated();
+      await opts.beforeLookup?.();
       const [key] = await db.select().from(apiKeys).where(eq(apiKeys.tokenHash, hash));
       const holder = key && !key.revokedAt ? await findInstitutionById(db, key.institutionId) : undefined;
       if (!key || !holder || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) {
         cache.delete(hash);
+        rememberUnknown(hash, now);
         throw unauthenticated();
       }
+      unknown.delete(hash);
       const actor: ApiKeyActor = {
         kind: 'api_key',
         apiKeyId: key.id,
@@ -206,6 +226,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     /** Forgets verified keys, e.g. when another process revoked one (tests call it too). */
     forgetCachedKeys(): void {
       cache.clear();
+      unknown.clear();
     },
   };
 }

@@ -16,7 +16,7 @@ export const PERMISSIONS = {
   'audit.read': ['admin', 'manager'],
   'webhooks.read': ['admin', 'manager', 'integration'],
   'webhooks.manage': ['admin', 'manager'],
-  'queues.board': ['admin'],
+  'queues.board': ['operator'],
   'protocols.read': ['admin', 'manager', 'technician', 'integration'],
   'protocols.manage': ['admin', 'manager'],
   'participants.read': ['admin', 'manager', 'technician', 'integration'],
