@@ -367,6 +367,18 @@ export const GRAPHQL_DOCUMENT_CODES = [
 ] as const satisfies readonly ErrorCode[];
 export type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
 
+/**
+ * A GraphQL query asking for more objects than the limit (config GRAPHQL_MAX_COST): each list
+ * counts its `first` (or its default size) times what it selects.
+ */
+export const queryTooCostly = (cost: number, limit: number) =>
+  new DomainError(
+    'QUERY_TOO_COSTLY',
+    `the query costs ${cost}, over the limit of ${limit}: ask for smaller pages (first) or fewer nested lists`,
+    [],
+    { cost, limit },
+  );
+
 export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'a valid API key is required');
 
 /**

@@ -30,6 +30,7 @@ import {
   textOnlyHook,
   type IntrospectionPolicy,
 } from './guards.js';
+import { costLimitHook } from './cost.js';
 import { aliasLimit, depthLimit, singleOperation } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import { subscriptionOptions } from './subscriptions.js';
@@ -88,6 +89,8 @@ export interface GraphqlLimits {
   /** parsed documents Mercurius keeps (and as many refused ones); 0: none */
   documentCache: number;
   introspection: IntrospectionPolicy;
+  /** most objects one query may ask for (src/graphql/cost.ts) */
+  maxCost: number;
 }
 
 export const graphqlLimits = (config: Pick<Config, `GRAPHQL_${string}` & keyof Config>): GraphqlLimits => ({
@@ -95,6 +98,7 @@ export const graphqlLimits = (config: Pick<Config, `GRAPHQL_${string}` & keyof C
   maxTokens: config.GRAPHQL_MAX_TOKENS,
   documentCache: config.GRAPHQL_DOCUMENT_CACHE,
   introspection: config.GRAPHQL_INTROSPECTION,
+  maxCost: config.GRAPHQL_MAX_COST,
 });
 
 /** The rules every document passes, queries and subscriptions alike. */
@@ -203,6 +207,7 @@ export async function registerGraphql(
   app.graphql.addHook('preValidation', textOnlyHook());
   app.graphql.addHook('preExecution', introspectionHook(limits.introspection));
   app.graphql.addHook('preExecution', storableInputHook());
+  app.graphql.addHook('preExecution', costLimitHook(limits.maxCost));
   app.graphql.addHook('preSubscriptionExecution', subscriptionDocumentHook(documentRules()));
 }
 
