@@ -16,6 +16,7 @@ export const PERMISSIONS = {
   'audit.read': ['admin', 'manager'],
   'webhooks.read': ['admin', 'manager', 'integration'],
   'webhooks.manage': ['admin', 'manager'],
+  'webhooks.responses': ['admin'],
   'queues.board': ['operator'],
   'protocols.read': ['admin', 'manager', 'technician', 'integration'],
   'protocols.manage': ['admin', 'manager'],
