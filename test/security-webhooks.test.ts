@@ -168,7 +168,7 @@ describe('webhook URLs at delivery', () => {
       headers: bearer(inst.keys.admin),
     });
     const id = ping.json<{ id: string }>().id;
-    await until(() => receiver.on('/answers').length > 0);
+    await until(async () => receiver.on('/answers').length > 0);
     type Attempts = { attempts: { responseExcerpt: string | null }[] };
     const admin = await until(async () => {
       const r = await dev.app.inject({
