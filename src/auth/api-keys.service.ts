@@ -5,7 +5,7 @@ import { instant } from '../clock.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
-import { invalidExpiry, unauthenticated } from '../errors.js';
+import { invalidExpiry, unauthenticated, validationFailed } from '../errors.js';
 import { recordAudit } from '../modules/audit/index.js';
 import {
   findInstitutionByCode,
@@ -13,13 +13,18 @@ import {
   institutionNotFound,
   type InstitutionRow,
 } from '../modules/institutions/index.js';
-import { apiKeyNotFound, apiKeyRevoked, institutionRequired } from './api-keys.errors.js';
+import { emitWebhook } from '../modules/webhooks/index.js';
+import { apiKeyNotFound, apiKeyRevoked, breakGlassRequired, institutionRequired } from './api-keys.errors.js';
 import { apiKeys } from './api-keys.table.js';
 import { ROLES, authorize, type ApiKeyActor, type Role } from './roles.js';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 const TOKEN_PATTERN = /^bbk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
+
+/** A break-glass key's life: by default, and at most. */
+const BREAK_GLASS_DEFAULT_MS = 4 * 3_600_000;
+const BREAK_GLASS_MAX_MS = 24 * 3_600_000;
 
 /** Unknown tokens remembered (about 100 bytes each). */
 const UNKNOWN_TOKENS_KEPT = 10_000;
@@ -39,6 +44,15 @@ export const createApiKeyInput = z.object({
   /** defaults to the caller's institution; the operator's admins may create keys for others */
   institutionId: z.uuid().optional(),
   expiresAt: instant.optional(),
+  breakGlassReason: z
+    .string()
+    .trim()
+    .min(10)
+    .max(500)
+    .optional()
+    .describe(
+      "why the operator's admin needs a key for another institution (break glass: audited there, its webhook told, expires within 24 hours)",
+    ),
 });
 export type CreateApiKeyInput = z.infer<typeof createApiKeyInput>;
 
@@ -135,15 +149,29 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     },
 
     /**
-     * Creates a key and returns its token once. Throws FORBIDDEN, INSTITUTION_NOT_FOUND,
-     * INVALID_EXPIRY.
+     * Creates a key and returns its token once. An operator admin's key for another institution
+     * is a break-glass action (ARCHITECTURE.md section 9): it needs a reason, expires within 24
+     * hours, and is recorded in that institution's audit log (`breakGlass`) and sent to its
+     * webhook (`security.break_glass`) in the same transaction. Throws FORBIDDEN,
+     * INSTITUTION_NOT_FOUND, INVALID_EXPIRY, BREAK_GLASS_REQUIRED, VALIDATION_FAILED.
      */
     async createApiKey(ctx: Ctx, input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyRow; token: string }> {
       authorize(ctx.actor, 'apiKeys.manage');
       const institution = await targetInstitution(ctx, input.institutionId);
-      const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
-      if (expiresAt && expiresAt.getTime() <= clock().getTime()) {
+      const now = clock().getTime();
+      const breakGlass = ctx.actor.kind === 'api_key' && institution.id !== ctx.actor.institutionId;
+      if (breakGlass && !input.breakGlassReason) throw breakGlassRequired(institution.code);
+      let expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+      if (expiresAt && expiresAt.getTime() <= now) {
         throw invalidExpiry('expiresAt', input.expiresAt ?? '', 'now');
+      }
+      if (breakGlass) {
+        if (expiresAt && expiresAt.getTime() > now + BREAK_GLASS_MAX_MS) {
+          throw validationFailed([
+            { field: 'expiresAt', message: 'a break-glass key expires within 24 hours', code: 'too_big' },
+          ]);
+        }
+        expiresAt ??= new Date(now + BREAK_GLASS_DEFAULT_MS);
       }
       const { token, prefix } = newToken();
       // The transaction answers the token too: an Idempotency-Key stores the answer with the effect.
@@ -169,6 +197,28 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
           institutionId: institution.id,
           after: row,
         });
+        if (breakGlass && ctx.actor.kind === 'api_key') {
+          const event = {
+            apiKeyId: row.id,
+            role: row.role,
+            expiresAt: row.expiresAt?.toISOString() ?? null,
+            reason: input.breakGlassReason ?? '',
+            byInstitution: ctx.actor.institutionCode,
+            byApiKeyId: ctx.actor.apiKeyId,
+          };
+          await recordAudit(tx, ctx, {
+            action: 'breakGlass',
+            entityType: 'api_key',
+            entityId: row.id,
+            institutionId: institution.id,
+            after: event,
+          });
+          await emitWebhook(tx, ctx, {
+            institutionId: institution.id,
+            eventType: 'security.break_glass',
+            data: event,
+          });
+        }
         return { apiKey: row, token };
       });
     },
