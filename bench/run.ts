@@ -13,6 +13,7 @@ import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
 import { fhirSearchBench } from './fhir-search.js';
+import { graphqlSoak } from './graphql-soak.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -50,6 +51,14 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured rounds, one request of each kind each (default 200)
       --warmup N         unmeasured rounds first (default 20)
       --concurrency N    requests in flight (default 1)
+
+  graphql-soak  200 distinct 60 KB GraphQL documents, then 50 clients sending the maximum-cost query
+                for 60 s: peak RSS of the service and /health/live latency (bench/graphql-soak.ts);
+                its own database, biobank_soak
+      --count N          synthetic specimens (default 20000)
+      --requests N       large documents (default 200)
+      --concurrency N    clients (default 50)
+      --duration S       seconds of the second phase (default 60)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -306,6 +315,8 @@ function serviceEnv(url: string, port: number): Record<string, string> {
     WORKERS: '0',
     LOG_LEVEL: 'warn',
     QUEUE_PREFIX: 'biobank-bench',
+    // One key drives thousands of requests a second here: throughput, not the limiter, is measured.
+    RATE_LIMIT_PER_KEY: '0',
   };
 }
 
@@ -617,6 +628,20 @@ async function main() {
       'cpu-prof': { type: 'string' },
     },
   });
+  if (command === 'graphql-soak') {
+    // Its own small database (it writes a key and its seed), never the shared bench one.
+    const soakUrl = new URL(benchDatabaseUrl(values));
+    if (typeof values['database-url'] !== 'string') soakUrl.pathname = '/biobank_soak';
+    await graphqlSoak({
+      databaseUrl: soakUrl.toString(),
+      count: num(values, 'count', 20_000),
+      documents: num(values, 'requests', 200),
+      documentBytes: 60 * 1024,
+      clients: num(values, 'concurrency', 50),
+      seconds: num(values, 'duration', 60),
+    });
+    return 0;
+  }
   if (command !== 'scan-lookup' && command !== 'rack-scan' && command !== 'fhir-search') {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
