@@ -82,6 +82,22 @@ export const configSchema = z.object({
     .describe(
       'most objects a GraphQL query may ask for: each list counts its `first` (or its default page) times what it selects',
     ),
+  GRAPHQL_COST_IN_FLIGHT: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(10_000_000)
+    .default(40_000)
+    .describe(
+      'most GraphQL cost one process runs at once; a query waits for room beyond it (queries costing 100 or less never wait)',
+    ),
+  GRAPHQL_COST_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(10_000)
+    .describe('how long a GraphQL query waits for room before 503 SERVER_BUSY'),
   QUEUE_BOARD_WRITES: flag
     .default(false)
     .describe(

@@ -108,6 +108,7 @@ export const ERROR_CATALOGUE = {
   LOCKED: 'conflict',
   TIMEOUT: 'unavailable',
   DATABASE_BUSY: 'unavailable',
+  SERVER_BUSY: 'unavailable',
   DATABASE_UNAVAILABLE: 'unavailable',
   NOT_READY: 'unavailable',
   SHUTTING_DOWN: 'unavailable',
@@ -521,6 +522,17 @@ export const databaseUnavailable = () =>
   new DomainError('DATABASE_UNAVAILABLE', 'the database cannot be reached right now; retry shortly', [], {
     retryAfter: 2,
   } satisfies RetryAfter);
+
+/** Too much work already running in this process (GraphQL costs in flight): retry shortly. */
+export const serverBusy = (retryAfter: number) =>
+  new DomainError(
+    'SERVER_BUSY',
+    'the server is running as much work as it takes at once; retry shortly',
+    [],
+    {
+      retryAfter,
+    } satisfies RetryAfter,
+  );
 
 /** This process is stopping: the request should go to another one. */
 export const shuttingDown = () =>

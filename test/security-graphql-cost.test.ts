@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'graphql';
 import { queryCost } from '../src/graphql/cost.js';
 import { executableSchema, type GqlResult } from './helpers/graphql.js';
-import { bearer, createTestApp, makeInstitution, type TestApp } from './helpers/test-app.js';
+import { bearer, createTestApp, makeInstitution, until, type TestApp } from './helpers/test-app.js';
 
 // Issue 13, finding 2: a query's cost counts the objects it may return (lists by their `first`,
 // or their default size, times what they select) and one over GRAPHQL_MAX_COST is refused with
@@ -113,6 +113,55 @@ describe('GraphQL cost limit', () => {
       expect(error.message).toContain('costs 200, over the limit of 150');
     } finally {
       await small.close();
+    }
+  });
+
+  it('runs at most GRAPHQL_COST_IN_FLIGHT of cost at once: the rest waits, then 503 SERVER_BUSY', async () => {
+    const busy = await createTestApp({ env: { GRAPHQL_COST_IN_FLIGHT: '300', GRAPHQL_COST_WAIT_MS: '0' } });
+    try {
+      const own = (await makeInstitution(busy, { roles: ['manager'] })).keys;
+      const send = () =>
+        busy.app.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: bearer(own.manager),
+          payload: { query: `{ specimens(first: 50) { edges { node { barcode location { path } } } } }` },
+        });
+      expect((await send()).statusCode).toBe(200);
+      // The first query holds its room while PostgreSQL keeps it waiting on a lock.
+      const lock = await busy.sql.connect();
+      await lock.query('begin');
+      await lock.query('lock table specimen in access exclusive mode');
+      let first: ReturnType<typeof send> | undefined;
+      try {
+        first = send();
+        await until(async () => {
+          const { rows } = await busy.sql.query(
+            "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+          );
+          return rows.length > 0;
+        });
+        const refused = await send();
+        expect(refused.statusCode).toBe(503);
+        expect(refused.headers['retry-after']).toBe('1');
+        expect(refused.json<GqlResult>().errors![0]!.extensions.code).toBe('SERVER_BUSY');
+      } finally {
+        await lock.query('commit');
+        lock.release();
+      }
+      expect((await first).statusCode).toBe(200);
+      // The answer gave its room back.
+      expect((await send()).statusCode).toBe(200);
+      // A cheap query never waits.
+      const cheap = await busy.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: bearer(own.manager),
+        payload: { query: '{ viewer { role } }' },
+      });
+      expect(cheap.statusCode).toBe(200);
+    } finally {
+      await busy.close();
     }
   });
 });

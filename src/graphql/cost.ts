@@ -11,7 +11,6 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
-import { queryTooCostly } from '../errors.js';
 
 // The cost limit of GraphQL (issue 13, finding 2): within the depth and alias limits a document
 // can still ask for a great many objects (30 aliases of `specimens(first: 500)` with their
@@ -121,15 +120,4 @@ export function queryCost(
   if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return 0;
   const root = schema.getRootType(operation.operation);
   return root ? walk(operation.selectionSet, root, 1, false, new Set()) : 0;
-}
-
-/**
- * Mercurius preExecution hook: refuses a query over `max` with QUERY_TOO_COSTLY naming its cost
- * and the limit, before any resolver runs.
- */
-export function costLimitHook(max: number) {
-  return (schema: GraphQLSchema, document: DocumentNode, _context: unknown, variables: unknown) => {
-    const cost = queryCost(schema, document, (variables ?? {}) as Record<string, unknown>);
-    if (cost > max) throw queryTooCostly(cost, max);
-  };
 }
