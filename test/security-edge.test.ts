@@ -211,7 +211,8 @@ describe('rate limits (finding 5)', () => {
       }
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
-    // A valid key from that address is refused too until the window passes; another address is not.
+    // Any token not verified already is refused from that address until the window passes, before
+    // it is looked up; another address is not.
     const blocked = await t.app.inject({
       method: 'GET',
       url: '/v1/specimens?limit=1',
