@@ -12,8 +12,10 @@ import type { Ctx } from '../src/context.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
+import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
 import { graphqlSoak } from './graphql-soak.js';
+import { listBench } from './list.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -44,6 +46,9 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured requests (default 200; rounded up to an even number)
       --warmup N         unmeasured requests first (default 10)
       --concurrency N    requests in flight (default 1; > 1 uses that many box pairs)
+      --workers          run the outbox relay and job workers in the service (WORKERS=1): waits for
+                         the queues to drain before measuring, reports the backlog after the last
+                         request and how long the workers take to clear it
 
   fhir-search   GET /fhir/R4/Specimen: pages of 100 by walking next links, type, _lastUpdated, both, and
                 identifier lookups; one request at a time by default (bench/fhir-search.ts)
@@ -51,6 +56,19 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured rounds, one request of each kind each (default 200)
       --warmup N         unmeasured rounds first (default 20)
       --concurrency N    requests in flight (default 1)
+
+  custody-history  a GraphQL page of 96 tubes with their latest custody event, and their standardization
+                check after a rack scan, for short vs long histories (bench/custody-history.ts); writes:
+                give it a copy of the bench database
+      --count N          synthetic specimens (default 1000000)
+      --history N        custody events per tube of the long box (default 500)
+      --rounds N         measured pages per box (default 100; checks: a fifth of it)
+
+  list          GET /v1/specimens, pages of 100, for each documented filter (bench/list.ts); writes
+                a sparse set of held, missing and QC-failed tubes first: give it a copy of the bench database
+      --count N          synthetic specimens (default 1000000)
+      --sparse N         tubes in each sparse set (default 300)
+      --rounds N         measured requests per filter (default 100)
 
   graphql-soak  200 distinct 60 KB GraphQL documents, then 50 clients sending the maximum-cost query
                 for 60 s: peak RSS of the service and /health/live latency (bench/graphql-soak.ts);
@@ -307,14 +325,17 @@ async function prepare(c: Container, url: string, count: number) {
 const profileArgs = (args: Args) =>
   typeof args['cpu-prof'] === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
 
-function serviceEnv(url: string, port: number): Record<string, string> {
+/** Queues of their own per bench database: workers never take another database's jobs. */
+const queuePrefix = (url: string) => `biobank-bench-${new URL(url).pathname.slice(1)}`;
+
+function serviceEnv(url: string, port: number, workers = false): Record<string, string> {
   return {
     DATABASE_URL: url,
     PORT: String(port),
     HOST: '127.0.0.1',
-    WORKERS: '0',
+    WORKERS: workers ? '1' : '0',
     LOG_LEVEL: 'warn',
-    QUEUE_PREFIX: 'biobank-bench',
+    QUEUE_PREFIX: queuePrefix(url),
     // One key drives thousands of requests a second here: throughput, not the limiter, is measured.
     RATE_LIMIT_PER_KEY: '0',
   };
@@ -462,6 +483,7 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   const measured = requested + (requested % 2);
   const warmup = Math.ceil(num(args, 'warmup', 10) / 2) * 2;
   const concurrency = num(args, 'concurrency', 1);
+  const workers = args.workers === true;
   const { institutionId, token } = await prepare(c, url, count);
   const ctx = systemCtx(c, institutionId);
 
@@ -518,15 +540,22 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   const service = await startChild(
     'service',
     ['src/main.ts', 'serve'],
-    serviceEnv(url, port),
+    serviceEnv(url, port, workers),
     port,
     workDir,
     profileArgs(args),
   );
   try {
+    if (workers) {
+      const t0 = performance.now();
+      const left = await drained(c, 600_000);
+      console.log(
+        `workers on: earlier backlog ${left === 0 ? 'drained' : `still ${left} jobs`} in ${f1((performance.now() - t0) / 1000)} s`,
+      );
+    }
     console.log(
       `\nrack scan: ${warmup} warm-up + ${measured} measured requests, concurrency ${concurrency}, ` +
-        `96 tubes moved per request (box A -> B, then B -> A)`,
+        `96 tubes moved per request (box A -> B, then B -> A), workers ${workers ? 'on' : 'off'}`,
     );
     const latencies: number[] = [];
     let failures = 0;
@@ -567,8 +596,39 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
         (use.machineBusyPercent === null ? '' : `; machine busy ${Math.round(use.machineBusyPercent)} %`) +
         `\n  target p99 <= 150 ms: ${s.p99 <= 150 ? 'PASS' : 'MISS'}`,
     );
+    if (workers) {
+      const backlog = await backlogOf(c);
+      const t1 = performance.now();
+      const left = await drained(c, 600_000);
+      console.log(
+        `  backlog after the last request: ${backlog} jobs; ${left === 0 ? 'drained' : `${left} still waiting`} ` +
+          `${f1((performance.now() - t1) / 1000)} s later (${f2((s.count / seconds) * 1)} racks/s applied)`,
+      );
+    }
   } finally {
     await stopChild(service);
+  }
+}
+
+/**
+ * Standardization checks not yet done: outbox rows for the standards queue the relay has not
+ * moved, and its BullMQ jobs waiting or running (other queues hold recurring delayed jobs).
+ */
+async function backlogOf(c: Container): Promise<number> {
+  const { rows } = await c.database.pool.query<{ n: number }>(
+    `select count(*)::int as n from outbox where enqueued_at is null and queue = 'standards'`,
+  );
+  const counts = await c.queues.get('standards').getJobCounts('waiting', 'active', 'prioritized');
+  return rows[0]!.n + Object.values(counts).reduce((sum, n) => sum + n, 0);
+}
+
+/** Waits until the backlog is empty (or the time is up); returns what is left. */
+async function drained(c: Container, ms: number): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = await backlogOf(c);
+    if (left === 0 || Date.now() > deadline) return left;
+    await sleep(250);
   }
 }
 
@@ -609,6 +669,46 @@ async function fhirSearch(c: Container, url: string, args: Args, workDir: string
   }
 }
 
+async function custodyHistory(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const port = await freePort();
+  const service = await startChild('service', ['src/main.ts', 'serve'], serviceEnv(url, port), port, workDir);
+  try {
+    await custodyHistoryBench({
+      c,
+      ctx: systemCtx(c, institutionId),
+      pool: c.database.pool,
+      base: `http://127.0.0.1:${port}`,
+      token,
+      institutionId,
+      history: num(args, 'history', 500),
+      rounds: num(args, 'rounds', 100),
+    });
+  } finally {
+    await stopChild(service);
+  }
+}
+
+async function list(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const port = await freePort();
+  const service = await startChild('service', ['src/main.ts', 'serve'], serviceEnv(url, port), port, workDir);
+  try {
+    await listBench({
+      c,
+      ctx: systemCtx(c, institutionId),
+      pool: c.database.pool,
+      base: `http://127.0.0.1:${port}`,
+      token,
+      institutionId,
+      sparse: num(args, 'sparse', 300),
+      rounds: num(args, 'rounds', 100),
+    });
+  } finally {
+    await stopChild(service);
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseArgs({
@@ -624,6 +724,9 @@ async function main() {
       pool: { type: 'string' },
       requests: { type: 'string' },
       concurrency: { type: 'string' },
+      history: { type: 'string' },
+      workers: { type: 'boolean' },
+      sparse: { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
@@ -642,7 +745,8 @@ async function main() {
     });
     return 0;
   }
-  if (command !== 'scan-lookup' && command !== 'rack-scan' && command !== 'fhir-search') {
+  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list'];
+  if (!command || !commands.includes(command)) {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
   }
@@ -652,7 +756,7 @@ async function main() {
     DATABASE_URL: url,
     LOG_LEVEL: 'warn',
     WORKERS: '0',
-    QUEUE_PREFIX: 'biobank-bench',
+    QUEUE_PREFIX: queuePrefix(url),
   });
   const workDir = mkdtempSync(join(tmpdir(), 'biobank-bench-'));
   console.log(`biobank bench ${command} (node ${process.version}, logs in ${workDir})`);
@@ -662,6 +766,8 @@ async function main() {
   try {
     if (command === 'scan-lookup') await scanLookup(c, url, values, workDir);
     else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
+    else if (command === 'custody-history') await custodyHistory(c, url, values, workDir);
+    else if (command === 'list') await list(c, url, values, workDir);
     else await rackScan(c, url, values, workDir);
   } finally {
     await c.close();

@@ -65,15 +65,20 @@ export interface ChainBreak {
   found: string;
 }
 
-/** Recomputes a chain in sequence order; returns the first break, or null when intact. */
+/**
+ * Recomputes a chain in sequence order; returns the first break, or null when intact. With `from`
+ * (a head verified before: its seq and hash) the events are the chain's continuation after it, so
+ * a check after a change costs the new events only; `checked` then counts the head's events too.
+ */
 export function verifyChain(
   events: (ChainedEventFields & { id: number; prevHash: string | null; hash: string })[],
+  from: { seq: number; hash: string } | null = null,
 ): {
   checked: number;
   firstBreak: ChainBreak | null;
 } {
-  let prev: string | null = null;
-  let expectedSeq = 1;
+  let prev: string | null = from?.hash ?? null;
+  let expectedSeq = (from?.seq ?? 0) + 1;
   for (const e of events) {
     if (e.seq !== expectedSeq) {
       return {
@@ -115,5 +120,5 @@ export function verifyChain(
     prev = e.hash;
     expectedSeq++;
   }
-  return { checked: events.length, firstBreak: null };
+  return { checked: expectedSeq - 1, firstBreak: null };
 }

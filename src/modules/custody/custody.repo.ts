@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
@@ -110,17 +110,27 @@ export async function listCustodyEvents(
   return opts.limit ? q.limit(opts.limit) : q;
 }
 
-/** The latest event of each specimen, for lists and GraphQL pages (one query). */
+/**
+ * The latest event of each specimen of the institution, for lists and GraphQL pages (one query).
+ * Each head is found from the end of its chain on the (specimen_id, seq) index, so a tube with
+ * hundreds of events costs what a tube with two does; sorting every event of every tube (as
+ * `distinct on ... order by seq desc` must) grew with the history.
+ */
 export async function latestCustodyEvents(
   db: DbOrTx,
+  institutionId: string,
   specimenIds: readonly string[],
 ): Promise<CustodyEventRow[]> {
   if (specimenIds.length === 0) return [];
   return db
-    .selectDistinctOn([custodyEvents.specimenId])
+    .select()
     .from(custodyEvents)
-    .where(inArray(custodyEvents.specimenId, [...specimenIds]))
-    .orderBy(custodyEvents.specimenId, sql`${custodyEvents.seq} desc`);
+    .where(
+      sql`(${custodyEvents.specimenId}, ${custodyEvents.seq}) in (
+        select h.id, (select max(x.seq) from custody_event x where x.specimen_id = h.id)
+          from unnest(${sql.param(specimenIds)}::uuid[]) h(id))
+        and ${custodyEvents.institutionId} = ${institutionId}`,
+    );
 }
 
 /** The full custody chains of the given specimens, by specimen id, in sequence order (one query). */
@@ -139,6 +149,33 @@ export async function custodyChainsOf(
     const list = chains.get(e.specimenId) ?? [];
     list.push(e);
     chains.set(e.specimenId, list);
+  }
+  return chains;
+}
+
+/**
+ * The events of each chain after a given sequence number (0: the whole chain), by specimen id, in
+ * sequence order, in one query: each chain is read from its position on the (specimen_id, seq)
+ * index, so the continuation of a long chain costs its new events only.
+ */
+export async function custodyEventsAfter(
+  db: DbOrTx,
+  after: readonly { specimenId: string; seq: number }[],
+): Promise<Map<string, CustodyEventRow[]>> {
+  const chains = new Map<string, CustodyEventRow[]>();
+  if (after.length === 0) return chains;
+  const events = await db
+    .select(getTableColumns(custodyEvents))
+    .from(custodyEvents)
+    .innerJoin(
+      sql`unnest(${sql.param(after.map((a) => a.specimenId))}::uuid[], ${sql.param(after.map((a) => a.seq))}::int[]) as h(id, after_seq)`,
+      sql`${custodyEvents.specimenId} = h.id and ${custodyEvents.seq} > h.after_seq`,
+    )
+    .orderBy(asc(custodyEvents.specimenId), asc(custodyEvents.seq));
+  for (const e of events) {
+    const list = chains.get(e.specimenId);
+    if (list) list.push(e);
+    else chains.set(e.specimenId, [e]);
   }
   return chains;
 }

@@ -3,6 +3,7 @@ export {
   listCustodyEvents,
   latestCustodyEvents,
   custodyChainsOf,
+  custodyEventsAfter,
   type CustodyEventInput,
   type ChainHead,
 } from './custody.repo.js';

@@ -198,9 +198,7 @@ export function createSpecimenQueries(deps: {
     /** The latest custody event of each given specimen of the caller's institution, in one query. */
     async latestCustodyEvents(ctx: Ctx, specimenIds: readonly string[]): Promise<CustodyEventRow[]> {
       authorize(ctx.actor, 'custody.read');
-      const institutionId = actorInstitutionId(ctx.actor);
-      const events = await latestCustodyEvents(db, specimenIds);
-      return events.filter((e) => e.institutionId === institutionId);
+      return latestCustodyEvents(db, actorInstitutionId(ctx.actor), specimenIds);
     },
   };
 }

@@ -84,6 +84,36 @@ export interface SpecimenFilter {
   limit: number;
 }
 
+/**
+ * The first and last id a subtree or a collection window can hold, as bounds on the key-order
+ * walk: a page filtered by them walks from the first match and stops at the last, where it used
+ * to walk every later id of the institution to learn that nothing more matched (0.2-0.6 s over
+ * 1M specimens past a freezer's last tube). Each bound is read from an index: per container its
+ * first and last tube on (container_id, id), a window's ids on (institution_id, collected_at, id).
+ * No match gives null bounds and so an empty page at once.
+ */
+function idBounds(f: SpecimenFilter): SQL[] {
+  const bounds: SQL[] = [];
+  if (f.subtreeContainerIds) {
+    const end = (dir: 'asc' | 'desc') =>
+      sql`(select z.k from (${f.subtreeContainerIds}) c(id)
+            cross join lateral (select x.id as k from specimen x where x.container_id = c.id
+                                 order by x.id ${sql.raw(dir)} limit 1) z
+            order by z.k ${sql.raw(dir)} limit 1)`;
+    bounds.push(sql`${specimens.id} between ${end('asc')} and ${end('desc')}`);
+  }
+  if (f.collectedFrom && f.collectedTo) {
+    // Open-ended windows are left to the planner: their bounds would read most of the index. The
+    // aggregate over every match (uuid has no min/max: its text sorts alike) keeps the planner
+    // on the window's index, where `order by id limit 1` would walk the ids again.
+    const end = (agg: 'min' | 'max') =>
+      sql`(select ${sql.raw(agg)}(x.id::text)::uuid from specimen x where x.institution_id = ${f.institutionId}
+            and x.collected_at >= ${f.collectedFrom} and x.collected_at <= ${f.collectedTo})`;
+    bounds.push(sql`${specimens.id} between ${end('min')} and ${end('max')}`);
+  }
+  return bounds;
+}
+
 export async function listSpecimenRows(db: DbOrTx, f: SpecimenFilter): Promise<SpecimenRow[]> {
   return db
     .select()
@@ -95,13 +125,21 @@ export async function listSpecimenRows(db: DbOrTx, f: SpecimenFilter): Promise<S
         f.status ? eq(specimens.status, f.status as SpecimenRow['status']) : undefined,
         f.protocolId ? eq(specimens.protocolId, f.protocolId) : undefined,
         f.participantId ? eq(specimens.participantId, f.participantId) : undefined,
-        f.subtreeContainerIds ? sql`${specimens.containerId} in (${f.subtreeContainerIds})` : undefined,
+        // A correlated test per tube, not `in (...)`: the planner cannot turn it into a join, so it
+        // walks the ids in order between the subtree's bounds and stops at a full page, where a
+        // hash join sorted all the subtree's tubes first (a 32,000-tube freezer: 0.1-0.2 s).
+        f.subtreeContainerIds
+          ? sql`(select true from (${f.subtreeContainerIds}) t(id) where t.id = ${specimens.containerId})`
+          : undefined,
         f.collectedFrom ? gte(specimens.collectedAt, f.collectedFrom) : undefined,
         f.collectedTo ? lte(specimens.collectedAt, f.collectedTo) : undefined,
         f.qcStatus ? eq(specimens.qcStatus, f.qcStatus as SpecimenRow['qcStatus']) : undefined,
-        f.held === true ? sql`cardinality(${specimens.holds}) > 0` : undefined,
-        f.held === false ? sql`cardinality(${specimens.holds}) = 0` : undefined,
+        // Compared with the empty array, not by cardinality(): the column's statistics then tell the
+        // planner how few tubes are held, and it reads them from specimen_held_list_idx.
+        f.held === true ? sql`${specimens.holds} <> '{}'::text[]` : undefined,
+        f.held === false ? sql`${specimens.holds} = '{}'::text[]` : undefined,
         f.afterId ? gt(specimens.id, f.afterId) : undefined,
+        ...idBounds(f),
       ),
     )
     .orderBy(asc(specimens.id))

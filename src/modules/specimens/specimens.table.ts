@@ -102,11 +102,21 @@ export const specimens = pgTable(
     uniqueIndex('specimen_barcode_unique').on(t.institutionId, t.barcode),
     // One specimen per position; NULLs (not in a positional container) never clash.
     unique('specimen_position_unique').on(t.containerId, t.positionRow, t.positionCol),
-    index('specimen_container_idx').on(t.containerId),
+    // A container's tubes in key order: a subtree's list finds its first and last tube per container.
+    index('specimen_container_id_idx').on(t.containerId, t.id),
     index('specimen_parent_idx').on(t.parentId),
     index('specimen_root_idx').on(t.rootId),
     index('specimen_participant_idx').on(t.participantId),
     index('specimen_list_idx').on(t.institutionId, t.id),
+    // Lists filtered by a sparse state answer a page from these in key order (GET /v1/specimens):
+    // walking every id to find the few missing, failed or held tubes took 0.2-0.5 s over 1M.
+    index('specimen_status_list_idx').on(t.institutionId, t.status, t.id),
+    index('specimen_qc_status_list_idx').on(t.institutionId, t.qcStatus, t.id),
+    index('specimen_held_list_idx')
+      .on(t.institutionId, t.id)
+      .where(sql`${t.holds} <> '{}'::text[]`),
+    // A collection window's first and last ids, read from the index alone.
+    index('specimen_collected_idx').on(t.institutionId, t.collectedAt, t.id),
     // FHIR Specimen search (fhir/fhir-specimen-search.read-model.ts): one type, or a last-update
     // window, a page at a time in key order.
     index('specimen_type_idx').on(t.institutionId, t.type, t.id),

@@ -18,6 +18,22 @@ export interface LoadedFacts {
   facts: SpecimenFacts;
   /** check codes with a current result */
   currentChecks: string[];
+  /** the custody chain as verified by the last per-specimen check (`checkpoint` mode only) */
+  checkpoint: CustodyCheckpoint | null;
+}
+
+/** How the facts' custody summary is made. */
+export type CustodyMode =
+  /** set-based over the whole chain (a batch run: stored hashes trusted, links and head checked) */
+  | 'summary'
+  /** left for the caller to extend from the checkpoint (the per-specimen check: new events only) */
+  | 'checkpoint';
+
+export interface CustodyCheckpoint {
+  seq: number;
+  hash: string;
+  firstType: string;
+  lastToContainerId: string | null;
 }
 
 type FactsRow = {
@@ -70,6 +86,10 @@ type FactsRow = {
   src_sprec_code: string | null;
   src_sprec_version: string | null;
   current_checks: string[] | null;
+  cp_seq: number | null;
+  cp_hash: string | null;
+  cp_first_type: string | null;
+  cp_last_to: string | null;
 };
 
 const toDate = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -86,7 +106,8 @@ const toDate = (ms: number | null) => (ms === null ? null : new Date(ms));
  * recomputed only by the per-specimen check (checkSpecimens); a batch run trusts the stored hashes
  * and checks their sequence, links and head.
  */
-function factsQuery(where: SQL, limit: number | null): SQL {
+function factsQuery(where: SQL, limit: number | null, custody: CustodyMode): SQL {
+  const summary = custody === 'summary';
   return sql`
     with chunk as (
       select s.id, s.institution_id, s.barcode, s.type, s.lineage, s.parent_id, s.root_id, s.participant_id,
@@ -107,7 +128,9 @@ function factsQuery(where: SQL, limit: number | null): SQL {
         from container c
        where c.id in (select container_id from chunk)
     ),
-    ev as (
+    ${
+      summary
+        ? sql`ev as (
       select e.specimen_id, e.seq, e.type, e.hash, e.to_container_id,
              e.prev_hash is not distinct from lag(e.hash) over w as linked
         from custody_event e
@@ -122,6 +145,13 @@ function factsQuery(where: SQL, limit: number | null): SQL {
              (array_agg(to_container_id order by seq desc) filter (where to_container_id is not null))[1] as last_to
         from ev
        group by specimen_id
+    ),`
+        : sql``
+    }
+    cp as (
+      select k.specimen_id, k.seq, k.hash, k.first_type, k.last_to_container_id
+        from custody_checkpoint k
+       where ${summary ? sql`false` : sql`k.specimen_id in (select id from chunk)`}
     )
     select ch.id, ch.institution_id, ch.barcode, ch.type, ch.lineage, ch.participant_id, ch.protocol_id,
            ch.anatomic_site, ch.pathology_status,
@@ -130,7 +160,14 @@ function factsQuery(where: SQL, limit: number | null): SQL {
            ch.sprec_code, ch.sprec_version, ch.quality, ch.freeze_thaw_count, ch.status, ch.holds, ch.container_id,
            ch.custody_seq, ch.custody_head, ch.version,
            t.temperature_c as storage_temperature_c,
-           cu.events, cu.min_seq, cu.max_seq, cu.linked, cu.head, cu.first_type, cu.last_to,
+           ${
+             summary
+               ? sql`cu.events, cu.min_seq, cu.max_seq, cu.linked, cu.head, cu.first_type, cu.last_to,`
+               : sql`null::int as events, null::int as min_seq, null::int as max_seq, null::bool as linked,
+                     null::text as head, null::text as first_type, null::uuid as last_to,`
+           }
+           cp.seq as cp_seq, cp.hash as cp_hash, cp.first_type as cp_first_type,
+           cp.last_to_container_id as cp_last_to,
            p.id is not null as has_donor, p.sex::text as donor_sex, p.birth_year as donor_birth_year,
            p.diagnoses as donor_diagnoses,
            cs.status::text as consent_status, cs.expires_on::text as consent_expires_on,
@@ -143,7 +180,8 @@ function factsQuery(where: SQL, limit: number | null): SQL {
            src.sprec_code as src_sprec_code, src.sprec_version as src_sprec_version
       from chunk ch
       left join temps t on t.id = ch.container_id
-      left join cust cu on cu.specimen_id = ch.id
+      ${summary ? sql`left join cust cu on cu.specimen_id = ch.id` : sql``}
+      left join cp on cp.specimen_id = ch.id
       left join participant p on p.id = ch.participant_id
       left join consent cs
         on cs.participant_id = ch.participant_id and cs.protocol_id = ch.protocol_id and cs.superseded_at is null
@@ -226,10 +264,22 @@ function toFacts(r: FactsRow): SpecimenFacts {
  * Loads the facts of the specimens `scope` selects (an expression over `specimen s`, see
  * run-scope.read-model.ts), in id order, at most `limit` of them.
  */
-export async function loadQcFacts(db: Db, scope: SQL, limit: number | null): Promise<LoadedFacts[]> {
+export async function loadQcFacts(
+  db: Db,
+  scope: SQL,
+  limit: number | null,
+  custody: CustodyMode = 'summary',
+): Promise<LoadedFacts[]> {
   const res = await db.transaction(async (tx) => {
     await withoutJit(tx);
-    return tx.execute<FactsRow>(factsQuery(scope, limit));
+    return tx.execute<FactsRow>(factsQuery(scope, limit, custody));
   });
-  return res.rows.map((r) => ({ facts: toFacts(r), currentChecks: r.current_checks ?? [] }));
+  return res.rows.map((r) => ({
+    facts: toFacts(r),
+    currentChecks: r.current_checks ?? [],
+    checkpoint:
+      r.cp_seq !== null && r.cp_hash !== null && r.cp_first_type !== null
+        ? { seq: r.cp_seq, hash: r.cp_hash, firstType: r.cp_first_type, lastToContainerId: r.cp_last_to }
+        : null,
+  }));
 }

@@ -2,9 +2,8 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { loadConsentContexts } from '../consent/index.js';
-import { verifyChain } from '../custody/index.js';
 import { findSpecimen, specimenNotFound } from '../specimens/index.js';
-import { custodyChainsOf } from '../custody/index.js';
+import { saveCheckpoints, verifyFromCheckpoints } from './custody-checkpoint.js';
 import { loadQcFacts } from './qc-facts.read-model.js';
 import type { QcRecorder } from './qc-recorder.js';
 import { listQcResultsOf, specimenQcRecord } from './qc-results.repo.js';
@@ -14,8 +13,8 @@ import { memoDecoder } from './standards.rules.js';
 import type { QcResultRow } from './standards.table.js';
 
 /** One specimen's checks: run after every change, and read back with their history. */
-export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder }) {
-  const { db, recorder } = deps;
+export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder; clock: () => Date }) {
+  const { db, recorder, clock } = deps;
   return {
     /** Current results (and changes of outcome) of one specimen. Throws SPECIMEN_NOT_FOUND. */
     async getSpecimenQc(ctx: Ctx, specimenId: string) {
@@ -34,9 +33,10 @@ export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder }) 
     },
 
     /**
-     * The worker's per-specimen check (after every change): loads the specimens, recomputes every
-     * custody hash, reads consent through the consent module's loader, evaluates and writes the
-     * results, placing QC holds where a rule asks. Idempotent; unknown ids are ignored.
+     * The worker's per-specimen check (after every change): loads the specimens, verifies each
+     * custody chain from the head its last check verified (rehashing the new events only), reads
+     * consent through the consent module's loader, evaluates and writes the results, placing QC
+     * holds where a rule asks, and advances the verified heads. Idempotent; unknown ids are ignored.
      */
     async checkSpecimens(
       ctx: Ctx,
@@ -44,19 +44,12 @@ export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder }) 
     ): Promise<{ checked: number; holdsPlaced: number }> {
       const ids = [...new Set(specimenIds)];
       if (ids.length === 0) return { checked: 0, holdsPlaced: 0 };
-      const loaded = await loadQcFacts(db, specimensWithIds(ids), null);
+      const loaded = await loadQcFacts(db, specimensWithIds(ids), null, 'checkpoint');
       if (loaded.length === 0) return { checked: 0, holdsPlaced: 0 };
       const facts = loaded.map((l) => l.facts);
-      const chains = await custodyChainsOf(db, ids);
+      const advances = await verifyFromCheckpoints(db, loaded);
       const consents = await loadConsentContexts(db, facts);
       for (const f of facts) {
-        const verdict = verifyChain(chains.get(f.id) ?? []);
-        f.custody.verified = {
-          valid: verdict.firstBreak === null,
-          reason: verdict.firstBreak
-            ? `${verdict.firstBreak.reason.replaceAll('_', ' ')} at event ${verdict.firstBreak.seq}`
-            : null,
-        };
         if (f.participantId) {
           const c = consents.get(`${f.participantId}:${f.protocolId}`)?.consent ?? null;
           f.consent = c ? { status: c.status, expiresOn: c.expiresOn } : null;
@@ -66,7 +59,11 @@ export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder }) 
         ...new Set(facts.map((f) => f.protocolId).filter((p): p is string => p !== null)),
       ]);
       const evaluated = recorder.evaluate(loaded, rulesets, memoDecoder());
-      const outcome = await db.transaction((tx) => recorder.record(tx, ctx, evaluated, null));
+      const outcome = await db.transaction(async (tx) => {
+        const recorded = await recorder.record(tx, ctx, evaluated, null);
+        await saveCheckpoints(tx, advances, clock());
+        return recorded;
+      });
       return { checked: outcome.written.size, holdsPlaced: outcome.holdsPlaced };
     },
 

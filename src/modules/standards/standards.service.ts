@@ -37,7 +37,7 @@ export function createStandardsService(deps: StandardsServiceDeps) {
   return {
     ...createSprecDecodeService(),
     ...createQualityRulesService({ db }),
-    ...createSpecimenQcService({ db, recorder }),
+    ...createSpecimenQcService({ db, recorder, clock }),
     ...createStandardizationRunsService({ db, recorder, clock, chunkSize: deps.chunkSize ?? RUN_CHUNK }),
     ...createStandardizationReport({ db }),
     ...createMiabisService({ db }),

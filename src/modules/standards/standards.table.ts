@@ -1,5 +1,7 @@
+import { sql } from 'drizzle-orm';
 import {
   bigint,
+  check,
   index,
   integer,
   jsonb,
@@ -144,7 +146,32 @@ export const standardizationRunItems = pgTable(
   (t) => [primaryKey({ name: 'standardization_run_item_pkey', columns: [t.runId, t.specimenId] })],
 );
 
+/**
+ * How far each specimen's custody chain has been verified by its per-specimen check: the last
+ * event whose hash was recomputed (every event up to it numbered 1..seq, linked and rehashed), and
+ * the chain facts the check needs that later events cannot change (its first event's type, the
+ * last container an event moved it to). The next check verifies only the events after `seq`
+ * (ISO 20387 traceability, at a cost independent of the history's length); the ledger's
+ * append-only trigger keeps the verified part as it was, and `/custody/verify` still recomputes a
+ * whole chain on demand. Written only for an intact chain; advanced, never moved back.
+ */
+export const custodyCheckpoints = pgTable(
+  'custody_checkpoint',
+  {
+    specimenId: uuid('specimen_id')
+      .primaryKey()
+      .references(() => specimens.id),
+    seq: integer('seq').notNull(),
+    hash: varchar('hash', { length: 64 }).notNull(),
+    firstType: varchar('first_type', { length: 40 }).notNull(),
+    lastToContainerId: uuid('last_to_container_id'),
+    verifiedAt: tstz('verified_at').notNull(),
+  },
+  (t) => [check('custody_checkpoint_seq_positive', sql`${t.seq} > 0`)],
+);
+
 export type QualityRulesetRow = typeof qualityRulesets.$inferSelect;
 export type QcResultRow = typeof qcResults.$inferSelect;
 export type StandardizationRunRow = typeof standardizationRuns.$inferSelect;
 export type QcResultHistoryRow = typeof qcResultHistory.$inferSelect;
+export type CustodyCheckpointRow = typeof custodyCheckpoints.$inferSelect;
