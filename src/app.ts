@@ -46,6 +46,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: c.log,
     bodyLimit: c.config.BODY_LIMIT_BYTES,
+    // The client address failed authentications are counted by (src/http/rate-limit.ts).
+    trustProxy: c.config.TRUST_PROXY,
     // An incoming X-Request-Id is kept (when sane) so LIS integrations can trace their calls.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];

@@ -137,6 +137,21 @@ export const configSchema = z.object({
     .min(1)
     .default(30)
     .describe('failed authentications one client address may make per window before 429'),
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v): boolean | string[] => {
+      const t = v.trim();
+      if (t === '' || t === 'false' || t === '0') return false;
+      if (t === 'true') return true;
+      return t
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+    })
+    .describe(
+      'proxies whose X-Forwarded-For gives the client address (rate limits per address): `true` or comma-separated addresses/CIDRs; none by default',
+    ),
   METRICS_TOKEN: z
     .string()
     .min(16, 'must be at least 16 characters')

@@ -254,4 +254,26 @@ describe('rate limits (finding 5)', () => {
     }
     expect(queries.filter((q) => q.includes('"api_key"'))).toHaveLength(1);
   });
+
+  it('counts failures by the address X-Forwarded-For gives when TRUST_PROXY names the proxy', async () => {
+    const proxied = await createTestApp({
+      env: { RATE_LIMIT_FAILED_AUTH: '2', TRUST_PROXY: '127.0.0.1' },
+    });
+    try {
+      const attempt = (client: string, i: number) =>
+        proxied.app.inject({
+          method: 'GET',
+          url: '/v1/specimens',
+          remoteAddress: '127.0.0.1',
+          headers: { ...bearer(`bbk_pppppppppp_${String(i).padStart(43, 'p')}`), 'x-forwarded-for': client },
+        });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await attempt('198.51.100.20', i)).statusCode);
+      expect(statuses).toEqual([401, 401, 429]);
+      // Another client behind the same proxy keeps its own budget.
+      expect((await attempt('198.51.100.21', 9)).statusCode).toBe(401);
+    } finally {
+      await proxied.close();
+    }
+  });
 });
