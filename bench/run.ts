@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
 import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
+import { graphqlSoak } from './graphql-soak.js';
 import { importBench } from './import.js';
 import { listBench } from './list.js';
 import type { LoadResult, LoadSpec } from './load.js';
@@ -74,6 +75,14 @@ const USAGE = `usage: npm run bench -- <command> [options]
                 specimen ledger with custody, audit and feed rows) vs a raw COPY of the same file into
                 a bare table, in one run on a fresh database biobank_bench_import (bench/import.ts)
       --count N          specimen rows (default 1000000)
+
+  graphql-soak  200 distinct 60 KB GraphQL documents, then 50 clients sending the maximum-cost query
+                for 60 s: peak RSS of the service and /health/live latency (bench/graphql-soak.ts);
+                its own database, biobank_soak
+      --count N          synthetic specimens (default 20000)
+      --requests N       large documents (default 200)
+      --concurrency N    clients (default 50)
+      --duration S       seconds of the second phase (default 60)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -333,6 +342,8 @@ function serviceEnv(url: string, port: number, workers = false): Record<string, 
     WORKERS: workers ? '1' : '0',
     LOG_LEVEL: 'warn',
     QUEUE_PREFIX: queuePrefix(url),
+    // One key drives thousands of requests a second here: throughput, not the limiter, is measured.
+    RATE_LIMIT_PER_KEY: '0',
   };
 }
 
@@ -731,6 +742,20 @@ async function main() {
     await importBench({
       count: num(values, 'count', 1_000_000),
       databaseUrl: typeof dbUrl === 'string' ? dbUrl : undefined,
+    });
+    return 0;
+  }
+  if (command === 'graphql-soak') {
+    // Its own small database (it writes a key and its seed), never the shared bench one.
+    const soakUrl = new URL(benchDatabaseUrl(values));
+    if (typeof values['database-url'] !== 'string') soakUrl.pathname = '/biobank_soak';
+    await graphqlSoak({
+      databaseUrl: soakUrl.toString(),
+      count: num(values, 'count', 20_000),
+      documents: num(values, 'requests', 200),
+      documentBytes: 60 * 1024,
+      clients: num(values, 'concurrency', 50),
+      seconds: num(values, 'duration', 60),
     });
     return 0;
   }

@@ -4,12 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Container } from './container.js';
-import { authorize } from './auth/roles.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
 import { routeNotFound, shuttingDown, toProblem } from './errors.js';
 import { graphqlLimits, registerGraphql } from './graphql/graphql.js';
@@ -20,7 +16,10 @@ import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
 import { strictQueryStrings } from './http/schemas.js';
 import { refuseUnstorableText } from './http/storable-text.js';
-import { authenticateRequest, bearerToken, idempotencyHook } from './http/request-context.js';
+import { authenticateRequest, idempotencyHook } from './http/request-context.js';
+import { registerQueueBoard } from './http/queue-board.js';
+import { registerRateLimits } from './http/rate-limit.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
 import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
 import { changeRoutes } from './modules/integration/index.js';
@@ -48,6 +47,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: c.log,
     bodyLimit: c.config.BODY_LIMIT_BYTES,
+    // The client address failed authentications are counted by (src/http/rate-limit.ts).
+    trustProxy: c.config.TRUST_PROXY,
     // An incoming X-Request-Id is kept (when sane) so LIS integrations can trace their calls.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -87,6 +88,16 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, toProblem(routeNotFound(request.method, request.url.split('?')[0] ?? ''), request.id)),
   );
+
+  await registerSecurityHeaders(app);
+  // Before any route: the plugin attaches its hook to the routes registered after it.
+  await registerRateLimits(app, {
+    redisUrl: c.config.REDIS_URL,
+    prefix: c.config.QUEUE_PREFIX,
+    perKey: c.config.RATE_LIMIT_PER_KEY,
+    windowMs: c.config.RATE_LIMIT_WINDOW_MS,
+    failedAuth: c.config.RATE_LIMIT_FAILED_AUTH,
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -179,7 +190,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       // A browser's WebSocket carries its key in connection_init (src/graphql/subscriptions.ts).
       if (isKeylessUpgrade(request)) return;
       try {
-        await authenticateRequest(c.services.apiKeys)(request);
+        await authenticateRequest(c.services.apiKeys)(request, reply);
       } catch (err) {
         const domain = asDomainError(err);
         const retryAfter = domain?.details.retryAfter;
@@ -207,26 +218,10 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     });
   });
 
-  // Queue board for admins only.
-  await app.register(async (board) => {
-    // The board's own error handler would answer its JSON: refusals go out as problem+json here.
-    board.addHook('onRequest', async (request, reply) => {
-      try {
-        const actor = await c.services.apiKeys.authenticate(bearerToken(request));
-        authorize(actor, 'queues.board');
-      } catch (err) {
-        const domain = asDomainError(err);
-        if (!domain) throw err;
-        return sendProblem(reply, toProblem(domain, request.id));
-      }
-    });
-    const serverAdapter = new FastifyAdapter();
-    createBullBoard({
-      queues: c.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
-      serverAdapter,
-    });
-    serverAdapter.setBasePath('/admin/queues');
-    await board.register(serverAdapter.registerPlugin(), { prefix: '/admin/queues' });
+  await registerQueueBoard(app, {
+    apiKeys: c.services.apiKeys,
+    queues: c.queues,
+    writes: c.config.QUEUE_BOARD_WRITES,
   });
 
   return app;

@@ -73,6 +73,90 @@ export const configSchema = z.object({
     .enum(['admins', 'everyone', 'off'])
     .default('admins')
     .describe('who may ask for the schema (`__schema`, `__type`)'),
+  GRAPHQL_MAX_COST: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(1_000_000)
+    .default(20_000)
+    .describe(
+      'most objects a GraphQL query may ask for: each list counts its `first` (or its default page) times what it selects',
+    ),
+  GRAPHQL_COST_IN_FLIGHT: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(10_000_000)
+    .default(40_000)
+    .describe(
+      'most GraphQL cost one process runs at once; a query waits for room beyond it (queries costing 100 or less never wait)',
+    ),
+  GRAPHQL_COST_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(10_000)
+    .describe('how long a GraphQL query waits for room before 503 SERVER_BUSY'),
+  QUEUE_BOARD_WRITES: flag
+    .default(false)
+    .describe(
+      'let the operator admins pause, retry, add and empty jobs on /admin/queues (read-only otherwise)',
+    ),
+  WEBHOOK_ALLOW_HTTP: flag
+    .default(false)
+    .describe('accept http:// webhook URLs (development); https only otherwise'),
+  WEBHOOK_ALLOW_PRIVATE_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .describe(
+      'comma-separated hosts or IP addresses webhooks may reach although private or loopback (a local receiver in development and tests)',
+    ),
+  RATE_LIMIT_PER_KEY: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(6_000)
+    .describe('requests one API key may make per window, across processes (0: no limit)'),
+  RATE_LIMIT_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(60_000)
+    .describe("the rate limits' window"),
+  RATE_LIMIT_FAILED_AUTH: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(100)
+    .describe('failed authentications one client address may make per window before 429'),
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v): boolean | string[] => {
+      const t = v.trim();
+      if (t === '' || t === 'false' || t === '0') return false;
+      if (t === 'true') return true;
+      return t
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+    })
+    .describe(
+      'proxies whose X-Forwarded-For gives the client address (rate limits per address): `true` or comma-separated addresses/CIDRs; none by default',
+    ),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('bearer token /metrics requires; without it /metrics answers 404'),
   AUTH_CACHE_TTL_MS: z.coerce
     .number()
     .int()

@@ -11,7 +11,13 @@ import { createInstitutionService } from './modules/institutions/index.js';
 import { createChangeFeedService } from './modules/integration/index.js';
 import { createImportService, importJobs } from './modules/imports/index.js';
 import { createFhirService } from './modules/fhir/index.js';
-import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
+import {
+  createHttpWebhookSender,
+  createWebhookService,
+  webhookUrlChecker,
+  type WebhookSender,
+  type WebhookUrlPolicy,
+} from './modules/webhooks/index.js';
 import { createParticipantService, hospitalIdHashes } from './modules/participants/index.js';
 import {
   createScanService,
@@ -63,15 +69,19 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const { db } = database;
   const clock = overrides.clock ?? (() => new Date());
 
+  const webhookUrls: WebhookUrlPolicy = {
+    allowHttp: config.WEBHOOK_ALLOW_HTTP,
+    allowPrivateHosts: config.WEBHOOK_ALLOW_PRIVATE_HOSTS,
+  };
   const services = {
     apiKeys: createApiKeyService({ db, clock, cacheTtlMs: config.AUTH_CACHE_TTL_MS }),
-    institutions: createInstitutionService({ db }),
+    institutions: createInstitutionService({ db, checkWebhookUrl: webhookUrlChecker(webhookUrls) }),
     audit: createAuditService({ db }),
     participants: createParticipantService({ db, secret: config.BIOBANK_SECRET }),
     webhooks: createWebhookService({
       db,
       clock,
-      sender: overrides.webhookSender ?? httpWebhookSender,
+      sender: overrides.webhookSender ?? createHttpWebhookSender(webhookUrls),
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     }),
   };

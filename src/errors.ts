@@ -83,9 +83,12 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_ALIASES: 'bad_request',
   TOO_MANY_OPERATIONS: 'bad_request',
   TOO_MANY_TOKENS: 'bad_request',
+  QUERY_TOO_COSTLY: 'bad_request',
   // Who is asking
   UNAUTHENTICATED: 'unauthenticated',
   FORBIDDEN: 'forbidden',
+  RATE_LIMITED: 'too_many_requests',
+  BREAK_GLASS_REQUIRED: 'forbidden',
   // Versions, retries and batches
   VERSION_CONFLICT: 'precondition_failed',
   VERSION_MISMATCH: 'precondition_failed',
@@ -105,6 +108,7 @@ export const ERROR_CATALOGUE = {
   LOCKED: 'conflict',
   TIMEOUT: 'unavailable',
   DATABASE_BUSY: 'unavailable',
+  SERVER_BUSY: 'unavailable',
   DATABASE_UNAVAILABLE: 'unavailable',
   NOT_READY: 'unavailable',
   SHUTTING_DOWN: 'unavailable',
@@ -176,6 +180,7 @@ export const ERROR_CATALOGUE = {
   // webhooks
   WEBHOOK_DELIVERY_NOT_FOUND: 'not_found',
   WEBHOOK_NOT_CONFIGURED: 'conflict',
+  WEBHOOK_URL_REFUSED: 'unprocessable',
   // fhir
   ELEMENT_FIXED: 'unprocessable',
   // sharing
@@ -366,11 +371,34 @@ export const GRAPHQL_DOCUMENT_CODES = [
   'TOO_MANY_ALIASES',
   'TOO_MANY_OPERATIONS',
   'TOO_MANY_TOKENS',
+  'QUERY_TOO_COSTLY',
   'VALIDATION_FAILED',
 ] as const satisfies readonly ErrorCode[];
 export type GraphqlDocumentCode = (typeof GRAPHQL_DOCUMENT_CODES)[number];
 
+/**
+ * A GraphQL query asking for more objects than the limit (config GRAPHQL_MAX_COST): each list
+ * counts its `first` (or its default size) times what it selects.
+ */
+export const queryTooCostly = (cost: number, limit: number) =>
+  new DomainError(
+    'QUERY_TOO_COSTLY',
+    `the query costs ${cost}, over the limit of ${limit}: ask for smaller pages (first) or fewer nested lists`,
+    [],
+    { cost, limit },
+  );
+
 export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'a valid API key is required');
+
+/**
+ * Too many requests in the window: `who` says whose budget is spent (`this API key`, `failed
+ * authentications from this address`); `limit` the budget, `retryAfter` seconds until it refills.
+ */
+export const rateLimited = (who: string, limit: number, retryAfter: number) =>
+  new DomainError('RATE_LIMITED', `${who} made more than ${limit} requests in the window; retry later`, [], {
+    retryAfter,
+    limit,
+  } satisfies RetryAfter & { limit: number });
 
 /** `who` is the role or actor (`the technician role`), `operation` what it tried. */
 export const forbidden = (who: string, operation: string) =>
@@ -502,6 +530,17 @@ export const databaseUnavailable = () =>
   new DomainError('DATABASE_UNAVAILABLE', 'the database cannot be reached right now; retry shortly', [], {
     retryAfter: 2,
   } satisfies RetryAfter);
+
+/** Too much work already running in this process (GraphQL costs in flight): retry shortly. */
+export const serverBusy = (retryAfter: number) =>
+  new DomainError(
+    'SERVER_BUSY',
+    'the server is running as much work as it takes at once; retry shortly',
+    [],
+    {
+      retryAfter,
+    } satisfies RetryAfter,
+  );
 
 /** This process is stopping: the request should go to another one. */
 export const shuttingDown = () =>

@@ -5,7 +5,7 @@ import { instant } from '../clock.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
-import { invalidExpiry, unauthenticated } from '../errors.js';
+import { invalidExpiry, unauthenticated, validationFailed } from '../errors.js';
 import { recordAudit } from '../modules/audit/index.js';
 import {
   findInstitutionByCode,
@@ -13,13 +13,21 @@ import {
   institutionNotFound,
   type InstitutionRow,
 } from '../modules/institutions/index.js';
-import { apiKeyNotFound, apiKeyRevoked, institutionRequired } from './api-keys.errors.js';
+import { emitWebhook } from '../modules/webhooks/index.js';
+import { apiKeyNotFound, apiKeyRevoked, breakGlassRequired, institutionRequired } from './api-keys.errors.js';
 import { apiKeys } from './api-keys.table.js';
 import { ROLES, authorize, type ApiKeyActor, type Role } from './roles.js';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 const TOKEN_PATTERN = /^bbk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
+
+/** A break-glass key's life: by default, and at most. */
+const BREAK_GLASS_DEFAULT_MS = 4 * 3_600_000;
+const BREAK_GLASS_MAX_MS = 24 * 3_600_000;
+
+/** Unknown tokens remembered (about 100 bytes each). */
+const UNKNOWN_TOKENS_KEPT = 10_000;
 
 export const hashToken = (token: string) => hash('sha256', token);
 
@@ -36,6 +44,15 @@ export const createApiKeyInput = z.object({
   /** defaults to the caller's institution; the operator's admins may create keys for others */
   institutionId: z.uuid().optional(),
   expiresAt: instant.optional(),
+  breakGlassReason: z
+    .string()
+    .trim()
+    .min(10)
+    .max(500)
+    .optional()
+    .describe(
+      "why the operator's admin needs a key for another institution (break glass: audited there, its webhook told, expires within 24 hours)",
+    ),
 });
 export type CreateApiKeyInput = z.infer<typeof createApiKeyInput>;
 
@@ -57,6 +74,14 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   const clock = deps.clock ?? (() => new Date());
   // Verified keys by token hash: the hot scan path then costs no authentication query.
   const cache = new Map<string, CachedKey>();
+  // Tokens looked up and not found, by hash, with when: asking again for the same unknown token
+  // costs no query for the cache's lifetime. Bounded: the oldest are forgotten first.
+  const unknown = new Map<string, number>();
+  const rememberUnknown = (hash: string, now: number) => {
+    unknown.delete(hash);
+    unknown.set(hash, now);
+    if (unknown.size > UNKNOWN_TOKENS_KEPT) unknown.delete(unknown.keys().next().value!);
+  };
 
   async function targetInstitution(ctx: Ctx, institutionId: string | undefined): Promise<InstitutionRow> {
     const a = ctx.actor;
@@ -73,9 +98,13 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   return {
     /**
      * Verifies a bearer token and returns the actor. Throws UNAUTHENTICATED for a missing,
-     * malformed, unknown, revoked or expired key (one message: no hint which).
+     * malformed, unknown, revoked or expired key (one message: no hint which). `beforeLookup`
+     * runs only when the token must be read from the database (the caller's rate limit).
      */
-    async authenticate(token: string | undefined): Promise<ApiKeyActor> {
+    async authenticate(
+      token: string | undefined,
+      opts: { beforeLookup?: () => Promise<void> } = {},
+    ): Promise<ApiKeyActor> {
       if (!token) throw unauthenticated();
       const hash = hashToken(token);
       const now = clock().getTime();
@@ -86,12 +115,17 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       }
       // Only a well-formed token is looked up (a cached one was well formed).
       if (!TOKEN_PATTERN.test(token)) throw unauthenticated();
+      const missedAt = unknown.get(hash);
+      if (missedAt !== undefined && now - missedAt < deps.cacheTtlMs) throw unauthenticated();
+      await opts.beforeLookup?.();
       const [key] = await db.select().from(apiKeys).where(eq(apiKeys.tokenHash, hash));
       const holder = key && !key.revokedAt ? await findInstitutionById(db, key.institutionId) : undefined;
       if (!key || !holder || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) {
         cache.delete(hash);
+        rememberUnknown(hash, now);
         throw unauthenticated();
       }
+      unknown.delete(hash);
       const actor: ApiKeyActor = {
         kind: 'api_key',
         apiKeyId: key.id,
@@ -115,15 +149,29 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     },
 
     /**
-     * Creates a key and returns its token once. Throws FORBIDDEN, INSTITUTION_NOT_FOUND,
-     * INVALID_EXPIRY.
+     * Creates a key and returns its token once. An operator admin's key for another institution
+     * is a break-glass action (ARCHITECTURE.md section 9): it needs a reason, expires within 24
+     * hours, and is recorded in that institution's audit log (`breakGlass`) and sent to its
+     * webhook (`security.break_glass`) in the same transaction. Throws FORBIDDEN,
+     * INSTITUTION_NOT_FOUND, INVALID_EXPIRY, BREAK_GLASS_REQUIRED, VALIDATION_FAILED.
      */
     async createApiKey(ctx: Ctx, input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyRow; token: string }> {
       authorize(ctx.actor, 'apiKeys.manage');
       const institution = await targetInstitution(ctx, input.institutionId);
-      const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
-      if (expiresAt && expiresAt.getTime() <= clock().getTime()) {
+      const now = clock().getTime();
+      const breakGlass = ctx.actor.kind === 'api_key' && institution.id !== ctx.actor.institutionId;
+      if (breakGlass && !input.breakGlassReason) throw breakGlassRequired(institution.code);
+      let expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+      if (expiresAt && expiresAt.getTime() <= now) {
         throw invalidExpiry('expiresAt', input.expiresAt ?? '', 'now');
+      }
+      if (breakGlass) {
+        if (expiresAt && expiresAt.getTime() > now + BREAK_GLASS_MAX_MS) {
+          throw validationFailed([
+            { field: 'expiresAt', message: 'a break-glass key expires within 24 hours', code: 'too_big' },
+          ]);
+        }
+        expiresAt ??= new Date(now + BREAK_GLASS_DEFAULT_MS);
       }
       const { token, prefix } = newToken();
       // The transaction answers the token too: an Idempotency-Key stores the answer with the effect.
@@ -149,6 +197,28 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
           institutionId: institution.id,
           after: row,
         });
+        if (breakGlass && ctx.actor.kind === 'api_key') {
+          const event = {
+            apiKeyId: row.id,
+            role: row.role,
+            expiresAt: row.expiresAt?.toISOString() ?? null,
+            reason: input.breakGlassReason ?? '',
+            byInstitution: ctx.actor.institutionCode,
+            byApiKeyId: ctx.actor.apiKeyId,
+          };
+          await recordAudit(tx, ctx, {
+            action: 'breakGlass',
+            entityType: 'api_key',
+            entityId: row.id,
+            institutionId: institution.id,
+            after: event,
+          });
+          await emitWebhook(tx, ctx, {
+            institutionId: institution.id,
+            eventType: 'security.break_glass',
+            data: event,
+          });
+        }
         return { apiKey: row, token };
       });
     },
@@ -206,6 +276,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     /** Forgets verified keys, e.g. when another process revoked one (tests call it too). */
     forgetCachedKeys(): void {
       cache.clear();
+      unknown.clear();
     },
   };
 }

@@ -32,6 +32,7 @@ import {
   textOnlyHook,
   type IntrospectionPolicy,
 } from './guards.js';
+import { registerCostLimits } from './cost-gate.js';
 import { aliasLimit, depthLimit, singleOperation } from './limits.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import { subscriptionOptions } from './subscriptions.js';
@@ -92,6 +93,11 @@ export interface GraphqlLimits {
   /** parsed documents Mercurius keeps (and as many refused ones); 0: none */
   documentCache: number;
   introspection: IntrospectionPolicy;
+  /** most objects one query may ask for (src/graphql/cost.ts) */
+  maxCost: number;
+  /** most cost running at once in this process, and how long a query waits for room (cost-gate.ts) */
+  costInFlight: number;
+  costWaitMs: number;
 }
 
 export const graphqlLimits = (config: Pick<Config, `GRAPHQL_${string}` & keyof Config>): GraphqlLimits => ({
@@ -99,6 +105,9 @@ export const graphqlLimits = (config: Pick<Config, `GRAPHQL_${string}` & keyof C
   maxTokens: config.GRAPHQL_MAX_TOKENS,
   documentCache: config.GRAPHQL_DOCUMENT_CACHE,
   introspection: config.GRAPHQL_INTROSPECTION,
+  maxCost: config.GRAPHQL_MAX_COST,
+  costInFlight: config.GRAPHQL_COST_IN_FLIGHT,
+  costWaitMs: config.GRAPHQL_COST_WAIT_MS,
 });
 
 /** The rules every document passes, queries and subscriptions alike. */
@@ -164,6 +173,10 @@ export async function registerGraphql(
         const domain = asDomainError(original);
         if (domain) {
           const problem = toProblem(domain);
+          // A refusal worth retrying says when, as REST does (SERVER_BUSY, DATABASE_BUSY).
+          if (typeof problem.retryAfter === 'number') {
+            context.reply?.header('retry-after', String(problem.retryAfter));
+          }
           return {
             message: domain.message,
             locations: error.locations,
@@ -207,6 +220,12 @@ export async function registerGraphql(
   app.graphql.addHook('preValidation', textOnlyHook());
   app.graphql.addHook('preExecution', introspectionHook(limits.introspection));
   app.graphql.addHook('preExecution', storableInputHook());
+  // Last: a query waits for room only once every other check has passed.
+  registerCostLimits(app, {
+    maxCost: limits.maxCost,
+    costInFlight: limits.costInFlight,
+    waitMs: limits.costWaitMs,
+  });
   app.graphql.addHook('preSubscriptionExecution', subscriptionDocumentHook(documentRules()));
 }
 
@@ -221,4 +240,4 @@ function transportStatus(errors: readonly { originalError?: unknown }[] | undefi
   }
   return 200;
 }
-const TRANSPORT_STATUSES = new Set([413, 415, 429]);
+const TRANSPORT_STATUSES = new Set([413, 415, 429, 503]);

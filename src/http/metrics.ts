@@ -1,9 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyMetricsModule from 'fastify-metrics';
 import client from 'prom-client';
 import type { Database } from '../db/client.js';
 import type { QueueSet } from '../jobs/queue-set.js';
 import type { OutboxRelay } from '../jobs/relay.js';
+import { routeNotFound, toProblem, unauthenticated } from '../errors.js';
+import { sendProblem } from './problem.js';
+import { bearerToken } from './request-context.js';
 
 // fastify-metrics is CommonJS with `exports.default`: under NodeNext the plugin is one level down.
 const fastifyMetrics = fastifyMetricsModule.default;
@@ -35,8 +39,9 @@ function gauge(
  */
 export async function registerMetrics(
   app: FastifyInstance,
-  deps: { database: Database; queues: QueueSet; relay: OutboxRelay },
+  deps: { database: Database; queues: QueueSet; relay: OutboxRelay; config: { METRICS_TOKEN?: string } },
 ) {
+  const guard = metricsGuard(deps.config.METRICS_TOKEN);
   const registry = new client.Registry();
   await app.register(fastifyMetrics, {
     // fastify-metrics reads `register` from the client it is given; the rest is prom-client's.
@@ -48,6 +53,7 @@ export async function registerMetrics(
       logLevel: 'fatal',
       exposeHeadRoute: false,
       schema: { hide: true },
+      onRequest: guard,
       handler: () => undefined, // replaced by the plugin's own handler
     },
     defaultMetrics: { enabled: true, register: registry },
@@ -91,4 +97,23 @@ export async function registerMetrics(
     g.set({ state: 'idle' }, pool.idleCount);
     g.set({ state: 'waiting' }, pool.waitingCount);
   });
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * /metrics names routes, queues and pool sizes: it answers only a scraper holding METRICS_TOKEN
+ * (`Authorization: Bearer ...`), and is absent (404) when no token is configured.
+ */
+function metricsGuard(token: string | undefined) {
+  const expected = token === undefined ? null : digest(token);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!expected) return sendProblem(reply, toProblem(routeNotFound('GET', '/metrics'), request.id));
+    const sent = bearerToken(request);
+    // Compared as digests: equal lengths, and no timing hint of how much of the token matched.
+    if (sent === undefined || !timingSafeEqual(digest(sent), expected)) {
+      reply.header('www-authenticate', 'Bearer');
+      return sendProblem(reply, toProblem(unauthenticated(), request.id));
+    }
+  };
 }

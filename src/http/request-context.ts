@@ -4,7 +4,8 @@ import type { Ctx } from '../context.js';
 import type { ApiKeyActor } from '../auth/roles.js';
 import type { ApiKeyService } from '../auth/api-keys.service.js';
 import type { Db } from '../db/client.js';
-import { unauthenticated } from '../errors.js';
+import { DomainError, unauthenticated } from '../errors.js';
+import type { FailedAuthGuard } from './rate-limit.js';
 import { etag } from './etag.js';
 import {
   findIdempotentAnswer,
@@ -29,10 +30,29 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** onRequest hook: every /v1 call carries a valid API key (401 otherwise). */
+/**
+ * onRequest hook: every /v1 call carries a valid API key (401 otherwise). When the app counts
+ * failed authentications (src/http/rate-limit.ts), a client address that spent its budget gets
+ * 429 before its token is looked up, and each failure is counted.
+ */
 export function authenticateRequest(apiKeys: ApiKeyService) {
-  return async (request: FastifyRequest) => {
-    const actor = await apiKeys.authenticate(bearerToken(request));
+  return async (request: FastifyRequest, reply?: FastifyReply) => {
+    const guard = (request.server as { failedAuth?: FailedAuthGuard | null }).failedAuth ?? null;
+    let actor: ApiKeyActor;
+    if (!guard || !reply) {
+      actor = await apiKeys.authenticate(bearerToken(request));
+    } else {
+      try {
+        actor = await apiKeys.authenticate(bearerToken(request), {
+          beforeLookup: () => guard.assertNotBlocked(request, reply),
+        });
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'UNAUTHENTICATED') {
+          await guard.recordFailure(request, reply);
+        }
+        throw err;
+      }
+    }
     request.actor = actor;
     const bindings: ActorBindings = {
       actor: `${actor.role}@${actor.institutionCode}`,

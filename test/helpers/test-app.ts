@@ -60,6 +60,9 @@ export async function createTestApp(
       LOG_LEVEL: 'info',
       OUTBOX_POLL_MS: '200',
       DATABASE_POOL_SIZE: '30',
+      // The local webhook receiver (helpers/webhook-receiver.ts) listens on http://127.0.0.1.
+      WEBHOOK_ALLOW_HTTP: '1',
+      WEBHOOK_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
       ...opts.env,
     }),
     BIOBANK_SECRET: 'test-secret-of-at-least-thirty-two-characters',

@@ -27,7 +27,11 @@ function visibleTo(ctx: Ctx, row: InstitutionRow): boolean {
   return a.institutionId === row.id || (a.operator && a.role === 'admin');
 }
 
-export function createInstitutionService(deps: { db: Db }) {
+export function createInstitutionService(deps: {
+  db: Db;
+  /** Throws WEBHOOK_URL_REFUSED for a URL webhooks may not reach (the webhooks module's rule). */
+  checkWebhookUrl: (url: string) => Promise<void>;
+}) {
   const { db } = deps;
 
   async function load(ctx: Ctx, handle: DbOrTx, id: string): Promise<InstitutionRow> {
@@ -92,7 +96,8 @@ export function createInstitutionService(deps: { db: Db }) {
 
     /**
      * Updates name or webhook URL of the actor's institution. A first webhook URL gets a signing
-     * secret, returned once. Throws INSTITUTION_NOT_FOUND, FORBIDDEN, VERSION_CONFLICT.
+     * secret, returned once. Throws INSTITUTION_NOT_FOUND, FORBIDDEN, VERSION_CONFLICT,
+     * WEBHOOK_URL_REFUSED.
      */
     async updateInstitution(
       ctx: Ctx,
@@ -104,6 +109,8 @@ export function createInstitutionService(deps: { db: Db }) {
       },
     ): Promise<{ institution: InstitutionRow; webhookSecret: string | null }> {
       authorize(ctx.actor, 'institutions.update');
+      // Resolved before the transaction: no connection is held while DNS answers.
+      if (input.patch.webhookUrl) await deps.checkWebhookUrl(input.patch.webhookUrl);
       return inTransaction(db, ctx, async (tx) => {
         const before = await load(ctx, tx, input.id);
         if (ctx.actor.kind === 'api_key' && ctx.actor.institutionId !== before.id) {

@@ -6,7 +6,8 @@ export {
 } from './webhooks.service.js';
 export { deliverWebhookJob } from './webhooks.jobs.js';
 export {
-  httpWebhookSender,
+  createHttpWebhookSender,
+  RESPONSE_EXCERPT_BYTES,
   type WebhookSender,
   type WebhookRequest,
   type WebhookResponse,
@@ -14,3 +15,9 @@ export {
 export { webhookJobs } from './webhooks.handlers.js';
 export { webhookRoutes } from './webhooks.routes.js';
 export { toWebhookDeliveryDto } from './webhooks.dto.js';
+export {
+  checkWebhookUrlForm,
+  isInternalAddress,
+  webhookUrlChecker,
+  type WebhookUrlPolicy,
+} from './webhook-url.js';

@@ -6,3 +6,8 @@ export const webhookDeliveryNotFound = (id: string) =>
 
 export const webhookNotConfigured = () =>
   new DomainError('WEBHOOK_NOT_CONFIGURED', 'set a webhook URL on the institution first');
+
+/** `why` completes "the webhook URL ...": `must be https`, `reaches an internal address (10.0.0.5)`. */
+export const webhookUrlRefused = (why: string) =>
+  // The URL itself is not quoted: it may carry credentials, and messages reach logs.
+  new DomainError('WEBHOOK_URL_REFUSED', `the webhook URL ${why}`, [{ field: 'webhookUrl', message: why }]);

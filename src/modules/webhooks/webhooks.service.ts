@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
-import { actorInstitutionId, authorize } from '../../auth/roles.js';
+import { actorInstitutionId, authorize, can } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -93,7 +93,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       );
     },
 
-    /** One delivery with its attempts. Throws WEBHOOK_DELIVERY_NOT_FOUND. */
+    /**
+     * One delivery with its attempts. What the receiver answered is shown to admins only: an
+     * endpoint's answer is not an integration key's to read. Throws WEBHOOK_DELIVERY_NOT_FOUND.
+     */
     async getWebhookDelivery(
       ctx: Ctx,
       id: string,
@@ -101,7 +104,11 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       authorize(ctx.actor, 'webhooks.read');
       const delivery = await loadOwn(ctx, id);
       const attempts = await listAttempts(db, id);
-      return { ...delivery, attempts };
+      const responses = can(ctx.actor, 'webhooks.responses');
+      return {
+        ...delivery,
+        attempts: responses ? attempts : attempts.map((a) => ({ ...a, responseExcerpt: null })),
+      };
     },
 
     /** Sends a delivery again, e.g. after the receiver was fixed. Throws WEBHOOK_DELIVERY_NOT_FOUND. */
