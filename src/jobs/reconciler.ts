@@ -16,6 +16,8 @@ export interface ReconcileResult {
   requeued: number;
   /** jobs Redis holds as completed whose outcome PostgreSQL missed (recorded now) */
   completed: number;
+  /** jobs Redis failed without their handler saying so (stalled), with tries left: retried */
+  retried: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface ReconcileResult {
  * more. Returns what it did.
  */
 export async function reconcileOutbox(deps: { db: Db; queues: QueueSet }): Promise<ReconcileResult> {
-  const result: ReconcileResult = { checked: 0, requeued: 0, completed: 0 };
+  const result: ReconcileResult = { checked: 0, requeued: 0, completed: 0, retried: 0 };
   let after: { enqueuedAt: Date; id: string } | null = null;
   for (;;) {
     const rows: OutboxRow[] = await deps.db
@@ -56,6 +58,21 @@ export async function reconcileOutbox(deps: { db: Db; queues: QueueSet }): Promi
     const lost = rows.filter((_, i) => states[i] === 'unknown');
     const finished = rows.filter((_, i) => states[i] === 'completed').map((r) => r.id);
     result.checked += rows.length;
+    // Failed in Redis but not in PostgreSQL: BullMQ failed it without our handler recording it (a
+    // job whose worker died mid-run too often is failed as stalled). Tries left: run it again.
+    const abandoned: string[] = [];
+    for (const row of rows.filter((_, i) => states[i] === 'failed')) {
+      const job = await deps.queues.get(row.queue as QueueName).getJob(row.id);
+      if (job && job.attemptsMade < (job.opts.attempts ?? 1)) {
+        await job.retry('failed');
+        result.retried++;
+      } else abandoned.push(row.id);
+    }
+    if (abandoned.length)
+      await deps.db
+        .update(outbox)
+        .set({ failedAt: sql`now()` })
+        .where(and(inArray(outbox.id, abandoned), isNull(outbox.failedAt), isNull(outbox.doneAt)));
     const now = Date.now();
     for (const row of lost) {
       await deps.queues.get(row.queue as QueueName).add(row.jobName, row.payload, {
