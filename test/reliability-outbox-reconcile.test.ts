@@ -110,8 +110,12 @@ describe('work survives Redis losing its data', () => {
     );
     expect(held[0]!.n).toBe(3);
     // The handler's end is recorded in PostgreSQL; nothing is left to put back.
-    await until(async () => (await outboxRow(cascadeId)).done_at);
-    expect(await reconcileOutbox({ db: t.c.db, queues: t.c.queues })).toMatchObject({ requeued: 0 });
+    const finished = await until(async () => {
+      const r = await outboxRow(cascadeId);
+      return r.done_at ? r : null;
+    });
+    await reconcileOutbox({ db: t.c.db, queues: t.c.queues });
+    expect(await t.c.queues.get('consent').getJobState(finished.id)).toBe('completed');
     // The recurring jobs are scheduled again too.
     const schedulers = await t.c.queues.get('maintenance').getJobSchedulers();
     expect(schedulers.map((s) => s.key)).toContain('purge-idempotency-keys');
@@ -131,8 +135,8 @@ describe('work survives Redis losing its data', () => {
     const job = await t.c.queues.get('consent').getJob(row.id);
     expect(job?.finishedOn).toBeGreaterThan(0);
     await dropQueueKeys(t.config.REDIS_URL, t.config.QUEUE_PREFIX);
-    const pass = await reconcileOutbox({ db: t.c.db, queues: t.c.queues });
-    expect(pass.requeued).toBe(0);
+    // (Other work still open, the tubes' standardization checks, may be put back meanwhile.)
+    await reconcileOutbox({ db: t.c.db, queues: t.c.queues });
     expect(await t.c.queues.get('consent').getJobState(row.id)).toBe('unknown');
   });
 });
