@@ -172,6 +172,12 @@ export const configSchema = z.object({
     .min(50)
     .default(1_000)
     .describe('outbox polling fallback when no NOTIFY arrives'),
+  OUTBOX_RECONCILE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(60_000)
+    .describe('how often relayed work Redis no longer has is put back (and recurring jobs re-scheduled)'),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number()
     .int()

@@ -405,7 +405,7 @@ export const forbidden = (who: string, operation: string) =>
   new DomainError('FORBIDDEN', `${who} may not perform ${operation}`);
 
 /** A stale write: the caller's version is not the current one (REST 412, GraphQL VERSION_CONFLICT). */
-export const versionConflict = (what: string, expected: number, current: number) =>
+export const versionConflict = (what: string, expected: number | '*', current: number) =>
   new DomainError(
     'VERSION_CONFLICT',
     `${what} is at version ${current}, not ${expected}; read it again and retry`,
@@ -418,7 +418,7 @@ export const versionConflict = (what: string, expected: number, current: number)
  * it would create: RFC 9110 13.1.1 makes that a failed precondition. `what` names the key sent
  * (`specimen with external id LIS A-1`).
  */
-export const noCurrentVersion = (what: string, expected: number) =>
+export const noCurrentVersion = (what: string, expected: number | '*') =>
   new DomainError(
     'NO_CURRENT_VERSION',
     `no ${what} exists, so it has no version ${expected} to match; send no version to create it`,

@@ -41,7 +41,8 @@ describe('health', () => {
   it('answers /health/ready with 200 when PostgreSQL and Redis are up', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(200);
-    expect(json(res)).toEqual({ status: 'ready', checks: { postgres: 'up', redis: 'up' } });
+    // Warnings about the Redis settings depend on the server's configuration: see reliability-startup.
+    expect(json(res)).toMatchObject({ status: 'ready', checks: { postgres: 'up', redis: 'up' } });
   });
 
   it('answers /health/ready with a 503 problem naming redis, at once, when Redis is unreachable', async () => {

@@ -24,7 +24,7 @@ beforeAll(async () => {
   // resolves end() before its clients close): a pool with no error listener rethrows that.
   t.sql.on('error', () => undefined);
   receiver = await startWebhookReceiver();
-  workers = startWorkers({ queues: t.c.queues, registry: t.c.registry, log: t.c.log });
+  workers = startWorkers({ db: t.c.db, queues: t.c.queues, registry: t.c.registry, log: t.c.log });
   const { institution } = await makeInstitution(t, { roles: [] });
   institutionId = institution.id;
   await t.c.services.institutions.updateInstitution(systemCtx(t.c), {

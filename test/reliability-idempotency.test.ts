@@ -335,3 +335,58 @@ describe('a crash of the process holding a key', () => {
     await f.sql.query('drop trigger stall_first_claim on idempotency_key');
   });
 });
+
+describe('a key whose holding session was ended', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    t.sql.on('error', () => undefined);
+  });
+  afterAll(() => t?.close());
+
+  it('is taken over at once after pg_terminate_backend ends the session holding it', async () => {
+    const lab = await makeLab(t);
+    const key = newKey();
+    // The first attempt stalls right after claiming the key, its claim uncommitted.
+    await t.sql.query('create sequence if not exists stall_terminated');
+    await t.sql.query(`
+      create or replace function stall_terminated_claim() returns trigger language plpgsql as $$
+      begin
+        if nextval('stall_terminated') = 1 then perform pg_sleep(60); end if;
+        return null;
+      end $$`);
+    await t.sql.query(`
+      create trigger stall_terminated_claim after insert on idempotency_key for each row
+      when (new.key = '${key}') execute function stall_terminated_claim()`);
+    const registration = { barcode: uid('TERM'), type: 'serum', quantity: 1 };
+    const send = () =>
+      lab.post('/v1/specimens', registration, { role: 'technician', headers: { 'idempotency-key': key } });
+    const first = send();
+    const holder = await until(async () => {
+      const { rows } = await t.sql.query<{ pid: number }>(
+        `select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'`,
+      );
+      return rows[0]?.pid;
+    });
+    // While the holder lives, a retry waits for it and is told to come back.
+    const waiting = await send();
+    expect(waiting.statusCode).toBe(409);
+    await t.sql.query('select pg_terminate_backend($1)', [holder]);
+    const killedAt = Date.now();
+    const lostAttempt = await first;
+    expect(lostAttempt.statusCode).toBe(503);
+    expect(lostAttempt.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+    const retried = await send();
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    expect(Date.now() - killedAt).toBeLessThan(3_000);
+    const { rowCount } = await t.sql.query('select 1 from specimen where barcode = $1', [
+      registration.barcode,
+    ]);
+    expect(rowCount).toBe(1);
+    const replay = await send();
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    await t.sql.query('drop trigger stall_terminated_claim on idempotency_key');
+  });
+});

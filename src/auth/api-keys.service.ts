@@ -129,6 +129,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       const actor: ApiKeyActor = {
         kind: 'api_key',
         apiKeyId: key.id,
+        name: key.name,
         institutionId: key.institutionId,
         institutionCode: holder.code,
         role: key.role,

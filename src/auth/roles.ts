@@ -54,6 +54,8 @@ export type Operation = keyof typeof PERMISSIONS;
 export interface ApiKeyActor {
   kind: 'api_key';
   apiKeyId: string;
+  /** the key's name, as custody events record who acted (ISO 20387 traceability) */
+  name: string;
   institutionId: string;
   institutionCode: string;
   role: Role;

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { ifMatchRequired, versionMismatch } from '../errors.js';
+import type { ExpectedVersion } from '../versions.js';
 
 /** Weak ETag carrying the aggregate version (STYLE.md rule 8). */
 export const etag = (version: number) => `W/"${version}"`;
@@ -19,12 +20,14 @@ export async function withEtag<T extends { version: number }>(
 
 /**
  * The version an update expects, from If-Match. Missing -> 428; unreadable -> 412 (it cannot
- * match any version we issued). A stale one is refused by the service as 412 too.
+ * match any version we issued). A stale one is refused by the service as 412 too. `*` matches any
+ * current version (RFC 9110 13.1.1), which the service resolves under its lock.
  */
-export function preconditionVersion(ifMatch: string | undefined): number {
+export function preconditionVersion(ifMatch: string | undefined): ExpectedVersion {
   if (!ifMatch) {
     throw ifMatchRequired();
   }
+  if (ifMatch.trim() === '*') return '*';
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(ifMatch.trim());
   if (!m?.[1]) {
     throw versionMismatch(ifMatch);
@@ -33,7 +36,7 @@ export function preconditionVersion(ifMatch: string | undefined): number {
 }
 
 /** The version an upsert expects: none without If-Match (the body wins), else as an update's. */
-export function optionalPreconditionVersion(ifMatch: string | undefined): number | undefined {
+export function optionalPreconditionVersion(ifMatch: string | undefined): ExpectedVersion | undefined {
   return ifMatch === undefined ? undefined : preconditionVersion(ifMatch);
 }
 

@@ -28,7 +28,45 @@ async function pingRedis(queues: QueueSet, ms: number): Promise<void> {
   await withTimeout(queues.redis.ping(), ms);
 }
 
-/** Liveness says the process runs; readiness checks PostgreSQL and Redis and names what is down. */
+/**
+ * Redis holds queued work between the outbox relay and the workers: it must keep it across a
+ * restart (`appendonly yes`) and never evict it under memory pressure (`maxmemory-policy
+ * noeviction`). The reconciler repairs a loss, but only after the fact. Managed Redis services may
+ * refuse CONFIG: then the settings cannot be checked, which is said once per probe, not failed.
+ */
+async function redisWarnings(queues: QueueSet, ms: number): Promise<string[]> {
+  let settings: Map<string, string>;
+  try {
+    const replies = await withTimeout(
+      Promise.all([queues.redis.config('GET', 'appendonly'), queues.redis.config('GET', 'maxmemory-policy')]),
+      ms,
+    );
+    settings = new Map();
+    for (const reply of replies) {
+      const [key, value] = reply;
+      if (key !== undefined && value !== undefined) settings.set(key, value);
+    }
+  } catch {
+    return [
+      'redis refuses CONFIG GET, so its settings are unchecked: persistence (appendonly yes) and maxmemory-policy noeviction are required',
+    ];
+  }
+  const warnings: string[] = [];
+  if (settings.get('appendonly') !== 'yes')
+    warnings.push(
+      'redis runs without appendonly persistence: a restart loses queued jobs until the reconciler puts them back',
+    );
+  if (settings.get('maxmemory-policy') !== 'noeviction')
+    warnings.push(
+      `redis maxmemory-policy is ${settings.get('maxmemory-policy') ?? 'unknown'}, not noeviction: it may evict queued jobs`,
+    );
+  return warnings;
+}
+
+/**
+ * Liveness says the process runs; readiness checks PostgreSQL and Redis and names what is down,
+ * and warns (still 200) about Redis settings that put queued work at risk.
+ */
 export function healthRoutes(app: FastifyInstance, deps: { database: Database; queues: QueueSet }) {
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { schema: { hide: true } }, async (_req, reply) => {
@@ -50,6 +88,9 @@ export function healthRoutes(app: FastifyInstance, deps: { database: Database; q
         .type('application/problem+json; charset=utf-8')
         .send(toProblem(notReady(down, status)));
     }
-    return { status: 'ready', checks: status };
+    const warnings = await redisWarnings(deps.queues, 2000);
+    return warnings.length
+      ? { status: 'ready', checks: status, warnings }
+      : { status: 'ready', checks: status };
   });
 }

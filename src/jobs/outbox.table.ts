@@ -4,7 +4,8 @@ import { createdAt, tstz } from '../db/columns.js';
 
 /**
  * Transactional outbox: jobs are written with the change that implies them and moved into
- * BullMQ by the relay after commit (job id = outbox id, so a second move is deduplicated).
+ * BullMQ by the relay after commit (job id = outbox id, so a second move is deduplicated). A row
+ * stays open until its handler has finished, so work survives Redis losing its data.
  */
 export const outbox = pgTable(
   'outbox',
@@ -19,10 +20,21 @@ export const outbox = pgTable(
     enqueuedAt: tstz('enqueued_at'),
     relayAttempts: integer('relay_attempts').notNull().default(0),
     lastError: text('last_error'),
+    /**
+     * When the job's handler finished (PostgreSQL, not Redis, is the record of work done): until
+     * then the reconciler puts the job back whenever Redis no longer has it.
+     */
+    doneAt: tstz('done_at'),
+    /** When the job failed for good (a refusal, or its last attempt): not put back either. */
+    failedAt: tstz('failed_at'),
   },
   (t) => [
     index('outbox_pending_idx')
       .on(t.createdAt)
       .where(sql`${t.enqueuedAt} is null`),
+    // Relayed work not yet finished: what the reconciler walks.
+    index('outbox_open_idx')
+      .on(t.enqueuedAt)
+      .where(sql`${t.enqueuedAt} is not null and ${t.doneAt} is null and ${t.failedAt} is null`),
   ],
 );

@@ -1,7 +1,7 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { newId } from '../db/columns.js';
-import type { Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import type { JobContract, JobPayload } from './job.js';
 import { outbox } from './outbox.table.js';
 
@@ -43,4 +43,28 @@ export async function replacePendingJob<C extends JobContract>(
     .where(and(eq(outbox.id, outboxId), isNull(outbox.enqueuedAt)))
     .returning({ id: outbox.id });
   return replaced.length > 0;
+}
+
+/** Only outbox jobs carry an outbox id as job id; recurring jobs have their scheduler's ids. */
+const OUTBOX_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Records in PostgreSQL that an outbox job's handler finished, so the reconciler never puts it
+ * back. Written after the handler returned: a crash in between runs the (idempotent) handler again.
+ */
+export async function markOutboxDone(db: Db, jobId: string | undefined): Promise<void> {
+  if (!jobId || !OUTBOX_ID.test(jobId)) return;
+  await db
+    .update(outbox)
+    .set({ doneAt: sql`now()` })
+    .where(and(eq(outbox.id, jobId), isNull(outbox.doneAt)));
+}
+
+/** Records that an outbox job failed for good (refused, or its last attempt failed): not put back. */
+export async function markOutboxFailed(db: Db, jobId: string | undefined): Promise<void> {
+  if (!jobId || !OUTBOX_ID.test(jobId)) return;
+  await db
+    .update(outbox)
+    .set({ failedAt: sql`now()` })
+    .where(and(eq(outbox.id, jobId), isNull(outbox.doneAt), isNull(outbox.failedAt)));
 }

@@ -2,6 +2,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import type { Ctx } from '../context.js';
+import type { Db } from '../db/client.js';
+import { markOutboxDone, markOutboxFailed } from './outbox.js';
 import type { QueueSet } from './queue-set.js';
 import { redisConnection } from './queue-set.js';
 import { QUEUE_NAMES, QUEUES, cappedExponentialDelay } from './queues.js';
@@ -16,8 +18,14 @@ export interface WorkerPool {
 /**
  * One BullMQ worker per queue, dispatching by job name through the typed registry. Handlers act
  * as the system; a payload that fails its schema or a domain error will not succeed on retry.
+ * The outcome is recorded on the job's outbox row (PostgreSQL is the record of work done).
  */
-export function startWorkers(deps: { queues: QueueSet; registry: JobRegistry; log: Logger }): WorkerPool {
+export function startWorkers(deps: {
+  db: Db;
+  queues: QueueSet;
+  registry: JobRegistry;
+  log: Logger;
+}): WorkerPool {
   const connections: ReturnType<typeof redisConnection>[] = [];
   const workers = QUEUE_NAMES.map((queue) => {
     const connection = redisConnection(deps.queues.redisUrl);
@@ -27,10 +35,15 @@ export function startWorkers(deps: { queues: QueueSet; registry: JobRegistry; lo
       queue,
       async (job: Job) => {
         const bound = deps.registry.get(job.name);
-        if (!bound) throw new UnrecoverableError(`no handler for job ${job.name}`);
+        if (!bound) {
+          await markOutboxFailed(deps.db, job.id);
+          throw new UnrecoverableError(`no handler for job ${job.name}`);
+        }
         const parsed = bound.contract.payload.safeParse(job.data);
-        if (!parsed.success)
+        if (!parsed.success) {
+          await markOutboxFailed(deps.db, job.id);
           throw new UnrecoverableError(`invalid payload for ${job.name}: ${parsed.error.message}`);
+        }
         const data = parsed.data as { requestId: string };
         const log = deps.log.child({ queue, job: job.name, jobId: job.id, reqId: data.requestId });
         const ctx: Ctx = {
@@ -38,8 +51,9 @@ export function startWorkers(deps: { queues: QueueSet; registry: JobRegistry; lo
           requestId: data.requestId,
           log,
         };
+        let result: unknown;
         try {
-          return await bound.handle(ctx, data, {
+          result = await bound.handle(ctx, data, {
             id: job.id ?? '',
             attemptsMade: job.attemptsMade,
             progress: (value) => job.updateProgress(value),
@@ -47,11 +61,20 @@ export function startWorkers(deps: { queues: QueueSet; registry: JobRegistry; lo
         } catch (err) {
           if (isDomainError(err) || err instanceof ZodError) {
             log.warn({ err }, 'job refused by the domain; not retried');
+            await markOutboxFailed(deps.db, job.id);
             throw new UnrecoverableError(err.message);
           }
+          // The last attempt: BullMQ keeps it failed, so the reconciler must not put it back.
+          if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
+            await markOutboxFailed(deps.db, job.id).catch((e: unknown) =>
+              log.warn({ err: e }, 'could not record the failed job on its outbox row'),
+            );
           // BullMQ keeps the message and stack in Redis (and the queue board shows them).
           throw redactedError(err);
         }
+        // A failure here fails the attempt: the retry runs the idempotent handler again.
+        await markOutboxDone(deps.db, job.id);
+        return result;
       },
       {
         connection,

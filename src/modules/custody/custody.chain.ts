@@ -10,6 +10,11 @@ export interface ChainedEventFields {
   occurredAt: Date;
   recordedAt: Date;
   actor: string;
+  /** 1: the canonical form without the actor's identity (events recorded before it was kept); 2: with it */
+  hashVersion: number;
+  actorName: string | null;
+  actorRole: string | null;
+  actorInstitutionCode: string | null;
   requestId: string;
   fromContainerId: string | null;
   fromPosition: string | null;
@@ -34,9 +39,26 @@ export function canonicalJson(value: unknown): string {
 /** Quantities hash in the stored scale (4 decimals), whatever form they arrive in. */
 export const canonicalQuantity = (q: string | number | null) => (q === null ? null : Number(q).toFixed(4));
 
-/** Timestamps hash at millisecond precision, as PostgreSQL keeps microseconds but JS has ms. */
+/** The canonical form a new event is hashed in. */
+export const CURRENT_HASH_VERSION = 2;
+
+/**
+ * Timestamps hash at millisecond precision, as PostgreSQL keeps microseconds but JS has ms. Each
+ * event is hashed in the form its `hashVersion` names, so chains recorded before the actor's
+ * identity was kept still verify while every newer event covers it.
+ */
 export function eventHash(prevHash: string | null, e: ChainedEventFields): string {
+  if (e.hashVersion !== 1 && e.hashVersion !== 2)
+    throw new Error(`unknown custody hash version ${e.hashVersion}`);
+  const identity =
+    e.hashVersion === 1
+      ? {}
+      : {
+          hashVersion: e.hashVersion,
+          actorIdentity: { name: e.actorName, role: e.actorRole, institutionCode: e.actorInstitutionCode },
+        };
   const canonical = canonicalJson({
+    ...identity,
     specimenId: e.specimenId,
     institutionId: e.institutionId,
     seq: e.seq,

@@ -1,8 +1,8 @@
 import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
-import { actorLabel } from '../../auth/roles.js';
+import { actorLabel, type Actor } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
-import { eventHash, type ChainedEventFields } from './custody.chain.js';
+import { CURRENT_HASH_VERSION, eventHash, type ChainedEventFields } from './custody.chain.js';
 import { custodyEvents, type CustodyEventRow, type CustodyEventType } from './custody.table.js';
 
 export interface CustodyEventInput {
@@ -39,6 +39,7 @@ export async function appendCustodyEvents(
 ): Promise<Map<string, ChainHead>> {
   if (events.length === 0) return heads;
   const actor = actorLabel(ctx.actor);
+  const identity = actorIdentity(ctx.actor);
   const rows: (ChainedEventFields & { prevHash: string | null; hash: string })[] = [];
   for (const e of events) {
     const head = heads.get(e.specimenId) ?? { specimenId: e.specimenId, custodySeq: 0, custodyHead: null };
@@ -50,6 +51,7 @@ export async function appendCustodyEvents(
       occurredAt: e.occurredAt ?? recordedAt,
       recordedAt,
       actor,
+      ...identity,
       requestId: ctx.requestId,
       fromContainerId: e.fromContainerId ?? null,
       fromPosition: e.fromPosition ?? null,
@@ -72,6 +74,10 @@ export async function appendCustodyEvents(
       occurred_at: r.occurredAt.toISOString(),
       recorded_at: r.recordedAt.toISOString(),
       actor: r.actor,
+      actor_name: r.actorName,
+      actor_role: r.actorRole,
+      actor_institution_code: r.actorInstitutionCode,
+      hash_version: r.hashVersion,
       request_id: r.requestId,
       from_container_id: r.fromContainerId,
       from_position: r.fromPosition,
@@ -84,12 +90,36 @@ export async function appendCustodyEvents(
     })),
   );
   await tx.execute(sql`
-    insert into ${custodyEvents} (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor, request_id,
+    insert into ${custodyEvents} (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
+      actor_name, actor_role, actor_institution_code, hash_version, request_id,
       from_container_id, from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash)
-    select specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor, request_id,
+    select specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
+      actor_name, actor_role, actor_institution_code, hash_version, request_id,
       from_container_id, from_position, to_container_id, to_position, quantity_change, details, prev_hash, hash
       from jsonb_populate_recordset(null::custody_event, ${payload}::jsonb)`);
   return heads;
+}
+
+/**
+ * The actor's readable identity as it is now, to be kept in the event (a key renamed later does
+ * not rename who acted): an API key's name, role and institution code; the system's job or command.
+ */
+export function actorIdentity(
+  actor: Actor,
+): Pick<ChainedEventFields, 'hashVersion' | 'actorName' | 'actorRole' | 'actorInstitutionCode'> {
+  return actor.kind === 'api_key'
+    ? {
+        hashVersion: CURRENT_HASH_VERSION,
+        actorName: actor.name,
+        actorRole: actor.role,
+        actorInstitutionCode: actor.institutionCode,
+      }
+    : {
+        hashVersion: CURRENT_HASH_VERSION,
+        actorName: actor.name,
+        actorRole: null,
+        actorInstitutionCode: null,
+      };
 }
 
 export async function listCustodyEvents(

@@ -1,7 +1,10 @@
+import { sql } from 'drizzle-orm';
 import {
   bigint,
+  check,
   index,
   integer,
+  smallint,
   jsonb,
   numeric,
   pgEnum,
@@ -58,6 +61,13 @@ export const custodyEvents = pgTable(
     occurredAt: tstz('occurred_at').notNull(),
     recordedAt: tstz('recorded_at').notNull(),
     actor: varchar('actor', { length: 120 }).notNull(),
+    // Who acted, readable as it was then (ISO 20387 traceability): the key's name, role and
+    // institution code. Null in events recorded before they were kept (hash version 1).
+    actorName: varchar('actor_name', { length: 120 }),
+    actorRole: varchar('actor_role', { length: 20 }),
+    actorInstitutionCode: varchar('actor_institution_code', { length: 32 }),
+    /** which canonical form the hash covers: 1 without the actor's identity, 2 with it */
+    hashVersion: smallint('hash_version').notNull().default(1),
     requestId: varchar('request_id', { length: 128 }).notNull(),
     fromContainerId: uuid('from_container_id'),
     fromPosition: varchar('from_position', { length: 16 }),
@@ -71,6 +81,8 @@ export const custodyEvents = pgTable(
   (t) => [
     uniqueIndex('custody_specimen_seq_unique').on(t.specimenId, t.seq),
     index('custody_institution_idx').on(t.institutionId, t.id),
+    // Every event hashed with the actor's identity names the actor.
+    check('custody_actor_identity', sql`${t.hashVersion} = 1 or ${t.actorName} is not null`),
   ],
 );
 

@@ -1,5 +1,6 @@
 export {
   appendCustodyEvents,
+  actorIdentity,
   listCustodyEvents,
   latestCustodyEvents,
   custodyChainsOf,

@@ -32,6 +32,7 @@ import {
 import { searchSpecimenIds, type SpecimenSearchFilter } from './fhir-specimen-search.read-model.js';
 import type { SpecimenSearchQuery } from './fhir.search.js';
 import { ID_SYSTEM, fhirSystemOf } from './fhir.vocabulary.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 const UUID = z.uuid();
 const idCursor = z.tuple([z.literal('id'), z.uuid()]);
@@ -45,7 +46,7 @@ export interface FhirUpdateInput {
   /** the request body, as parsed JSON */
   resource: unknown;
   /** from If-Match, when sent */
-  expectedVersion?: number;
+  expectedVersion?: ExpectedVersion;
 }
 
 const describe = (t: IdentifierTarget) =>
@@ -185,7 +186,10 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
 
   async function update(ctx: Ctx, input: FhirUpdateInput, sent: SpecimenFromFhir, current: SpecimenView) {
     const row = current.row;
-    if (input.expectedVersion !== undefined && input.expectedVersion !== row.version)
+    if (
+      input.expectedVersion !== undefined &&
+      resolveVersion(input.expectedVersion, row.version) !== row.version
+    )
       throw versionConflict(`specimen ${row.barcode}`, input.expectedVersion, row.version);
     if (sent.resourceId !== undefined && sent.resourceId !== row.id)
       throw validationFailed([

@@ -16,6 +16,7 @@ import {
   updateInstitutionRow,
   type InstitutionRow,
 } from './institutions.repo.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 /** Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export const newWebhookSecret = () => 'whsec_' + randomBytes(24).toString('base64');
@@ -103,7 +104,7 @@ export function createInstitutionService(deps: {
       ctx: Ctx,
       input: {
         id: string;
-        expectedVersion: number;
+        expectedVersion: ExpectedVersion;
         patch: UpdateInstitutionInput;
         rotateWebhookSecret?: boolean;
       },
@@ -120,13 +121,14 @@ export function createInstitutionService(deps: {
         const needsSecret =
           url !== null && (before.webhookSecret === null || input.rotateWebhookSecret === true);
         const webhookSecret = needsSecret ? newWebhookSecret() : null;
-        const after = await updateInstitutionRow(tx, before.id, input.expectedVersion, {
+        const expected = resolveVersion(input.expectedVersion, before.version);
+        const after = await updateInstitutionRow(tx, before.id, expected, {
           name: input.patch.name ?? before.name,
           webhookUrl: url,
           ...(webhookSecret ? { webhookSecret } : {}),
         });
         if (!after) {
-          throw versionConflict(`institution ${before.code}`, input.expectedVersion, before.version);
+          throw versionConflict(`institution ${before.code}`, expected, before.version);
         }
         await recordAudit(tx, ctx, {
           action: 'updateInstitution',

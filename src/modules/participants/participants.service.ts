@@ -152,6 +152,7 @@ export type UpsertParticipantInput = z.infer<typeof upsertParticipantInput>;
 const IDENTITY_FIELDS = ['protocolParticipantId', 'birthYear', 'mrn'] as const;
 
 import type { ParticipantRow, ProtocolRow } from './participants.repo.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 export type { ParticipantRow, ProtocolRow };
 
 export interface ParticipantView {
@@ -214,7 +215,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
      */
     async updateProtocol(
       ctx: Ctx,
-      input: { id: string; expectedVersion: number; patch: UpdateProtocolInput },
+      input: { id: string; expectedVersion: ExpectedVersion; patch: UpdateProtocolInput },
     ): Promise<ProtocolRow> {
       authorize(ctx.actor, 'protocols.manage');
       const institutionId = actorInstitutionId(ctx.actor);
@@ -222,10 +223,10 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
         const before = await findProtocol(tx, institutionId, input.id, { lock: true });
         if (!before) throw protocolNotFound(input.id, 'id');
         const what = `protocol ${before.code}`;
-        if (before.version !== input.expectedVersion)
-          throw versionConflict(what, input.expectedVersion, before.version);
-        const after = await updateProtocolRow(tx, before.id, input.expectedVersion, input.patch);
-        if (!after) throw versionConflict(what, input.expectedVersion, before.version);
+        const expected = resolveVersion(input.expectedVersion, before.version);
+        if (before.version !== expected) throw versionConflict(what, expected, before.version);
+        const after = await updateProtocolRow(tx, before.id, expected, input.patch);
+        if (!after) throw versionConflict(what, expected, before.version);
         await recordAudit(tx, ctx, {
           action: 'updateProtocol',
           entityType: 'collection_protocol',
@@ -286,7 +287,7 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
      */
     async updateParticipant(
       ctx: Ctx,
-      input: { id: string; expectedVersion: number; patch: UpdateParticipantInput },
+      input: { id: string; expectedVersion: ExpectedVersion; patch: UpdateParticipantInput },
     ): Promise<ParticipantView> {
       authorize(ctx.actor, 'participants.manage');
       const { patch } = input;
@@ -296,16 +297,16 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
         const before = await findParticipant(tx, institutionId, input.id, { lock: true });
         if (!before) throw participantNotFound(input.id);
         const what = `participant ${before.id}`;
-        if (before.version !== input.expectedVersion)
-          throw versionConflict(what, input.expectedVersion, before.version);
-        const after = await updateParticipantRow(tx, before.id, input.expectedVersion, {
+        const expected = resolveVersion(input.expectedVersion, before.version);
+        if (before.version !== expected) throw versionConflict(what, expected, before.version);
+        const after = await updateParticipantRow(tx, before.id, expected, {
           sex: patch.sex,
           diagnoses: patch.diagnoses,
           birthYear: patch.birthYear,
           protocolParticipantId: patch.protocolParticipantId,
           mrnHash: patch.mrn === undefined ? undefined : patch.mrn && mrnHash(institutionId, patch.mrn),
         });
-        if (!after) throw versionConflict(what, input.expectedVersion, before.version);
+        if (!after) throw versionConflict(what, expected, before.version);
         await recordAudit(tx, ctx, {
           action: 'updateParticipant',
           entityType: 'participant',

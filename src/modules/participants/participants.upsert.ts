@@ -27,6 +27,7 @@ import {
   type ProtocolRow,
 } from './participants.repo.js';
 import type { ParticipantView, UpsertParticipantInput, UpsertProtocolInput } from './participants.service.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
@@ -51,7 +52,7 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
      */
     async upsertProtocol(
       ctx: Ctx,
-      input: { code: string; body: UpsertProtocolInput; expectedVersion?: number },
+      input: { code: string; body: UpsertProtocolInput; expectedVersion?: ExpectedVersion },
     ): Promise<{ created: boolean; protocol: ProtocolRow }> {
       authorize(ctx.actor, 'protocols.manage');
       const institutionId = actorInstitutionId(ctx.actor);
@@ -90,7 +91,11 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
           });
           const unchanged = !tiersDiffer && Object.keys(patch).length === 0;
           // A stale version is refused unless the protocol already is as asked (RFC 9110 13.1.1).
-          if (expectedVersion !== undefined && expectedVersion !== row.version && !unchanged)
+          if (
+            expectedVersion !== undefined &&
+            resolveVersion(expectedVersion, row.version) !== row.version &&
+            !unchanged
+          )
             throw versionConflict(`protocol ${code}`, expectedVersion, row.version);
           if (tiersDiffer) {
             const list = (tiers: readonly string[]) => tiers.join(', ') || 'none';
@@ -124,7 +129,7 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
      */
     async upsertParticipant(
       ctx: Ctx,
-      input: { protocolCode: string; body: UpsertParticipantInput; expectedVersion?: number },
+      input: { protocolCode: string; body: UpsertParticipantInput; expectedVersion?: ExpectedVersion },
     ): Promise<{ created: boolean; participant: ParticipantView }> {
       authorize(ctx.actor, 'participants.manage');
       authorize(ctx.actor, 'participants.identity');
@@ -181,7 +186,11 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
           if (b.diagnoses !== undefined && !sameList(b.diagnoses, row.diagnoses))
             patch.diagnoses = b.diagnoses;
           const unchanged = Object.keys(patch).length === 0;
-          if (expectedVersion !== undefined && expectedVersion !== row.version && !unchanged)
+          if (
+            expectedVersion !== undefined &&
+            resolveVersion(expectedVersion, row.version) !== row.version &&
+            !unchanged
+          )
             throw versionConflict(`participant ${row.id}`, expectedVersion, row.version);
           if (unchanged) return { created: false, participant: toParticipantView(ctx, row) };
           const after = await updateParticipantRow(tx, row.id, row.version, patch);

@@ -32,6 +32,7 @@ import {
   useNotInAgreement,
 } from './sharing.errors.js';
 import type { AgreementRow } from './sharing.table.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 /**
  * Refuses a request the agreement does not cover on `day` (YYYY-MM-DD): outside its dates
@@ -88,7 +89,7 @@ export function createAgreements(deps: { db: Db }) {
      */
     async updateAgreement(
       ctx: Ctx,
-      input: { id: string; expectedVersion: number; patch: UpdateAgreementInput },
+      input: { id: string; expectedVersion: ExpectedVersion; patch: UpdateAgreementInput },
     ): Promise<AgreementRow> {
       authorize(ctx.actor, 'agreements.manage');
       const institutionId = actorInstitutionId(ctx.actor);
@@ -99,8 +100,8 @@ export function createAgreements(deps: { db: Db }) {
         if (before.providerInstitutionId !== institutionId)
           throw forbidden('the requesting institution', 'updateAgreement');
         const what = `sharing agreement ${before.id}`;
-        if (before.version !== input.expectedVersion)
-          throw versionConflict(what, input.expectedVersion, before.version);
+        const expected = resolveVersion(input.expectedVersion, before.version);
+        if (before.version !== expected) throw versionConflict(what, expected, before.version);
         const { patch } = input;
         const validFrom = patch.validFrom ?? before.validFrom;
         const validUntil = patch.validUntil === undefined ? before.validUntil : patch.validUntil;
@@ -115,8 +116,8 @@ export function createAgreements(deps: { db: Db }) {
           );
           if (dup) throw agreementExists(patch.mtaReference);
         }
-        const after = await updateAgreementRow(tx, before.id, input.expectedVersion, patch);
-        if (!after) throw versionConflict(what, input.expectedVersion, before.version);
+        const after = await updateAgreementRow(tx, before.id, expected, patch);
+        if (!after) throw versionConflict(what, expected, before.version);
         await recordAudit(tx, ctx, {
           action: 'updateAgreement',
           entityType: 'sharing_agreement',

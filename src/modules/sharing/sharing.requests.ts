@@ -37,6 +37,7 @@ import type {
 } from './sharing.requests.schemas.js';
 import { applyTransition, assertAllowed, sideOf } from './sharing.timeline.js';
 import type { AgreementRow, SharingEventRow, SharingItemRow, SharingRequestRow } from './sharing.table.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 /** A request as one side sees it. */
 export interface SharingRequestView {
@@ -181,12 +182,12 @@ export function createRequests(deps: RequestDeps) {
      */
     async updateSharingRequest(
       ctx: Ctx,
-      input: { id: string; expectedVersion: number; patch: UpdateSharingRequestInput },
+      input: { id: string; expectedVersion: ExpectedVersion; patch: UpdateSharingRequestInput },
     ): Promise<SharingRequestView> {
       authorize(ctx.actor, 'sharing.request');
       return inTransaction(db, ctx, async (tx) => {
         const { row: before, side } = await loadRequest(tx, ctx, input.id, { lock: true });
-        if (before.version !== input.expectedVersion)
+        if (before.version !== resolveVersion(input.expectedVersion, before.version))
           throw versionConflict(`sharing request ${before.id}`, input.expectedVersion, before.version);
         const { patch } = input;
         if (patch.agreementId !== undefined || patch.use !== undefined)

@@ -15,6 +15,7 @@ import type { UpdateSpecimenInput } from './specimens.schemas.js';
 import type { HoldReason, SpecimenRow } from './specimens.table.js';
 import { futurePreanalyticalTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 type When = { occurredAt?: string; note?: string };
 type Target = { containerId?: string; position?: string };
@@ -177,17 +178,18 @@ export function createSpecimenActions(deps: {
     /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT, TIME_IN_FUTURE. */
     async updateSpecimen(
       ctx: Ctx,
-      input: { id: string; expectedVersion: number; patch: UpdateSpecimenInput },
+      input: { id: string; expectedVersion: ExpectedVersion; patch: UpdateSpecimenInput },
     ): Promise<SpecimenView> {
       return act(ctx, input.id, 'specimens.update', async (tx, before) => {
         const p = input.patch;
         const future = futurePreanalyticalTime(p, deps.clock());
         if (future) throw future;
         // An external id another tube holds (checked at the version sent: a stale edit is a 412).
-        if (p.externalIds && before.version === input.expectedVersion)
+        const expectedVersion = resolveVersion(input.expectedVersion, before.version);
+        if (p.externalIds && before.version === expectedVersion)
           await assertExternalIdsFree(tx, before, p.externalIds);
         const patch = editOf(before, p);
-        return { kind: 'edit', specimen: before, patch, expectedVersion: input.expectedVersion };
+        return { kind: 'edit', specimen: before, patch, expectedVersion };
       });
     },
   };

@@ -58,6 +58,11 @@ export const toCustodyEventDto = (e: CustodyEventRow): z.infer<typeof custodyEve
   occurredAt: e.occurredAt.toISOString(),
   recordedAt: e.recordedAt.toISOString(),
   actor: e.actor,
+  actorIdentity:
+    e.actorName === null
+      ? null
+      : { name: e.actorName, role: e.actorRole, institutionCode: e.actorInstitutionCode },
+  hashVersion: e.hashVersion,
   requestId: e.requestId,
   fromContainerId: e.fromContainerId,
   fromPosition: e.fromPosition,

@@ -13,7 +13,7 @@ import { sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
-import { eventHash } from '../custody/index.js';
+import { actorIdentity, eventHash } from '../custody/index.js';
 import { loadContainersWithAncestors } from '../storage/index.js';
 import { findExternalIdHolders } from './specimens.repo.js';
 import { externalIdTaken } from './specimens.errors.js';
@@ -44,6 +44,7 @@ const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 async function replayAndHash(ctx: Ctx, institutionId: string, items: readonly SpecimenHistory[]) {
   const actor = actorLabel(ctx.actor);
+  const identity = actorIdentity(ctx.actor);
   const places = new Map<string, SpecimenHistory>();
   const ev = {
     specimenId: [] as string[],
@@ -88,6 +89,7 @@ async function replayAndHash(ctx: Ctx, institutionId: string, items: readonly Sp
       occurredAt: e.occurredAt,
       recordedAt: e.recordedAt,
       actor,
+      ...identity,
       requestId,
       fromContainerId,
       fromPosition,
@@ -185,6 +187,7 @@ export async function prepareSpecimenImport(
     specimenId: A(externalIds.map((x) => x.specimenId)),
   };
   const actor = actorLabel(ctx.actor);
+  const identity = actorIdentity(ctx.actor);
   const s = items.map((h) => h.specimen);
   const v = {
     id: A(s.map((x) => x.id)),
@@ -261,10 +264,12 @@ export async function prepareSpecimenImport(
                  custody_seq, custody_head, created_at, updated_at, version)`);
       await tx.execute(sql`
         insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
+          actor_name, actor_role, actor_institution_code, hash_version,
           request_id, from_container_id, from_position, to_container_id, to_position, quantity_change,
           details, prev_hash, hash)
         select u.specimen_id, ${institutionId}, u.seq, u.type, u.occurred_at, u.recorded_at, ${actor},
-               u.request_id, u.from_container_id, u.from_position, u.to_container_id, u.to_position,
+               ${identity.actorName}, ${identity.actorRole}, ${identity.actorInstitutionCode},
+               ${identity.hashVersion}, u.request_id, u.from_container_id, u.from_position, u.to_container_id, u.to_position,
                u.quantity_change, u.details::jsonb, u.prev_hash, u.hash
           from unnest(${e.specimenId}::uuid[], ${e.seq}::int[], ${e.type}::custody_event_type[],
                       ${e.occurredAt}::timestamptz[], ${e.recordedAt}::timestamptz[],

@@ -101,6 +101,11 @@ describe('ledger rules', () => {
       thawed: true,
     };
     expect(changeOf(command, from, opts).events.map((e) => e.type)).toEqual(['checked_in', 'thawed']);
+    // A plain check-in names the position the tube returns to.
+    expect(changeOf(command, from, opts).events[0]).toMatchObject({
+      toContainerId: from.fromContainerId,
+      toPosition: from.fromPosition,
+    });
     expect(changeOf(command, from, { ...opts, countThaw: false }).events.map((e) => e.type)).toEqual([
       'checked_in',
     ]);

@@ -181,8 +181,10 @@ export function changeOf(
           type,
           occurredAt,
           ...(c.kind === 'receive' ? { fromContainerId: row.containerId, fromPosition: null } : from),
-          toContainerId: c.placement?.container.id ?? null,
-          toPosition: c.placement?.label ?? null,
+          // A plain check-in returns the tube to the position kept for it: the event names it.
+          ...(c.kind === 'check_in' && !c.placement
+            ? { toContainerId: from.fromContainerId, toPosition: from.fromPosition }
+            : { toContainerId: c.placement?.container.id ?? null, toPosition: c.placement?.label ?? null }),
           details: { ...details, ...noteOf(c.note) },
         },
       ];

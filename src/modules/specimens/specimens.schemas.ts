@@ -209,6 +209,15 @@ export const custodyEventDto = z.object({
   occurredAt: z.string(),
   recordedAt: z.string(),
   actor: z.string(),
+  actorIdentity: z
+    .object({
+      name: z.string().describe("the API key's name, or the system job or command"),
+      role: z.string().nullable().describe("the key's role then; null for the system"),
+      institutionCode: z.string().nullable().describe("the key's institution; null for the system"),
+    })
+    .nullable()
+    .describe('who acted, as they were at the time (null in events recorded before it was kept)'),
+  hashVersion: z.number().int().describe('canonical form the hash covers: 2 includes actorIdentity'),
   requestId: z.string(),
   fromContainerId: z.string().nullable(),
   fromPosition: z.string().nullable(),

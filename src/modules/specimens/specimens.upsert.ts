@@ -24,13 +24,14 @@ import { findExternalIdHolders } from './specimens.repo.js';
 import type { RegisterSpecimenInput } from './specimens.schemas.js';
 import type { SpecimenRow } from './specimens.table.js';
 import type { UseGate } from './specimens.use-gate.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 export interface SpecimenUpsertInput {
   system: string;
   value: string;
   body: RegisterSpecimenInput;
   /** the version the caller last read (If-Match, expectedVersion), when it sent one */
-  expectedVersion?: number;
+  expectedVersion?: ExpectedVersion;
 }
 
 export interface SpecimenUpsert {
@@ -107,7 +108,11 @@ export function createSpecimenUpsert(deps: {
     const unchanged = conflicts.length === 0 && Object.keys(patch).length === 0;
     // A stale version is refused unless the tube already is as asked: a retry whose first answer
     // was lost succeeds (RFC 9110 13.1.1 allows a 2xx for a change already applied).
-    if (input.expectedVersion !== undefined && input.expectedVersion !== row.version && !unchanged)
+    if (
+      input.expectedVersion !== undefined &&
+      resolveVersion(input.expectedVersion, row.version) !== row.version &&
+      !unchanged
+    )
       throw versionConflict(`specimen ${row.barcode}`, input.expectedVersion, row.version);
     if (conflicts.length > 0) throw immutableField(`specimen ${row.barcode}`, conflicts);
     if (unchanged) return row;

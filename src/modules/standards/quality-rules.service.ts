@@ -10,6 +10,7 @@ import { qualityRulesVersionNotFound, rulesetRefused } from './standards.errors.
 import type { PutQualityRulesInput } from './standards.schemas.js';
 import { ownProtocol } from './standards.protocols.js';
 import type { QualityRulesetRow } from './standards.table.js';
+import type { ExpectedVersion } from '../../versions.js';
 
 /** Protocols' quality rules: read, saved as new versions, and listed for GraphQL pages. */
 export function createQualityRulesService(deps: { db: Db }) {
@@ -33,7 +34,7 @@ export function createQualityRulesService(deps: { db: Db }) {
       ctx: Ctx,
       protocolId: string,
       input: PutQualityRulesInput,
-      expectedVersion?: number,
+      expectedVersion?: ExpectedVersion,
     ): Promise<QualityRulesetRow> {
       authorize(ctx.actor, 'standards.manage');
       const institutionId = actorInstitutionId(ctx.actor);
@@ -45,7 +46,11 @@ export function createQualityRulesService(deps: { db: Db }) {
         const protocol = await ownProtocol(tx, institutionId, protocolId, true);
         const current = await findRuleset(tx, protocolId);
         const currentVersion = current?.version ?? 0;
-        if (expectedVersion !== undefined && expectedVersion !== currentVersion)
+        // `*` needs rules to exist (version 0 is none), as If-Match * needs a current representation.
+        if (
+          expectedVersion !== undefined &&
+          (expectedVersion === '*' ? current === undefined : expectedVersion !== currentVersion)
+        )
           throw versionConflict(
             `the quality rules of protocol ${protocol.code}`,
             expectedVersion,

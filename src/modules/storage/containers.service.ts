@@ -27,6 +27,7 @@ import {
 import { SPECIMEN_HOLDERS } from './storage.rules.js';
 import type { CreateContainerInput } from './storage.schemas.js';
 import type { ContainerRow } from './storage.table.js';
+import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
 export function createContainersService(deps: { db: Db }) {
   const { db } = deps;
@@ -119,7 +120,7 @@ export function createContainersService(deps: { db: Db }) {
       ctx: Ctx,
       input: {
         id: string;
-        expectedVersion: number;
+        expectedVersion: ExpectedVersion;
         patch: { name?: string; temperatureC?: number | null; allowedTypes?: string[] | null };
       },
     ): Promise<ContainerView> {
@@ -127,8 +128,9 @@ export function createContainersService(deps: { db: Db }) {
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
         const before = await requireContainer(tx, institutionId, input.id);
-        if (before.version !== input.expectedVersion)
-          throw versionConflict(`container ${before.barcode}`, input.expectedVersion, before.version);
+        const expected = resolveVersion(input.expectedVersion, before.version);
+        if (before.version !== expected)
+          throw versionConflict(`container ${before.barcode}`, expected, before.version);
         if (input.patch.allowedTypes) {
           const first = await findTubeOfOtherType(tx, institutionId, before.id, input.patch.allowedTypes);
           if (first)
@@ -139,9 +141,8 @@ export function createContainersService(deps: { db: Db }) {
               first.barcode,
             );
         }
-        const after = await updateContainerRow(tx, before.id, input.expectedVersion, input.patch);
-        if (!after)
-          throw versionConflict(`container ${before.barcode}`, input.expectedVersion, before.version);
+        const after = await updateContainerRow(tx, before.id, expected, input.patch);
+        if (!after) throw versionConflict(`container ${before.barcode}`, expected, before.version);
         await recordAudit(tx, ctx, {
           action: 'updateContainer',
           entityType: 'container',
