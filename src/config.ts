@@ -34,6 +34,13 @@ export const configSchema = z.object({
     .default('info')
     .describe('pino log level'),
   WORKERS: flag.default(true).describe('run the outbox relay and job workers inside `serve`'),
+  WEB_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe('API processes `serve` runs on one port (node:cluster); about one per core'),
   BIOBANK_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters')

@@ -47,7 +47,13 @@ export async function buildDist(): Promise<void> {
  */
 export async function startServerProcess(
   env: Record<string, string>,
-  opts: { command?: string; startTimeoutMs?: number; runtime?: Runtime } = {},
+  opts: {
+    command?: string;
+    startTimeoutMs?: number;
+    runtime?: Runtime;
+    /** false for a process that serves no HTTP (`worker`): returned as soon as it is spawned */
+    waitForHealth?: boolean;
+  } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const full: Record<string, string | undefined> = {
@@ -73,6 +79,7 @@ export async function startServerProcess(
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
   for (;;) {
+    if (opts.waitForHealth === false) break;
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`server exited early:\n${output}`);
     try {
