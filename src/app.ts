@@ -36,6 +36,7 @@ import {
 } from './modules/sharing/index.js';
 import { scanRoutes, specimenRoutes, specimenUpsertRoutes } from './modules/specimens/index.js';
 import { storageRoutes } from './modules/storage/index.js';
+import { labelRoutes } from './modules/labels/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
 
@@ -151,6 +152,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
     specimenUpsertRoutes(v1, { db: c.db, specimens: c.services.specimens });
     storageRoutes(v1, { db: c.db, storage: c.services.storage });
+    labelRoutes(v1, { labels: c.services.labels });
     scanRoutes(v1, { db: c.db, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });

@@ -9,6 +9,7 @@ import { createRegistry, type JobRegistry } from './jobs/registry.js';
 import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createChangeFeedService } from './modules/integration/index.js';
+import { createLabelService } from './modules/labels/index.js';
 import { createFhirService } from './modules/fhir/index.js';
 import { createWebhookService, httpWebhookSender, type WebhookSender } from './modules/webhooks/index.js';
 import { createParticipantService } from './modules/participants/index.js';
@@ -108,6 +109,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
   const fhir = createFhirService({ db, specimens });
+  const labels = createLabelService({ specimens });
   const sharing = createSharingService({ db, ledger, gate: consentGate, clock });
   const catalogue = createCatalogueService({
     db,
@@ -126,6 +128,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     standards,
     changes,
     fhir,
+    labels,
     sharing,
     catalogue,
   };
