@@ -26,9 +26,15 @@ export const configSchema = z.object({
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379').describe('Redis URL for BullMQ'),
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[a-zA-Z0-9_-]{1,40}$/, 'letters, digits, _ or -')
+    // Braces around the whole prefix make it a Redis Cluster hash tag: one queue's keys, one slot.
+    .regex(
+      /^(?:[a-zA-Z0-9_-]{1,40}|\{[a-zA-Z0-9_-]{1,38}\})$/,
+      'letters, digits, _ or -, optionally in braces',
+    )
     .default('biobank')
-    .describe('BullMQ key prefix, so several deployments can share one Redis'),
+    .describe(
+      'BullMQ key prefix, so several deployments can share one Redis; `{biobank}` (braces) for Redis Cluster',
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

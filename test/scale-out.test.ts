@@ -6,7 +6,7 @@ import { callAs, createProcessFixture, type ProcessFixture } from './helpers/pro
 import { sleep } from './helpers/server-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
-// Replicas side by side on one PostgreSQL and one Redis (ARCHITECTURE.md section 9): API processes
+// Replicas side by side on one PostgreSQL and one Redis (ARCHITECTURE.md section 11): API processes
 // hold no state of their own, so a retried request may land on another one, and the outbox is
 // relayed by whichever process runs the relay, once.
 
