@@ -2,7 +2,7 @@
 // row and column labels, each tube coloured by specimen type or status, holds ringed in red, empty
 // positions plain, a legend, and each position's barcode, type, status and holds in its <title>
 // (the browser's tooltip). Every text from the database is escaped: a barcode is data, not markup.
-import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
+import type { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import type { ContainerMap, MapOccupant } from './storage.dto.js';
 import { rowLetters } from './grid.js';
 
