@@ -16,7 +16,7 @@ import {
 } from './storage.schemas.js';
 import { containerViewDto, toContainerMapDto } from './storage.dto.js';
 import type { StorageService } from './storage.service.js';
-import { MAP_COLOUR_BY, containerMapSvg } from './container-map.svg.js';
+import { MAP_COLOUR_BY } from './container-map.svg.js';
 
 const mapDto = z.object({
   container: containerDto,
@@ -185,8 +185,8 @@ export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: Sto
         req,
         reply,
         200,
-        (ctx) => storage.getContainerMap(ctx, req.params.id),
-        (m) => containerMapSvg(m, req.query.colourBy),
+        (ctx) => storage.getContainerMapSvg(ctx, { id: req.params.id, colourBy: req.query.colourBy }),
+        (svg) => svg,
       );
       const raw: FastifyReply = reply;
       // Opened on its own, the picture may draw and style itself, nothing else (no script runs).
