@@ -1,3 +1,4 @@
+import { graphiqlRoutes } from './http/graphiql.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -206,6 +207,9 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       limits: graphqlLimits(c.config),
     });
   });
+
+  // The GraphQL IDE, from our own packages (no request leaves the origin).
+  graphiqlRoutes(app);
 
   // Queue board for admins only.
   await app.register(async (board) => {
