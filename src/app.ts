@@ -1,4 +1,5 @@
 import { graphiqlRoutes } from './http/graphiql.js';
+import { browserSessions } from './http/browser-session.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -111,6 +112,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         '/graphql',
         '/graphiql',
         '/graphiql/*',
+        '/sign-in',
+        '/sign-out',
         '/docs',
         '/docs/*',
         '/openapi.json',
@@ -124,6 +127,14 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   healthRoutes(app, c);
+
+  // Sign-in for the pages a browser opens by URL (/graphiql, /admin/queues).
+  const sessions = browserSessions({
+    apiKeys: c.services.apiKeys,
+    secret: c.config.BIOBANK_SECRET,
+    ttlMinutes: c.config.BROWSER_SESSION_MINUTES,
+  });
+  await app.register(sessions.routes);
   await registerMetrics(app, c);
 
   // REST: zod compilers live only inside this plugin (they break Mercurius at the root).
@@ -180,7 +191,12 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       // A browser's WebSocket carries its key in connection_init (src/graphql/subscriptions.ts).
       if (isKeylessUpgrade(request)) return;
       try {
-        await authenticateRequest(c.services.apiKeys)(request);
+        // GraphiQL signed in by cookie sends no Bearer header, and its CSRF token on every call.
+        const fromCookie = request.headers.authorization ? null : await sessions.actorOf(request);
+        if (fromCookie) {
+          sessions.assertCsrf(request);
+          request.actor = fromCookie;
+        } else await authenticateRequest(c.services.apiKeys)(request);
       } catch (err) {
         const domain = asDomainError(err);
         const retryAfter = domain?.details.retryAfter;
@@ -209,14 +225,17 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   });
 
   // The GraphQL IDE, from our own packages (no request leaves the origin).
-  graphiqlRoutes(app);
+  graphiqlRoutes(app, sessions);
 
   // Queue board for admins only.
   await app.register(async (board) => {
     // The board's own error handler would answer its JSON: refusals go out as problem+json here.
     board.addHook('onRequest', async (request, reply) => {
       try {
-        const actor = await c.services.apiKeys.authenticate(bearerToken(request));
+        // A person opens the board by URL: the sign-in cookie stands for the key (writes need its CSRF token).
+        const fromCookie = bearerToken(request) === undefined ? await sessions.actorOf(request) : null;
+        if (fromCookie) sessions.assertCsrf(request);
+        const actor = fromCookie ?? (await c.services.apiKeys.authenticate(bearerToken(request)));
         authorize(actor, 'queues.board');
       } catch (err) {
         const domain = asDomainError(err);

@@ -116,6 +116,13 @@ export const configSchema = z.object({
     .describe(
       'how long a retry waits for the first attempt under the same Idempotency-Key before 409 IDEMPOTENCY_KEY_IN_USE',
     ),
+  BROWSER_SESSION_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(720)
+    .default(30)
+    .describe('lifetime of the sign-in cookie of /graphiql and /admin/queues (a pasted API key)'),
   CATALOGUE_TTL_MS: z.coerce
     .number()
     .int()
