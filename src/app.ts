@@ -243,6 +243,13 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         return sendProblem(reply, toProblem(domain, request.id));
       }
     });
+    // The board's page links web fonts from a public CDN; offline (hospital networks) it waits on
+    // them. Without the links it uses the system's fonts and no request leaves the origin.
+    board.addHook('onSend', async (_request, reply, payload) =>
+      typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')
+        ? payload.replace(/<link\b[^>]*fonts\.(?:googleapis|gstatic)\.com[^>]*>/g, '')
+        : payload,
+    );
     const serverAdapter = new FastifyAdapter();
     createBullBoard({
       queues: c.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: false })),

@@ -12,12 +12,14 @@ const CHROMIUM = '/usr/bin/chromium';
 let t: TestApp;
 let origin: string;
 let token: string;
+let adminKey: string;
 let institutionCode: string;
 
 beforeAll(async () => {
   t = await createTestApp();
   const { institution, keys } = await makeInstitution(t);
   token = keys.technician;
+  adminKey = keys.admin;
   institutionCode = institution.code;
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   origin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
@@ -29,7 +31,7 @@ describe('GET /graphiql', () => {
     const page = await fetch(`${origin}/graphiql`);
     expect(page.status).toBe(200);
     const html = await page.text();
-    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    const sources = [...html.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
     expect(sources.length).toBe(5);
     for (const source of sources) {
       expect(source.startsWith('/graphiql/assets/')).toBe(true);
@@ -71,6 +73,40 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in Chromium without internet', 
     expect(await result.textContent()).toContain('technician');
     expect(elsewhere).toEqual([]);
     expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('signs a person in with a pasted key, then runs GraphiQL and opens the queue board by cookie', async () => {
+    const context = await browser.newContext(); // no Authorization header anywhere
+    const elsewhere: string[] = [];
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${origin}/`) || url.startsWith('data:')) return route.continue();
+      elsewhere.push(url);
+      return route.abort('internetdisconnected');
+    });
+    const page = await context.newPage();
+    await page.goto(`${origin}/graphiql`);
+    await page.getByText('Sign in with an API key').click();
+    await page.locator('input[name="apiKey"]').fill(adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${origin}/graphiql`);
+    expect(await page.locator('#session').textContent()).toContain('Signed in');
+
+    await page.locator('.graphiql-execute-button').click({ timeout: 20_000 });
+    const result = page.locator('.result-window');
+    await expect.poll(() => result.textContent(), { timeout: 20_000 }).toContain(institutionCode);
+    expect(await result.textContent()).toContain('admin');
+
+    const board = await page.goto(`${origin}/admin/queues`);
+    expect(board?.status()).toBe(200);
+    await expect.poll(() => page.content(), { timeout: 20_000 }).toContain('webhooks');
+
+    await page.goto(`${origin}/graphiql`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${origin}/sign-in`);
+    expect((await page.goto(`${origin}/admin/queues`))?.status()).toBe(401);
+    expect(elsewhere).toEqual([]);
     await context.close();
   });
 });
