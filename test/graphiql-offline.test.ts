@@ -24,7 +24,11 @@ beforeAll(async () => {
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   origin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  // A browser's keep-alive connections would hold the server's close open until they time out.
+  t.app.server.closeAllConnections();
+  await t.close();
+});
 
 describe('GET /graphiql', () => {
   it('loads only same-origin files from our routes, with a policy that forbids any other', async () => {
