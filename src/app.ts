@@ -1,3 +1,5 @@
+import { graphiqlRoutes } from './http/graphiql.js';
+import { browserSessions } from './http/browser-session.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -36,6 +38,7 @@ import {
 } from './modules/sharing/index.js';
 import { scanRoutes, specimenRoutes, specimenUpsertRoutes } from './modules/specimens/index.js';
 import { storageRoutes } from './modules/storage/index.js';
+import { labelRoutes } from './modules/labels/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
 
@@ -121,6 +124,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         '/graphql',
         '/graphiql',
         '/graphiql/*',
+        '/sign-in',
+        '/sign-out',
         '/docs',
         '/docs/*',
         '/openapi.json',
@@ -134,6 +139,14 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   healthRoutes(app, c);
+
+  // Sign-in for the pages a browser opens by URL (/graphiql, /admin/queues).
+  const sessions = browserSessions({
+    apiKeys: c.services.apiKeys,
+    secret: c.config.BIOBANK_SECRET,
+    ttlMinutes: c.config.BROWSER_SESSION_MINUTES,
+  });
+  await app.register(sessions.routes);
   await registerMetrics(app, c);
 
   // REST: zod compilers live only inside this plugin (they break Mercurius at the root).
@@ -163,6 +176,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     specimenRoutes(v1, { db: c.db, specimens: c.services.specimens });
     specimenUpsertRoutes(v1, { db: c.db, specimens: c.services.specimens });
     storageRoutes(v1, { db: c.db, storage: c.services.storage });
+    labelRoutes(v1, { labels: c.services.labels });
     scanRoutes(v1, { db: c.db, scans: c.services.scans });
     consentRoutes(v1, { db: c.db, consent: c.services.consent });
     standardsRoutes(v1, { db: c.db, standards: c.services.standards });
@@ -190,7 +204,12 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
       // A browser's WebSocket carries its key in connection_init (src/graphql/subscriptions.ts).
       if (isKeylessUpgrade(request)) return;
       try {
-        await authenticateRequest(c.services.apiKeys)(request, reply);
+        // GraphiQL signed in by cookie sends no Bearer header, and its CSRF token on every call.
+        const fromCookie = request.headers.authorization ? null : await sessions.actorOf(request);
+        if (fromCookie) {
+          sessions.assertCsrf(request);
+          request.actor = fromCookie;
+        } else await authenticateRequest(c.services.apiKeys)(request, reply);
       } catch (err) {
         const domain = asDomainError(err);
         const retryAfter = domain?.details.retryAfter;
@@ -218,10 +237,14 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     });
   });
 
+  // The GraphQL IDE, from our own packages (no request leaves the origin).
+  graphiqlRoutes(app, sessions);
+
   await registerQueueBoard(app, {
     apiKeys: c.services.apiKeys,
     queues: c.queues,
     writes: c.config.QUEUE_BOARD_WRITES,
+    sessions,
   });
 
   return app;

@@ -26,14 +26,27 @@ export const configSchema = z.object({
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379').describe('Redis URL for BullMQ'),
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[a-zA-Z0-9_-]{1,40}$/, 'letters, digits, _ or -')
+    // Braces around the whole prefix make it a Redis Cluster hash tag: one queue's keys, one slot.
+    .regex(
+      /^(?:[a-zA-Z0-9_-]{1,40}|\{[a-zA-Z0-9_-]{1,38}\})$/,
+      'letters, digits, _ or -, optionally in braces',
+    )
     .default('biobank')
-    .describe('BullMQ key prefix, so several deployments can share one Redis'),
+    .describe(
+      'BullMQ key prefix, so several deployments can share one Redis; `{biobank}` (braces) for Redis Cluster',
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('pino log level'),
   WORKERS: flag.default(true).describe('run the outbox relay and job workers inside `serve`'),
+  WEB_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe('API processes `serve` runs on one port (node:cluster); about one per core'),
   BIOBANK_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters')
@@ -193,6 +206,13 @@ export const configSchema = z.object({
     .describe(
       'how long a retry waits for the first attempt under the same Idempotency-Key before 409 IDEMPOTENCY_KEY_IN_USE',
     ),
+  BROWSER_SESSION_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(720)
+    .default(30)
+    .describe('lifetime of the sign-in cookie of /graphiql and /admin/queues (a pasted API key)'),
   CATALOGUE_TTL_MS: z.coerce
     .number()
     .int()

@@ -10,6 +10,7 @@ import { createAuditService } from './modules/audit/index.js';
 import { createInstitutionService } from './modules/institutions/index.js';
 import { createChangeFeedService } from './modules/integration/index.js';
 import { createImportService, importJobs } from './modules/imports/index.js';
+import { createLabelService } from './modules/labels/index.js';
 import { createFhirService } from './modules/fhir/index.js';
 import {
   createHttpWebhookSender,
@@ -119,6 +120,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
   const standards = createStandardsService({ db, ledger, clock });
   const changes = createChangeFeedService({ db, secret: config.BIOBANK_SECRET });
   const fhir = createFhirService({ db, specimens });
+  const labels = createLabelService({ specimens });
   const sharing = createSharingService({ db, ledger, gate: consentGate, clock, events });
   const catalogue = createCatalogueService({
     db,
@@ -148,6 +150,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     standards,
     changes,
     fhir,
+    labels,
     sharing,
     catalogue,
   };

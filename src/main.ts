@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { ROLES, type Role } from './auth/roles.js';
 import { INSTITUTION_KINDS } from './modules/institutions/index.js';
 import { startServer, startWorkerOnly, type Running } from './runtime.js';
+import { isClusterChild, leaveInterruptToPrimary, runCluster } from './cluster.js';
 import { seedDemo } from './seed/demo.js';
 import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/index.js';
 import { IMPORT_USAGE, importCommand } from './modules/imports/index.js';
@@ -18,7 +19,8 @@ import { createInstitutionInput, institutionCode } from './modules/institutions/
 const USAGE = `usage: npm run biobank -- <command>
 
   migrate                                  create the database when missing, apply migrations
-  serve                                    serve the API (and workers unless WORKERS=0)
+  serve                                    serve the API (and workers unless WORKERS=0), in
+                                           WEB_CONCURRENCY processes
   worker                                   run the outbox relay and job workers only
   seed --demo                              seed demo institutions and one API key per role
   seed --synthetic N [--institution C]     generate N specimens with freezers, boxes and lineage
@@ -35,7 +37,10 @@ function systemCtx(c: Container, name: string): Ctx {
 
 /** Runs until SIGTERM/SIGINT; a second signal exits at once. */
 function runUntilSignalled(running: Running, config: Config, log: Container['log']) {
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log }, async ({ signal, err }) => {
+  const child = isClusterChild();
+  if (child) leaveInterruptToPrimary();
+  const skip: 'SIGINT'[] = child ? ['SIGINT'] : [];
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log, skip }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down');
     await running.stop();
@@ -61,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
     case 'demo': {
       if (command !== 'serve') await migrateDatabase(config.DATABASE_URL);
+      if (config.WEB_CONCURRENCY > 1 && !isClusterChild()) return serveInProcesses(command, config, log);
       const c = createContainer(config, log);
       let keys: Awaited<ReturnType<typeof seedDemo>>['keys'] = [];
       if (command === 'demo') keys = (await seedDemo(c, systemCtx(c, 'seed-demo'))).keys;
@@ -201,6 +207,29 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command ${command}`);
   }
+}
+
+/** The primary of WEB_CONCURRENCY API processes: seeds (demo), forks, waits for them to stop. */
+async function serveInProcesses(command: string, config: Config, log: Container['log']): Promise<number> {
+  let keys: Awaited<ReturnType<typeof seedDemo>>['keys'] = [];
+  if (command === 'demo') {
+    const c = createContainer(config, log);
+    try {
+      keys = (await seedDemo(c, systemCtx(c, 'seed-demo'))).keys;
+    } finally {
+      await c.close();
+    }
+  }
+  const stopped = runCluster({
+    processes: config.WEB_CONCURRENCY,
+    backgroundInFirst: config.WORKERS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    log,
+  });
+  if (command === 'demo') printDemo(config, keys);
+  const code = await stopped;
+  log.info({ code }, 'API processes stopped');
+  return code;
 }
 
 function printDemo(config: Config, keys: { role: Role; institution: string; token: string }[]) {

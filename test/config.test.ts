@@ -35,6 +35,14 @@ describe('parseConfig', () => {
     expect(config.BIOBANK_SECRET).toBeUndefined();
   });
 
+  it('takes a hash-tagged queue prefix for Redis Cluster and a number of API processes', () => {
+    expect(parseConfig({ QUEUE_PREFIX: '{biobank}', WEB_CONCURRENCY: '4' })).toMatchObject({
+      QUEUE_PREFIX: '{biobank}',
+      WEB_CONCURRENCY: 4,
+    });
+    expect(parseConfig({}).WEB_CONCURRENCY).toBe(1);
+  });
+
   it('reads only the variables it knows, and takes an empty value as unset', () => {
     const config = parseConfig({ PORT: '', WORKERS: '0', HOME: '/root', UNRELATED: 'x' });
     expect(config.PORT).toBe(3000);
@@ -52,6 +60,8 @@ describe('parseConfig', () => {
     ['WORKERS', 'yes'],
     ['BIOBANK_SECRET', 'too-short'],
     ['QUEUE_PREFIX', 'has:colon'],
+    ['QUEUE_PREFIX', '{half-open'],
+    ['WEB_CONCURRENCY', '0'],
     ['BODY_LIMIT_BYTES', '10'],
   ])('names %s when it is %j', (variable, value) => {
     const err = configError({ [variable]: value });

@@ -138,7 +138,8 @@ export async function registerGraphql(
     resolvers: graphqlResolvers(),
     loaders: graphqlLoaders(),
     path: '/graphql',
-    graphiql: true,
+    // GraphiQL comes from our own routes (src/http/graphiql.ts): Mercurius' page loads a CDN.
+    graphiql: false,
     validationRules: documentRules(),
     allowBatchedQueries: false,
     // Mercurius keys its caches by the whole document text; each entry holds the text and its

@@ -7,7 +7,8 @@ import type { ApiKeyService } from '../auth/api-keys.service.js';
 import { toProblem } from '../errors.js';
 import type { QueueSet } from '../jobs/queue-set.js';
 import { asDomainError, sendProblem } from './problem.js';
-import { authenticateRequest } from './request-context.js';
+import type { BrowserSessions } from './browser-session.js';
+import { authenticateRequest, bearerToken } from './request-context.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -18,14 +19,20 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
  */
 export async function registerQueueBoard(
   app: FastifyInstance,
-  deps: { apiKeys: ApiKeyService; queues: QueueSet; writes: boolean },
+  deps: { apiKeys: ApiKeyService; queues: QueueSet; writes: boolean; sessions: BrowserSessions },
 ): Promise<void> {
   await app.register(async (board) => {
     const authenticate = authenticateRequest(deps.apiKeys);
     // The board's own error handler would answer its JSON: refusals go out as problem+json here.
     board.addHook('onRequest', async (request, reply) => {
       try {
-        await authenticate(request);
+        // A person opens the board by URL: the sign-in cookie stands for the key (writes need its
+        // CSRF token).
+        const fromCookie = bearerToken(request) === undefined ? await deps.sessions.actorOf(request) : null;
+        if (fromCookie) {
+          deps.sessions.assertCsrf(request);
+          request.actor = fromCookie;
+        } else await authenticate(request, reply);
         authorize(request.actor!, 'queues.board');
       } catch (err) {
         const domain = asDomainError(err);
@@ -33,6 +40,13 @@ export async function registerQueueBoard(
         return sendProblem(reply, toProblem(domain, request.id));
       }
     });
+    // The board's page links web fonts from a public CDN; offline (hospital networks) it waits on
+    // them. Without the links it uses the system's fonts and no request leaves the origin.
+    board.addHook('onSend', async (_request, reply, payload) =>
+      typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')
+        ? payload.replace(/<link\b[^>]*fonts\.(?:googleapis|gstatic)\.com[^>]*>/g, '')
+        : payload,
+    );
     const serverAdapter = new FastifyAdapter();
     createBullBoard({
       queues: deps.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: !deps.writes })),

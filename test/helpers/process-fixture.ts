@@ -22,7 +22,10 @@ export interface ProcessFixture {
   sql: pg.Pool;
   /** the environment of a server process on this database */
   env(extra?: Record<string, string>): Record<string, string>;
-  start(extra?: Record<string, string>): Promise<ServerProcess>;
+  start(
+    extra?: Record<string, string>,
+    opts?: Parameters<typeof startServerProcess>[1],
+  ): Promise<ServerProcess>;
   institutionWithKeys(roles?: Role[]): Promise<{ institutionId: string; keys: Record<Role, string> }>;
   close(): Promise<void>;
 }
@@ -52,8 +55,8 @@ export async function createProcessFixture(): Promise<ProcessFixture> {
     container,
     sql,
     env,
-    async start(extra) {
-      const server = await startServerProcess(env(extra));
+    async start(extra, opts) {
+      const server = await startServerProcess(env(extra), opts);
       servers.push(server);
       return server;
     },

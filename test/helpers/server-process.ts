@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -28,13 +28,32 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+/** `source` runs src/main.ts through tsx (development), `compiled` runs dist/main.js (production). */
+export type Runtime = 'source' | 'compiled';
+
+/** Compiles src/ into dist/ as `npm run build` does (a test of the build builds it afresh). */
+export async function buildDist(): Promise<void> {
+  const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT }, (err, stdout) =>
+      err ? reject(new Error(`build failed:\n${stdout}`)) : resolve(),
+    );
+  });
+}
+
 /**
- * Runs `src/main.ts <command>` as a real process (signals, exits and uncaught errors are the
- * process's own) and waits until it answers /health/live.
+ * Runs `src/main.ts <command>` (or the compiled dist/main.js) as a real process (signals, exits
+ * and uncaught errors are the process's own) and waits until it answers /health/live.
  */
 export async function startServerProcess(
   env: Record<string, string>,
-  opts: { command?: string; startTimeoutMs?: number } = {},
+  opts: {
+    command?: string;
+    startTimeoutMs?: number;
+    runtime?: Runtime;
+    /** false for a process that serves no HTTP (`worker`): returned as soon as it is spawned */
+    waitForHealth?: boolean;
+  } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const full: Record<string, string | undefined> = {
@@ -45,7 +64,8 @@ export async function startServerProcess(
     ...env,
   };
   for (const key of Object.keys(full)) if (key.startsWith('VITEST')) delete full[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', opts.command ?? 'serve'], {
+  const entry = opts.runtime === 'compiled' ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, [...entry, opts.command ?? 'serve'], {
     cwd: ROOT,
     env: full,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,6 +79,7 @@ export async function startServerProcess(
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
   for (;;) {
+    if (opts.waitForHealth === false) break;
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`server exited early:\n${output}`);
     try {

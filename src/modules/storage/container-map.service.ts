@@ -6,6 +6,7 @@ import type { Db } from '../../db/client.js';
 import { tubesInContainers, type ContainedTube } from './container-contents.read-model.js';
 import { allPositions, positionLabel } from './grid.js';
 import type { ContainerMap, MapOccupant } from './storage.dto.js';
+import { containerMapSvg, type MapColourBy } from './container-map.svg.js';
 import {
   findChildContainers,
   findSubtree,
@@ -57,7 +58,7 @@ function fillOrderOf(root: ContainerRow, subtree: ContainerRow[]): ContainerRow[
 export function createContainerMapService(deps: { db: Db }) {
   const { db } = deps;
 
-  return {
+  const service = {
     /** The grid of a box or plate with its occupants, or of a rack with its boxes. Throws CONTAINER_NOT_FOUND, NO_GRID. */
     async getContainerMap(ctx: Ctx, id: string): Promise<ContainerMap> {
       authorize(ctx.actor, 'storage.read');
@@ -170,6 +171,14 @@ export function createContainerMapService(deps: { db: Db }) {
         if (free.length >= q.count) break;
       }
       return free;
+    },
+  };
+
+  return {
+    ...service,
+    /** The map drawn as SVG (container-map.svg.ts). Throws CONTAINER_NOT_FOUND, NO_GRID. */
+    async getContainerMapSvg(ctx: Ctx, input: { id: string; colourBy: MapColourBy }): Promise<string> {
+      return containerMapSvg(await service.getContainerMap(ctx, input.id), input.colourBy);
     },
   };
 }

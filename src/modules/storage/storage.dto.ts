@@ -62,7 +62,13 @@ export const containerViewDto = (v: ContainerView): ContainerDto => toContainerD
 
 /** A map's grid without the container itself (GraphQL's Container.map). */
 export function toMapGridDto(m: ContainerMap) {
-  return { rows: m.rows, cols: m.cols, occupied: m.occupied, positions: m.positions };
+  return {
+    rows: m.rows,
+    cols: m.cols,
+    occupied: m.occupied,
+    positions: m.positions,
+    svgUrl: `/v1/containers/${m.container.id}/map.svg`,
+  };
 }
 
 /** A map with its container (REST's getContainerMap). */

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
@@ -16,12 +16,14 @@ import {
 } from './storage.schemas.js';
 import { containerViewDto, toContainerMapDto } from './storage.dto.js';
 import type { StorageService } from './storage.service.js';
+import { MAP_COLOUR_BY } from './container-map.svg.js';
 
 const mapDto = z.object({
   container: containerDto,
   rows: z.number().int(),
   cols: z.number().int(),
   occupied: z.number().int(),
+  svgUrl: z.string().describe('the same map drawn as SVG (getContainerMapSvg)'),
   positions: z.array(
     z.object({
       position: z.string(),
@@ -161,6 +163,38 @@ export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: Sto
     },
     (req, reply) =>
       execute(db, req, reply, 200, (ctx) => storage.getContainerMap(ctx, req.params.id), toContainerMapDto),
+  );
+  r.get(
+    '/v1/containers/:id/map.svg',
+    {
+      schema: {
+        operationId: 'getContainerMapSvg',
+        tags,
+        summary:
+          'The map drawn as SVG: the grid coloured by type or status, holds ringed, a legend, tooltips',
+        params: idParams,
+        querystring: z.object({
+          colourBy: z.enum(MAP_COLOUR_BY).default('type').describe('colour tubes by specimen type or status'),
+        }),
+        response: { 200: z.string().describe('image/svg+xml'), ...errorResponses(403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const svg = await execute(
+        db,
+        req,
+        reply,
+        200,
+        (ctx) => storage.getContainerMapSvg(ctx, { id: req.params.id, colourBy: req.query.colourBy }),
+        (svg) => svg,
+      );
+      const raw: FastifyReply = reply;
+      // Opened on its own, the picture may draw and style itself, nothing else (no script runs).
+      return raw
+        .type('image/svg+xml; charset=utf-8')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+        .send(svg);
+    },
   );
   r.get(
     '/v1/containers/:id/free-positions',
