@@ -22,6 +22,7 @@ import {
   REQUEST_STATES,
 } from '../src/modules/sharing/index.js';
 import { CUSTODY_EVENT_TYPES } from '../src/modules/custody/index.js';
+import { IMPORT_KINDS, IMPORT_STATUSES } from '../src/modules/imports/imports.table.js';
 import { INSTITUTION_KINDS } from '../src/modules/institutions/index.js';
 import { CHANGE_ENTITIES, CHANGE_OPERATIONS } from '../src/modules/integration/index.js';
 import { protocolDto, participantDto } from '../src/modules/participants/participants.schemas.js';
@@ -88,7 +89,10 @@ const SPECIMEN_FIELDS = Object.keys(specimenDto.shape)
 const CONTAINER_FIELDS = Object.keys(containerDto.shape)
   .map((k) => (k === 'grid' ? 'grid { rows cols scheme fillOrder }' : k))
   .join(' ');
-const CUSTODY_FIELDS = Object.keys(custodyEventDto.shape).join(' ');
+// The actor as recorded then is an object: select all of it.
+const CUSTODY_FIELDS = Object.keys(custodyEventDto.shape)
+  .map((f) => (f === 'actorIdentity' ? 'actorIdentity { name role institutionCode }' : f))
+  .join(' ');
 
 let seq = 0;
 const code = (prefix: string) => `${prefix}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
@@ -200,6 +204,8 @@ describe('schema', () => {
       ShippingTemperature: GQL_SHIPPING_TEMPERATURES,
       ReceiptOutcome: RECEIPT_OUTCOMES,
       CatalogueDimension: CATALOGUE_DIMENSIONS,
+      ImportKind: IMPORT_KINDS,
+      ImportStatus: IMPORT_STATUSES,
     };
     const declared = Object.values(schema.getTypeMap()).filter(
       (type) => isEnumType(type) && !type.name.startsWith('__'),

@@ -57,7 +57,9 @@ describe('operation names', () => {
 
   it('records audit actions named after the operation that wrote them', async () => {
     // Every audit action written anywhere in src/: `action: '...'` literals and the ledger's table.
+    // src/http holds no audit writes, and its `action:` literals are other settings (frame policy).
     const text = sourceFiles(join(ROOT, 'src'))
+      .filter((f) => !f.startsWith(join(ROOT, 'src/http')))
       .map((f) => readFileSync(f, 'utf8'))
       .join('\n');
     const ledger = readFileSync(join(ROOT, 'src/modules/specimens/specimens.ledger-rules.ts'), 'utf8');
@@ -78,6 +80,8 @@ describe('operation names', () => {
       'deliverSpecimen',
       'expireSharingReservations',
       'remindSharingReviews',
+      // The row a break-glass key leaves in the audit log of the institution it opens (createApiKey).
+      'breakGlass',
     ]);
     expect([...actions].filter((a) => !ops.has(a) && !notOperations.has(a))).toEqual([]);
   });

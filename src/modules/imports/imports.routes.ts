@@ -147,6 +147,6 @@ export function importRoutes(app: FastifyInstance, deps: { db: Db; imports: Impo
       reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${req.params.kind}.csv"`)
-        .send(imports.importTemplate(req.params.kind)),
+        .send(imports.getImportTemplate(req.params.kind)),
   );
 }

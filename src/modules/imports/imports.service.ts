@@ -238,7 +238,7 @@ export function createImportService(deps: ImportServiceDeps) {
     },
 
     /** The CSV template of a kind: header and one example row. */
-    importTemplate(kind: ImportKind): string {
+    getImportTemplate(kind: ImportKind): string {
       return templateCsv(kind);
     },
 
