@@ -5,12 +5,16 @@ import { bearer, createTestApp, makeInstitution, type TestApp } from './helpers/
 // GraphiQL's calls, never for the API itself, and cookie-authenticated writes need the CSRF token.
 
 let t: TestApp;
+// The queue board is the operator's admins' (README, Security): the signed-in keys are theirs.
 let keys: Awaited<ReturnType<typeof makeInstitution>>['keys'];
+let memberAdmin: string;
 const ORIGIN = 'http://localhost:80';
 
 beforeAll(async () => {
   t = await createTestApp();
-  ({ keys } = await makeInstitution(t));
+  // The member first: a test below revokes the most recent 'admin key', the operator's.
+  memberAdmin = (await makeInstitution(t, { roles: ['admin'] })).keys.admin;
+  ({ keys } = await makeInstitution(t, { operator: true }));
 });
 afterAll(() => t.close());
 
@@ -71,6 +75,12 @@ describe('the session cookie', () => {
     const cookie = await session(keys.admin);
     const board = await t.app.inject({ method: 'GET', url: '/admin/queues', headers: { cookie } });
     expect(board.statusCode).toBe(200);
+    const member = await t.app.inject({
+      method: 'GET',
+      url: '/admin/queues',
+      headers: { cookie: await session(memberAdmin) },
+    });
+    expect(member.statusCode).toBe(403);
     const write = await t.app.inject({
       method: 'PUT',
       url: '/admin/queues/api/queues/webhooks/retry/failed',

@@ -17,7 +17,8 @@ let institutionCode: string;
 
 beforeAll(async () => {
   t = await createTestApp();
-  const { institution, keys } = await makeInstitution(t);
+  // An operator institution: its admin may open the queue board.
+  const { institution, keys } = await makeInstitution(t, { operator: true });
   token = keys.technician;
   adminKey = keys.admin;
   institutionCode = institution.code;

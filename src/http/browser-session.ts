@@ -116,6 +116,9 @@ export function browserSessions(deps: {
     `<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">${body}</body></html>`;
   const PAGE_POLICY =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+  // The forms' POSTs are checked by their Origin, which a browser sends as `null` under the API's
+  // `Referrer-Policy: no-referrer`: these pages say `same-origin` (nothing leaves the origin either).
+  const REFERRER_POLICY = 'same-origin';
   const returnTo = (value: unknown) =>
     (RETURN_TO as readonly string[]).includes(String(value)) ? String(value) : RETURN_TO[0];
 
@@ -139,6 +142,7 @@ export function browserSessions(deps: {
       reply
         .type('text/html; charset=utf-8')
         .header('content-security-policy', PAGE_POLICY)
+        .header('referrer-policy', REFERRER_POLICY)
         .send(signInForm(returnTo(req.query.next))),
     );
 
@@ -156,6 +160,7 @@ export function browserSessions(deps: {
             .code(401)
             .type('text/html; charset=utf-8')
             .header('content-security-policy', PAGE_POLICY)
+            .header('referrer-policy', REFERRER_POLICY)
             .send(signInForm(next, '<p role="alert">That key was not accepted.</p>'));
         }
         const seconds = deps.ttlMinutes * 60;

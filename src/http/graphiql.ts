@@ -88,6 +88,8 @@ export function graphiqlRoutes(app: FastifyInstance, sessions: Pick<BrowserSessi
     reply
       .type('text/html; charset=utf-8')
       .header('content-security-policy', PAGE_POLICY)
+      // Its sign-out form is checked by its Origin, which `no-referrer` would send as `null`.
+      .header('referrer-policy', 'same-origin')
       .header('cache-control', 'no-store')
       .send(page(sessions.csrfTokenOf(req))),
   );

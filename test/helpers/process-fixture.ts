@@ -35,7 +35,15 @@ export async function createProcessFixture(): Promise<ProcessFixture> {
   const url = databaseUrl(dbName);
   const prefix = `bbtest-proc-${randomBytes(4).toString('hex')}`;
   const config: Config = {
-    ...parseConfig({ DATABASE_URL: url, QUEUE_PREFIX: prefix, WORKERS: '0', LOG_LEVEL: 'silent' }),
+    ...parseConfig({
+      DATABASE_URL: url,
+      QUEUE_PREFIX: prefix,
+      WORKERS: '0',
+      LOG_LEVEL: 'silent',
+      // The tests' webhook receivers listen on plain http on this machine (as in test-app.ts).
+      WEBHOOK_ALLOW_HTTP: '1',
+      WEBHOOK_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
+    }),
     BIOBANK_SECRET: SECRET,
   };
   const container = createContainer(config, createLogger('silent'));

@@ -61,6 +61,9 @@ export async function startServerProcess(
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    // The tests' webhook receivers listen on plain http on this machine (as in test-app.ts).
+    WEBHOOK_ALLOW_HTTP: '1',
+    WEBHOOK_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
     ...env,
   };
   for (const key of Object.keys(full)) if (key.startsWith('VITEST')) delete full[key];
