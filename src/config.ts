@@ -100,7 +100,7 @@ export const configSchema = z.object({
     .int()
     .min(100)
     .max(10_000_000)
-    .default(40_000)
+    .default(20_000)
     .describe(
       'most GraphQL cost one process runs at once; a query waits for room beyond it (queries costing 100 or less never wait)',
     ),
