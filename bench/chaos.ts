@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +14,9 @@ import { createLogger } from '../src/logger.js';
 import { custodyChainsOf, verifyChain } from '../src/modules/custody/index.js';
 import { summarize } from './stats.js';
 
-// `npx tsx bench/chaos.ts [--clients 120] [--seconds 120] [--kill-every 10]` (as root: the
-// PostgreSQL cluster runs as the `postgres` user)
+// `npx tsx bench/chaos.ts [--clients 120] [--seconds 120] [--kill-every 10] [--compiled]` (as
+// root: the PostgreSQL cluster runs as the `postgres` user). --compiled runs the API as production
+// does, `node dist/main.js` (after `npm run build`), instead of through tsx.
 //
 // Crashes and restarts never lose, duplicate or fail an acknowledged action. The bench starts its
 // own PostgreSQL cluster (initdb in a temporary folder) and its own Redis (appendonly) on free
@@ -46,10 +47,12 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '120' },
     seconds: { type: 'string', default: '120' },
     'kill-every': { type: 'string', default: '10' },
+    compiled: { type: 'boolean', default: false },
     /** where the API's output goes (appended), to see why it was not answering */
     'api-log': { type: 'string' },
   },
 });
+if (values.compiled && !existsSync('dist/main.js')) throw new Error('--compiled: run npm run build first');
 const CLIENTS = Number(values.clients);
 const SECONDS = Number(values.seconds);
 const KILL_EVERY = Number(values['kill-every']);
@@ -126,6 +129,8 @@ const env = {
   WORKERS: '1',
   LOG_LEVEL: 'warn',
   OUTBOX_RECONCILE_MS: '5000',
+  // All clients share one key: a crash test, not a rate-limit test (429s would stretch the tail).
+  RATE_LIMIT_PER_KEY: '0',
 };
 await sleep(500);
 await migrateDatabase(databaseUrl);
@@ -153,7 +158,8 @@ await c.close();
 let api: ChildProcess | null = null;
 const startApi = () => {
   const out = values['api-log'] ? openSync(values['api-log'], 'a') : 'ignore';
-  api = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const entry = values.compiled ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  api = spawn(process.execPath, [...entry, 'serve'], {
     env,
     stdio: ['ignore', out, out],
   });
