@@ -151,3 +151,27 @@ describe('racing approvals', () => {
     expect(await reservedCustody(id)).toBe(2);
   });
 });
+
+describe('a retried approval', () => {
+  it('under one Idempotency-Key, sent twice at once and again later, reserves once and answers the first result', async () => {
+    const box = await provider.box();
+    for (let i = 0; i < 3; i++) await provider.specimen(await provider.donor(), box);
+    const id = await underReview(a, 2);
+    const headers = { 'idempotency-key': `approve-${id}` };
+    const [r1, r2] = await Promise.all([
+      provider.lab.post(`/v1/sharing-requests/${id}/approve`, {}, { headers }),
+      provider.lab.post(`/v1/sharing-requests/${id}/approve`, {}, { headers }),
+    ]);
+    // One applies; the other waits for it and replays, or is told to retry (409 with Retry-After).
+    const applied = [r1, r2].filter((r) => r.statusCode === 200);
+    expect(applied.length, `${r1.body} ${r2.body}`).toBeGreaterThanOrEqual(1);
+    for (const r of [r1, r2].filter((x) => x.statusCode !== 200)) {
+      expect(expectProblem(r, 409, 'IDEMPOTENCY_KEY_IN_USE').status).toBe(409);
+    }
+    const later = await provider.lab.post(`/v1/sharing-requests/${id}/approve`, {}, { headers });
+    expect(later.statusCode, later.body).toBe(200);
+    expect(later.headers['idempotent-replayed']).toBe('true');
+    expect(later.json()).toEqual(applied[0]!.json());
+    expect(await reservedCustody(id)).toBe(2);
+  });
+});
