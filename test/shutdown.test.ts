@@ -99,7 +99,8 @@ async function startServer(): Promise<Server> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const deadline = Date.now() + 15_000;
+  // Generous: tsx compiles the server at start, and CI runs test files side by side on 2 cores.
+  const deadline = Date.now() + 45_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
@@ -215,7 +216,7 @@ describe.concurrent('SIGTERM', () => {
       if (!released) await lock.release();
       if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
-  });
+  }, 90_000);
 
   it('exits at once with code 1 on a second signal, leaving the blocked write undone', async ({ expect }) => {
     const target = await makeInstitution();
@@ -247,5 +248,5 @@ describe.concurrent('SIGTERM', () => {
       if (!released) await lock.release();
       if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
-  });
+  }, 90_000);
 });
