@@ -42,6 +42,46 @@ export const canonicalQuantity = (q: string | number | null) => (q === null ? nu
 /** The canonical form a new event is hashed in. */
 export const CURRENT_HASH_VERSION = 2;
 
+/** One `"key":value` member as `canonicalJson` writes it, or null when the value is undefined. */
+const member = (key: string, value: unknown) =>
+  value === undefined ? null : `${JSON.stringify(key)}:${canonicalJson(value)}`;
+
+/**
+ * The canonical form of an event: `canonicalJson` of the object below, written out member by member
+ * in its sorted key order (the same bytes, without sorting fourteen keys per event: a file import
+ * hashes two million events). `custody.chain.test.ts` holds it equal to the generic form.
+ *
+ *   { hashVersion, actorIdentity: { name, role, institutionCode } (version 2 only), specimenId,
+ *     institutionId, seq, type, occurredAt, recordedAt, actor, requestId,
+ *     from: [fromContainerId, fromPosition], to: [toContainerId, toPosition], quantityChange, details }
+ */
+export function canonicalEvent(e: ChainedEventFields): string {
+  const v2 = e.hashVersion !== 1;
+  const members = [
+    member('actor', e.actor),
+    v2
+      ? member('actorIdentity', {
+          name: e.actorName,
+          role: e.actorRole,
+          institutionCode: e.actorInstitutionCode,
+        })
+      : null,
+    member('details', e.details),
+    member('from', [e.fromContainerId, e.fromPosition]),
+    v2 ? member('hashVersion', e.hashVersion) : null,
+    member('institutionId', e.institutionId),
+    member('occurredAt', e.occurredAt.toISOString()),
+    member('quantityChange', canonicalQuantity(e.quantityChange)),
+    member('recordedAt', e.recordedAt.toISOString()),
+    member('requestId', e.requestId),
+    member('seq', e.seq),
+    member('specimenId', e.specimenId),
+    member('to', [e.toContainerId, e.toPosition]),
+    member('type', e.type),
+  ];
+  return `{${members.filter((m) => m !== null).join(',')}}`;
+}
+
 /**
  * Timestamps hash at millisecond precision, as PostgreSQL keeps microseconds but JS has ms. Each
  * event is hashed in the form its `hashVersion` names, so chains recorded before the actor's
@@ -50,32 +90,10 @@ export const CURRENT_HASH_VERSION = 2;
 export function eventHash(prevHash: string | null, e: ChainedEventFields): string {
   if (e.hashVersion !== 1 && e.hashVersion !== 2)
     throw new Error(`unknown custody hash version ${e.hashVersion}`);
-  const identity =
-    e.hashVersion === 1
-      ? {}
-      : {
-          hashVersion: e.hashVersion,
-          actorIdentity: { name: e.actorName, role: e.actorRole, institutionCode: e.actorInstitutionCode },
-        };
-  const canonical = canonicalJson({
-    ...identity,
-    specimenId: e.specimenId,
-    institutionId: e.institutionId,
-    seq: e.seq,
-    type: e.type,
-    occurredAt: e.occurredAt.toISOString(),
-    recordedAt: e.recordedAt.toISOString(),
-    actor: e.actor,
-    requestId: e.requestId,
-    from: [e.fromContainerId, e.fromPosition],
-    to: [e.toContainerId, e.toPosition],
-    quantityChange: canonicalQuantity(e.quantityChange),
-    details: e.details,
-  });
   return createHash('sha256')
     .update(prevHash ?? '')
     .update('\n')
-    .update(canonical)
+    .update(canonicalEvent(e))
     .digest('hex');
 }
 
