@@ -42,9 +42,11 @@ export const canonicalQuantity = (q: string | number | null) => (q === null ? nu
 /** The canonical form a new event is hashed in. */
 export const CURRENT_HASH_VERSION = 2;
 
-/** One `"key":value` member as `canonicalJson` writes it, or null when the value is undefined. */
-const member = (key: string, value: unknown) =>
-  value === undefined ? null : `${JSON.stringify(key)}:${canonicalJson(value)}`;
+/** A scalar (string, number, boolean, null) as `canonicalJson` writes it. */
+const scalar = (value: unknown) => JSON.stringify(value ?? null);
+
+/** `,"key":value` as `canonicalJson` writes a member of a scalar, or nothing when it is undefined. */
+const member = (key: string, value: unknown) => (value === undefined ? '' : `,"${key}":${scalar(value)}`);
 
 /**
  * The canonical form of an event: `canonicalJson` of the object below, written out member by member
@@ -56,30 +58,27 @@ const member = (key: string, value: unknown) =>
  *     from: [fromContainerId, fromPosition], to: [toContainerId, toPosition], quantityChange, details }
  */
 export function canonicalEvent(e: ChainedEventFields): string {
-  const v2 = e.hashVersion !== 1;
-  const members = [
-    member('actor', e.actor),
-    v2
-      ? member('actorIdentity', {
-          name: e.actorName,
-          role: e.actorRole,
-          institutionCode: e.actorInstitutionCode,
-        })
-      : null,
-    member('details', e.details),
-    member('from', [e.fromContainerId, e.fromPosition]),
-    v2 ? member('hashVersion', e.hashVersion) : null,
-    member('institutionId', e.institutionId),
-    member('occurredAt', e.occurredAt.toISOString()),
-    member('quantityChange', canonicalQuantity(e.quantityChange)),
-    member('recordedAt', e.recordedAt.toISOString()),
-    member('requestId', e.requestId),
-    member('seq', e.seq),
-    member('specimenId', e.specimenId),
-    member('to', [e.toContainerId, e.toPosition]),
-    member('type', e.type),
-  ];
-  return `{${members.filter((m) => m !== null).join(',')}}`;
+  const who =
+    member('institutionCode', e.actorInstitutionCode) +
+    member('name', e.actorName) +
+    member('role', e.actorRole);
+  const identity = e.hashVersion === 1 ? '' : `,"actorIdentity":{${who.slice(1)}}`;
+  const body =
+    member('actor', e.actor) +
+    identity +
+    `,"details":${canonicalJson(e.details)}` +
+    `,"from":[${scalar(e.fromContainerId)},${scalar(e.fromPosition)}]` +
+    (e.hashVersion === 1 ? '' : member('hashVersion', e.hashVersion)) +
+    member('institutionId', e.institutionId) +
+    `,"occurredAt":${scalar(e.occurredAt.toISOString())}` +
+    `,"quantityChange":${scalar(canonicalQuantity(e.quantityChange))}` +
+    `,"recordedAt":${scalar(e.recordedAt.toISOString())}` +
+    member('requestId', e.requestId) +
+    member('seq', e.seq) +
+    member('specimenId', e.specimenId) +
+    `,"to":[${scalar(e.toContainerId)},${scalar(e.toPosition)}]` +
+    member('type', e.type);
+  return `{${body.slice(1)}}`;
 }
 
 /**
