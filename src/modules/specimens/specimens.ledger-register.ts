@@ -1,35 +1,65 @@
 // Registering many new primary specimens at once (a file import): the rows, custody events, external
 // ids, audit rows and change notices `ledger.register` writes for each tube, as set-based
-// statements: one INSERT per table from `unnest` arrays, the audit rows built by the same statement
-// from the rows it inserted. The chains are hashed here with the custody module's `eventHash`, so
+// statements: one INSERT per table from `unnest` arrays, the audit rows written by the specimens'
+// statement from the same values. The chains are hashed here with the custody module's `eventHash`, so
 // `verifyChain` recomputes them like any other. Part of the specimen ledger (ARCHITECTURE.md).
-import { getTableColumns, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { Tx } from '../../db/client.js';
 import { A, Q, pgArray } from '../../db/array-literals.js';
 import { actorIdentity, eventHash } from '../custody/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
-import { specimens } from './specimens.table.js';
+import type { SpecimenRow } from './specimens.table.js';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-/** `toISOString` in SQL (milliseconds, Z), so an audit row reads as the single-tube path writes it. */
-const isoSql = (column: string) => `to_char(s.${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * The audit row's `after`: the inserted specimen as the ORM returns it (property names, times as ISO
- * strings, quantities as numbers), built from the table's columns so a new column is in it too.
+ * Each specimen column as the audit row's `after` shows it, from the inserted values (`u`, times as
+ * the ISO strings the process sent) and the constants every new primary has (`now` is the
+ * transaction's time formatted once): the row as the ORM returns it to the single-tube path
+ * (property names, times as `toISOString`, quantities as numbers). Formatting each row's times in
+ * SQL cost more than inserting the row.
  */
-const AUDIT_AFTER = `jsonb_build_object(${Object.entries(getTableColumns(specimens))
-  .map(([key, col]) => {
-    const value =
-      col.columnType === 'PgTimestamp'
-        ? isoSql(col.name)
-        : col.columnType === 'PgNumericNumber'
-          ? `s.${col.name}::float8`
-          : `s.${col.name}`;
-    return `'${key}', ${value}`;
-  })
+// Every column of the table, or this does not compile: a new column is written here too.
+const AFTER: Record<keyof SpecimenRow, string> = {
+  id: 'u.id',
+  institutionId: 'u.institution_id',
+  barcode: 'u.barcode',
+  type: 'u.type',
+  lineage: `'primary'`,
+  parentId: 'null',
+  rootId: 'u.id',
+  participantId: 'u.participant_id',
+  protocolId: 'u.protocol_id',
+  anatomicSite: 'u.anatomic_site',
+  pathologyStatus: 'u.pathology_status',
+  collectedAt: 'u.collected_at',
+  receivedAt: 'u.received_at',
+  processedAt: 'u.processed_at',
+  frozenAt: 'u.frozen_at',
+  sprecCode: 'u.sprec_code',
+  sprecVersion: 'u.sprec_version',
+  unit: 'u.unit',
+  initialQuantity: 'u.quantity::float8',
+  availableQuantity: 'u.quantity::float8',
+  quality: 'u.quality',
+  freezeThawCount: '0',
+  status: 'u.status',
+  holds: 'u.holds',
+  qcStatus: `'unchecked'`,
+  containerId: 'u.container_id',
+  positionRow: 'u.position_row',
+  positionCol: 'u.position_col',
+  externalIds: 'u.external_ids',
+  custodySeq: 'u.custody_seq',
+  custodyHead: 'u.custody_head',
+  createdAt: 't.now',
+  updatedAt: 't.now',
+  version: '1',
+};
+const AUDIT_AFTER = `jsonb_build_object(${Object.entries(AFTER)
+  .map(([key, value]) => `'${key}', ${value}`)
   .join(', ')})`;
 
 /**
@@ -159,36 +189,45 @@ export async function insertRegisteredSpecimens(
     externalIds: Q(s.map((x) => JSON.stringify(x.externalIds ?? []))),
   };
   const actorRole = ctx.actor.kind === 'api_key' ? ctx.actor.role : null;
-  // The specimens, and from the rows inserted, their audit rows (as `recordAudit` writes them).
+  // The specimens, and from the same values their audit rows (as `recordAudit` writes them).
   await tx.execute(sql`
-    with s as (
-      insert into specimen (id, institution_id, barcode, type, lineage, root_id, participant_id,
-        protocol_id, anatomic_site, pathology_status, collected_at, received_at, processed_at, frozen_at,
-        sprec_code, sprec_version, unit, initial_quantity, available_quantity, quality, status, holds,
-        container_id, position_row, position_col, external_ids, custody_seq, custody_head)
-      select u.id, ${institutionId}, u.barcode, u.type, 'primary', u.id, u.participant_id, u.protocol_id,
-             u.anatomic_site, u.pathology_status, u.collected_at, u.received_at, u.processed_at,
-             u.frozen_at, u.sprec_code, u.sprec_version, u.unit, u.quantity, u.quantity,
-             u.quality::jsonb, u.status, u.holds::text[], u.container_id, u.position_row,
-             u.position_col, u.external_ids::jsonb, u.custody_seq, u.custody_head
+    with u as materialized (
+      select x.id, ${institutionId}::uuid as institution_id, x.barcode, x.type, x.participant_id,
+             x.protocol_id, x.anatomic_site, x.pathology_status, x.collected_at, x.received_at,
+             x.processed_at, x.frozen_at, x.sprec_code, x.sprec_version, x.unit, x.quantity,
+             x.quality::jsonb as quality, x.status, x.holds::text[] as holds, x.container_id,
+             x.position_row, x.position_col, x.external_ids::jsonb as external_ids, x.custody_seq,
+             x.custody_head
         from unnest(${v.id}::uuid[], ${v.barcode}::text[], ${v.type}::specimen_type[],
                     ${v.participantId}::uuid[], ${v.protocolId}::uuid[], ${v.anatomicSite}::text[],
-                    ${v.pathologyStatus}::pathology_status[], ${v.collectedAt}::timestamptz[],
-                    ${v.receivedAt}::timestamptz[], ${v.processedAt}::timestamptz[],
-                    ${v.frozenAt}::timestamptz[], ${v.sprecCode}::text[], ${v.sprecVersion}::text[],
-                    ${v.unit}::quantity_unit[], ${v.quantity}::numeric[], ${v.quality}::text[],
-                    ${v.status}::specimen_status[], ${v.holds}::text[], ${v.containerId}::uuid[],
-                    ${v.positionRow}::int[], ${v.positionCol}::int[], ${v.externalIds}::text[],
-                    ${A(seqs)}::int[], ${A(heads)}::text[])
-          as u(id, barcode, type, participant_id, protocol_id, anatomic_site, pathology_status,
+                    ${v.pathologyStatus}::pathology_status[], ${v.collectedAt}::text[],
+                    ${v.receivedAt}::text[], ${v.processedAt}::text[], ${v.frozenAt}::text[],
+                    ${v.sprecCode}::text[], ${v.sprecVersion}::text[], ${v.unit}::quantity_unit[],
+                    ${v.quantity}::numeric[], ${v.quality}::text[], ${v.status}::specimen_status[],
+                    ${v.holds}::text[], ${v.containerId}::uuid[], ${v.positionRow}::int[],
+                    ${v.positionCol}::int[], ${v.externalIds}::text[], ${A(seqs)}::int[],
+                    ${A(heads)}::text[])
+          as x(id, barcode, type, participant_id, protocol_id, anatomic_site, pathology_status,
                collected_at, received_at, processed_at, frozen_at, sprec_code, sprec_version, unit,
                quantity, quality, status, holds, container_id, position_row, position_col,
-               external_ids, custody_seq, custody_head)
-      returning *)
+               external_ids, custody_seq, custody_head)),
+    s as (
+      insert into specimen (id, institution_id, barcode, type, lineage, parent_id, root_id,
+        participant_id, protocol_id, anatomic_site, pathology_status, collected_at, received_at,
+        processed_at, frozen_at, sprec_code, sprec_version, unit, initial_quantity, available_quantity,
+        quality, freeze_thaw_count, status, holds, qc_status, container_id, position_row, position_col,
+        external_ids, custody_seq, custody_head, created_at, updated_at, version)
+      select u.id, u.institution_id, u.barcode, u.type, 'primary', null, u.id, u.participant_id,
+             u.protocol_id, u.anatomic_site, u.pathology_status, u.collected_at::timestamptz,
+             u.received_at::timestamptz, u.processed_at::timestamptz, u.frozen_at::timestamptz,
+             u.sprec_code, u.sprec_version, u.unit, u.quantity, u.quantity, u.quality, 0, u.status,
+             u.holds, 'unchecked', u.container_id, u.position_row, u.position_col, u.external_ids,
+             u.custody_seq, u.custody_head, now(), now(), 1
+        from u)
     insert into audit_log (institution_id, actor, actor_role, action, entity_type, entity_id, after, request_id)
-    select s.institution_id, ${actor}, ${actorRole}, ${opts.action}, 'specimen', s.id, ${sql.raw(AUDIT_AFTER)},
+    select u.institution_id, ${actor}, ${actorRole}, ${opts.action}, 'specimen', u.id, ${sql.raw(AUDIT_AFTER)},
            ${ctx.requestId}
-      from s`);
+      from u, (select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now) t`);
   await tx.execute(sql`
     insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
       actor_name, actor_role, actor_institution_code, hash_version, request_id, to_container_id,
