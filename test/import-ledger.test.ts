@@ -39,12 +39,16 @@ async function traces(specimenId: string) {
     'select action, entity_type, actor from audit_log where entity_id = $1::text',
     [specimenId],
   );
+  const after = await t.sql.query<{ after: Record<string, unknown> }>(
+    'select after from audit_log where entity_id = $1::text',
+    [specimenId],
+  );
   const feed = await t.sql.query<{ entity: string; operation: string; version: number; request_id: string }>(
     `select entity, operation::text, version, request_id from change_log_pending where entity_id = $1
      union all select entity, operation::text, version, request_id from change_log where entity_id = $1`,
     [specimenId],
   );
-  return { custody: custody.rows, audit: audit.rows, feed: feed.rows };
+  return { custody: custody.rows, audit: audit.rows, after: after.rows[0]!.after, feed: feed.rows };
 }
 
 describe('an imported tube', () => {
@@ -86,6 +90,18 @@ describe('an imported tube', () => {
     expect(imported.custody.map((e) => e.type)).toEqual(['collected', 'stored']);
     expect(imported.custody[1]!.to_position).toBe('A2');
     expect(imported.audit).toEqual([{ ...reference.audit[0], action: 'importSpecimens' }]);
+    // The audit row's `after` is the row as a registration records it: the same fields, written alike.
+    const ownOfEachTube = new Set(['id', 'rootId', 'barcode', 'externalIds', 'positionCol', 'custodyHead']);
+    const shape = (after: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(after).map(([k, v]) => [
+          k,
+          ownOfEachTube.has(k) ? typeof v : /At$/.test(k) && typeof v === 'string' ? v.length : v,
+        ]),
+      );
+    expect(shape(imported.after)).toEqual(shape(reference.after));
+    expect(imported.after.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(imported.after.collectedAt).toBe(reference.after.collectedAt);
     expect(imported.feed).toEqual([{ ...reference.feed[0], request_id: res.headers['x-request-id'] }]);
     expect(imported.feed[0]!.request_id).not.toBe(reference.feed[0]!.request_id);
     // The chain verifies as a registered one does.

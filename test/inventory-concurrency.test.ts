@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 import { expectProblem, makeLab, uid, type Lab, type SpecimenBody } from './helpers/inventory.js';
+import {
+  lockPositions,
+  WHOLE_CONTAINER_SLOTS,
+} from '../src/modules/storage/position-occupancy.read-model.js';
 
 // Races the database must win: one tube per position (unique constraint) and never a negative
 // quantity (row lock + CHECK), however many requests arrive at once.
@@ -144,5 +148,57 @@ describe('aliquots never overdraw the parent', () => {
       [parent.id],
     );
     expect(events.rows[0]!.n).toBe(33);
+  });
+});
+
+describe('a writer of many positions', () => {
+  it('holds its boxes whole: a registration into one of them waits until it ends, one into another box does not', async () => {
+    const held = await lab.box();
+    const other = await lab.box();
+    // An import chunk's placement locks (more than WHOLE_CONTAINER_SLOTS positions of one box), none
+    // of them the position registered into below: only the box's own lock can make it wait.
+    const slots = Array.from({ length: WHOLE_CONTAINER_SLOTS + 1 }, (_, i) => ({
+      containerId: held.id,
+      row: 20 + Math.floor(i / 100),
+      col: 1 + (i % 100),
+    }));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const writer = t.c.db.transaction(async (tx) => {
+      await lockPositions(tx, slots);
+      locked();
+      await released;
+    });
+    await isLocked;
+    const into = (box: { id: string }) =>
+      lab.post('/v1/specimens', {
+        barcode: uid('HELD'),
+        type: 'serum',
+        quantity: 1,
+        containerId: box.id,
+        position: 'A1',
+      });
+    const elsewhere = await into(other);
+    expect(elsewhere.statusCode, elsewhere.body).toBe(201);
+    let done = false;
+    const waiting = into(held).then((r) => ((done = true), r));
+    // It queues on the box's lock (not merely slow under load): seen waiting on an advisory lock.
+    let queued = false;
+    for (let i = 0; i < 200 && !done && !queued; i++) {
+      const { rows } = await t.sql.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`,
+      );
+      queued = rows[0]!.n > 0;
+      if (!queued) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(queued).toBe(true);
+    expect(done).toBe(false);
+    release();
+    await writer;
+    const res = await waiting;
+    expect(res.statusCode, res.body).toBe(201);
   });
 });

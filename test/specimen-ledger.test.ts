@@ -11,6 +11,7 @@ const SRC = join(import.meta.dirname, '..', 'src');
 const LEDGER_FILES = new Set([
   'modules/specimens/specimens.ledger.ts',
   'modules/specimens/specimens.ledger-bulk.ts',
+  'modules/specimens/specimens.ledger-register.ts',
 ]);
 
 function sourceFiles(dir: string): string[] {

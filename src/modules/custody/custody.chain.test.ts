@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { eventHash, verifyChain, type ChainedEventFields } from './custody.chain.js';
+import {
+  canonicalEvent,
+  canonicalJson,
+  canonicalQuantity,
+  eventHash,
+  verifyChain,
+  type ChainedEventFields,
+} from './custody.chain.js';
 
 const base = (seq: number, v: 1 | 2): ChainedEventFields => ({
   specimenId: '018f0000-0000-7000-8000-000000000001',
@@ -53,5 +60,49 @@ describe('custody hash versions', () => {
     const chain = chainOf([1, 2]);
     chain[1] = { ...chain[1]!, hashVersion: 1 };
     expect(verifyChain(chain).firstBreak).toMatchObject({ seq: 2, reason: 'hash_mismatch' });
+  });
+});
+
+describe('the canonical form of an event', () => {
+  // The generic form it stands for: canonicalJson of the whole object, keys sorted per event.
+  const generic = (e: ChainedEventFields) =>
+    canonicalJson({
+      ...(e.hashVersion === 1
+        ? {}
+        : {
+            hashVersion: e.hashVersion,
+            actorIdentity: { name: e.actorName, role: e.actorRole, institutionCode: e.actorInstitutionCode },
+          }),
+      specimenId: e.specimenId,
+      institutionId: e.institutionId,
+      seq: e.seq,
+      type: e.type,
+      occurredAt: e.occurredAt.toISOString(),
+      recordedAt: e.recordedAt.toISOString(),
+      actor: e.actor,
+      requestId: e.requestId,
+      from: [e.fromContainerId, e.fromPosition],
+      to: [e.toContainerId, e.toPosition],
+      quantityChange: canonicalQuantity(e.quantityChange),
+      details: e.details,
+    });
+
+  it('is byte for byte the generic form, for both versions and every kind of value', () => {
+    const variants: Partial<ChainedEventFields>[] = [
+      {},
+      { fromContainerId: '018f0000-0000-7000-8000-000000000009', fromPosition: 'B12', toPosition: null },
+      {
+        quantityChange: 1.5,
+        details: { barcode: 'S-"1"\\', type: 'serum', nested: { z: 1, a: [null, 'é'] } },
+      },
+      { quantityChange: '-0.2500', actorName: 'Ünïcode \u2028 name', requestId: 'req\n"x"' },
+      { actorRole: null, actorInstitutionCode: null, details: { b: undefined, a: 0 } },
+      { actorName: undefined },
+    ];
+    for (const v of [1, 2] as const)
+      for (const variant of variants) {
+        const e = { ...base(3, v), ...variant };
+        expect(canonicalEvent(e)).toBe(generic(e));
+      }
   });
 });

@@ -42,6 +42,45 @@ export const canonicalQuantity = (q: string | number | null) => (q === null ? nu
 /** The canonical form a new event is hashed in. */
 export const CURRENT_HASH_VERSION = 2;
 
+/** A scalar (string, number, boolean, null) as `canonicalJson` writes it. */
+const scalar = (value: unknown) => JSON.stringify(value ?? null);
+
+/** `,"key":value` as `canonicalJson` writes a member of a scalar, or nothing when it is undefined. */
+const member = (key: string, value: unknown) => (value === undefined ? '' : `,"${key}":${scalar(value)}`);
+
+/**
+ * The canonical form of an event: `canonicalJson` of the object below, written out member by member
+ * in its sorted key order (the same bytes, without sorting fourteen keys per event: a file import
+ * hashes two million events). `custody.chain.test.ts` holds it equal to the generic form.
+ *
+ *   { hashVersion, actorIdentity: { name, role, institutionCode } (version 2 only), specimenId,
+ *     institutionId, seq, type, occurredAt, recordedAt, actor, requestId,
+ *     from: [fromContainerId, fromPosition], to: [toContainerId, toPosition], quantityChange, details }
+ */
+export function canonicalEvent(e: ChainedEventFields): string {
+  const who =
+    member('institutionCode', e.actorInstitutionCode) +
+    member('name', e.actorName) +
+    member('role', e.actorRole);
+  const identity = e.hashVersion === 1 ? '' : `,"actorIdentity":{${who.slice(1)}}`;
+  const body =
+    member('actor', e.actor) +
+    identity +
+    `,"details":${canonicalJson(e.details)}` +
+    `,"from":[${scalar(e.fromContainerId)},${scalar(e.fromPosition)}]` +
+    (e.hashVersion === 1 ? '' : member('hashVersion', e.hashVersion)) +
+    member('institutionId', e.institutionId) +
+    `,"occurredAt":${scalar(e.occurredAt.toISOString())}` +
+    `,"quantityChange":${scalar(canonicalQuantity(e.quantityChange))}` +
+    `,"recordedAt":${scalar(e.recordedAt.toISOString())}` +
+    member('requestId', e.requestId) +
+    member('seq', e.seq) +
+    member('specimenId', e.specimenId) +
+    `,"to":[${scalar(e.toContainerId)},${scalar(e.toPosition)}]` +
+    member('type', e.type);
+  return `{${body.slice(1)}}`;
+}
+
 /**
  * Timestamps hash at millisecond precision, as PostgreSQL keeps microseconds but JS has ms. Each
  * event is hashed in the form its `hashVersion` names, so chains recorded before the actor's
@@ -50,32 +89,10 @@ export const CURRENT_HASH_VERSION = 2;
 export function eventHash(prevHash: string | null, e: ChainedEventFields): string {
   if (e.hashVersion !== 1 && e.hashVersion !== 2)
     throw new Error(`unknown custody hash version ${e.hashVersion}`);
-  const identity =
-    e.hashVersion === 1
-      ? {}
-      : {
-          hashVersion: e.hashVersion,
-          actorIdentity: { name: e.actorName, role: e.actorRole, institutionCode: e.actorInstitutionCode },
-        };
-  const canonical = canonicalJson({
-    ...identity,
-    specimenId: e.specimenId,
-    institutionId: e.institutionId,
-    seq: e.seq,
-    type: e.type,
-    occurredAt: e.occurredAt.toISOString(),
-    recordedAt: e.recordedAt.toISOString(),
-    actor: e.actor,
-    requestId: e.requestId,
-    from: [e.fromContainerId, e.fromPosition],
-    to: [e.toContainerId, e.toPosition],
-    quantityChange: canonicalQuantity(e.quantityChange),
-    details: e.details,
-  });
   return createHash('sha256')
     .update(prevHash ?? '')
     .update('\n')
-    .update(canonical)
+    .update(canonicalEvent(e))
     .digest('hex');
 }
 

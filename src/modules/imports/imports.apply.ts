@@ -36,7 +36,7 @@ import {
 import type { ImportJobRow } from './imports.table.js';
 
 /** Rows applied per chunk: large enough that statements, not round trips, dominate. */
-export const APPLY_CHUNK = 1_000;
+export const APPLY_CHUNK = 5_000;
 
 export interface ApplyDeps {
   db: Db;

@@ -36,7 +36,7 @@ import { validateChunk, type ValidateDeps } from './imports.validate.js';
 import { createImportApply, type ApplyDeps, type ApplyHooks } from './imports.apply.js';
 
 /** Rows validated per transaction: the registration's checks cost a few statements per chunk. */
-export const VALIDATE_CHUNK = 1_000;
+export const VALIDATE_CHUNK = 5_000;
 /** Errors an answer lists; the rest are paged at GET /v1/imports/{id}/errors. */
 export const ERRORS_IN_ANSWER = 1_000;
 

@@ -19,6 +19,7 @@ import {
   type SpecimenChange,
 } from './specimens.ledger-rules.js';
 import { transition } from './specimens.lifecycle.js';
+import { insertRegisteredSpecimens } from './specimens.ledger-register.js';
 import { lockSpecimens, lockSpecimensByBarcode, type NewSpecimenRow } from './specimens.repo.js';
 import { specimenExternalIds, specimens, type SpecimenRow } from './specimens.table.js';
 
@@ -382,6 +383,21 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
         })),
       );
       return inserted;
+    },
+
+    /**
+     * `register` for many new primary specimens of one institution at once (a file import): the same
+     * rows, custody events, audit rows and change notices, written set-based. Returns their ids.
+     */
+    async registerPrimaries(tx: Tx, ctx: Ctx, items: NewSpecimen[], action: string): Promise<string[]> {
+      if (items.length === 0) return [];
+      const ids = await insertRegisteredSpecimens(tx, ctx, items, {
+        action,
+        recordedAt: clock(),
+        institutionId: items[0]!.row.institutionId,
+      });
+      await notifyChanged(tx, ctx, ids);
+      return ids;
     },
 
     /**

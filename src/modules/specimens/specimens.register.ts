@@ -13,7 +13,6 @@ import {
 } from '../participants/index.js';
 import { planPlacements, type PlacementRequest } from '../storage/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
-import type { SpecimenRow } from './specimens.table.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import {
   barcodeTaken,
@@ -233,8 +232,9 @@ export async function registerWithin(
 /**
  * The bulk registration command (a file import): checks every item as `registerWithin` does and
  * registers, in the caller's transaction, the items nothing refuses, each with its custody events,
- * audit row and change notices as if registered alone. With `dryRun` nothing is written. Returns
- * the refusals by item index (their fields without prefix) and the new rows by item index.
+ * audit row and change notices as if registered alone (`ledger.registerPrimaries`, set-based). With
+ * `dryRun` nothing is written. Returns the refusals by item index (their fields without prefix) and
+ * the new specimens' ids by item index.
  */
 export async function registerValidWithin(
   deps: RegistrationDeps,
@@ -242,16 +242,16 @@ export async function registerValidWithin(
   ctx: Ctx,
   inputs: RegisterSpecimenInput[],
   opts: { action: string; dryRun: boolean },
-): Promise<{ errors: Map<number, DomainError>; registered: Map<number, SpecimenRow> }> {
+): Promise<{ errors: Map<number, DomainError>; registered: Map<number, string> }> {
   authorize(ctx.actor, 'specimens.register');
   const institutionId = actorInstitutionId(ctx.actor);
   const checked = await checkRegistrations(deps, tx, institutionId, inputs, () => '');
-  const registered = new Map<number, SpecimenRow>();
+  const registered = new Map<number, string>();
   const valid = inputs.flatMap((input, index) => (checked.errors.has(index) ? [] : [{ input, index }]));
   if (opts.dryRun || valid.length === 0) return { errors: checked.errors, registered };
   const items = await newSpecimens(deps, tx, institutionId, valid, checked);
-  const rows = await deps.ledger.register(tx, ctx, items, opts.action);
-  rows.forEach((r, i) => registered.set(valid[i]!.index, r));
+  const ids = await deps.ledger.registerPrimaries(tx, ctx, items, opts.action);
+  ids.forEach((id, i) => registered.set(valid[i]!.index, id));
   return { errors: checked.errors, registered };
 }
 

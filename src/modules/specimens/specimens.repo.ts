@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
+import { Q } from '../../db/array-literals.js';
 import { specimenExternalIds, specimens, type SpecimenRow } from './specimens.table.js';
 
 export type NewSpecimenRow = typeof specimens.$inferInsert;
@@ -58,7 +59,13 @@ export async function findSpecimensByBarcodes(
   return db
     .select()
     .from(specimens)
-    .where(and(eq(specimens.institutionId, institutionId), inArray(specimens.barcode, [...barcodes])));
+    .where(
+      and(
+        eq(specimens.institutionId, institutionId),
+        // One array parameter however many barcodes (an import checks thousands at once).
+        sql`${specimens.barcode} = any(${Q([...barcodes])}::text[])`,
+      ),
+    );
 }
 
 export async function specimensInContainers(db: DbOrTx, containerIds: readonly string[]) {
