@@ -23,6 +23,7 @@ import {
 import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.js';
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
+import { batchedLoaders } from './batch.js';
 import { graphqlIdempotency } from './idempotency.js';
 import { configSchema, type Config } from '../config.js';
 import {
@@ -135,8 +136,8 @@ export async function registerGraphql(
   app.addHook('onSend', idempotency.settle);
   await app.register(mercurius, {
     schema: SCHEMA_SDL,
-    resolvers: graphqlResolvers(),
-    loaders: graphqlLoaders(),
+    // Relations batch per request and tick without Mercurius' stringified cache keys (batch.ts).
+    resolvers: mergeResolvers(graphqlResolvers(), batchedLoaders(graphqlLoaders())),
     path: '/graphql',
     // GraphiQL comes from our own routes (src/http/graphiql.ts): Mercurius' page loads a CDN.
     graphiql: false,
