@@ -15,8 +15,28 @@ interface Batch {
   settle: { resolve: (v: unknown) => void; reject: (e: unknown) => void }[];
 }
 
-/** A resolver that gathers every call made on one context in the same tick into one loader call. */
-export function batchedResolver(loader: LoaderFn) {
+const PRELOADED = Symbol('biobank.preloaded');
+
+/**
+ * Gives `obj` the value of its relation `field`, read with it in the same statement (a page that
+ * asked for its relations up front): the field's loader then answers it without a statement.
+ */
+export function preload<T extends object>(obj: T, field: string, value: unknown): T {
+  const o = obj as T & { [PRELOADED]?: Record<string, unknown> };
+  (o[PRELOADED] ??= {})[field] = value;
+  return obj;
+}
+
+function preloaded(obj: unknown, field: string): { value: unknown } | undefined {
+  const pre = (obj as { [PRELOADED]?: Record<string, unknown> } | null)?.[PRELOADED];
+  return pre && field in pre ? { value: pre[field] } : undefined;
+}
+
+/**
+ * A resolver that gathers every call made on one context in the same tick into one loader call;
+ * a parent that holds its `field` preloaded is answered at once.
+ */
+export function batchedResolver(loader: LoaderFn, field = '') {
   const open = new WeakMap<object, Batch>();
   const run = (ctx: MercuriusContext, batch: Batch) => {
     open.delete(ctx);
@@ -34,7 +54,9 @@ export function batchedResolver(loader: LoaderFn) {
       },
     );
   };
-  return (obj: unknown, params: unknown, ctx: MercuriusContext): Promise<unknown> => {
+  return (obj: unknown, params: unknown, ctx: MercuriusContext): unknown => {
+    const known = field ? preloaded(obj, field) : undefined;
+    if (known) return known.value;
     let batch = open.get(ctx);
     if (!batch) {
       const created: Batch = { queries: [], settle: [] };
@@ -56,7 +78,7 @@ export function batchedLoaders(loaders: MercuriusLoaders): IResolvers {
     resolvers[type] = {};
     for (const [field, def] of Object.entries(fields as Record<string, unknown>)) {
       const fn = (typeof def === 'function' ? def : (def as { loader: unknown }).loader) as LoaderFn;
-      resolvers[type][field] = batchedResolver(fn);
+      resolvers[type][field] = batchedResolver(fn, field);
     }
   }
   return resolvers as IResolvers;

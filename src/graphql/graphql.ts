@@ -143,6 +143,10 @@ export async function registerGraphql(
     graphiql: false,
     validationRules: documentRules(),
     allowBatchedQueries: false,
+    // A document run a second time is compiled by graphql-jit (kept with the parsed document in
+    // the cache below): the nested page's per-field work of graphql-js' execute was a tenth of its
+    // CPU (issue 16). Only with the document cache on; subscriptions run through graphql-js.
+    jit: 1,
     // Mercurius keys its caches by the whole document text; each entry holds the text and its
     // tree (about 270 bytes a token), so entries x maxTokens bounds their memory (issue 13).
     cache: limits.documentCache === 0 ? false : limits.documentCache,
