@@ -4,9 +4,9 @@ import { linkedContainerDtos } from '../storage/index.js';
 import type { SpecimenDto } from './specimens.schemas.js';
 import { toSpecimenDto } from './specimens.dto.js';
 
-// Specimen relations (STYLE.md rule 17): src/graphql/batch.ts collects every request for a field made in
-// the same tick (a whole page of specimens) and calls its loader once, so each relation costs
-// one service call, whatever the page size. The services check the role and the institution.
+// Specimen relations (STYLE.md rule 17): src/graphql/batch.ts collects every request for a field
+// made in the same tick (a whole page of specimens) and calls its loader once, so each relation
+// costs one service call, whatever the page size. The services check the role and the institution.
 
 type Queries = { obj: SpecimenDto }[];
 
