@@ -116,7 +116,9 @@ const outsideModules = [
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'migrations/', 'dist/', '.data/'] },
+  // bench/postgraphile-server.mjs runs under Node 22 from PostGraphile's own install, whose
+  // packages this project does not have: nothing here could type it.
+  { ignores: ['node_modules/', 'migrations/', 'dist/', '.data/', 'bench/postgraphile-server.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

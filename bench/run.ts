@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { seedSynthetic, type SeedProgressLog } from '../src/seed/synthetic.js';
 import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
+import { graphqlPageBench } from './graphql-page.js';
 import { graphqlSoak } from './graphql-soak.js';
 import { importBench } from './import.js';
 import { listBench } from './list.js';
@@ -75,6 +76,17 @@ const USAGE = `usage: npm run bench -- <command> [options]
                 specimen ledger with custody, audit and feed rows) vs a raw COPY of the same file into
                 a bare table, in one run on a fresh database biobank_bench_import (bench/import.ts)
       --count N          specimen rows (default 1000000)
+
+  graphql-page  GraphQL specimens(first: 100, after) with container, its parent and the latest custody
+                event, on the service and on PostGraphile 5 over the same database, rounds alternated
+                (bench/graphql-page.ts); read-only
+      --postgraphile DIR where PostGraphile 5 is installed (default $BENCH_POSTGRAPHILE_DIR, else
+                         ../postgraphile5 beside this checkout); prints how to install it when missing
+      --connections N,M  connection counts (default 1,32)
+      --rounds N         rounds per connection count (default 3)
+      --warmup S / --duration S   per measurement (default 5 / 10)
+      --pool N           PostgreSQL pool of each server (default 2 per CPU core)
+      --sample N         random starting specimens (default 2000)
 
   graphql-soak  200 distinct 60 KB GraphQL documents, then 50 clients sending the maximum-cost query
                 for 60 s: peak RSS of the service and /health/live latency (bench/graphql-soak.ts);
@@ -715,6 +727,62 @@ async function list(c: Container, url: string, args: Args, workDir: string) {
   }
 }
 
+async function graphqlPage(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const poolSize = num(args, 'pool', 2 * availableParallelism());
+  const connections = (typeof args.connections === 'string' ? args.connections : '1,32')
+    .split(',')
+    .map(Number);
+  if (connections.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error('--connections must be positive integers separated by commas');
+  const dir =
+    typeof args.postgraphile === 'string'
+      ? args.postgraphile
+      : (process.env.BENCH_POSTGRAPHILE_DIR ?? join(process.cwd(), '..', 'postgraphile5'));
+  let service: Server | null = null;
+  try {
+    const met = await graphqlPageBench({
+      pool: c.database.pool,
+      databaseUrl: url,
+      institutionId,
+      token,
+      workDir,
+      postgraphileDir: dir,
+      connections,
+      rounds: num(args, 'rounds', 3),
+      warmupSeconds: num(args, 'warmup', 5),
+      durationSeconds: num(args, 'duration', 10),
+      poolSize,
+      sample: num(args, 'sample', 2000),
+      port: freePort,
+      startService: async () => {
+        const port = await freePort();
+        service = await startChild(
+          'service',
+          ['src/main.ts', 'serve'],
+          { ...serviceEnv(url, port), DATABASE_POOL_SIZE: String(poolSize) },
+          port,
+          workDir,
+          profileArgs(args),
+        );
+        return {
+          name: 'service',
+          port,
+          pid: service.child.pid,
+          headers: { authorization: `Bearer ${token}` },
+        };
+      },
+      cpu: async (pid) => {
+        const start = await cpuSnapshot(c.database.pool, pid);
+        return async () => cpuUse(start, await cpuSnapshot(c.database.pool, pid));
+      },
+    });
+    console.log(`  ${met ? 'PASS' : 'MISS'}`);
+  } finally {
+    if (service) await stopChild(service);
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseArgs({
@@ -733,6 +801,7 @@ async function main() {
       history: { type: 'string' },
       workers: { type: 'boolean' },
       sparse: { type: 'string' },
+      postgraphile: { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
@@ -759,7 +828,7 @@ async function main() {
     });
     return 0;
   }
-  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list'];
+  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list', 'graphql-page'];
   if (!command || !commands.includes(command)) {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
@@ -782,6 +851,7 @@ async function main() {
     else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
     else if (command === 'custody-history') await custodyHistory(c, url, values, workDir);
     else if (command === 'list') await list(c, url, values, workDir);
+    else if (command === 'graphql-page') await graphqlPage(c, url, values, workDir);
     else await rackScan(c, url, values, workDir);
   } finally {
     await c.close();

@@ -1,3 +1,4 @@
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { z } from 'zod';
 import { isDomainError, type ErrorCode } from '../errors.js';
 import { encodeCursor, type Page } from '../pagination.js';
@@ -83,3 +84,21 @@ export function toConnection<V, T extends { id: string }>(page: Page<V>, map: (v
 export const distinct = (values: (string | null | undefined)[]): string[] => [
   ...new Set(values.filter((v): v is string => typeof v === 'string')),
 ];
+
+/**
+ * The field names selected at `path` below the resolved field (fragments included), e.g.
+ * `['edges', 'node']` of a connection: what a page may read with its rows in one statement.
+ */
+export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  const visit = (set: SelectionSetNode | undefined, depth: number): void => {
+    for (const s of set?.selections ?? []) {
+      if (s.kind === Kind.INLINE_FRAGMENT) visit(s.selectionSet, depth);
+      else if (s.kind === Kind.FRAGMENT_SPREAD) visit(info.fragments[s.name.value]?.selectionSet, depth);
+      else if (depth === path.length) names.add(s.name.value);
+      else if (s.name.value === path[depth]) visit(s.selectionSet, depth + 1);
+    }
+  };
+  for (const node of info.fieldNodes) visit(node.selectionSet, 0);
+  return names;
+}

@@ -1,12 +1,12 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { distinct } from '../../graphql/adapter.js';
-import { toContainerDto } from '../storage/index.js';
+import { linkedContainerDtos } from '../storage/index.js';
 import type { SpecimenDto } from './specimens.schemas.js';
-import { toCustodyEventDto, toSpecimenDto } from './specimens.dto.js';
+import { toSpecimenDto } from './specimens.dto.js';
 
-// Specimen relations (STYLE.md rule 17): Mercurius collects every request for a field made in
-// the same tick (a whole page of specimens) and calls its loader once, so each relation costs
-// one service call, whatever the page size. The services check the role and the institution.
+// Specimen relations (STYLE.md rule 17): src/graphql/batch.ts collects every request for a field
+// made in the same tick (a whole page of specimens) and calls its loader once, so each relation
+// costs one service call, whatever the page size. The services check the role and the institution.
 
 type Queries = { obj: SpecimenDto }[];
 
@@ -31,23 +31,18 @@ export const specimenLoaders: MercuriusLoaders = {
     },
 
     async latestCustodyEvent(queries: Queries, { biobank, services }: MercuriusContext) {
-      const events = await services.specimens.latestCustodyEvents(
+      const bySpecimen = await services.specimens.latestCustodyEventDtos(
         biobank,
         distinct(queries.map((q) => q.obj.id)),
       );
-      const bySpecimen = new Map(events.map((e) => [e.specimenId, toCustodyEventDto(e)]));
       return queries.map((q) => bySpecimen.get(q.obj.id) ?? null);
     },
 
     async container(queries: Queries, { biobank, services }: MercuriusContext) {
       const ids = distinct(queries.map((q) => q.obj.location?.containerId));
       if (ids.length === 0) return queries.map(() => null);
-      const byId = new Map(
-        (await services.storage.getContainersByIds(biobank, ids)).map((v) => [
-          v.container.id,
-          toContainerDto(v.container, v.byId),
-        ]),
-      );
+      // With their parents preloaded: `container { parent }` costs this one statement.
+      const byId = linkedContainerDtos(await services.storage.getContainersByIds(biobank, ids));
       return queries.map((q) => {
         const id = q.obj.location?.containerId;
         return id ? (byId.get(id) ?? null) : null;

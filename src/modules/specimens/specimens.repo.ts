@@ -122,35 +122,33 @@ function idBounds(f: SpecimenFilter): SQL[] {
 }
 
 export async function listSpecimenRows(db: DbOrTx, f: SpecimenFilter): Promise<SpecimenRow[]> {
-  return db
-    .select()
-    .from(specimens)
-    .where(
-      and(
-        eq(specimens.institutionId, f.institutionId),
-        f.type ? eq(specimens.type, f.type as SpecimenRow['type']) : undefined,
-        f.status ? eq(specimens.status, f.status as SpecimenRow['status']) : undefined,
-        f.protocolId ? eq(specimens.protocolId, f.protocolId) : undefined,
-        f.participantId ? eq(specimens.participantId, f.participantId) : undefined,
-        // A correlated test per tube, not `in (...)`: the planner cannot turn it into a join, so it
-        // walks the ids in order between the subtree's bounds and stops at a full page, where a
-        // hash join sorted all the subtree's tubes first (a 32,000-tube freezer: 0.1-0.2 s).
-        f.subtreeContainerIds
-          ? sql`(select true from (${f.subtreeContainerIds}) t(id) where t.id = ${specimens.containerId})`
-          : undefined,
-        f.collectedFrom ? gte(specimens.collectedAt, f.collectedFrom) : undefined,
-        f.collectedTo ? lte(specimens.collectedAt, f.collectedTo) : undefined,
-        f.qcStatus ? eq(specimens.qcStatus, f.qcStatus as SpecimenRow['qcStatus']) : undefined,
-        // Compared with the empty array, not by cardinality(): the column's statistics then tell the
-        // planner how few tubes are held, and it reads them from specimen_held_list_idx.
-        f.held === true ? sql`${specimens.holds} <> '{}'::text[]` : undefined,
-        f.held === false ? sql`${specimens.holds} = '{}'::text[]` : undefined,
-        f.afterId ? gt(specimens.id, f.afterId) : undefined,
-        ...idBounds(f),
-      ),
-    )
-    .orderBy(asc(specimens.id))
-    .limit(f.limit);
+  return db.select().from(specimens).where(specimenListWhere(f)).orderBy(asc(specimens.id)).limit(f.limit);
+}
+
+/** The list's conditions, for the specimen page read model too. */
+export function specimenListWhere(f: SpecimenFilter): SQL | undefined {
+  return and(
+    eq(specimens.institutionId, f.institutionId),
+    f.type ? eq(specimens.type, f.type as SpecimenRow['type']) : undefined,
+    f.status ? eq(specimens.status, f.status as SpecimenRow['status']) : undefined,
+    f.protocolId ? eq(specimens.protocolId, f.protocolId) : undefined,
+    f.participantId ? eq(specimens.participantId, f.participantId) : undefined,
+    // A correlated test per tube, not `in (...)`: the planner cannot turn it into a join, so it
+    // walks the ids in order between the subtree's bounds and stops at a full page, where a
+    // hash join sorted all the subtree's tubes first (a 32,000-tube freezer: 0.1-0.2 s).
+    f.subtreeContainerIds
+      ? sql`(select true from (${f.subtreeContainerIds}) t(id) where t.id = ${specimens.containerId})`
+      : undefined,
+    f.collectedFrom ? gte(specimens.collectedAt, f.collectedFrom) : undefined,
+    f.collectedTo ? lte(specimens.collectedAt, f.collectedTo) : undefined,
+    f.qcStatus ? eq(specimens.qcStatus, f.qcStatus as SpecimenRow['qcStatus']) : undefined,
+    // Compared with the empty array, not by cardinality(): the column's statistics then tell the
+    // planner how few tubes are held, and it reads them from specimen_held_list_idx.
+    f.held === true ? sql`${specimens.holds} <> '{}'::text[]` : undefined,
+    f.held === false ? sql`${specimens.holds} = '{}'::text[]` : undefined,
+    f.afterId ? gt(specimens.id, f.afterId) : undefined,
+    ...idBounds(f),
+  );
 }
 
 /** Ancestors of a specimen, root first. */

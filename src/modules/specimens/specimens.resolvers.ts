@@ -1,7 +1,8 @@
 import type { IResolvers, MercuriusContext } from 'mercurius';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
-import { nullIfNotFound, parseArgs, toConnection } from '../../graphql/adapter.js';
+import { nullIfNotFound, parseArgs, selectedFields, toConnection } from '../../graphql/adapter.js';
+import { preload } from '../../graphql/batch.js';
 import { scansInput } from './specimens.scans.js';
 import {
   aliquotInput,
@@ -63,6 +64,7 @@ export const specimenResolvers: IResolvers = {
       _root,
       args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null },
       { biobank, services },
+      info,
     ) {
       const { held, ...filter } = args.filter ?? {};
       const query = parseArgs(specimenListQuery, {
@@ -71,7 +73,14 @@ export const specimenResolvers: IResolvers = {
         cursor: args.after,
         limit: args.first,
       });
-      return toConnection(await services.specimens.listSpecimens(biobank, query), toSpecimenDto);
+      // The latest custody events come with the rows when the page asks for them (one statement).
+      const latestCustodyEvent = selectedFields(info, ['edges', 'node']).has('latestCustodyEvent');
+      const page = await services.specimens.listSpecimenDtos(biobank, query, { latestCustodyEvent });
+      return toConnection(page, (item) =>
+        item.latestCustodyEvent === undefined
+          ? item.specimen
+          : preload(item.specimen, 'latestCustodyEvent', item.latestCustodyEvent),
+      );
     },
     async specimen(_root, args: unknown, { biobank, services }) {
       const { id } = idArgs.parse(args);

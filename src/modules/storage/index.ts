@@ -25,4 +25,4 @@ export { allPositions, parsePosition, positionLabel } from './grid.js';
 export type { ContainerRow, LocationChainEntry } from './storage.table.js';
 export { storageRoutes } from './storage.routes.js';
 export { storageResolvers } from './storage.resolvers.js';
-export { storageLoaders } from './storage.loaders.js';
+export { linkedContainerDtos, storageLoaders } from './storage.loaders.js';

@@ -1,13 +1,36 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { z } from 'zod';
 import { distinct, parseArgs } from '../../graphql/adapter.js';
+import { preload } from '../../graphql/batch.js';
 import { SPECIMEN_TYPES } from '../../vocabulary/specimen-types.js';
 import type { ContainerDto } from './storage.schemas.js';
-import { containerViewDto, toMapGridDto } from './storage.dto.js';
+import { toContainerDto, toMapGridDto, type ContainerView } from './storage.dto.js';
+import type { ContainerRow } from './storage.table.js';
 
 // Container relations and views, batched per tick (STYLE.md rule 17).
 
 type Queries<P = Record<string, unknown>> = { obj: ContainerDto; params: P }[];
+
+/**
+ * DTOs of the containers read (views of `getContainersByIds`), by id. A container is read with
+ * its ancestors (for its path), so each DTO gets its parent's DTO preloaded: `Container.parent`
+ * then costs no statement, however far up a query climbs.
+ */
+export function linkedContainerDtos(views: readonly ContainerView[]): Map<string, ContainerDto> {
+  const dtos = new Map<string, ContainerDto>();
+  const dtoOf = (row: ContainerRow, byId: Map<string, ContainerRow>): ContainerDto => {
+    const known = dtos.get(row.id);
+    if (known) return known;
+    const dto = toContainerDto(row, byId);
+    dtos.set(row.id, dto);
+    const parent = row.parentId ? byId.get(row.parentId) : undefined;
+    if (!row.parentId) preload(dto, 'parent', null);
+    else if (parent) preload(dto, 'parent', dtoOf(parent, byId));
+    return dto;
+  };
+  for (const v of views) dtoOf(v.container, v.byId);
+  return dtos;
+}
 
 // The REST route declares the free-positions query inline; this is the same definition.
 const freePositionsQuery = z.object({
@@ -20,12 +43,7 @@ export const storageLoaders: MercuriusLoaders = {
     async parent(queries: Queries, { biobank, services }: MercuriusContext) {
       const ids = distinct(queries.map((q) => q.obj.parentId));
       if (ids.length === 0) return queries.map(() => null);
-      const byId = new Map(
-        (await services.storage.getContainersByIds(biobank, ids)).map((v) => [
-          v.container.id,
-          containerViewDto(v),
-        ]),
-      );
+      const byId = linkedContainerDtos(await services.storage.getContainersByIds(biobank, ids));
       return queries.map((q) => (q.obj.parentId ? (byId.get(q.obj.parentId) ?? null) : null));
     },
 
