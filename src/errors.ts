@@ -181,8 +181,6 @@ export const ERROR_CATALOGUE = {
   WEBHOOK_DELIVERY_NOT_FOUND: 'not_found',
   WEBHOOK_NOT_CONFIGURED: 'conflict',
   WEBHOOK_URL_REFUSED: 'unprocessable',
-  // fhir
-  ELEMENT_FIXED: 'unprocessable',
   // sharing
   AGREEMENT_NOT_FOUND: 'not_found',
   AGREEMENT_EXISTS: 'conflict',

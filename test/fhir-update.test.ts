@@ -47,7 +47,7 @@ async function auditActions(specimenId: string) {
 }
 
 describe('conditional update', () => {
-  it('creates the specimen (201, Location, ETag) through registerSpecimen, with its custody and audit', async () => {
+  it('creates the specimen (201, Location, ETag) through upsertSpecimen, with its custody and audit', async () => {
     const sent = lisSpecimen();
     const a = await put(byAccession(sent), sent);
     expect(a.status).toBe(201);
@@ -60,7 +60,7 @@ describe('conditional update', () => {
     expect(s.collection.collectedDateTime).toBe('2026-03-04T05:45:00.000Z');
     expect(s.collection.quantity.value).toBe(2.5);
     expect(s.status).toBe('unavailable'); // registered ahead of arrival: pending
-    expect(await auditActions(s.id)).toEqual(['registerSpecimen']);
+    expect(await auditActions(s.id)).toEqual(['upsertSpecimen']);
     expect((await custodyRows(t, s.id)).map((e) => e.type)).toEqual(['collected']);
   });
 
@@ -82,7 +82,7 @@ describe('conditional update', () => {
     expect(await writes(t, lab)).toEqual(before);
   });
 
-  it('updates what changed through updateSpecimen: one new version, no custody event', async () => {
+  it('updates what changed through upsertSpecimen: one new version, no custody event', async () => {
     const sent = lisSpecimen();
     const created = (await put(byAccession(sent), sent)).body;
     const changed = {
@@ -117,7 +117,7 @@ describe('conditional update', () => {
     expect(a.body.processing?.[0]?.extension?.[0]?.valueCoding?.code).toBe('SER-SST-A-B-C-D-E');
     expect(a.body.identifier).toContainEqual({ system: 'https://lis.example/order', value: 'ORD-7' });
     expect(a.body.accessionIdentifier).toEqual(accession(sent));
-    expect(await auditActions(created.id)).toEqual(['registerSpecimen', 'updateSpecimen']);
+    expect(await auditActions(created.id)).toEqual(['upsertSpecimen', 'upsertSpecimen']);
     expect((await custodyRows(t, created.id)).map((e) => e.type)).toEqual(['collected']);
     // An element left out keeps its value; external ids are added, never removed.
     const lean = await put(byAccession(sent), { resourceType: 'Specimen' });
@@ -125,7 +125,7 @@ describe('conditional update', () => {
     expect(lean.body.identifier).toContainEqual({ system: 'https://lis.example/order', value: 'ORD-7' });
   });
 
-  it('honours If-Match: the current version passes, a stale one is 412 and changes nothing', async () => {
+  it('honours If-Match: the current version passes, a stale one is 412 and changes nothing, none yet is 412 NO_CURRENT_VERSION', async () => {
     const sent = lisSpecimen();
     await put(byAccession(sent), sent);
     const newer = { ...sent, receivedTime: '2026-03-05T10:00:00Z' };
@@ -149,7 +149,7 @@ describe('conditional update', () => {
     expectOutcome(
       await put(byAccession(fresh), fresh, { headers: { 'if-match': 'W/"1"' } }),
       412,
-      'VERSION_CONFLICT',
+      'NO_CURRENT_VERSION',
     );
     expect(await writes(t, lab)).toEqual(before);
   });
@@ -166,19 +166,19 @@ describe('conditional update', () => {
     expect(o.issue[0]!.expression).toEqual(['Specimen.subject']);
   });
 
-  it('refuses to change an element fixed at registration with 422 ELEMENT_FIXED, changing nothing', async () => {
+  it('refuses to change an element fixed at registration with 422 IMMUTABLE_FIELD, changing nothing', async () => {
     const sent = lisSpecimen();
     const created = (await put(byAccession(sent), sent)).body;
     const before = await writes(t, lab);
     const urine = { ...sent, type: { coding: [{ system: OUR_TYPES, code: 'urine' }] } };
-    const o = expectOutcome(await put(byAccession(sent), urine), 422, 'ELEMENT_FIXED');
+    const o = expectOutcome(await put(byAccession(sent), urine), 422, 'IMMUTABLE_FIELD');
     expect(o.issue[0]).toMatchObject({ code: 'business-rule', expression: ['Specimen.type'] });
     const more = { ...sent, collection: { ...sent.collection, quantity: { value: 9, code: 'mL' } } };
-    expectOutcome(await put(byAccession(sent), more), 422, 'ELEMENT_FIXED');
+    expectOutcome(await put(byAccession(sent), more), 422, 'IMMUTABLE_FIELD');
     const barcode = { ...sent, identifier: [{ system: BARCODE_SYSTEM, value: uid('OTHER') }] };
-    expectOutcome(await put(byAccession(sent), barcode), 422, 'ELEMENT_FIXED');
+    expectOutcome(await put(byAccession(sent), barcode), 422, 'IMMUTABLE_FIELD');
     const parent = { ...sent, parent: [{ reference: `Specimen/${created.id}` }] };
-    expectOutcome(await put(byAccession(sent), parent), 422, 'ELEMENT_FIXED');
+    expectOutcome(await put(byAccession(sent), parent), 422, 'IMMUTABLE_FIELD');
     expect(await writes(t, lab)).toEqual(before);
   });
 

@@ -122,14 +122,17 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
     expect(await traces('specimen', created.id)).toEqual(before);
   });
 
-  it('keeps the id of the path when the body lists other external ids only', async () => {
+  it('adds the external ids the body lists and removes none, the id of the path included', async () => {
     const id = accession();
     const other = { system: 'urn:lis:ward-7', value: uid('W') };
     const sent = body();
     await put(specimenUrl(id.system, id.value), sent);
     const res = await put(specimenUrl(id.system, id.value), { ...sent, externalIds: [other] });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json<{ externalIds: unknown[] }>().externalIds).toEqual([other, id]);
+    expect(res.json<{ externalIds: unknown[] }>().externalIds).toEqual([id, other]);
+    const third = { system: 'urn:lis:ward-8', value: uid('W') };
+    const more = await put(specimenUrl(id.system, id.value), { ...sent, externalIds: [third] });
+    expect(more.json<{ externalIds: unknown[] }>().externalIds).toEqual([id, other, third]);
   });
 
   it('takes a URI system and a value with a slash, URL-encoded', async () => {

@@ -19,6 +19,8 @@ import {
 
 /** FHIRPath of the element each register-body field comes from (answers name what was sent). */
 export const FHIR_PATHS: Record<string, string> = {
+  id: 'Specimen.id',
+  parentId: 'Specimen.parent',
   barcode: 'Specimen.identifier',
   type: 'Specimen.type',
   participantId: 'Specimen.subject',

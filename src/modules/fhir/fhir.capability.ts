@@ -11,9 +11,11 @@ const SPECIMEN_DOCUMENTATION =
   `external (LIS) ids with their own URI system, or ${ID_SYSTEM.external}<token> for a plain token system; ` +
   'the first external id is the accessionIdentifier. The donor is Patient/<participant id> (pseudonymous). ' +
   `SPREC travels in ${EXTENSION.sprec} on Specimen.processing, the storage location in Specimen.container. ` +
-  'PUT creates (conditional update only) or updates: an element left out keeps its value, external ids ' +
-  'are added and never removed, type, barcode, subject, parent and the collected quantity are fixed at ' +
-  'registration (422 ELEMENT_FIXED), and a resource that changes nothing writes nothing. ' +
+  'PUT creates (conditional update only) or updates, by the same rules as the REST upsert by external id: ' +
+  'an element left out keeps its value, external ids are added and never removed, id, type, barcode, ' +
+  'subject, parent and the collected quantity are fixed at registration (422 IMMUTABLE_FIELD), a stale ' +
+  'If-Match is 412 VERSION_CONFLICT unless the specimen already is as sent, and a resource that changes ' +
+  'nothing writes nothing. ' +
   'status, container, condition and note are kept by the biobank and ignored on input. ' +
   `Search pages hold _count results (default ${DEFAULT_COUNT}, at most ${MAX_COUNT}) in id order, or in ` +
   'order of last update when _lastUpdated is given; follow the next link.';

@@ -28,7 +28,18 @@ const ISSUE_TYPE_OF_CODE: Record<string, string> = {
   EXTERNAL_ID_TAKEN: 'duplicate',
   ROUTE_NOT_FOUND: 'not-supported',
   INVALID_CURSOR: 'value',
+  IMMUTABLE_FIELD: 'business-rule',
 };
+
+/**
+ * Statuses FHIR gives otherwise than REST, for the same code. FHIR R4 (http.html, update) keeps
+ * 409 and 412 for version conflicts and answers a resource that breaks a business rule with 422,
+ * so an element fixed at registration stated differently is 422 there, 409 in REST.
+ */
+const FHIR_STATUS_OF_CODE: Record<string, number> = { IMMUTABLE_FIELD: 422 };
+
+/** The HTTP status of a refusal under /fhir. */
+export const fhirStatusOf = (err: DomainError): number => FHIR_STATUS_OF_CODE[err.code] ?? err.status;
 
 interface Issue {
   severity: 'error' | 'fatal';

@@ -11,7 +11,7 @@ import { authenticateRequest, ctxOf } from '../../http/request-context.js';
 import type { SpecimenView } from '../specimens/index.js';
 import { capabilityStatement } from './fhir.capability.js';
 import { toFhirSpecimen, toSearchBundle, type BundleLink } from './fhir.dto.js';
-import { internalOutcome, toOperationOutcome } from './fhir.outcome.js';
+import { fhirStatusOf, internalOutcome, toOperationOutcome } from './fhir.outcome.js';
 import { checkReadParameters, parseSpecimenSearch, splitEscaped } from './fhir.search.js';
 import { classifyIdentifier } from './fhir-specimen.input.js';
 import type { FhirService, UpdateTarget } from './fhir.service.js';
@@ -47,7 +47,7 @@ function fhirErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyR
   if (domain.status >= 500) request.log.error({ err }, domain.message);
   else request.log.info({ code: domain.code, status: domain.status }, domain.message);
   if (domain.status === 401) reply.header('www-authenticate', 'Bearer');
-  return send(reply, domain.status, toOperationOutcome(domain, request.id));
+  return send(reply, fhirStatusOf(domain), toOperationOutcome(domain, request.id));
 }
 
 /** The conditional update's `identifier=system|value`: exactly one, with a system. */

@@ -25,6 +25,7 @@ export type {
 } from './specimens.commands.js';
 export { createSpecimenService, type SpecimenService } from './specimens.service.js';
 export type { SpecimenUpsert, SpecimenUpsertInput } from './specimens.upsert.js';
+export type { SpecimenStatement, SpecimenUpsertKey } from './specimens.upsert-rules.js';
 export { registerValidWithin } from './specimens.register.js';
 export {
   createScanService,

@@ -122,13 +122,17 @@ export const specimenResolvers: IResolvers = {
       args: { system: unknown; value: unknown; input: unknown; expectedVersion?: unknown },
       { biobank, services },
     ) {
-      const key = parseArgs(upsertArgs, {
+      const { system, value, expectedVersion } = parseArgs(upsertArgs, {
         system: args.system,
         value: args.value,
         expectedVersion: args.expectedVersion,
       });
       const body = parseArgs(registerSpecimenInput, args.input);
-      const u = await services.specimens.upsertSpecimen(biobank, { ...key, body });
+      const u = await services.specimens.upsertSpecimen(biobank, {
+        key: { kind: 'external', system, value },
+        body,
+        ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+      });
       return { created: u.created, specimen: toSpecimenDto(u.specimen) };
     },
     async registerSpecimens(_root, args: unknown, { biobank, services }) {

@@ -27,8 +27,15 @@ export function specimenUpsertRoutes(app: FastifyInstance, deps: { db: Db; speci
         tags: ['specimens'],
         summary:
           'Create (201, Location) or update (200) the specimen holding this external id, from the register body; ' +
-          'the same body again changes nothing. Fields left out keep their value; barcode, type, quantity, unit, ' +
-          'participant and protocol cannot change (409 IMMUTABLE_FIELD); containerId and position place a new tube only',
+          'the same body again changes nothing',
+        description:
+          'The same upsert as the upsertSpecimen mutation and the FHIR conditional update ' +
+          '(PUT /fhir/R4/Specimen?identifier=system|value), with the same decisions. Fields left out keep their ' +
+          'value. barcode, type, quantity, unit, participant and protocol cannot change (409 IMMUTABLE_FIELD; ' +
+          'FHIR answers it with 422). External ids are added, never removed: those listed and the path one join ' +
+          "the tube's (PATCH removes). containerId and position place a new tube only. If-Match is optional: a " +
+          'stale version is 412 VERSION_CONFLICT unless the tube already is as sent (200, nothing written, ' +
+          'RFC 9110 13.1.1); any version for an id nothing holds yet is 412 NO_CURRENT_VERSION',
         params: z.object({
           system: identifierSystem.describe('a URI, an OID or a token such as LIS (URL-encoded)'),
           value: identifierValue.describe('the id in that system, e.g. the accession number (URL-encoded)'),
@@ -51,8 +58,7 @@ export function specimenUpsertRoutes(app: FastifyInstance, deps: { db: Db; speci
         200,
         (ctx) =>
           specimens.upsertSpecimen(ctx, {
-            system: req.params.system,
-            value: req.params.value,
+            key: { kind: 'external', system: req.params.system, value: req.params.value },
             body: req.body,
             expectedVersion,
           }),
