@@ -41,6 +41,7 @@ import { storageRoutes } from './modules/storage/index.js';
 import { labelRoutes } from './modules/labels/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
+import { nameRequestSpans } from './http/request-span.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -67,6 +68,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
+  if (c.config.OTEL_EXPORTER_OTLP_ENDPOINT) nameRequestSpans(app);
   // While shutting down, answers close their keep-alive connection so close() need not wait them out.
   let draining = false;
   app.addHook('preClose', (done) => {
