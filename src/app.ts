@@ -203,9 +203,18 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   await app.register(async (gql) => {
     gql.addHook('onRequest', async (request, reply) => {
       if (request.url.startsWith('/graphiql')) return;
-      // A browser's WebSocket carries its key in connection_init (src/graphql/subscriptions.ts).
-      if (isKeylessUpgrade(request)) return;
       try {
+        if (isKeylessUpgrade(request)) {
+          // GraphiQL signed in: its WebSocket brings the session cookie (from our origin only).
+          // Otherwise a browser's WebSocket carries its key in connection_init
+          // (src/graphql/subscriptions.ts), and a stale cookie leaves that to decide.
+          const fromCookie = await sessions.actorOf(request).catch(() => null);
+          if (fromCookie) {
+            sessions.assertCsrf(request);
+            request.actor = fromCookie;
+          }
+          return;
+        }
         // GraphiQL signed in by cookie sends no Bearer header, and its CSRF token on every call.
         const fromCookie = request.headers.authorization ? null : await sessions.actorOf(request);
         if (fromCookie) {
