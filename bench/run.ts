@@ -18,6 +18,8 @@ import { graphqlPageBench } from './graphql-page.js';
 import { graphqlSoak } from './graphql-soak.js';
 import { importBench } from './import.js';
 import { listBench } from './list.js';
+import { scanProcessesBench } from './scan-processes.js';
+import { startupBench } from './startup.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -95,6 +97,16 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       large documents (default 200)
       --concurrency N    clients (default 50)
       --duration S       seconds of the second phase (default 60)
+
+  scan-processes  the scan lookup on the compiled server as 1 and as 2 API processes (WEB_CONCURRENCY),
+                both up at once, measured in alternated rounds by one load generator (bench/scan-processes.ts)
+      --processes LIST   process counts, comma-separated (default 1,2)
+      --count, --connections, --pool (split between a server's processes), --warmup, --duration,
+      --rounds, --sample, --loadgen  as for scan-lookup
+
+  startup       spawn to the first 200 on /health/live, compiled (node dist/main.js serve) vs tsx,
+                alternated, medians (bench/startup.ts); builds dist/, uses DATABASE_URL
+      --rounds N         rounds (default 5)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -495,6 +507,31 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
   }
 }
 
+async function scanProcesses(c: Container, url: string, args: Args, workDir: string) {
+  const processes = String(args.processes ?? '1,2')
+    .split(',')
+    .map(Number);
+  if (processes.length < 2 || processes.some((n) => !Number.isInteger(n) || n < 1 || n > 64))
+    throw new Error('--processes must list two or more process counts, e.g. 1,2');
+  const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
+  await scanProcessesBench({
+    pool: c.database.pool,
+    url,
+    institutionId,
+    token,
+    workDir,
+    processes,
+    poolSize: num(args, 'pool', 2 * availableParallelism()),
+    connections: num(args, 'connections', 32),
+    warmupSeconds: num(args, 'warmup', 5),
+    durationSeconds: num(args, 'duration', 10),
+    rounds: num(args, 'rounds', 3),
+    sample: num(args, 'sample', 20_000),
+    loadgen: pickLoadgen(args),
+    env: (port) => serviceEnv(url, port),
+  });
+}
+
 async function rackScan(c: Container, url: string, args: Args, workDir: string) {
   const count = num(args, 'count', 1_000_000);
   const requested = num(args, 'requests', 200);
@@ -802,6 +839,7 @@ async function main() {
       workers: { type: 'boolean' },
       sparse: { type: 'string' },
       postgraphile: { type: 'string' },
+      processes: { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
@@ -812,6 +850,10 @@ async function main() {
       count: num(values, 'count', 1_000_000),
       databaseUrl: typeof dbUrl === 'string' ? dbUrl : undefined,
     });
+    return 0;
+  }
+  if (command === 'startup') {
+    await startupBench({ rounds: num(values, 'rounds', 5) });
     return 0;
   }
   if (command === 'graphql-soak') {
@@ -828,7 +870,15 @@ async function main() {
     });
     return 0;
   }
-  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list', 'graphql-page'];
+  const commands = [
+    'scan-lookup',
+    'scan-processes',
+    'rack-scan',
+    'fhir-search',
+    'custody-history',
+    'list',
+    'graphql-page',
+  ];
   if (!command || !commands.includes(command)) {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
@@ -848,6 +898,7 @@ async function main() {
   const c = createContainer(config, createLogger('warn'));
   try {
     if (command === 'scan-lookup') await scanLookup(c, url, values, workDir);
+    else if (command === 'scan-processes') await scanProcesses(c, url, values, workDir);
     else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
     else if (command === 'custody-history') await custodyHistory(c, url, values, workDir);
     else if (command === 'list') await list(c, url, values, workDir);

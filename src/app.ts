@@ -41,6 +41,7 @@ import { storageRoutes } from './modules/storage/index.js';
 import { labelRoutes } from './modules/labels/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
+import { nameRequestSpans } from './http/request-span.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -67,6 +68,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
+  if (c.config.OTEL_EXPORTER_OTLP_ENDPOINT) nameRequestSpans(app);
   // While shutting down, answers close their keep-alive connection so close() need not wait them out.
   let draining = false;
   app.addHook('preClose', (done) => {
@@ -201,9 +203,18 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   await app.register(async (gql) => {
     gql.addHook('onRequest', async (request, reply) => {
       if (request.url.startsWith('/graphiql')) return;
-      // A browser's WebSocket carries its key in connection_init (src/graphql/subscriptions.ts).
-      if (isKeylessUpgrade(request)) return;
       try {
+        if (isKeylessUpgrade(request)) {
+          // GraphiQL signed in: its WebSocket brings the session cookie (from our origin only).
+          // Otherwise a browser's WebSocket carries its key in connection_init
+          // (src/graphql/subscriptions.ts), and a stale cookie leaves that to decide.
+          const fromCookie = await sessions.actorOf(request).catch(() => null);
+          if (fromCookie) {
+            sessions.assertCsrf(request);
+            request.actor = fromCookie;
+          }
+          return;
+        }
         // GraphiQL signed in by cookie sends no Bearer header, and its CSRF token on every call.
         const fromCookie = request.headers.authorization ? null : await sessions.actorOf(request);
         if (fromCookie) {

@@ -228,6 +228,27 @@ export const configSchema = z.object({
     .min(100)
     .default(10_000)
     .describe('per-attempt webhook timeout'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\//.test(v), 'must be an http(s):// URL')
+    .optional()
+    .describe(
+      'OpenTelemetry collector (OTLP/HTTP, JSON); spans go to <url>/v1/traces. Tracing is off, and its SDK not loaded, when unset',
+    ),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .min(1)
+    .max(100)
+    .default('biobank')
+    .describe('service.name of the spans (e.g. biobank-api, biobank-worker)'),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(5_000)
+    .describe('most milliseconds a finished span waits before it is sent to the collector'),
 });
 
 export type Config = Omit<z.output<typeof configSchema>, 'BIOBANK_SECRET'> & { BIOBANK_SECRET: string };
@@ -276,6 +297,37 @@ export function resolveSecret(raw: RawConfig): Config {
   const secret = readFileSync(file, 'utf8').trim();
   if (secret.length < 32) throw new ConfigError(`secret file ${file} holds fewer than 32 characters`);
   return { ...raw, BIOBANK_SECRET: secret };
+}
+
+/** What the tracing SDK needs, read before anything else loads (src/main.ts). */
+export interface TracingSettings {
+  endpoint: string;
+  serviceName: string;
+  exportDelayMs: number;
+}
+
+/**
+ * The tracing settings when OTEL_EXPORTER_OTLP_ENDPOINT is set, else null. Invalid settings are
+ * null here too: the command's own `loadConfig` then refuses them with its one-line message.
+ */
+export function tracingSettings(
+  env: Record<string, string | undefined> = process.env,
+): TracingSettings | null {
+  const schema = configSchema.pick({
+    OTEL_EXPORTER_OTLP_ENDPOINT: true,
+    OTEL_SERVICE_NAME: true,
+    OTEL_BSP_SCHEDULE_DELAY: true,
+  });
+  const relevant = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const result = schema.safeParse(relevant);
+  if (!result.success || !result.data.OTEL_EXPORTER_OTLP_ENDPOINT) return null;
+  return {
+    endpoint: result.data.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: result.data.OTEL_SERVICE_NAME,
+    exportDelayMs: result.data.OTEL_BSP_SCHEDULE_DELAY,
+  };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

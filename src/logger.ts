@@ -1,3 +1,4 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 
 /**
@@ -49,8 +50,33 @@ export function redactedError<T>(err: T, depth = 0): T {
   return copy as T;
 }
 
-/** pino JSON logs; tokens, cookies and SQL parameters never reach them (README "Security"). */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/** The request's actor, when authenticated. */
+const actorOf = (logger: unknown): Record<string, string> => {
+  const bindings = (logger as WithActor)[REQUEST_ACTOR];
+  return bindings ? { ...bindings } : {};
+};
+
+/** The actor, and the trace and span ids of the span active when the line is written. */
+const actorAndTraceOf = (logger: unknown): Record<string, string> => {
+  const fields = actorOf(logger);
+  const span = trace.getSpanContext(context.active());
+  if (span && isSpanContextValid(span)) {
+    fields.trace_id = span.traceId;
+    fields.span_id = span.spanId;
+  }
+  return fields;
+};
+
+/**
+ * pino JSON logs; tokens, cookies and SQL parameters never reach them (README "Security").
+ * `traceIds` (tracing on): each line written inside a traced request or job names its trace.
+ */
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  opts: { traceIds?: boolean } = {},
+): Logger {
+  const fieldsOf = opts.traceIds ? actorAndTraceOf : actorOf;
   return pino(
     {
       level,
@@ -71,10 +97,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       serializers: { err: (err: unknown) => pino.stdSerializers.err(redactedError(err) as Error) },
       timestamp: pino.stdTimeFunctions.isoTime,
       // pino mutates what a mixin returns: a fresh object per line.
-      mixin: (_object, _level, logger) => {
-        const bindings = (logger as WithActor)[REQUEST_ACTOR];
-        return bindings ? { ...bindings } : {};
-      },
+      mixin: (_object, _level, logger) => fieldsOf(logger),
     },
     destination,
   );

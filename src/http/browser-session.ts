@@ -30,7 +30,10 @@ export interface BrowserSessions {
   actorOf(request: FastifyRequest): Promise<ApiKeyActor | null>;
   /** The CSRF token of the request's session, or null. */
   csrfTokenOf(request: FastifyRequest): string | null;
-  /** Throws FORBIDDEN unless a cookie-authenticated write carries its CSRF token. */
+  /**
+   * Throws FORBIDDEN unless a cookie-authenticated write carries its CSRF token, or a
+   * cookie-authenticated WebSocket comes from our own origin.
+   */
   assertCsrf(request: FastifyRequest): void;
 }
 
@@ -100,6 +103,12 @@ export function browserSessions(deps: {
       return value && open(value) ? csrfFor(value) : null;
     },
     assertCsrf(request) {
+      // A WebSocket carries no header of its own: its Origin is the check (cross-site WebSocket
+      // hijacking), which browsers always send and another site cannot set.
+      if (request.headers.upgrade?.toLowerCase() === 'websocket') {
+        if (!sameOrigin(request)) throw forbidden('a browser session', 'a WebSocket from another origin');
+        return;
+      }
       if (request.method === 'GET' || request.method === 'HEAD') return;
       const value = cookieOf(request);
       const sent = request.headers[CSRF_HEADER];

@@ -13,13 +13,19 @@ const packageDir = (name: string) => dirname(require.resolve(`${name}/package.js
 /**
  * Starts the IDE: the query from `?query=` if any. Signed in, calls carry the session's CSRF token
  * (the cookie goes by itself); otherwise the key goes in an editable Authorization header.
+ * Subscriptions go over a WebSocket to the same /graphql (ws: or wss: as the page): the cookie goes
+ * with its upgrade, or GraphiQL puts the editor's headers, the key, in connection_init.
  */
 const START = `'use strict';
 (function () {
   var params = new URLSearchParams(location.search);
   var csrf = document.querySelector('meta[name="biobank-csrf"]');
   var headers = csrf ? { 'x-csrf-token': csrf.getAttribute('content') } : {};
-  var fetcher = GraphiQL.createFetcher({ url: location.origin + '/graphql', headers: headers });
+  var fetcher = GraphiQL.createFetcher({
+    url: location.origin + '/graphql',
+    subscriptionUrl: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql',
+    headers: headers,
+  });
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(
     React.createElement(GraphiQL, {

@@ -11,6 +11,9 @@ export interface JobContract<N extends string = string, S extends z.ZodType = z.
   payload: S;
 }
 
+/** Where the relay puts the W3C trace context of the request that queued the job (src/jobs/outbox.ts). */
+export const TRACE_CONTEXT_FIELD = 'traceContext';
+
 export const jobEnvelope = z.object({ requestId: z.string().max(128) });
 
 export function defineJob<N extends string, Shape extends z.ZodRawShape>(

@@ -27,6 +27,11 @@ export const outbox = pgTable(
     doneAt: tstz('done_at'),
     /** When the job failed for good (a refusal, or its last attempt): not put back either. */
     failedAt: tstz('failed_at'),
+    /**
+     * The W3C trace context (`traceparent`, `tracestate`) of the request that wrote the row, when
+     * tracing is on: the relay hands it to the job, whose span continues the request's trace.
+     */
+    traceContext: jsonb('trace_context').$type<Record<string, string>>(),
   },
   (t) => [
     index('outbox_pending_idx')

@@ -1,8 +1,9 @@
+import { context, propagation } from '@opentelemetry/api';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { newId } from '../db/columns.js';
 import type { Db, Tx } from '../db/client.js';
-import type { JobContract, JobPayload } from './job.js';
+import { TRACE_CONTEXT_FIELD, type JobContract, type JobPayload } from './job.js';
 import { outbox } from './outbox.table.js';
 
 /**
@@ -18,10 +19,28 @@ export async function enqueueJob<C extends JobContract>(
 ): Promise<string> {
   const id = newId();
   const data: unknown = job.payload.parse({ ...payload, requestId: ctx.requestId });
-  await tx
-    .insert(outbox)
-    .values({ id, queue: job.queue, jobName: job.name, payload: data, runAt: opts.runAt ?? null });
+  await tx.insert(outbox).values({
+    id,
+    queue: job.queue,
+    jobName: job.name,
+    payload: data,
+    runAt: opts.runAt ?? null,
+    traceContext: activeTraceContext(),
+  });
   return id;
+}
+
+/** The active span's W3C trace context; null when tracing is off (no propagator registered). */
+function activeTraceContext(): Record<string, string> | null {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ? carrier : null;
+}
+
+/** What BullMQ gets for an outbox row: its payload, with the trace context of its request. */
+export function jobDataOf(row: { payload: unknown; traceContext: Record<string, string> | null }): unknown {
+  if (!row.traceContext) return row.payload;
+  return { ...(row.payload as Record<string, unknown>), [TRACE_CONTEXT_FIELD]: row.traceContext };
 }
 
 /**

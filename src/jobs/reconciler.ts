@@ -2,6 +2,7 @@ import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from 'drizzle-o
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { outbox } from './outbox.table.js';
+import { jobDataOf } from './outbox.js';
 
 type OutboxRow = typeof outbox.$inferSelect;
 import type { QueueSet } from './queue-set.js';
@@ -75,7 +76,7 @@ export async function reconcileOutbox(deps: { db: Db; queues: QueueSet }): Promi
         .where(and(inArray(outbox.id, abandoned), isNull(outbox.failedAt), isNull(outbox.doneAt)));
     const now = Date.now();
     for (const row of lost) {
-      await deps.queues.get(row.queue as QueueName).add(row.jobName, row.payload, {
+      await deps.queues.get(row.queue as QueueName).add(row.jobName, jobDataOf(row), {
         jobId: row.id,
         delay: row.runAt ? Math.max(0, row.runAt.getTime() - now) : undefined,
       });

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { asc, inArray, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { jobDataOf } from './outbox.js';
 import { outbox } from './outbox.table.js';
 import type { QueueSet } from './queue-set.js';
 import type { QueueName } from './queues.js';
@@ -117,7 +118,7 @@ export class OutboxRelay {
         await this.deps.queues.get(queue).addBulk(
           list.map((row) => ({
             name: row.jobName,
-            data: row.payload,
+            data: jobDataOf(row),
             opts: { jobId: row.id, delay: row.runAt ? Math.max(0, row.runAt.getTime() - now) : undefined },
           })),
         );

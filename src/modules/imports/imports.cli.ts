@@ -13,7 +13,7 @@ import {
   type ImportMode,
 } from './imports.table.js';
 
-/** The command's lines for the CLI usage text (indented as src/main.ts lays its commands out). */
+/** The command's lines for the CLI usage text (indented as src/cli.ts lays its commands out). */
 export const IMPORT_USAGE = `  import FILE --institution C [--kind specimens|participants|consents] [--dry-run]
          [--mode all-or-nothing|valid-rows] [--format csv|ndjson]
                                            validate FILE (gzip accepted) and apply it in this

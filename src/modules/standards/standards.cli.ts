@@ -5,7 +5,7 @@ import { readSummary } from './run-summary.js';
 import { runFilter, type RunFilter } from './standards.schemas.js';
 import type { StandardizationRunRow } from './standards.table.js';
 
-/** The command's lines for the CLI usage text (indented as src/main.ts lays its commands out). */
+/** The command's lines for the CLI usage text (indented as src/cli.ts lays its commands out). */
 export const STANDARDIZE_USAGE = `  standardize [--institution C] [--protocol CODE] [--type T] [--status S] [--qc-status Q]
                                            check matching specimens now, progress on stderr
                                            (no --institution: every institution with specimens)`;
