@@ -16,6 +16,7 @@ import { custodyHistoryBench } from './custody-history.js';
 import { fhirSearchBench } from './fhir-search.js';
 import { graphqlSoak } from './graphql-soak.js';
 import { importBench } from './import.js';
+import { keyedWriteBench } from './keyed-write.js';
 import { listBench } from './list.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -40,6 +41,8 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --rounds N         service/floor measurement pairs, alternated (default 3)
       --sample N         random barcodes drawn from the seeded set (default 20000)
       --loadgen NAME     wrk (default when installed) or node (bench/load.ts)
+      --rate-limit N     the service's per-key limit per minute (default 1000000000: the limiter
+                         runs but never refuses)
 
   rack-scan     POST /v1/containers/{id}/rack-scan, apply: true, 96 tubes moved per request,
                 alternately between a seeded 8 x 12 box and an empty one
@@ -83,6 +86,15 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       large documents (default 200)
       --concurrency N    clients (default 50)
       --duration S       seconds of the second phase (default 60)
+
+  keyed-write   a quarantine hold placed on a tube, then released, from N clients, alternating phases
+                without and with an Idempotency-Key (bench/keyed-write.ts); writes: give it a copy
+                of the bench database
+      --count N          synthetic specimens (default 1000000)
+      --concurrency N    clients (default 4)
+      --warmup S         seconds of warm-up (default 3)
+      --duration S       seconds per phase (default 10)
+      --rounds N         unkeyed/keyed pairs, order alternated (default 3)
 
   common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
@@ -376,9 +388,15 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
       await startChild(
         'service',
         ['src/main.ts', 'serve'],
-        { ...serviceEnv(url, servicePort), DATABASE_POOL_SIZE: String(poolSize) },
+        {
+          ...serviceEnv(url, servicePort),
+          DATABASE_POOL_SIZE: String(poolSize),
+          // The per-key limit runs, as in production, with a budget the load never spends.
+          RATE_LIMIT_PER_KEY: String(num(args, 'rate-limit', 1_000_000_000)),
+        },
         servicePort,
         workDir,
+        profileArgs(args),
       ),
     );
     servers.push(
@@ -715,6 +733,38 @@ async function list(c: Container, url: string, args: Args, workDir: string) {
   }
 }
 
+async function keyedWrite(c: Container, url: string, args: Args, workDir: string) {
+  const { institutionId } = await prepare(c, url, num(args, 'count', 1_000_000));
+  const { token } = await c.services.apiKeys.createApiKey(systemCtx(c, null), {
+    institutionId,
+    role: 'manager',
+    name: 'bench manager',
+  });
+  const port = await freePort();
+  const service = await startChild(
+    'service',
+    ['src/main.ts', 'serve'],
+    serviceEnv(url, port),
+    port,
+    workDir,
+    profileArgs(args),
+  );
+  try {
+    await keyedWriteBench({
+      pool: c.database.pool,
+      base: `http://127.0.0.1:${port}`,
+      token,
+      institutionId,
+      clients: num(args, 'concurrency', 4),
+      warmupSeconds: num(args, 'warmup', 3),
+      seconds: num(args, 'duration', 10),
+      rounds: num(args, 'rounds', 3),
+    });
+  } finally {
+    await stopChild(service);
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseArgs({
@@ -733,6 +783,7 @@ async function main() {
       history: { type: 'string' },
       workers: { type: 'boolean' },
       sparse: { type: 'string' },
+      'rate-limit': { type: 'string' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
@@ -759,7 +810,7 @@ async function main() {
     });
     return 0;
   }
-  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list'];
+  const commands = ['scan-lookup', 'rack-scan', 'fhir-search', 'custody-history', 'list', 'keyed-write'];
   if (!command || !commands.includes(command)) {
     console.log(USAGE);
     return !command || command === 'help' || command === '--help' ? 0 : 2;
@@ -782,6 +833,7 @@ async function main() {
     else if (command === 'fhir-search') await fhirSearch(c, url, values, workDir);
     else if (command === 'custody-history') await custodyHistory(c, url, values, workDir);
     else if (command === 'list') await list(c, url, values, workDir);
+    else if (command === 'keyed-write') await keyedWrite(c, url, values, workDir);
     else await rackScan(c, url, values, workDir);
   } finally {
     await c.close();
