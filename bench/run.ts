@@ -148,6 +148,23 @@ function processCpuMs(pid: number | undefined): number | null {
   }
 }
 
+/** CPU of a process and its children (the background process `serve` starts with WORKERS on). */
+function processTreeCpuMs(pid: number | undefined): number | null {
+  const own = processCpuMs(pid);
+  if (own === null || !pid) return own;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // no children list on this kernel: the process alone
+  }
+  return children.reduce((sum, child) => sum + (processCpuMs(child) ?? 0), own);
+}
+
 /** Busy and total jiffies of the whole machine, to tell how loaded it was. */
 function machineCpu(): { busy: number; total: number } | null {
   try {
@@ -226,7 +243,7 @@ async function cpuSnapshot(pool: pg.Pool, serverPid: number | undefined): Promis
     const ms = processCpuMs(pid);
     if (ms !== null) backends.set(pid, ms);
   }
-  return { server: processCpuMs(serverPid), backends, machine: machineCpu() };
+  return { server: processTreeCpuMs(serverPid), backends, machine: machineCpu() };
 }
 
 interface CpuUse {
