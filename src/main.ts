@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'worker': {
       // Watched from the start: SIGTERM ends a process still starting, and stops a running one.
-      if (isBackgroundChild()) stopWithParent(() => process.kill(process.pid, 'SIGTERM'));
+      if (isBackgroundChild()) stopWithParent(config.SHUTDOWN_TIMEOUT_MS);
       const c = createContainer(config, log);
       const running = await startWorkerOnly(c, { relay: !isBackgroundChild() });
       runUntilSignalled(running, config, log);
