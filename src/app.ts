@@ -163,7 +163,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     // The Idempotency-Key hook only concerns POSTs: it is attached to POST routes alone (ahead of
     // any route-level hook, where plugin-level hooks run), so a GET such as the scan lookup runs
     // no hook that would only return.
-    const idempotency = idempotencyHook(c.db, c.config.IDEMPOTENCY_WAIT_MS);
+    const idempotency = idempotencyHook(c.config.IDEMPOTENCY_WAIT_MS);
     v1.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       if (!methods.includes('POST')) return;

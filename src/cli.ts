@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { ROLES, type Role } from './auth/roles.js';
 import { INSTITUTION_KINDS } from './modules/institutions/index.js';
 import { startServer, startWorkerOnly, type Running } from './runtime.js';
+import { isBackgroundChild, stopWithParent } from './background-process.js';
 import { isClusterChild, leaveInterruptToPrimary, runCluster } from './cluster.js';
 import { seedDemo } from './seed/demo.js';
 import { STANDARDIZE_USAGE, standardizeCommand } from './modules/standards/index.js';
@@ -43,7 +44,9 @@ export interface CliRuntime {
 
 /** Runs until SIGTERM/SIGINT; a second signal exits at once. */
 function runUntilSignalled(running: Running, config: Config, log: Container['log'], rt: CliRuntime) {
-  const child = isClusterChild();
+  // A child of `serve` (an API process of the cluster, or its background process) leaves Ctrl-C
+  // to its parent, which sends it one SIGTERM.
+  const child = isClusterChild() || isBackgroundChild();
   if (child) leaveInterruptToPrimary();
   const skip: 'SIGINT'[] = child ? ['SIGINT'] : [];
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log, skip }, async ({ signal, err }) => {
@@ -79,14 +82,16 @@ async function main(argv: string[], rt: CliRuntime): Promise<number> {
       const c = createContainer(config, log);
       let keys: Awaited<ReturnType<typeof seedDemo>>['keys'] = [];
       if (command === 'demo') keys = (await seedDemo(c, systemCtx(c, 'seed-demo'))).keys;
-      const running = await startServer(c, { listen: true });
+      const running = await startServer(c, { listen: true, background: 'child' });
       runUntilSignalled(running, config, log, rt);
       if (command === 'demo') printDemo(config, keys);
       return -1;
     }
     case 'worker': {
+      // Watched from the start: SIGTERM ends a process still starting, and stops a running one.
+      if (isBackgroundChild()) stopWithParent(config.SHUTDOWN_TIMEOUT_MS);
       const c = createContainer(config, log);
-      const running = await startWorkerOnly(c);
+      const running = await startWorkerOnly(c, { relay: !isBackgroundChild() });
       runUntilSignalled(running, config, log, rt);
       return -1;
     }

@@ -39,7 +39,9 @@ export const configSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('pino log level'),
-  WORKERS: flag.default(true).describe('run the outbox relay and job workers inside `serve`'),
+  WORKERS: flag
+    .default(true)
+    .describe('run the outbox relay and job workers with `serve`, in a child process of its own'),
   WEB_CONCURRENCY: z.coerce
     .number()
     .int()

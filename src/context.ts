@@ -11,7 +11,9 @@ import type { Tx } from './db/client.js';
  * rolls back with the effect.
  */
 export interface CommitHook {
-  begin(tx: Tx): Promise<void>;
+  /** `begin` sets the transaction's request id itself, in its own first statement */
+  setsRequestId?: boolean;
+  begin(tx: Tx, requestId: string): Promise<void>;
   beforeCommit(tx: Tx, result: unknown): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { forkBackground } from './background-process.js';
 import type { Container } from './container.js';
 import { scheduleMaintenance } from './jobs/maintenance.jobs.js';
 import { reconcileOutbox, startReconciler } from './jobs/reconciler.js';
@@ -16,14 +17,14 @@ export interface Running {
  * Starts the outbox relay, every queue's worker and the reconciler (the `worker` role). Nothing
  * here waits for Redis or PostgreSQL: each part connects, and reconnects, by itself.
  */
-export async function startBackground(c: Container): Promise<WorkerPool> {
+export async function startBackground(c: Container, opts: { relay?: boolean } = {}): Promise<WorkerPool> {
   const workers = startWorkers({
     db: c.db,
     queues: c.queues,
     registry: c.registry,
     log: c.log.child({ component: 'workers' }),
   });
-  await c.relay.start();
+  if (opts.relay !== false) await c.relay.start();
   // Each pass schedules the recurring jobs again too: Redis losing its data loses them as well.
   const reconciler = startReconciler({
     queues: c.queues,
@@ -44,12 +45,24 @@ export async function startBackground(c: Container): Promise<WorkerPool> {
 
 /**
  * Listens first, so /health/live answers while PostgreSQL or Redis is still down (readiness names
- * which), then starts the background role.
+ * which), then starts the background role (src/background-process.ts for `child`).
  */
-export async function startServer(c: Container, opts: { listen: boolean }): Promise<Running> {
+export async function startServer(
+  c: Container,
+  opts: {
+    listen: boolean;
+    /** with WORKERS on: the background role in a child process (`serve`), or in this one */
+    background?: 'child' | 'in-process';
+  },
+): Promise<Running> {
   const app = await buildApp(c);
   if (opts.listen) await app.listen({ port: c.config.PORT, host: c.config.HOST });
-  const workers = c.config.WORKERS ? await startBackground(c) : null;
+  let workers: WorkerPool | null = null;
+  if (c.config.WORKERS && opts.background === 'child') {
+    // The relay (a LISTEN and a cheap pass per notification) stays here; the handlers go.
+    await c.relay.start();
+    workers = forkBackground({ log: c.log, shutdownTimeoutMs: c.config.SHUTDOWN_TIMEOUT_MS });
+  } else if (c.config.WORKERS) workers = await startBackground(c);
   return {
     app,
     workers,
@@ -62,8 +75,9 @@ export async function startServer(c: Container, opts: { listen: boolean }): Prom
   };
 }
 
-export async function startWorkerOnly(c: Container): Promise<Running> {
-  const workers = await startBackground(c);
+/** The `worker` role; without the relay when the `serve` that started it relays (its child). */
+export async function startWorkerOnly(c: Container, opts: { relay?: boolean } = {}): Promise<Running> {
+  const workers = await startBackground(c, opts);
   return {
     app: null,
     workers,

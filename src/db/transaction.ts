@@ -19,8 +19,10 @@ export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise
   ctx.commitHook = undefined;
   try {
     return await db.transaction(async (tx) => {
-      await tx.execute(sql`select set_config('biobank.request_id', ${ctx.requestId}, true)`);
-      if (hook) await hook.begin(tx);
+      // A hook that claims an Idempotency-Key sets the request id in the same statement.
+      if (!hook?.setsRequestId)
+        await tx.execute(sql`select set_config('biobank.request_id', ${ctx.requestId}, true)`);
+      if (hook) await hook.begin(tx, ctx.requestId);
       const result = await fn(tx);
       if (hook) await hook.beforeCommit(tx, result);
       return result;

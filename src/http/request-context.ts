@@ -8,7 +8,6 @@ import { DomainError, unauthenticated } from '../errors.js';
 import type { FailedAuthGuard } from './rate-limit.js';
 import { etag } from './etag.js';
 import {
-  findIdempotentAnswer,
   idempotencyKeyOf,
   requestHashOf,
   runIdempotent,
@@ -76,25 +75,25 @@ function replay(reply: FastifyReply, answer: StoredAnswer): FastifyReply {
 
 /**
  * preHandler hook for POSTs, after the body is validated: an Idempotency-Key gives the request
- * its scope (src/http/idempotency.ts), and a key that already holds this request's answer is
- * replayed without running anything. `waitMs`: how long a second attempt waits for the first.
+ * its scope (src/http/idempotency.ts). Nothing is read here: the claim in the request's
+ * transaction finds a committed answer and replays it. `waitMs`: how long a second attempt waits
+ * for the first.
  */
-export function idempotencyHook(db: Db, waitMs: number) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method !== 'POST' || !request.actor) return;
-    const key = idempotencyKeyOf(request.headers['idempotency-key']);
-    if (key === undefined) return;
-    const scope: IdempotencyScope = {
-      apiKeyId: request.actor.apiKeyId,
-      key,
-      requestHash: requestHashOf(request.method, request.url, request.body),
-      method: request.method,
-      path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
-      waitMs,
-    };
-    const answer = await findIdempotentAnswer(db, scope);
-    if (answer) return replay(reply, answer).send(answer.body);
-    request.idempotency = scope;
+export function idempotencyHook(waitMs: number) {
+  return (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    if (request.method === 'POST' && request.actor) {
+      const key = idempotencyKeyOf(request.headers['idempotency-key']);
+      if (key !== undefined)
+        request.idempotency = {
+          apiKeyId: request.actor.apiKeyId,
+          key,
+          requestHash: requestHashOf(request.method, request.url, request.body),
+          method: request.method,
+          path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
+          waitMs,
+        };
+    }
+    done();
   };
 }
 
