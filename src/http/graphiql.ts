@@ -30,6 +30,9 @@ const START = `'use strict';
   root.render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
+      // A ?query= link wins over the tabs GraphiQL kept from an earlier visit (defaultQuery alone
+      // applies only when none were kept).
+      query: params.get('query') || undefined,
       defaultQuery: params.get('query') || 'query Viewer {\\n  viewer {\\n    role\\n    institution { code name }\\n  }\\n}\\n',
       defaultHeaders: csrf ? '' : '{\\n  "Authorization": "Bearer bbk_..."\\n}',
       defaultEditorToolsVisibility: 'headers',
