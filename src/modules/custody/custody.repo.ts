@@ -140,29 +140,6 @@ export async function listCustodyEvents(
   return opts.limit ? q.limit(opts.limit) : q;
 }
 
-/**
- * The latest event of each specimen of the institution, for lists and GraphQL pages (one query).
- * Each head is found from the end of its chain on the (specimen_id, seq) index, so a tube with
- * hundreds of events costs what a tube with two does; sorting every event of every tube (as
- * `distinct on ... order by seq desc` must) grew with the history.
- */
-export async function latestCustodyEvents(
-  db: DbOrTx,
-  institutionId: string,
-  specimenIds: readonly string[],
-): Promise<CustodyEventRow[]> {
-  if (specimenIds.length === 0) return [];
-  return db
-    .select()
-    .from(custodyEvents)
-    .where(
-      sql`(${custodyEvents.specimenId}, ${custodyEvents.seq}) in (
-        select h.id, (select max(x.seq) from custody_event x where x.specimen_id = h.id)
-          from unnest(${sql.param(specimenIds)}::uuid[]) h(id))
-        and ${custodyEvents.institutionId} = ${institutionId}`,
-    );
-}
-
 /** The full custody chains of the given specimens, by specimen id, in sequence order (one query). */
 export async function custodyChainsOf(
   db: DbOrTx,

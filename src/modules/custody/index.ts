@@ -2,7 +2,6 @@ export {
   appendCustodyEvents,
   actorIdentity,
   listCustodyEvents,
-  latestCustodyEvents,
   custodyChainsOf,
   custodyEventsAfter,
   type CustodyEventInput,

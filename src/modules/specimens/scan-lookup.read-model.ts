@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { databaseBusy } from '../../errors.js';
 import { chainPath, type LocationChainEntry } from '../storage/index.js';
+import { specimenJsonSql } from './specimen-json.js';
 
 // Read model: the scan lookup reads the specimen with its holder container's location chain
 // (storage), the donor's current consent (consent) and the protocol's tiers (participants) in ONE
@@ -8,28 +9,14 @@ import { chainPath, type LocationChainEntry } from '../storage/index.js';
 //
 // The scan lookup is the hottest path (a technician scans many tubes a minute, a rack reader 96
 // at a time): named prepared statements, no ORM in between, lookups arriving together batched.
-// PostgreSQL writes the specimen's JSON exactly as `toSpecimenDto` would (times as
-// `Date#toISOString` writes them), so Node neither parses nor re-serializes it; Node reads only
+// PostgreSQL writes the specimen's JSON exactly as `toSpecimenDto` would (specimen-json.ts, the
+// same object the GraphQL page reads), so Node neither parses nor re-serializes it; Node reads only
 // the small `facts` it needs for the location path, the permitted uses and the ETag. The holder's location
 // chain is a column kept by a trigger (migration 0008), not a walk up the tree.
 // test/scan-lookup.test.ts holds the JSON equal to the DTO.
 
-/** `Date#toISOString` in SQL: UTC, milliseconds truncated like the driver's date parsing. */
-const iso = (column: string) => `to_char(s.${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
 /** The scan's output columns over `specimen s`: the specimen's JSON, its holder key, its facts. */
-const SCAN_COLUMNS = `json_build_object(
-         'id', s.id, 'barcode', s.barcode, 'type', s.type, 'lineage', s.lineage, 'parentId', s.parent_id,
-         'rootId', s.root_id, 'participantId', s.participant_id, 'protocolId', s.protocol_id,
-         'anatomicSite', s.anatomic_site, 'pathologyStatus', s.pathology_status,
-         'collectedAt', ${iso('collected_at')}, 'receivedAt', ${iso('received_at')},
-         'processedAt', ${iso('processed_at')}, 'frozenAt', ${iso('frozen_at')},
-         'sprecCode', s.sprec_code, 'sprecVersion', s.sprec_version, 'unit', s.unit,
-         'initialQuantity', s.initial_quantity::float8, 'availableQuantity', s.available_quantity::float8,
-         'quality', s.quality, 'freezeThawCount', s.freeze_thaw_count, 'status', s.status, 'holds', s.holds,
-         'qcStatus', s.qc_status, 'externalIds', s.external_ids, 'createdAt', ${iso('created_at')},
-         'updatedAt', ${iso('updated_at')}, 'version', s.version
-       )::text as specimen,
+const SCAN_COLUMNS = `${specimenJsonSql('s')} as specimen,
        (select c.id || '/' || c.location_chain_version from container c where c.id = s.container_id) as holder,
        (select row_to_json(f)
           from (select s.version, s.participant_id as "participantId", s.holds, s.position_row as "positionRow",

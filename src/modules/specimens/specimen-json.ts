@@ -1,7 +1,8 @@
 // A specimen as JSON written by PostgreSQL, exactly as `toSpecimenDto` writes it without
 // `location` (times as `Date#toISOString` writes them), for the GraphQL page, which parses it
-// instead of mapping 35 columns per row in the ORM (issue 16). The scan lookup writes the same
-// object (scan-lookup.read-model.ts); test/graphql-inventory.test.ts holds the page equal to REST.
+// instead of mapping 35 columns per row in the ORM, and for the scan lookup
+// (scan-lookup.read-model.ts); test/graphql-inventory.test.ts and test/scan-lookup.test.ts hold
+// both equal to REST.
 
 /** `Date#toISOString` in SQL: UTC, milliseconds truncated like the driver's date parsing. */
 const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
