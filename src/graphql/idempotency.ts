@@ -8,13 +8,12 @@ import {
   findIdempotentAnswer,
   idempotencyKeyOf,
   IdempotentReplay,
-  requestHashOf,
   storeAnswerWithoutEffect,
   storeIdempotentAnswer,
   type StoredAnswer,
 } from '../http/idempotency.js';
 import { asDomainError } from '../http/problem.js';
-import { ctxOf } from '../http/request-context.js';
+import { ctxOf, idempotencyScopeOf } from '../http/request-context.js';
 
 // Idempotency-Key on GraphQL mutations, as on REST POSTs (src/http/idempotency.ts, the same table
 // and the same answers): the same key with the same document and variables replays the first
@@ -89,14 +88,7 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
       try {
         const key = idempotencyKeyOf(request.headers['idempotency-key']);
         if (key === undefined) return;
-        const scope = {
-          apiKeyId: request.actor.apiKeyId,
-          key,
-          requestHash: requestHashOf(request.method, request.url, request.body),
-          method: request.method,
-          path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
-          waitMs,
-        };
+        const scope = idempotencyScopeOf(request, request.actor, key, waitMs);
         const answer = await findIdempotentAnswer(db, scope);
         if (answer && isPending(answer)) throw idempotencyKeyInUse(key);
         if (answer) return reply.code(answer.status).header('idempotent-replayed', 'true').send(answer.body);

@@ -83,17 +83,26 @@ export function idempotencyHook(waitMs: number) {
   return (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
     if (request.method === 'POST' && request.actor) {
       const key = idempotencyKeyOf(request.headers['idempotency-key']);
-      if (key !== undefined)
-        request.idempotency = {
-          apiKeyId: request.actor.apiKeyId,
-          key,
-          requestHash: requestHashOf(request.method, request.url, request.body),
-          method: request.method,
-          path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
-          waitMs,
-        };
+      if (key !== undefined) request.idempotency = idempotencyScopeOf(request, request.actor, key, waitMs);
     }
     done();
+  };
+}
+
+/** The scope a key covers: the API key, and the request it was first sent with (REST and GraphQL). */
+export function idempotencyScopeOf(
+  request: FastifyRequest,
+  actor: ApiKeyActor,
+  key: string,
+  waitMs: number,
+): IdempotencyScope {
+  return {
+    apiKeyId: actor.apiKeyId,
+    key,
+    requestHash: requestHashOf(request.method, request.url, request.body),
+    method: request.method,
+    path: (request.url.split('?')[0] ?? request.url).slice(0, 2048),
+    waitMs,
   };
 }
 
