@@ -13,10 +13,11 @@ export interface StatementTimes {
 
 export function timeStatements(): StatementTimes {
   const totals = new Map<string, { calls: number; ns: bigint }>();
-  const original = pg.Client.prototype.query;
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
   // Promise-style calls only (drizzle and the services use them); callbacks pass through untimed.
-  const timed = function (this: pg.Client, ...args: unknown[]) {
-    const result = (original as (...a: unknown[]) => unknown).apply(this, args);
+  const timed = function (this: unknown, ...args: unknown[]) {
+    const result = original.apply(this, args);
     if (!(result instanceof Promise)) return result;
     const first = args[0];
     const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text;
@@ -32,10 +33,10 @@ export function timeStatements(): StatementTimes {
     result.then(add, add);
     return result;
   };
-  pg.Client.prototype.query = timed as typeof original;
+  proto.query = timed;
   return {
     stop() {
-      pg.Client.prototype.query = original;
+      proto.query = original;
       return [...totals.entries()]
         .map(([statement, t]) => ({ statement, calls: t.calls, seconds: Number(t.ns) / 1e9 }))
         .sort((a, b) => b.seconds - a.seconds);
