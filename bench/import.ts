@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -221,6 +221,8 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
     }, 100);
+    const dbCpuBefore = await backendCpu(c.database.pool, base.pathname.slice(1));
+    const cpuBefore = process.cpuUsage();
     const statements = timeStatements();
     const started = process.hrtime.bigint();
     const answer = await c.services.imports.startImport(
@@ -232,6 +234,8 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     const done = await c.services.imports.applyImport(ctx, answer.job.id);
     const finished = process.hrtime.bigint();
     const byStatement = statements.stop();
+    const cpu = process.cpuUsage(cpuBefore);
+    const dbCpu = cpuSince(dbCpuBefore, await backendCpu(c.database.pool, base.pathname.slice(1)));
     clearInterval(sampler);
     clearInterval(analyze);
     const seconds = (a: bigint, b: bigint) => Number(b - a) / 1e9;
@@ -248,6 +252,12 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     );
     say(
       `  written: ${JSON.stringify(rows[0])}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB; load ${loadavg()}`,
+    );
+    const perRow = (seconds: number) => `${((seconds / count) * 1e6).toFixed(0)} µs/row`;
+    const processCpu = (cpu.user + cpu.system) / 1e6;
+    say(
+      `  CPU: this process ${processCpu.toFixed(1)} s (${perRow(processCpu)}), the database's sessions ` +
+        `${dbCpu.toFixed(1)} s (${perRow(dbCpu)}); wall ${total.toFixed(1)} s`,
     );
     const sqlSeconds = byStatement.reduce((sum, x) => sum + x.seconds, 0);
     say(
@@ -270,6 +280,29 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     await c.close();
   }
 }
+
+/** CPU seconds (user + system) of each server process serving `database`, by pid, from /proc. */
+async function backendCpu(pool: pg.Pool, database: string): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [
+    database,
+  ]);
+  const ticks = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      // Fields after the command name: state is the 3rd, utime and stime the 14th and 15th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the session ended in between
+    }
+  }
+  return ticks;
+}
+
+/** CPU seconds the sessions used between two readings (sessions opened since count in full). */
+const cpuSince = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after.entries()].reduce((sum, [pid, t]) => sum + t - (before.get(pid) ?? 0), 0);
 
 function loadavg(): string {
   const r = spawnSync('uptime', { encoding: 'utf8' });
