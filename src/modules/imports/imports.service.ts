@@ -32,7 +32,7 @@ import {
   type RowError,
 } from './imports.repo.js';
 import type { ImportJobRow, ImportKind, ImportMode } from './imports.table.js';
-import { readChunk, validateChunk, type ReadChunk, type ValidateDeps } from './imports.validate.js';
+import { validateChunk, type ValidateDeps } from './imports.validate.js';
 import { createImportApply, type ApplyDeps, type ApplyHooks } from './imports.apply.js';
 
 /** Rows validated per transaction: the registration's checks cost a few statements per chunk. */
@@ -80,51 +80,33 @@ export function createImportService(deps: ImportServiceDeps) {
     return job;
   }
 
-  /**
-   * Reads the file a chunk at a time into the job's staging rows and errors. The next chunk is
-   * parsed and read with its schema while the previous one's checks and staging run: the
-   * application's work and the database's overlap, one chunk in flight at a time.
-   */
+  /** Reads the file a chunk at a time into the job's staging rows and errors. */
   async function validateFile(ctx: Ctx, job: ImportJobRow, input: StartImportInput): Promise<void> {
     const columns = COLUMNS[input.kind];
     const records =
       input.format === 'csv' ? csvRecords(input.file, columns) : ndjsonRecords(input.file, columns.known);
-    const check = (read: ReadChunk, count: number) =>
-      inTransaction(db, ctx, async (tx) => {
-        const out = await validateChunk(tx, ctx, deps, read);
+    let chunk: ParsedRecord[] = [];
+    const flush = async () => {
+      const records = chunk;
+      chunk = [];
+      await inTransaction(db, ctx, async (tx) => {
+        const out = await validateChunk(input.kind, tx, ctx, deps, records);
         await stageRows(tx, job.id, out.staged);
         const added = await insertRowErrors(tx, job.id, out.errors);
         await addToImportJob(tx, job.id, {
-          totalRows: count,
+          totalRows: records.length,
           validRows: out.staged.length,
           existingRows: out.existing,
           invalidRows: new Set(out.errors.map((e) => e.rowNo)).size,
           errorCount: added,
         });
       });
-    let inFlight: Promise<void> = Promise.resolve();
-    const next = async (chunk: ParsedRecord[]) => {
-      const read = readChunk(input.kind, chunk);
-      await inFlight;
-      inFlight = check(read, chunk.length);
-      // Awaited before the next chunk or at the end; until then a failure must not go unhandled.
-      inFlight.catch(() => undefined);
     };
-    let chunk: ParsedRecord[] = [];
-    try {
-      for await (const record of records) {
-        chunk.push(record);
-        if (chunk.length >= VALIDATE_CHUNK) {
-          await next(chunk);
-          chunk = [];
-        }
-      }
-      if (chunk.length) await next(chunk);
-    } finally {
-      // A file that turns out unreadable is refused only once the chunk in flight has settled.
-      await inFlight.catch(() => undefined);
+    for await (const record of records) {
+      chunk.push(record);
+      if (chunk.length >= VALIDATE_CHUNK) await flush();
     }
-    await inFlight;
+    if (chunk.length) await flush();
     // Rows of different chunks naming the same record: the later ones are errors.
     await inTransaction(db, ctx, async (tx) => {
       const dups = await duplicateKeys(tx, job.id);

@@ -76,19 +76,13 @@ const fieldErrors = (rowNo: number, problems: FieldProblem[]): RowError[] =>
     detail: `${p.field} ${p.message}`.trim(),
   }));
 
-/** A chunk's records read with their kind's schema: the rows that parsed, and the others' errors. */
-interface ReadRows<T> {
-  rows: { rowNo: number; row: T }[];
-  errors: RowError[];
-}
-
 /** Reads each record with its kind's schema; malformed and invalid rows become errors. */
 function readRows<T>(
   records: ParsedRecord[],
   read: (fields: Record<string, unknown>) => RowOutcome<T>,
-): ReadRows<T> {
+  errors: RowError[],
+): { rowNo: number; row: T }[] {
   const out: { rowNo: number; row: T }[] = [];
-  const errors: RowError[] = [];
   for (const r of records) {
     if ('malformed' in r) {
       errors.push(rowError(r.rowNo, r.column ?? '', malformedRow(r.malformed)));
@@ -98,7 +92,7 @@ function readRows<T>(
     if (o.ok) out.push({ rowNo: r.rowNo, row: o.row });
     else errors.push(...fieldErrors(r.rowNo, o.problems));
   }
-  return { rows: out, errors };
+  return out;
 }
 
 async function protocolsOf(tx: Tx, institutionId: string, codes: (string | undefined)[]) {
@@ -145,11 +139,11 @@ async function validateSpecimens(
   tx: Tx,
   ctx: Ctx,
   deps: ValidateDeps,
-  read: ReadRows<SpecimenImportRow>,
+  records: ParsedRecord[],
 ): Promise<ChunkOutcome> {
   const institutionId = actorInstitutionId(ctx.actor);
-  const errors = [...read.errors];
-  let rows = read.rows;
+  const errors: RowError[] = [];
+  let rows = readRows(records, specimenRow, errors);
   // A re-import: the external id is already this barcode's.
   const holders = await findExternalIdHolders(
     tx,
@@ -250,11 +244,11 @@ async function validateParticipants(
   tx: Tx,
   ctx: Ctx,
   deps: ValidateDeps,
-  read: ReadRows<ParticipantImportRow>,
+  records: ParsedRecord[],
 ): Promise<ChunkOutcome> {
   const institutionId = actorInstitutionId(ctx.actor);
-  const errors = [...read.errors];
-  const rows = read.rows;
+  const errors: RowError[] = [];
+  const rows = readRows<ParticipantImportRow>(records, participantImportRow, errors);
   const protocols = await protocolsOf(
     tx,
     institutionId,
@@ -306,11 +300,11 @@ async function validateConsents(
   tx: Tx,
   ctx: Ctx,
   deps: ValidateDeps,
-  read: ReadRows<ConsentImportRow>,
+  records: ParsedRecord[],
 ): Promise<ChunkOutcome> {
   const institutionId = actorInstitutionId(ctx.actor);
-  const errors = [...read.errors];
-  const rows = read.rows;
+  const errors: RowError[] = [];
+  const rows = readRows<ConsentImportRow>(records, consentImportRow, errors);
   const protocols = await protocolsOf(
     tx,
     institutionId,
@@ -362,24 +356,14 @@ async function validateConsents(
   return { errors, staged, existing: 0 };
 }
 
-/**
- * A chunk's records read with their kind's schema, without the database: the file's next chunk
- * is read while the previous one's checks run (imports.service.ts).
- */
-export type ReadChunk =
-  | ({ kind: 'specimens' } & ReadRows<SpecimenImportRow>)
-  | ({ kind: 'participants' } & ReadRows<ParticipantImportRow>)
-  | ({ kind: 'consents' } & ReadRows<ConsentImportRow>);
-
-export function readChunk(kind: ImportKind, records: ParsedRecord[]): ReadChunk {
-  if (kind === 'specimens') return { kind, ...readRows(records, specimenRow) };
-  if (kind === 'participants') return { kind, ...readRows(records, participantImportRow) };
-  return { kind, ...readRows(records, consentImportRow) };
-}
-
-/** Checks a read chunk against the database, in `tx`; stages nothing itself. */
-export function validateChunk(tx: Tx, ctx: Ctx, deps: ValidateDeps, read: ReadChunk): Promise<ChunkOutcome> {
-  if (read.kind === 'specimens') return validateSpecimens(tx, ctx, deps, read);
-  if (read.kind === 'participants') return validateParticipants(tx, ctx, deps, read);
-  return validateConsents(tx, ctx, deps, read);
+export function validateChunk(
+  kind: ImportKind,
+  tx: Tx,
+  ctx: Ctx,
+  deps: ValidateDeps,
+  records: ParsedRecord[],
+): Promise<ChunkOutcome> {
+  if (kind === 'specimens') return validateSpecimens(tx, ctx, deps, records);
+  if (kind === 'participants') return validateParticipants(tx, ctx, deps, records);
+  return validateConsents(tx, ctx, deps, records);
 }
