@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -10,6 +10,8 @@ import type { Ctx } from '../src/context.js';
 import { newId } from '../src/db/columns.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
+import { timeStatements } from './import-statements.js';
+import { ceilingCopy, copyTimings, psql } from './import-ceiling.js';
 import { insertContainers, positionLabel, type BulkContainer } from '../src/modules/storage/index.js';
 
 // `npm run bench -- import [--count 1000000]`: a specimen file of --count rows (external id,
@@ -22,7 +24,8 @@ import { insertContainers, positionLabel, type BulkContainer } from '../src/modu
 // an institution, a protocol and enough 9 x 9 boxes (in 10 x 10 racks in 10 x 10 freezers) for the
 // tubes; the import runs in this process (no HTTP, no worker), as the CLI does. Peak RSS is this
 // process's, sampled every 100 ms: the file is never held in memory, whatever --count. The tables
-// the import grows are analyzed every 15 s, as autovacuum (off on this server) would.
+// the import grows are analyzed every 15 s, as autovacuum (off on this server) would. Last, the
+// ceiling: the rows the import wrote, COPY'd into the real tables and rolled back (import-ceiling.ts).
 
 const BOX = { rows: 9, cols: 9 } as const;
 const TEN = { rows: 10, cols: 10 } as const;
@@ -127,17 +130,23 @@ async function writeFile(path: string, count: number, boxBarcodes: string[], pro
   await once(out, 'finish');
 }
 
-function copyBaseline(url: string, path: string): number {
-  const run = (command: string) => {
-    const r = spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', command], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
-  };
-  run(`create table bench_copy (external_id_system text, external_id_value text, barcode text, type text,
+/** The bare COPY: wall time of the psql run, and the COPY's own time as \\timing reports it. */
+function copyBaseline(url: string, path: string): { wall: number; copy: number } {
+  psql(url, [
+    '-qc',
+    `create table bench_copy (external_id_system text, external_id_value text, barcode text, type text,
         quantity numeric, protocol_code text, container_barcode text, position text, collected_at timestamptz,
-        sprec_code text)`);
+        sprec_code text)`,
+  ]);
   const started = process.hrtime.bigint();
-  run(`\\copy bench_copy from '${path}' with (format csv, header true)`);
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  const out = psql(url, [
+    '-c',
+    '\\timing on',
+    '-c',
+    `\\copy bench_copy from '${path}' with (format csv, header true)`,
+  ]);
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  return { wall, copy: copyTimings(out)[0]!.seconds };
 }
 
 export async function importBench(opts: { count: number; databaseUrl?: string }): Promise<void> {
@@ -192,10 +201,12 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
       `  file ${(statSync(file).size / 1e6).toFixed(1)} MB, ${tree.boxBarcodes.length} boxes; load ${loadavg()}`,
     );
 
-    const copySeconds = copyBaseline(url, file);
+    const bare = copyBaseline(url, file);
+    const copySeconds = bare.wall;
     const copyRate = count / copySeconds;
     say(
-      `  COPY into a bare table: ${copySeconds.toFixed(2)} s, ${Math.round(copyRate).toLocaleString('en')} rows/s`,
+      `  COPY into a bare table: ${copySeconds.toFixed(2)} s, ${Math.round(copyRate).toLocaleString('en')} rows/s ` +
+        `(the COPY itself ${bare.copy.toFixed(2)} s)`,
     );
 
     // This server runs with autovacuum off: without fresh statistics the planner keeps reading the
@@ -210,6 +221,9 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
     }, 100);
+    const dbCpuBefore = await backendCpu(c.database.pool, base.pathname.slice(1));
+    const cpuBefore = process.cpuUsage();
+    const statements = timeStatements();
     const started = process.hrtime.bigint();
     const answer = await c.services.imports.startImport(
       ctx,
@@ -219,6 +233,9 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     const validated = process.hrtime.bigint();
     const done = await c.services.imports.applyImport(ctx, answer.job.id);
     const finished = process.hrtime.bigint();
+    const byStatement = statements.stop();
+    const cpu = process.cpuUsage(cpuBefore);
+    const dbCpu = cpuSince(dbCpuBefore, await backendCpu(c.database.pool, base.pathname.slice(1)));
     clearInterval(sampler);
     clearInterval(analyze);
     const seconds = (a: bigint, b: bigint) => Number(b - a) / 1e9;
@@ -236,12 +253,56 @@ export async function importBench(opts: { count: number; databaseUrl?: string })
     say(
       `  written: ${JSON.stringify(rows[0])}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB; load ${loadavg()}`,
     );
+    const perRow = (seconds: number) => `${((seconds / count) * 1e6).toFixed(0)} µs/row`;
+    const processCpu = (cpu.user + cpu.system) / 1e6;
+    say(
+      `  CPU: this process ${processCpu.toFixed(1)} s (${perRow(processCpu)}), the database's sessions ` +
+        `${dbCpu.toFixed(1)} s (${perRow(dbCpu)}); wall ${total.toFixed(1)} s`,
+    );
+    const sqlSeconds = byStatement.reduce((sum, x) => sum + x.seconds, 0);
+    say(
+      `  statements: ${sqlSeconds.toFixed(1)} s of the import's ${total.toFixed(1)} s (the rest is this process's own work), the largest:`,
+    );
+    for (const x of byStatement.slice(0, 14))
+      say(`    ${x.seconds.toFixed(2).padStart(7)} s ${String(x.calls).padStart(5)} x  ${x.statement}`);
     say(`  import / COPY throughput: ${(rate / copyRate).toFixed(3)}x (target >= 0.3x)`);
+    const ceiling = ceilingCopy(url, dir);
+    const ceilingSeconds = ceiling.tables.reduce((sum, t) => sum + t.seconds, 0);
+    say(
+      `  ceiling, the written rows COPY'd into the real tables (rolled back): ` +
+        ceiling.tables.map((t) => `${t.name} ${t.rows} rows ${t.seconds.toFixed(2)} s`).join(', ') +
+        `; ${ceilingSeconds.toFixed(2)} s, ${Math.round(count / ceilingSeconds).toLocaleString('en')} tubes/s, ` +
+        `${(bare.copy / ceilingSeconds).toFixed(3)}x of the bare COPY (COPY times as \\timing reports them); ` +
+        `the import is ${(ceilingSeconds / total).toFixed(3)}x of it; load ${loadavg()}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await c.close();
   }
 }
+
+/** CPU seconds (user + system) of each server process serving `database`, by pid, from /proc. */
+async function backendCpu(pool: pg.Pool, database: string): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [
+    database,
+  ]);
+  const ticks = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      // Fields after the command name: state is the 3rd, utime and stime the 14th and 15th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the session ended in between
+    }
+  }
+  return ticks;
+}
+
+/** CPU seconds the sessions used between two readings (sessions opened since count in full). */
+const cpuSince = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after.entries()].reduce((sum, [pid, t]) => sum + t - (before.get(pid) ?? 0), 0);
 
 function loadavg(): string {
   const r = spawnSync('uptime', { encoding: 'utf8' });

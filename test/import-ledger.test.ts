@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
+import { expectProblem, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
 import {
   SPECIMEN_HEADER,
   csv,
@@ -9,6 +9,7 @@ import {
   type ImportBody,
 } from './helpers/imports.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { VALIDATE_CHUNK } from '../src/modules/imports/imports.service.js';
 
 // An imported tube is written as a registered one is: the same custody events (hash-chained, the
 // uploading key as actor), one audit row, one change-feed entry carrying the upload's request id.
@@ -135,13 +136,31 @@ describe('an imported tube', () => {
   it('reports a record named twice in different chunks of a large file', async () => {
     const acc = uid('ACC');
     const lines = [specimenLine({ accession: acc, barcode: uid('S') })];
-    for (let i = 0; i < 1_100; i++) lines.push(specimenLine({ accession: uid('ACC'), barcode: uid('S') }));
+    const n = VALIDATE_CHUNK + 100;
+    for (let i = 0; i < n; i++) lines.push(specimenLine({ accession: uid('ACC'), barcode: uid('S') }));
     lines.push(specimenLine({ accession: acc, barcode: uid('S') }));
     const res = await send(csv(SPECIMEN_HEADER, lines), { kind: 'specimens', dryRun: 'true' });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toMatchObject({ totalRows: 1_102, validRows: 1_101, invalidRows: 1 });
+    expect(res.json()).toMatchObject({ totalRows: n + 2, validRows: n + 1, invalidRows: 1 });
     expect(res.json<ImportBody>().errors.map((e) => [e.row, e.column, e.code])).toEqual([
-      [1_103, 'externalIdValue', 'DUPLICATE_IN_FILE'],
+      [n + 3, 'externalIdValue', 'DUPLICATE_IN_FILE'],
     ]);
+  });
+
+  it('keeps nothing of a file that breaks after its first chunks were checked and staged', async () => {
+    const count = async () =>
+      (
+        await t.sql.query<{ jobs: number; staged: number }>(
+          'select (select count(*)::int from import_job) as jobs, (select count(*)::int from import_row) as staged',
+        )
+      ).rows[0];
+    const before = await count();
+    const lines: string[] = [];
+    for (let i = 0; i < 2 * VALIDATE_CHUNK + 10; i++)
+      lines.push(specimenLine({ accession: uid('ACC'), barcode: uid('S') }));
+    lines.push('LIS,"ACC-unclosed,S-1,serum,1');
+    const res = await send(csv(SPECIMEN_HEADER, lines), { kind: 'specimens' });
+    expect(expectProblem(res, 400, 'IMPORT_MALFORMED').detail).toMatch(/not closed/);
+    expect(await count()).toEqual(before);
   });
 });

@@ -148,6 +148,17 @@ export function createImportApply(deps: ApplyDeps) {
    */
   async function applyInChunks(ctx: Ctx, job: ImportJobRow, hooks: ApplyHooks) {
     let after = job.appliedThroughRow;
+    // Specimens: the next chunk's staged rows are read on another connection while this chunk's
+    // statements run. Staged rows do not change once validated, so only the resume point is checked.
+    type Staged = Awaited<ReturnType<typeof stagedRowsAfter>>;
+    let ahead: { after: number; rows: Promise<Staged> } | undefined;
+    const readAhead = (from: number) => {
+      // A query builder runs at each `then`: made a promise once, it runs once.
+      const rows: Promise<Staged> = Promise.resolve(stagedRowsAfter(db, job.id, from, APPLY_CHUNK));
+      // Used by the next chunk or dropped; a failure surfaces there, never unhandled here.
+      rows.catch(() => undefined);
+      return { after: from, rows };
+    };
     for (;;) {
       const record = async (
         handle: Db | Tx,
@@ -171,8 +182,13 @@ export function createImportApply(deps: ApplyDeps) {
       if (job.kind === 'specimens') {
         more = await inTransaction(db, ctx, async (tx) => {
           const current = (await findImportJobById(tx, job.id, { lock: true }))!;
-          const rows = await stagedRowsAfter(tx, job.id, current.appliedThroughRow, APPLY_CHUNK);
+          // The rows read ahead are this chunk's only if no other delivery moved the resume point.
+          const rows =
+            ahead?.after === current.appliedThroughRow
+              ? await ahead.rows
+              : await stagedRowsAfter(tx, job.id, current.appliedThroughRow, APPLY_CHUNK);
           if (rows.length === 0) return false;
+          ahead = readAhead(rows.at(-1)!.rowNo);
           await record(tx, rows, await specimenChunk(tx, ctx, rows));
           return true;
         });
