@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { keyBudgets } from '../src/http/rate-limit.js';
 import { bearer, createTestApp, makeInstitution, type TestApp } from './helpers/test-app.js';
 
 // The per-key budget is spent from an allowance each process claims from Redis in chunks
@@ -69,5 +70,19 @@ describe('per-key rate limit spent from a claimed allowance', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('serves a burst of waiters larger than a chunk grants while the budget lasts, and refuses the rest', async () => {
+    const prefix = `${t.config.QUEUE_PREFIX}:burst:${Date.now()}`;
+    const budgets = keyBudgets(redis, { prefix, perKey: 300, windowMs: 60_000 }); // a chunk of 3
+    // 40 requests arrive before any claim answers: each claim grants 3, so most wait for later ones.
+    const first = await Promise.all(Array.from({ length: 40 }, async () => budgets.take('key-a')));
+    expect(first.every((v) => v?.allowed === true)).toBe(true);
+    // The rest of the window's budget, and 20 more: exactly 300 served in all, then refusals.
+    const rest = await Promise.all(Array.from({ length: 280 }, async () => budgets.take('key-a')));
+    expect(rest.filter((v) => v?.allowed === true)).toHaveLength(260);
+    const refused = rest.filter((v) => v?.allowed === false);
+    expect(refused).toHaveLength(20);
+    expect(Number(await redis.get(`${prefix}:rate:key:key-a`))).toBeGreaterThanOrEqual(300);
   });
 });

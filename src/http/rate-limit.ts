@@ -74,7 +74,7 @@ type Verdict = { allowed: true; remaining: number; resetMs: number } | { allowed
  * when its allowance ran out. A claimed request is counted whether or not it is made, so a key is
  * never let through more than its budget; it may be refused up to a chunk per process early.
  */
-function keyBudgets(redis: Redis, s: RateLimitSettings) {
+export function keyBudgets(redis: Redis, s: Pick<RateLimitSettings, 'prefix' | 'perKey' | 'windowMs'>) {
   const chunk = allowanceChunk(s.perKey);
   const allowances = new Map<string, Allowance>();
   const redisKey = (apiKeyId: string) => `${s.prefix}:rate:key:${apiKeyId}`;
@@ -107,20 +107,22 @@ function keyBudgets(redis: Redis, s: RateLimitSettings) {
       a.refreshing = null;
     }));
 
+  /**
+   * Waits for a claim and spends from it. A request that waited for a claim spends from it even
+   * when the window it was counted in ends meanwhile (it was counted there). Requests that find a
+   * claim shared by more waiters than it grants wait for the next one; they are refused only when a
+   * claim grants nothing: the window's budget is spent.
+   */
   async function waitForAllowance(apiKeyId: string, a: Allowance): Promise<Verdict | undefined> {
-    // A claim shared by more waiters than it grants is followed by another one.
-    for (let attempt = 0; attempt < 4; attempt++) {
+    for (;;) {
       try {
         await refresh(apiKeyId, a);
       } catch {
         return undefined;
       }
-      const now = Date.now();
-      if (now >= a.windowEnds) continue;
-      if (a.left > 0) return spend(a, now);
-      if (a.counted - chunk >= s.perKey) break; // the window's budget is spent
+      if (a.left > 0) return spend(a, Date.now());
+      if (a.counted - chunk >= s.perKey) return { allowed: false, resetMs: a.windowEnds - Date.now() };
     }
-    return { allowed: false, resetMs: a.windowEnds - Date.now() };
   }
 
   return {
