@@ -73,7 +73,7 @@ export function requestLogger(
   const log: Logger =
     opts.level !== undefined || opts.serializers !== undefined
       ? logger.child({}, opts)
-      : Object.create(logger);
+      : (Object.create(logger) as Logger);
   (log as WithRequest)[REQUEST_ID] = String(bindings.reqId);
   return log;
 }
