@@ -3,6 +3,7 @@ import { browserSessions } from './http/browser-session.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
@@ -42,6 +43,7 @@ import { labelRoutes } from './modules/labels/index.js';
 import { webhookRoutes } from './modules/webhooks/index.js';
 import { asDomainError } from './http/problem.js';
 import { nameRequestSpans } from './http/request-span.js';
+import { requestLogger } from './logger.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -50,6 +52,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
   // Typed as the default instance so route modules need not carry pino's logger type.
   const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: c.log,
+    // A request's logger carries its id without a pino child per request (src/logger.ts).
+    childLoggerFactory: (logger, bindings, opts) => requestLogger(logger as Logger, bindings, opts),
     bodyLimit: c.config.BODY_LIMIT_BYTES,
     // The client address failed authentications are counted by (src/http/rate-limit.ts).
     trustProxy: c.config.TRUST_PROXY,
@@ -94,7 +98,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     sendProblem(reply, toProblem(routeNotFound(request.method, request.url.split('?')[0] ?? ''), request.id)),
   );
 
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   // Before any route: the plugin attaches its hook to the routes registered after it.
   await registerRateLimits(app, {
     redisUrl: c.config.REDIS_URL,

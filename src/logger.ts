@@ -11,7 +11,9 @@ export interface ActorBindings {
   actor: string;
   apiKeyId: string;
 }
-type WithActor = { [REQUEST_ACTOR]?: ActorBindings };
+/** The request id (`reqId`) on every line a request's logger writes, the same way. */
+const REQUEST_ID = Symbol('biobank.requestId');
+type WithRequest = { [REQUEST_ACTOR]?: ActorBindings; [REQUEST_ID]?: string };
 
 /** Properties of a database error that carry values: the statement's parameters, the row. */
 const VALUE_FIELDS = new Set(['params', 'parameters', 'detail', 'where', 'internalQuery']);
@@ -50,11 +52,31 @@ export function redactedError<T>(err: T, depth = 0): T {
   return copy as T;
 }
 
-/** The request's actor, when authenticated. */
+/** The request id, and the request's actor when authenticated. */
 const actorOf = (logger: unknown): Record<string, string> => {
-  const bindings = (logger as WithActor)[REQUEST_ACTOR];
-  return bindings ? { ...bindings } : {};
+  const { [REQUEST_ID]: reqId, [REQUEST_ACTOR]: actor } = logger as WithRequest;
+  if (reqId === undefined) return actor ? { ...actor } : {};
+  return actor ? { reqId, ...actor } : { reqId };
 };
+
+/**
+ * Fastify's `childLoggerFactory`: a request's logger is the app's logger marked with the request
+ * id, which the mixin writes. Fastify's default, a pino child bound to `{ reqId }`, serialized and
+ * redacted that binding on every request whether or not a line was written. Route options
+ * (`logLevel`, serializers) still get a real child, marked the same way.
+ */
+export function requestLogger(
+  logger: Logger,
+  bindings: { reqId?: unknown },
+  opts: pino.ChildLoggerOptions,
+): Logger {
+  const log: Logger =
+    opts.level !== undefined || opts.serializers !== undefined
+      ? logger.child({}, opts)
+      : (Object.create(logger) as Logger);
+  (log as WithRequest)[REQUEST_ID] = String(bindings.reqId);
+  return log;
+}
 
 /** The actor, and the trace and span ids of the span active when the line is written. */
 const actorAndTraceOf = (logger: unknown): Record<string, string> => {

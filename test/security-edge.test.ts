@@ -87,6 +87,34 @@ describe('security headers (finding 11)', () => {
     expect(refused.headers['cache-control']).toBe('no-store');
   });
 
+  it("sends helmet's API profile on answers and pages alike: HSTS, same-origin, no framing", async () => {
+    const answer = await t.app.inject({
+      method: 'GET',
+      url: '/v1/specimens/by-barcode/NO-SUCH-TUBE',
+      headers: bearer(bank.keys.admin),
+    });
+    const page = await t.app.inject({ method: 'GET', url: '/docs/' });
+    expect(answer.statusCode).toBe(404);
+    expect(page.statusCode).toBe(200);
+    for (const res of [answer, page]) {
+      expect(res.headers).toMatchObject({
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-resource-policy': 'same-origin',
+        'origin-agent-cluster': '?1',
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        'x-content-type-options': 'nosniff',
+        'x-dns-prefetch-control': 'off',
+        'x-download-options': 'noopen',
+        'x-frame-options': 'DENY',
+        'x-permitted-cross-domain-policies': 'none',
+        'x-xss-protection': '0',
+      });
+    }
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(page.headers['cache-control']).not.toBe('no-store');
+  });
+
   it('keeps the docs and GraphiQL pages working: no CSP of the API on them', async () => {
     for (const url of ['/docs/', '/graphiql']) {
       const res = await t.app.inject({ method: 'GET', url });

@@ -90,7 +90,7 @@ const HOLDERS_KEPT = 50_000;
 export type ScanLookup = (institutionId: string, barcode: string) => Promise<ScanResult | undefined>;
 
 export interface ScanLookupOptions {
-  /** scan statements running at once; lookups arriving meanwhile wait and go together */
+  /** scan statements running at once (default 2); lookups arriving meanwhile wait and go together */
   statementsInFlight?: number;
   /** lookups in one statement, at most */
   batchMax?: number;
@@ -119,11 +119,13 @@ interface WaitingScan {
 /**
  * The scan lookup over a pool. Lookups that arrive together share one statement. A lookup that
  * finds nothing running or waiting goes at once, alone, as SCAN_SQL; the others queue, and once
- * fewer than `statementsInFlight` statements run (one by default) the next statement answers all
+ * fewer than `statementsInFlight` statements run (two by default) the next statement answers all
  * of them, up to `batchMax`. Under a storm of scans PostgreSQL and the driver then pay the
  * per-statement cost once per batch instead of once per tube, which more than halves the CPU a
- * lookup costs (BENCHMARKS.md). One statement at a time made the largest batches and served best
- * on two cores; other work (writes, the holder reads below) keeps the rest of the pool. Each
+ * lookup costs (BENCHMARKS.md). Two statements at a time keep two PostgreSQL backends busy while
+ * Node answers: one at a time made larger batches, but left a core idle behind every statement
+ * and served 4 scanners at 0.56x of the floor (BENCHMARKS.md); other work (writes, the holder
+ * reads below) keeps the rest of the pool. Each
  * lookup's answer is read by the statement that carried it, after the request arrived: never
  * older than the request. Statements and waits have a deadline (`timeoutMs`), so one stuck
  * statement fails the lookups behind it with a 503 instead of holding them.
@@ -135,7 +137,7 @@ interface WaitingScan {
  * kept.
  */
 export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {}): ScanLookup {
-  const statementsInFlight = options.statementsInFlight ?? 1;
+  const statementsInFlight = options.statementsInFlight ?? 2;
   const batchMax = options.batchMax ?? 200;
   const timeoutMs = options.timeoutMs ?? 10_000;
   for (const [name, value] of Object.entries({ statementsInFlight, batchMax, timeoutMs })) {
