@@ -141,6 +141,11 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     changes: SpecimenChange[],
     heads: Map<string, ChainHead>,
   ): Promise<SpecimenRow[]> {
+    // Only the columns some change patches (and the chain head) are sent and set: a column no
+    // patch names keeps its locked value, which is what sending it would write.
+    const columns = MUTABLE_COLUMNS.filter(
+      (k) => k === 'custodySeq' || k === 'custodyHead' || changes.some((c) => Object.hasOwn(c.patch, k)),
+    );
     const payload = changes.map((c) => {
       const head = heads.get(c.before.id)!;
       const merged: Record<string, unknown> = {
@@ -150,16 +155,13 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
         custodyHead: head.custodyHead,
       };
       return Object.fromEntries(
-        ['id', ...MUTABLE_COLUMNS].map((k) => {
+        ['id' as const, ...columns].map((k) => {
           const v = merged[k];
-          return [
-            SPECIMEN_COLUMNS[k as keyof typeof SPECIMEN_COLUMNS].name,
-            v instanceof Date ? v.toISOString() : v,
-          ];
+          return [SPECIMEN_COLUMNS[k].name, v instanceof Date ? v.toISOString() : v];
         }),
       );
     });
-    const set = Object.fromEntries(MUTABLE_COLUMNS.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
+    const set = Object.fromEntries(columns.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
     // The rows after come back from the UPDATE itself: no second read of the batch.
     const rows = await tx
       .update(specimens)
