@@ -19,6 +19,11 @@ export interface KeyedWriteBench {
   warmupSeconds: number;
   seconds: number;
   rounds: number;
+  /**
+   * Starts a CPU window over the service and the database's backends; its result ends it, with
+   * the milliseconds each spent (CPU per write moves less than throughput on a shared host).
+   */
+  cpuWindow: () => Promise<() => Promise<{ serverMs: number | null; postgresMs: number | null }>>;
 }
 
 interface Phase {
@@ -27,6 +32,9 @@ interface Phase {
   p50: number;
   p99: number;
   failed: number;
+  /** milliseconds of CPU per write: service, PostgreSQL */
+  serverCpu: number;
+  postgresCpu: number;
 }
 
 const f1 = (v: number) => v.toFixed(1);
@@ -73,6 +81,7 @@ export async function keyedWriteBench(b: KeyedWriteBench): Promise<boolean> {
     const latencies: number[] = [];
     let failed = 0;
     const end = performance.now() + seconds * 1000;
+    const window = await b.cpuWindow();
     const t0 = performance.now();
     await Promise.all(
       tubes.map(async (tube) => {
@@ -87,8 +96,19 @@ export async function keyedWriteBench(b: KeyedWriteBench): Promise<boolean> {
         }
       }),
     );
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = await window();
     const s = summarize(latencies);
-    return { keyed, rps: s.count / ((performance.now() - t0) / 1000), p50: s.p50, p99: s.p99, failed };
+    const perWrite = (ms: number | null) => (ms === null || s.count === 0 ? NaN : ms / s.count);
+    return {
+      keyed,
+      rps: s.count / elapsed,
+      p50: s.p50,
+      p99: s.p99,
+      failed,
+      serverCpu: perWrite(cpu.serverMs),
+      postgresCpu: perWrite(cpu.postgresMs),
+    };
   };
 
   console.log(
@@ -108,7 +128,8 @@ export async function keyedWriteBench(b: KeyedWriteBench): Promise<boolean> {
         pair.push(p);
         phases.push(p);
         console.log(
-          `  round ${r} ${keyed ? 'keyed  ' : 'unkeyed'} ${f1(p.rps).padStart(7)} writes/s  p50 ${f2(p.p50)} ms  p99 ${f2(p.p99)} ms  failed ${p.failed}`,
+          `  round ${r} ${keyed ? 'keyed  ' : 'unkeyed'} ${f1(p.rps).padStart(7)} writes/s  p50 ${f2(p.p50)} ms  p99 ${f2(p.p99)} ms` +
+            `  CPU/write server ${f2(p.serverCpu)} ms, postgres ${f2(p.postgresCpu)} ms  failed ${p.failed}`,
         );
       }
       const k = pair.find((p) => p.keyed)!;
@@ -120,7 +141,8 @@ export async function keyedWriteBench(b: KeyedWriteBench): Promise<boolean> {
       const ps = of(keyed);
       console.log(
         `  median ${keyed ? 'keyed  ' : 'unkeyed'} ${f1(median(ps.map((p) => p.rps))).padStart(7)} writes/s` +
-          `  p50 ${f2(median(ps.map((p) => p.p50)))} ms  p99 ${f2(median(ps.map((p) => p.p99)))} ms`,
+          `  p50 ${f2(median(ps.map((p) => p.p50)))} ms  p99 ${f2(median(ps.map((p) => p.p99)))} ms` +
+          `  CPU/write server ${f2(median(ps.map((p) => p.serverCpu)))} ms, postgres ${f2(median(ps.map((p) => p.postgresCpu)))} ms`,
       );
     }
     const ratio = median(ratios);

@@ -881,6 +881,10 @@ async function keyedWrite(c: Container, url: string, args: Args, workDir: string
       warmupSeconds: num(args, 'warmup', 3),
       seconds: num(args, 'duration', 10),
       rounds: num(args, 'rounds', 3),
+      cpuWindow: async () => {
+        const before = await cpuSnapshot(c.database.pool, service.child.pid);
+        return async () => cpuUse(before, await cpuSnapshot(c.database.pool, service.child.pid));
+      },
     });
   } finally {
     await stopChild(service);

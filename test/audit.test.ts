@@ -238,6 +238,73 @@ describe('writing the trail', () => {
   });
 });
 
+describe('before and after of a change', () => {
+  it('stores after exactly as given, whether it travels whole or as the keys it changes', async () => {
+    const ctx = systemCtx(t.c);
+    const id = (n: string) => `shape-${n}-${randomBytes(4).toString('hex')}`;
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    const before = {
+      status: 'available',
+      holds: [],
+      quality: { a260a280: 1.8 },
+      containerId: 'box-a',
+      positionRow: 1,
+      updatedAt: at,
+      note: null,
+      tokenHash: 'abc',
+    };
+    const cases: [string, unknown, unknown][] = [
+      // Same keys, some values changed: dates and documents equal in value but not the same objects.
+      [
+        id('changed'),
+        before,
+        {
+          ...before,
+          quality: { a260a280: 1.8 },
+          updatedAt: new Date(at.getTime()),
+          containerId: 'box-b',
+          positionRow: null,
+          holds: ['QUARANTINE'],
+          tokenHash: 'def',
+        },
+      ],
+      [id('unchanged'), before, { ...before }],
+      // A key on one side only, undefined on one side, not records: after travels whole.
+      [id('key-added'), before, { ...before, extra: 1 }],
+      [id('key-dropped'), { ...before, gone: 2 }, before],
+      [id('undefined'), before, { ...before, note: undefined }],
+      [id('no-before'), undefined, { ok: true }],
+      [id('no-after'), before, undefined],
+      [id('array'), [1, 2], [1, 3]],
+    ];
+    await inTransaction(t.c.db, ctx, (tx) =>
+      recordAudit(
+        tx,
+        ctx,
+        ...cases.map(([entityId, b, a]) => ({
+          action: 'testShape',
+          entityType: 'test_entity',
+          entityId,
+          institutionId: null,
+          before: b,
+          after: a,
+        })),
+      ),
+    );
+    const stored = await auditRows("action = 'testShape' and entity_id = any($1)", [cases.map((c) => c[0])]);
+    // What a JSON round trip of the value makes of it, with the secret redacted.
+    const asJson = (v: unknown): unknown =>
+      v === undefined
+        ? null
+        : (JSON.parse(
+            JSON.stringify(v, (k, x: unknown) => (k === 'tokenHash' && x != null ? '[redacted]' : x)),
+          ) as unknown);
+    expect(stored.map((r) => [r.entity_id, r.before, r.after])).toEqual(
+      cases.map(([entityId, b, a]) => [entityId, asJson(b), asJson(a)]),
+    );
+  });
+});
+
 describe('GET /v1/audit', () => {
   let home: Awaited<ReturnType<typeof makeInstitution>>;
   let other: Awaited<ReturnType<typeof makeInstitution>>;

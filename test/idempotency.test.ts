@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../src/auth/api-keys.service.js';
 import type { Ctx } from '../src/context.js';
 import { inTransaction } from '../src/db/transaction.js';
-import { purgeExpiredIdempotencyKeys } from '../src/http/idempotency.js';
+import {
+  purgeExpiredIdempotencyKeys,
+  requestHashOf,
+  runIdempotent,
+  type IdempotencyScope,
+} from '../src/http/idempotency.js';
 import { purgeIdempotencyKeysJob } from '../src/jobs/maintenance.jobs.js';
 import { bearer, createTestApp, makeInstitution, systemCtx, type TestApp } from './helpers/test-app.js';
 
@@ -250,7 +256,7 @@ describe('Idempotency-Key on POST', () => {
       create or replace function test_fail_at_commit() returns trigger language plpgsql as $$
       begin raise exception 'injected failure at commit'; end $$`);
     await t.sql.query(`
-      create constraint trigger idempotency_fail_at_commit after update on idempotency_key
+      create constraint trigger idempotency_fail_at_commit after insert or update on idempotency_key
       deferrable initially deferred for each row
       when (new.key = '${key}' and new.response_status is not null) execute function test_fail_at_commit()`);
     try {
@@ -302,6 +308,71 @@ describe('Idempotency-Key on POST', () => {
     expect(result).toBe('outer');
     expect(calls).toEqual(['begin', 'begin', 'outer']);
     expect(ctx.commitHook).toBeUndefined();
+  });
+
+  describe('an answer committed under the key after the claim read none', () => {
+    // What a second attempt meets when the first committed between the claim's snapshot and its
+    // lease: the effect is written, then the record's INSERT finds the key taken.
+    async function attempt(scope: IdempotencyScope, committedHash: string) {
+      await t.sql.query('create table if not exists slipped_effect (key text)');
+      const run = (ctx: Ctx) =>
+        inTransaction(t.c.db, ctx, async (tx) => {
+          await tx.execute(sql`insert into slipped_effect values (${scope.key})`);
+          await t.sql.query(
+            `insert into idempotency_key (api_key_id, key, request_hash, method, path, response_status,
+                                          response_body, expires_at)
+             values ($1, $2, $3, 'POST', '/v1/things', 201, '{"first":true}', now() + interval '1 hour')`,
+            [scope.apiKeyId, scope.key, committedHash],
+          );
+          return { second: true };
+        });
+      const outcome = await runIdempotent(
+        t.c.db,
+        systemCtx(t.c),
+        scope,
+        { status: 201, toBody: (r) => r },
+        run,
+      );
+      return outcome;
+    }
+    const effects = async (key: string) =>
+      (await t.sql.query('select 1 from slipped_effect where key = $1', [key])).rowCount;
+
+    it('replays that answer and rolls its own effect back', async () => {
+      const key = newKey();
+      const requestHash = requestHashOf('POST', '/v1/things', { a: 1 });
+      const scope = {
+        apiKeyId: await apiKeyId(operator.keys.admin),
+        key,
+        requestHash,
+        method: 'POST',
+        path: '/v1/things',
+        waitMs: 1000,
+      };
+      await expect(attempt(scope, requestHash)).resolves.toEqual({
+        status: 201,
+        body: { first: true },
+        replayed: true,
+      });
+      expect(await effects(key)).toBe(0);
+      expect((await storedKeys(key)).map((k) => k.response_body)).toEqual([{ first: true }]);
+    });
+
+    it('refuses with IDEMPOTENCY_KEY_REUSED when that answer is to another request', async () => {
+      const key = newKey();
+      const scope = {
+        apiKeyId: await apiKeyId(operator.keys.admin),
+        key,
+        requestHash: requestHashOf('POST', '/v1/things', { a: 1 }),
+        method: 'POST',
+        path: '/v1/things',
+        waitMs: 1000,
+      };
+      await expect(attempt(scope, requestHashOf('POST', '/v1/things', { a: 2 }))).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      expect(await effects(key)).toBe(0);
+    });
   });
 
   it('keeps a record for 24 hours', async () => {

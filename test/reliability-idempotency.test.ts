@@ -235,7 +235,7 @@ describe('a crash of the process holding a key', () => {
       create or replace function pause_at_commit() returns trigger language plpgsql as $$
       begin perform pg_sleep(1); return null; end $$`);
     await f.sql.query(`
-      create constraint trigger pause_at_commit after update on idempotency_key
+      create constraint trigger pause_at_commit after insert or update on idempotency_key
       deferrable initially deferred for each row
       when (new.key in ('${specimenKey}', '${apiKeyKey}')) execute function pause_at_commit()`);
     const barcode = uid('CRASH');
@@ -292,8 +292,8 @@ describe('a crash of the process holding a key', () => {
   it('lets a retry take over the key of an attempt whose process died, within seconds', async () => {
     const { keys } = await f.institutionWithKeys(['technician']);
     const key = newKey();
-    // The first attempt stalls right after claiming the key (only the first: a sequence is not
-    // rolled back), holding the claim in its open transaction.
+    // The first attempt stalls while writing the key's record (only the first: a sequence is not
+    // rolled back), holding the key's lease in its open transaction.
     await f.sql.query('create sequence if not exists stall_once');
     await f.sql.query(`
       create or replace function stall_first_claim() returns trigger language plpgsql as $$
@@ -348,7 +348,7 @@ describe('a key whose holding session was ended', () => {
   it('is taken over at once after pg_terminate_backend ends the session holding it', async () => {
     const lab = await makeLab(t);
     const key = newKey();
-    // The first attempt stalls right after claiming the key, its claim uncommitted.
+    // The first attempt stalls while writing the key's record, holding the key's lease, uncommitted.
     await t.sql.query('create sequence if not exists stall_terminated');
     await t.sql.query(`
       create or replace function stall_terminated_claim() returns trigger language plpgsql as $$

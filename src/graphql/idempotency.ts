@@ -8,8 +8,9 @@ import {
   findIdempotentAnswer,
   idempotencyKeyOf,
   IdempotentReplay,
+  recordIdempotentAnswer,
+  replaceIdempotentAnswer,
   storeAnswerWithoutEffect,
-  storeIdempotentAnswer,
   type StoredAnswer,
 } from '../http/idempotency.js';
 import { asDomainError } from '../http/problem.js';
@@ -22,7 +23,7 @@ import { ctxOf, idempotencyScopeOf } from '../http/request-context.js';
 // nothing and ignore the header.
 //
 // The key is claimed by the first statement of the mutation's transaction, as for REST. A GraphQL
-// answer is shaped only after that transaction commits, so the transaction stores a marker with
+// answer is shaped only after that transaction commits, so the transaction records a marker with
 // the effect and the answer replaces it just before it is sent. A retry in between, or after a
 // crash in between, gets IN_USE: never a second effect.
 
@@ -76,6 +77,16 @@ interface Attempt {
   replay?: StoredAnswer;
 }
 
+/** Keeps the answer another attempt committed under the key, met while claiming or recording it. */
+async function replayed(attempt: Attempt, step: Promise<void>): Promise<void> {
+  try {
+    await step;
+  } catch (err) {
+    if (err instanceof IdempotentReplay) attempt.replay = err.answer;
+    throw err;
+  }
+}
+
 export function graphqlIdempotency(db: Db, waitMs: number) {
   const attempts = new WeakMap<FastifyRequest, Attempt>();
 
@@ -106,15 +117,9 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
       const attempt: Attempt = {
         ctx,
         hook: {
-          begin: async (tx) => {
-            try {
-              await claimIdempotencyKey(tx, scope);
-            } catch (err) {
-              if (err instanceof IdempotentReplay) attempt.replay = err.answer;
-              throw err;
-            }
-          },
-          beforeCommit: (tx) => storeIdempotentAnswer(tx, scope, ANSWER_PENDING),
+          begin: (tx) => replayed(attempt, claimIdempotencyKey(tx, scope)),
+          // Another attempt's record met here (the unique key's last word) is replayed as well.
+          beforeCommit: (tx) => replayed(attempt, recordIdempotentAnswer(tx, scope, ANSWER_PENDING)),
         },
       };
       ctx.commitHook = attempt.hook;
@@ -162,7 +167,7 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
       }
       try {
         const answer = { status: reply.statusCode, body };
-        if (committed) await storeIdempotentAnswer(db, scope, answer);
+        if (committed) await replaceIdempotentAnswer(db, scope, answer);
         else if (!failed) await storeAnswerWithoutEffect(db, scope, answer);
         // Nothing committed and it failed: the key was never claimed, a retry runs afresh.
       } catch (err) {

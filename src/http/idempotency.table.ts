@@ -18,7 +18,7 @@ export const idempotencyKeys = pgTable(
     requestHash: varchar('request_hash', { length: 64 }).notNull(),
     method: varchar('method', { length: 10 }).notNull(),
     path: varchar('path', { length: 2048 }).notNull(),
-    /** null only while the claiming transaction runs (never seen committed) */
+    /** written with the record (null only in records left by the earlier two-step claim) */
     responseStatus: integer('response_status'),
     responseBody: jsonb('response_body'),
     createdAt: createdAt(),

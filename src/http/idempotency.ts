@@ -8,16 +8,20 @@ import { idempotencyKeys } from './idempotency.table.js';
 
 // Idempotency-Key, one mechanism for every write (README "Idempotency and concurrency"):
 //
-// - The key is claimed by the first statement of the request's transaction (an INSERT of its
-//   record, in the statement that sets the request id) and its answer written by the last one, so
-//   the effect and the complete answer commit together or not at all: a crash at any point leaves
-//   either both or neither. A keyed write costs one round trip more than an unkeyed one.
-// - The lease is a transaction-level advisory lock on the key, taken (without waiting) in that
-//   same statement, before the record is touched. A second attempt that finds it held waits for
-//   it (bounded by `lock_timeout`), then replays what the first committed, or runs when the first
-//   rolled back. An attempt whose process died loses its session, PostgreSQL rolls its
-//   transaction back and the key is free at once (`client_connection_check_interval`,
-//   src/db/client.ts, catches a session busy in a statement).
+// - The key is claimed by the first statement of the request's transaction, the one that sets the
+//   request id: it takes the key's lease and reads the key's record, writing nothing. A committed
+//   answer there is replayed (the transaction rolls back, nothing runs twice).
+// - The record is written once, complete, by the last statement of that transaction: one INSERT
+//   with the answer, so the effect and its answer commit together or not at all, and a keyed
+//   write costs one statement more than an unkeyed one.
+// - The lease is a transaction-level advisory lock on the key, taken without waiting in the claim.
+//   A second attempt that finds it held waits for it (bounded by `lock_timeout`), then replays
+//   what the first committed, or runs when the first rolled back. An attempt whose process died
+//   loses its session, PostgreSQL rolls its transaction back and the key is free at once
+//   (`client_connection_check_interval`, src/db/client.ts, catches a session busy in a statement).
+// - The primary key on (API key, key) has the last word: an attempt that read no record and yet
+//   meets one at its INSERT (the first committed between the claim's snapshot and its lease) rolls
+//   its effect back and replays that record's answer.
 // - Nothing is read ahead of a REST request: a replay is found by the claim, or, when the service
 //   refuses the retry before its transaction (the first attempt's effect changed what it checks),
 //   by one read after the refusal.
@@ -75,6 +79,22 @@ export function requestHashOf(method: string, url: string, body: unknown): strin
 const recordOf = (scope: IdempotencyScope) =>
   and(eq(idempotencyKeys.apiKeyId, scope.apiKeyId), eq(idempotencyKeys.key, scope.key));
 
+/** A record as read: its request, its answer, and whether it is still within its 24 hours. */
+type RecordRead = {
+  requestHash: string | null;
+  status: number | null;
+  body: unknown;
+  live: boolean | null;
+};
+
+/** The answer a record holds for the scope: none when absent or expired. Throws IDEMPOTENCY_KEY_REUSED. */
+function answerOf(scope: IdempotencyScope, row: RecordRead | undefined): StoredAnswer | undefined {
+  // A record without a status was left by the earlier, two-step version of this mechanism.
+  if (!row || row.requestHash === null || !row.live || row.status === null) return undefined;
+  if (row.requestHash !== scope.requestHash) throw idempotencyKeyReused(scope.key);
+  return { status: row.status, body: row.body };
+}
+
 /** A live committed answer for the key (none when absent or expired). Throws IDEMPOTENCY_KEY_REUSED. */
 async function committedAnswer(db: DbOrTx, scope: IdempotencyScope): Promise<StoredAnswer | undefined> {
   const [row] = await db
@@ -86,10 +106,7 @@ async function committedAnswer(db: DbOrTx, scope: IdempotencyScope): Promise<Sto
     })
     .from(idempotencyKeys)
     .where(recordOf(scope));
-  // A record without a status was left by the earlier, two-step version of this mechanism.
-  if (!row || !row.live || row.status === null) return undefined;
-  if (row.requestHash !== scope.requestHash) throw idempotencyKeyReused(scope.key);
-  return { status: row.status, body: row.body };
+  return answerOf(scope, row);
 }
 
 /**
@@ -105,57 +122,36 @@ export function findIdempotentAnswer(db: Db, scope: IdempotencyScope): Promise<S
 const leaseOf = (scope: IdempotencyScope) =>
   sql`hashtextextended('idempotency_key' || chr(10) || ${scope.apiKeyId} || chr(10) || ${scope.key}, 0)`;
 
-/**
- * One statement: takes the key's lease if nobody holds it (never waiting), and then inserts the
- * key's record, or takes over an expired one; with `requestId`, it also sets the transaction's
- * request id (src/db/transaction.ts), so an uncontended claim costs no round trip of its own.
- */
-async function tryClaim(
-  tx: Tx,
-  scope: IdempotencyScope,
-  requestId: string | undefined,
-): Promise<{ held: boolean; claimed: boolean }> {
-  const setRequestId =
-    requestId === undefined ? sql`` : sql`, set_config('biobank.request_id', ${requestId}, true)`;
-  const { rows } = await tx.execute<{ held: boolean; claimed: boolean }>(sql`
-    with attempt as materialized (select pg_try_advisory_xact_lock(${leaseOf(scope)}) as held ${setRequestId}),
-    claim as (
-      insert into idempotency_key (api_key_id, key, request_hash, method, path, expires_at)
-      select ${scope.apiKeyId}::uuid, ${scope.key}::varchar, ${scope.requestHash}::varchar,
-             ${scope.method}::varchar, ${scope.path}::varchar,
-             now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS}::int)
-        from attempt where held
-      on conflict (api_key_id, key) do update
-        set request_hash = excluded.request_hash, method = excluded.method, path = excluded.path,
-            response_status = null, response_body = null, created_at = now(),
-            expires_at = excluded.expires_at
-        -- An expired record not yet purged starts over.
-        where idempotency_key.expires_at < now() or idempotency_key.response_status is null
-      returning 1
-    )
-    select (select held from attempt) as held, exists (select 1 from claim) as claimed`);
-  const row = rows[0];
-  return { held: row?.held === true, claimed: row?.claimed === true };
-}
+/** The key's record, read in the statement `before` leads (one row even when there is none). */
+const readRecord = (scope: IdempotencyScope, before: ReturnType<typeof sql>) => sql`
+  with attempt as materialized (${before})
+  select attempt.*, k.request_hash as "requestHash", k.response_status as status,
+         k.response_body as body, k.expires_at >= now() as live
+    from attempt
+    left join idempotency_key k on k.api_key_id = ${scope.apiKeyId}::uuid and k.key = ${scope.key}::varchar`;
 
 /**
- * The first statement of the request's transaction: claims the key, waiting at most
- * `scope.waitMs` for an attempt that holds it. Throws IdempotentReplay when that attempt
- * committed, IDEMPOTENCY_KEY_REUSED for another request under the key, IDEMPOTENCY_KEY_IN_USE
- * (with Retry-After) when the wait ran out. With `requestId` it also sets the transaction's
- * request id in its first statement.
+ * The first statement of the request's transaction: takes the key's lease, waiting at most
+ * `scope.waitMs` for an attempt that holds it, and reads the key's record. Throws IdempotentReplay
+ * when an attempt committed an answer, IDEMPOTENCY_KEY_REUSED for another request under the key,
+ * IDEMPOTENCY_KEY_IN_USE (with Retry-After) when the wait ran out. With `requestId` it also sets
+ * the transaction's request id in its first statement.
  *
- * The lease is a transaction-level advisory lock every attempt takes before it touches the
- * record: when nobody holds it (the usual case) the claim is one statement. When another attempt
- * holds it, this one waits for it under `lock_timeout`, then claims as before.
+ * When nobody holds the lease (the usual case) the claim is that one statement, and it writes
+ * nothing: the record is written once, with the answer, by `recordIdempotentAnswer`.
  */
 export async function claimIdempotencyKey(
   tx: Tx,
   scope: IdempotencyScope,
   requestId?: string,
 ): Promise<void> {
-  let attempt = await tryClaim(tx, scope, requestId);
-  if (!attempt.held) {
+  const setRequestId =
+    requestId === undefined ? sql`` : sql`, set_config('biobank.request_id', ${requestId}, true)`;
+  const { rows } = await tx.execute<RecordRead & { held: boolean }>(
+    readRecord(scope, sql`select pg_try_advisory_xact_lock(${leaseOf(scope)}) as held ${setRequestId}`),
+  );
+  let record: RecordRead | undefined = rows[0];
+  if (rows[0]?.held !== true) {
     // lock_timeout bounds this wait only: it is put back before the request's own work.
     const [previous] = (
       await tx.execute<{ lock_timeout: string }>(
@@ -168,27 +164,60 @@ export async function claimIdempotencyKey(
       if (findDatabaseError(err)?.code === '55P03') throw idempotencyKeyInUse(scope.key);
       throw err;
     }
-    await tx.execute(sql`select set_config('lock_timeout', ${previous?.lock_timeout ?? '0'}, true)`);
-    attempt = await tryClaim(tx, scope, undefined);
+    // A new statement: it sees what the attempt that held the lease committed (READ COMMITTED).
+    record = (
+      await tx.execute<RecordRead>(
+        readRecord(scope, sql`select set_config('lock_timeout', ${previous?.lock_timeout ?? '0'}, true)`),
+      )
+    ).rows[0];
   }
-  if (attempt.claimed) return;
-  // The conflict was with a committed, live, answered record, which a new statement sees (READ
-  // COMMITTED); only a purge between the two statements could take it away.
-  const answer = await committedAnswer(tx, scope);
-  if (!answer) throw idempotencyKeyInUse(scope.key);
-  throw new IdempotentReplay(answer);
+  const answer = answerOf(scope, record);
+  if (answer) throw new IdempotentReplay(answer);
 }
 
-/** The last statement of the request's transaction: the complete answer, with the effect. */
-export async function storeIdempotentAnswer(
-  tx: DbOrTx,
+/**
+ * The last statement of the request's transaction: the key's record, complete with its answer,
+ * written with the effect. It takes over an expired record not yet purged. When another attempt
+ * committed a record under the key since the claim read it, the unique key refuses this one:
+ * throws IdempotentReplay with that attempt's answer (or IDEMPOTENCY_KEY_REUSED), so this
+ * transaction's effect rolls back.
+ */
+export async function recordIdempotentAnswer(
+  tx: Tx,
   scope: IdempotencyScope,
   answer: StoredAnswer,
   /** the body as JSON, when the caller has it already (serialized once) */
   json: string = JSON.stringify(answer.body ?? null),
 ): Promise<void> {
-  await tx.execute(
-    sql`update idempotency_key set response_status = ${answer.status}::int, response_body = ${json}::jsonb
+  const { rows } = await tx.execute(sql`
+    insert into idempotency_key (api_key_id, key, request_hash, method, path, response_status,
+                                 response_body, expires_at)
+    values (${scope.apiKeyId}::uuid, ${scope.key}::varchar, ${scope.requestHash}::varchar,
+            ${scope.method}::varchar, ${scope.path}::varchar, ${answer.status}::int, ${json}::jsonb,
+            now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS}::int))
+    on conflict (api_key_id, key) do update
+      set request_hash = excluded.request_hash, method = excluded.method, path = excluded.path,
+          response_status = excluded.response_status, response_body = excluded.response_body,
+          created_at = now(), expires_at = excluded.expires_at
+      -- An expired record not yet purged, or one left by the earlier two-step claim, starts over.
+      where idempotency_key.expires_at < now() or idempotency_key.response_status is null
+    returning 1 as stored`);
+  if (rows.length > 0) return;
+  // A new statement sees the record that refused this one: it committed.
+  const first = await committedAnswer(tx, scope);
+  if (!first) throw idempotencyKeyInUse(scope.key);
+  throw new IdempotentReplay(first);
+}
+
+/** Replaces the answer an attempt's transaction recorded under the key (GraphQL, after its commit). */
+export async function replaceIdempotentAnswer(
+  db: DbOrTx,
+  scope: IdempotencyScope,
+  answer: StoredAnswer,
+): Promise<void> {
+  await db.execute(
+    sql`update idempotency_key set response_status = ${answer.status}::int,
+                                   response_body = ${JSON.stringify(answer.body ?? null)}::jsonb
          where api_key_id = ${scope.apiKeyId}::uuid and key = ${scope.key}::varchar`,
   );
 }
@@ -242,8 +271,8 @@ export async function runIdempotent<R, B>(
   const stored = (body: B): unknown => (opts.forReplay ? opts.forReplay(body) : body);
   let committedJson: string | undefined;
   const hook: CommitHook = {
-    // The claim is the transaction's first statement and sets its request id too: a keyed write
-    // costs one round trip more than an unkeyed one (the answer's UPDATE), not several.
+    // The claim is the transaction's first statement and sets its request id too, and the record
+    // is one INSERT at the end: a keyed write costs one statement more than an unkeyed one.
     setsRequestId: true,
     begin: (tx, requestId) => claimIdempotencyKey(tx, scope, requestId),
     async beforeCommit(tx, result) {
@@ -251,7 +280,7 @@ export async function runIdempotent<R, B>(
       // transaction returned); one that cannot be shaped fails here, before anything commits.
       const body = stored(opts.toBody(result as R));
       committedJson = JSON.stringify(body ?? null);
-      await storeIdempotentAnswer(tx, scope, { status: opts.status, body }, committedJson);
+      await recordIdempotentAnswer(tx, scope, { status: opts.status, body }, committedJson);
     },
   };
   ctx.commitHook = hook;

@@ -141,6 +141,11 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     changes: SpecimenChange[],
     heads: Map<string, ChainHead>,
   ): Promise<SpecimenRow[]> {
+    // Only the columns some change patches (and the chain head) are sent and set: a column no
+    // patch names keeps its locked value, which is what sending it would write.
+    const columns = MUTABLE_COLUMNS.filter(
+      (k) => k === 'custodySeq' || k === 'custodyHead' || changes.some((c) => Object.hasOwn(c.patch, k)),
+    );
     const payload = changes.map((c) => {
       const head = heads.get(c.before.id)!;
       const merged: Record<string, unknown> = {
@@ -150,30 +155,20 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
         custodyHead: head.custodyHead,
       };
       return Object.fromEntries(
-        ['id', ...MUTABLE_COLUMNS].map((k) => {
+        ['id' as const, ...columns].map((k) => {
           const v = merged[k];
-          return [
-            SPECIMEN_COLUMNS[k as keyof typeof SPECIMEN_COLUMNS].name,
-            v instanceof Date ? v.toISOString() : v,
-          ];
+          return [SPECIMEN_COLUMNS[k].name, v instanceof Date ? v.toISOString() : v];
         }),
       );
     });
-    const set = Object.fromEntries(MUTABLE_COLUMNS.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
-    await tx
+    const set = Object.fromEntries(columns.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
+    // The rows after come back from the UPDATE itself: no second read of the batch.
+    const rows = await tx
       .update(specimens)
       .set({ ...set, version: sql`${specimens.version} + 1`, updatedAt: sql`now()` })
       .from(sql`jsonb_populate_recordset(null::specimen, ${JSON.stringify(payload)}::jsonb) as v`)
-      .where(sql`${specimens.id} = v.id`);
-    const rows = await tx
-      .select()
-      .from(specimens)
-      .where(
-        inArray(
-          specimens.id,
-          changes.map((c) => c.before.id),
-        ),
-      );
+      .where(sql`${specimens.id} = v.id`)
+      .returning(SPECIMEN_COLUMNS);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return changes.map((c) => {
       const row = byId.get(c.before.id);
@@ -182,10 +177,18 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     });
   }
 
-  /** Current places of the tubes that leave one, in one container query. */
-  async function fromLocations(tx: Tx, commands: SpecimenCommand[]): Promise<Map<string, ContainerRow>> {
+  /**
+   * Current places of the tubes that leave one, in one container query; none when `known` (what
+   * the caller loaded in this transaction) holds them all already.
+   */
+  async function fromLocations(
+    tx: Tx,
+    commands: SpecimenCommand[],
+    known: Map<string, ContainerRow> | undefined,
+  ): Promise<Map<string, ContainerRow>> {
     const leaving = commands.filter(leavesFrom).map((c) => c.specimen);
     if (leaving.length === 0) return new Map();
+    if (known && leaving.every((r) => known.has(r.containerId!))) return known;
     return loadContainersWithAncestors(
       tx,
       leaving[0]!.institutionId,
@@ -254,10 +257,17 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
      * Applies commands to specimens locked in this transaction: each is checked, then its custody
      * events, row update, audit row and change notices are written. Returns the rows after, in
      * command order. Throws as `check`; nothing is written when one command is refused.
+     * `places`: the containers the tubes leave, with their ancestors, when the caller loaded them
+     * in this transaction already (a rack scan has).
      */
-    async apply(tx: Tx, ctx: Ctx, commands: SpecimenCommand[]): Promise<SpecimenRow[]> {
+    async apply(
+      tx: Tx,
+      ctx: Ctx,
+      commands: SpecimenCommand[],
+      places?: Map<string, ContainerRow>,
+    ): Promise<SpecimenRow[]> {
       if (commands.length === 0) return [];
-      const before = await fromLocations(tx, commands);
+      const before = await fromLocations(tx, commands, places);
       const now = clock();
       const changes = commands.map((c) => {
         const loc = leavesFrom(c) ? locationOf(c.specimen, before) : null;

@@ -101,7 +101,8 @@ export function createRackScanService(deps: RackScanDeps) {
           tx,
           moves.map((m) => ({ containerId: box.id, row: m.row, col: m.col })),
         );
-        await deps.ledger.apply(tx, ctx, moves.map(commandOf));
+        // The tubes' current boxes are loaded above: the ledger need not read them again.
+        await deps.ledger.apply(tx, ctx, moves.map(commandOf), otherContainers);
         return { ...report, applied: true };
       };
       return input.apply ? inTransaction(db, ctx, run) : run(null);
