@@ -1,9 +1,12 @@
-// JSON objects written by PostgreSQL for read models that hand rows straight to the API: a field
-// map (API field -> SQL expression over a table reference) builds every field for REST, or only
-// the fields a GraphQL query selects (issue 16: building all of them was most of a page's cost).
+// API objects written by PostgreSQL for read models that hand rows straight to the API: a field
+// map (API field -> SQL expression over a table reference) builds every field as JSON for REST, or
+// only the fields a GraphQL query selects (issue 16: building all of them was most of a page's cost).
 
-/** API field name -> SQL expression over the table reference `t`, in the API's field order. */
-export type JsonFieldMap = Readonly<Record<string, (t: string) => string>>;
+/**
+ * API field name -> SQL expression over the table reference `t`, in the API's field order; each
+ * expression is the API's value both inside a JSON object and as a column the driver parses.
+ */
+export type SqlFieldMap = Readonly<Record<string, (t: string) => string>>;
 
 /** `Date#toISOString` in SQL: UTC, milliseconds truncated like the driver's date parsing. */
 export const isoSql = (column: string) =>
@@ -14,7 +17,7 @@ export const isoSql = (column: string) =>
  * map's order), with `extra` pairs (`'name', expression`) after them.
  */
 export function jsonObjectSql(
-  map: JsonFieldMap,
+  map: SqlFieldMap,
   t: string,
   fields: ReadonlySet<string> | 'all',
   extra: readonly string[] = [],

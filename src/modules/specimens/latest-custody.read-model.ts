@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { z } from 'zod';
-import { isoSql, jsonObjectSql, type JsonFieldMap } from '../../db/json-sql.js';
+import { isoSql, jsonObjectSql, type SqlFieldMap } from '../../db/json-sql.js';
 import type { custodyEventDto } from './specimens.schemas.js';
 
 // Read model: the latest custody event (custody) of each specimen of a GraphQL page, as the JSON
@@ -11,7 +11,7 @@ import type { custodyEventDto } from './specimens.schemas.js';
 export type CustodyEventDto = z.infer<typeof custodyEventDto>;
 
 /** Each field of the custody event DTO, in its order, as SQL over the table reference `e`. */
-export const CUSTODY_EVENT_JSON_FIELDS: JsonFieldMap = {
+export const CUSTODY_EVENT_JSON_FIELDS: SqlFieldMap = {
   id: (e) => `${e}.id`,
   seq: (e) => `${e}.seq`,
   type: (e) => `${e}.type`,

@@ -1,4 +1,4 @@
-import { isoSql as iso, jsonObjectSql, type JsonFieldMap } from '../../db/json-sql.js';
+import { isoSql as iso, jsonObjectSql, type SqlFieldMap } from '../../db/json-sql.js';
 
 // A specimen as JSON written by PostgreSQL, exactly as `toSpecimenDto` writes it without
 // `location` (times as `Date#toISOString` writes them), for the GraphQL page, which parses it
@@ -7,7 +7,7 @@ import { isoSql as iso, jsonObjectSql, type JsonFieldMap } from '../../db/json-s
 // both equal to REST. The GraphQL page builds only the fields its query selects (issue 16).
 
 /** Each field of the specimen DTO but `location`, in the DTO's order, as SQL over the table reference `t`. */
-export const SPECIMEN_JSON_FIELDS: JsonFieldMap = {
+export const SPECIMEN_JSON_FIELDS: SqlFieldMap = {
   id: (t) => `${t}.id`,
   barcode: (t) => `${t}.barcode`,
   type: (t) => `${t}.type`,

@@ -1,4 +1,4 @@
-import { containerJsonHas } from '../storage/index.js';
+import { containerSqlHas } from '../storage/index.js';
 import { CUSTODY_EVENT_JSON_FIELDS } from './latest-custody.read-model.js';
 import { SPECIMEN_JSON_FIELDS } from './specimen-json.js';
 
@@ -40,10 +40,10 @@ function containerInRow(s: FieldSelection): SpecimenPageShape['container'] {
   const fields = names(s);
   const parentSelection = s.get('parent');
   fields.delete('parent');
-  if (!containerJsonHas(fields)) return null;
+  if (!containerSqlHas(fields)) return null;
   if (!parentSelection) return { fields, parent: null };
   const parent = names(parentSelection);
-  return containerJsonHas(parent) ? { fields, parent } : null;
+  return containerSqlHas(parent) ? { fields, parent } : null;
 }
 
 /**

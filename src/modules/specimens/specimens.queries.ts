@@ -170,12 +170,7 @@ export function createSpecimenQueries(deps: {
         readStorage: can(ctx.actor, 'storage.read'),
         readCustody: can(ctx.actor, 'custody.read'),
       });
-      const nodes = await readSpecimenPage(
-        db,
-        deps.pool,
-        listFilter(actorInstitutionId(ctx.actor), q),
-        shape,
-      );
+      const nodes = await readSpecimenPage(deps.pool, listFilter(actorInstitutionId(ctx.actor), q), shape);
       const page = toPage(
         nodes,
         q.limit,

@@ -1,12 +1,13 @@
-import { isoSql, jsonObjectSql, type JsonFieldMap } from '../../db/json-sql.js';
+import { isoSql, type SqlFieldMap } from '../../db/json-sql.js';
 
-// A container as JSON written by PostgreSQL, field for field as `toContainerDto` writes it, for
-// read models that bring a specimen's container with the specimen in one statement (the GraphQL
-// page, issue 16). `slot` and `path` need the parent's grid and the ancestors' names: they are not
-// here, and a query that selects them reads the container through the storage service instead.
+// A container's DTO fields as SQL over one container row, each as `toContainerDto` writes it (as a
+// column the driver parses, or inside a JSON object), for read models that bring a specimen's
+// container with the specimen in one statement (the GraphQL page, issue 16). `slot` and `path`
+// need the parent's grid and the ancestors' names: they are not here, and a query that selects
+// them reads the container through the storage service instead.
 
 /** The container DTO's fields that SQL over one container row writes, over the table reference `c`. */
-const CONTAINER_JSON_FIELDS: JsonFieldMap = {
+export const CONTAINER_SQL_FIELDS: SqlFieldMap = {
   id: (c) => `${c}.id`,
   kind: (c) => `${c}.kind`,
   barcode: (c) => `${c}.barcode`,
@@ -23,12 +24,8 @@ const CONTAINER_JSON_FIELDS: JsonFieldMap = {
   version: (c) => `${c}.version`,
 };
 
-/** Whether every one of `fields` is a field `containerJsonSql` writes. */
-export const containerJsonHas = (fields: Iterable<string>): boolean => {
-  for (const f of fields) if (!Object.hasOwn(CONTAINER_JSON_FIELDS, f)) return false;
+/** Whether every one of `fields` is a field SQL writes (`CONTAINER_SQL_FIELDS`). */
+export const containerSqlHas = (fields: Iterable<string>): boolean => {
+  for (const f of fields) if (!Object.hasOwn(CONTAINER_SQL_FIELDS, f)) return false;
   return true;
 };
-
-/** The container's JSON object of `fields` over `c`, with `extra` pairs (`'name', expression`) after them. */
-export const containerJsonSql = (c: string, fields: ReadonlySet<string>, extra: readonly string[] = []) =>
-  jsonObjectSql(CONTAINER_JSON_FIELDS, c, fields, extra);
