@@ -3,15 +3,16 @@ import type { z } from 'zod';
 import { isoSql, jsonObjectSql, type SqlFieldMap } from '../../db/json-sql.js';
 import type { custodyEventDto } from './specimens.schemas.js';
 
-// Read model: the latest custody event (custody) of each specimen of a GraphQL page, as the JSON
-// `toCustodyEventDto` writes, built by PostgreSQL in one prepared statement and parsed once: no
-// ORM mapping of 20 columns per event (issue 16). Each head is found from the end of its chain on
-// the (specimen_id, seq) index, so a long history costs what a short one does.
+// Read model: the latest custody event (custody) of given specimens (the `latestCustodyEvent`
+// loader, when a page did not read it with its rows), as the JSON `toCustodyEventDto` writes,
+// built by PostgreSQL in one prepared statement and parsed once: no ORM mapping of 20 columns per
+// event (issue 16). Each head is found from the end of its chain on the (specimen_id, seq) index,
+// so a long history costs what a short one does. The field map serves the page's columns too.
 
 export type CustodyEventDto = z.infer<typeof custodyEventDto>;
 
 /** Each field of the custody event DTO, in its order, as SQL over the table reference `e`. */
-export const CUSTODY_EVENT_JSON_FIELDS: SqlFieldMap = {
+export const CUSTODY_EVENT_SQL_FIELDS: SqlFieldMap = {
   id: (e) => `${e}.id`,
   seq: (e) => `${e}.seq`,
   type: (e) => `${e}.type`,
@@ -33,13 +34,8 @@ export const CUSTODY_EVENT_JSON_FIELDS: SqlFieldMap = {
   hash: (e) => `${e}.hash`,
 };
 
-/** A custody event as the JSON `toCustodyEventDto` writes (or only the given fields), over `e`. */
-export const custodyEventJsonSql = (e: string, fields: ReadonlySet<string> | 'all' = 'all') =>
-  jsonObjectSql(CUSTODY_EVENT_JSON_FIELDS, e, fields);
-
-/** The latest event of the specimen `specimenId` (a column reference), as JSON (of `fields`) or null. */
-export const latestCustodyEventJsonSql = (specimenId: string, fields: ReadonlySet<string> | 'all' = 'all') =>
-  `(select ${custodyEventJsonSql('e', fields)} from custody_event e where e.specimen_id = ${specimenId} order by e.seq desc limit 1)`;
+/** A custody event as the JSON `toCustodyEventDto` writes, over the table reference `e`. */
+export const custodyEventJsonSql = (e: string) => jsonObjectSql(CUSTODY_EVENT_SQL_FIELDS, e);
 
 const LATEST_CUSTODY_SQL = `
 select json_object_agg(e.specimen_id, ${custodyEventJsonSql('e')})::text as events

@@ -7,7 +7,7 @@ import { isoSql as iso, jsonObjectSql, type SqlFieldMap } from '../../db/json-sq
 // both equal to REST. The GraphQL page builds only the fields its query selects (issue 16).
 
 /** Each field of the specimen DTO but `location`, in the DTO's order, as SQL over the table reference `t`. */
-export const SPECIMEN_JSON_FIELDS: SqlFieldMap = {
+export const SPECIMEN_SQL_FIELDS: SqlFieldMap = {
   id: (t) => `${t}.id`,
   barcode: (t) => `${t}.barcode`,
   type: (t) => `${t}.type`,
@@ -39,7 +39,7 @@ export const SPECIMEN_JSON_FIELDS: SqlFieldMap = {
 };
 
 /** The specimen's JSON object, every field, over the table reference `t` (an alias, or `"specimen"`). */
-export const specimenJsonSql = (t: string) => `${jsonObjectSql(SPECIMEN_JSON_FIELDS, t, 'all')}::text`;
+export const specimenJsonSql = (t: string) => `${jsonObjectSql(SPECIMEN_SQL_FIELDS, t)}::text`;
 
 /** The same in SQL over any timestamp column, for other JSON written by PostgreSQL. */
 export const isoSql = iso;

@@ -4,9 +4,9 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import type { SqlFieldMap } from '../../db/json-sql.js';
 import { CONTAINER_SQL_FIELDS, type LocationChainEntry } from '../storage/index.js';
-import { CUSTODY_EVENT_JSON_FIELDS } from './latest-custody.read-model.js';
+import { CUSTODY_EVENT_SQL_FIELDS } from './latest-custody.read-model.js';
 import type { SpecimenPageShape } from './specimen-page.shape.js';
-import { SPECIMEN_JSON_FIELDS } from './specimen-json.js';
+import { SPECIMEN_SQL_FIELDS } from './specimen-json.js';
 import { specimenListWhere, type SpecimenFilter } from './specimens.repo.js';
 import { specimens } from './specimens.table.js';
 
@@ -81,7 +81,7 @@ interface PageStatement {
 function pageStatement(shape: SpecimenPageShape): PageStatement {
   const cols = new Columns();
   const joins: string[] = [];
-  const { plan } = cols.object(SPECIMEN_JSON_FIELDS, s, shape.fields);
+  const { plan } = cols.object(SPECIMEN_SQL_FIELDS, s, shape.fields);
   const c = shape.container;
   if (shape.location || c) {
     // The institution's containers only, as the storage service reads them.
@@ -112,7 +112,7 @@ function pageStatement(shape: SpecimenPageShape): PageStatement {
   if (shape.latestCustodyEvent) {
     // The head of its chain, on the (specimen_id, seq) index: a long history costs what a short one does.
     const events = new Columns();
-    const event = events.object(CUSTODY_EVENT_JSON_FIELDS, 'e', shape.latestCustodyEvent);
+    const event = events.object(CUSTODY_EVENT_SQL_FIELDS, 'e', shape.latestCustodyEvent);
     joins.push(`left join lateral (select ${events.list.join(', ')} from custody_event e
                 where e.specimen_id = ${s}.id order by e.seq desc limit 1) le on true`);
     const outer = events.list.map((_, column) => cols.add(`le.c${column}`));

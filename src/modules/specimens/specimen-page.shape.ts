@@ -1,6 +1,6 @@
 import { containerSqlHas } from '../storage/index.js';
-import { CUSTODY_EVENT_JSON_FIELDS } from './latest-custody.read-model.js';
-import { SPECIMEN_JSON_FIELDS } from './specimen-json.js';
+import { CUSTODY_EVENT_SQL_FIELDS } from './latest-custody.read-model.js';
+import { SPECIMEN_SQL_FIELDS } from './specimen-json.js';
 
 // What a page of specimens builds in SQL, from the fields a query selects (issue 16): only the
 // selected fields of each specimen, and its container (with the container's parent) and latest
@@ -61,7 +61,7 @@ export function specimenPageShape(
   let latestCustodyEvent: SpecimenPageShape['latestCustodyEvent'] = null;
   for (const [name, sub] of selection) {
     if (name === '__typename' || BY_ID.has(name)) continue;
-    if (has(SPECIMEN_JSON_FIELDS, name)) fields.add(name);
+    if (has(SPECIMEN_SQL_FIELDS, name)) fields.add(name);
     else if (name === 'location') location = true;
     else if (name === 'parent') fields.add('parentId');
     else if (name === 'container') {
@@ -70,7 +70,7 @@ export function specimenPageShape(
       if (!container) location = true;
     } else if (name === 'latestCustodyEvent') {
       const event = names(sub);
-      if (may.readCustody && [...event].every((f) => has(CUSTODY_EVENT_JSON_FIELDS, f)))
+      if (may.readCustody && [...event].every((f) => has(CUSTODY_EVENT_SQL_FIELDS, f)))
         latestCustodyEvent = event;
     } else return FULL_SPECIMEN_PAGE;
   }
