@@ -27,7 +27,7 @@ import type { UseGate } from './specimens.use-gate.js';
 /** A specimen of the GraphQL page: its selected fields, with the DTO's location when selected. */
 export type SpecimenPageItem = SpecimenPageNode<NonNullable<SpecimenDto['location']>>;
 
-/** Which relations each item of the GraphQL page carries, read with it (null: none). */
+/** Which relations each item of the GraphQL page carries, read with it (null where it has none). */
 export interface SpecimenPageInRow {
   container: boolean;
   /** the container's parent, in the container */
@@ -154,10 +154,10 @@ export function createSpecimenQueries(deps: {
 
     /**
      * The same page as listSpecimens for a query that selects `selection` of each specimen, in
-     * one statement: PostgreSQL writes the selected fields, the location comes from its holder's
+     * one statement: only the selected fields are read, the location comes from its holder's
      * location chain, and the container (with its parent) and the latest custody event come in
-     * each item when the shape allows and the actor may read them (`inRow` says which). The
-     * GraphQL page (issue 16). Throws INVALID_CURSOR, FORBIDDEN.
+     * each item when every field asked of them is read in SQL and the actor may read them
+     * (`inRow` says which). The GraphQL page (issue 16). Throws INVALID_CURSOR, FORBIDDEN.
      */
     async listSpecimenPage(
       ctx: Ctx,
