@@ -85,20 +85,29 @@ export const distinct = (values: (string | null | undefined)[]): string[] => [
   ...new Set(values.filter((v): v is string => typeof v === 'string')),
 ];
 
+/** Field name -> the fields selected below it (empty for a leaf). */
+export type SelectionTree = Map<string, SelectionTree>;
+
 /**
- * The field names selected at `path` below the resolved field (fragments included), e.g.
- * `['edges', 'node']` of a connection: what a page may read with its rows in one statement.
+ * The fields selected at `path` below the resolved field, with what each selects in turn
+ * (fragments merged, aliases by field name): what a page may build, and only that, in one
+ * statement. A field under @skip/@include counts as selected (it is read, not shown).
  */
-export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]): Set<string> {
-  const names = new Set<string>();
-  const visit = (set: SelectionSetNode | undefined, depth: number): void => {
+export function selectionTree(info: GraphQLResolveInfo, path: readonly string[]): SelectionTree {
+  const merge = (tree: SelectionTree, set: SelectionSetNode | undefined): void => {
     for (const s of set?.selections ?? []) {
-      if (s.kind === Kind.INLINE_FRAGMENT) visit(s.selectionSet, depth);
-      else if (s.kind === Kind.FRAGMENT_SPREAD) visit(info.fragments[s.name.value]?.selectionSet, depth);
-      else if (depth === path.length) names.add(s.name.value);
-      else if (s.name.value === path[depth]) visit(s.selectionSet, depth + 1);
+      if (s.kind === Kind.INLINE_FRAGMENT) merge(tree, s.selectionSet);
+      else if (s.kind === Kind.FRAGMENT_SPREAD) merge(tree, info.fragments[s.name.value]?.selectionSet);
+      else {
+        let sub = tree.get(s.name.value);
+        if (!sub) tree.set(s.name.value, (sub = new Map<string, SelectionTree>()));
+        merge(sub, s.selectionSet);
+      }
     }
   };
-  for (const node of info.fieldNodes) visit(node.selectionSet, 0);
-  return names;
+  const root: SelectionTree = new Map();
+  for (const node of info.fieldNodes) merge(root, node.selectionSet);
+  let tree = root;
+  for (const name of path) tree = tree.get(name) ?? new Map<string, SelectionTree>();
+  return tree;
 }

@@ -1,31 +1,41 @@
 import type pg from 'pg';
 import type { z } from 'zod';
-import { isoSql } from './specimen-json.js';
+import { isoSql, jsonObjectSql, type SqlFieldMap } from '../../db/json-sql.js';
 import type { custodyEventDto } from './specimens.schemas.js';
 
-// Read model: the latest custody event (custody) of each specimen of a GraphQL page, as the JSON
-// `toCustodyEventDto` writes, built by PostgreSQL in one prepared statement and parsed once: no
-// ORM mapping of 20 columns per event (issue 16). Each head is found from the end of its chain on
-// the (specimen_id, seq) index, so a long history costs what a short one does.
+// Read model: the latest custody event (custody) of given specimens (the `latestCustodyEvent`
+// loader, when a page did not read it with its rows), as the JSON `toCustodyEventDto` writes,
+// built by PostgreSQL in one prepared statement and parsed once: no ORM mapping of 20 columns per
+// event (issue 16). Each head is found from the end of its chain on the (specimen_id, seq) index,
+// so a long history costs what a short one does. The field map serves the page's columns too.
 
 export type CustodyEventDto = z.infer<typeof custodyEventDto>;
 
-/** A custody event as the JSON `toCustodyEventDto` writes, over the table reference `e`. */
-export const custodyEventJsonSql = (e: string) => `json_build_object(
-         'id', ${e}.id, 'seq', ${e}.seq, 'type', ${e}.type,
-         'occurredAt', ${isoSql(`${e}.occurred_at`)}, 'recordedAt', ${isoSql(`${e}.recorded_at`)}, 'actor', ${e}.actor,
-         'actorIdentity', case when ${e}.actor_name is null then null
+/** Each field of the custody event DTO, in its order, as SQL over the table reference `e`. */
+export const CUSTODY_EVENT_SQL_FIELDS: SqlFieldMap = {
+  id: (e) => `${e}.id`,
+  seq: (e) => `${e}.seq`,
+  type: (e) => `${e}.type`,
+  occurredAt: (e) => isoSql(`${e}.occurred_at`),
+  recordedAt: (e) => isoSql(`${e}.recorded_at`),
+  actor: (e) => `${e}.actor`,
+  actorIdentity: (e) => `case when ${e}.actor_name is null then null
                           else json_build_object('name', ${e}.actor_name, 'role', ${e}.actor_role,
-                                                 'institutionCode', ${e}.actor_institution_code) end,
-         'hashVersion', ${e}.hash_version, 'requestId', ${e}.request_id,
-         'fromContainerId', ${e}.from_container_id, 'fromPosition', ${e}.from_position,
-         'toContainerId', ${e}.to_container_id, 'toPosition', ${e}.to_position,
-         'quantityChange', ${e}.quantity_change::float8, 'details', ${e}.details,
-         'prevHash', ${e}.prev_hash, 'hash', ${e}.hash)`;
+                                                 'institutionCode', ${e}.actor_institution_code) end`,
+  hashVersion: (e) => `${e}.hash_version`,
+  requestId: (e) => `${e}.request_id`,
+  fromContainerId: (e) => `${e}.from_container_id`,
+  fromPosition: (e) => `${e}.from_position`,
+  toContainerId: (e) => `${e}.to_container_id`,
+  toPosition: (e) => `${e}.to_position`,
+  quantityChange: (e) => `${e}.quantity_change::float8`,
+  details: (e) => `${e}.details`,
+  prevHash: (e) => `${e}.prev_hash`,
+  hash: (e) => `${e}.hash`,
+};
 
-/** The latest event of the specimen `s` (a column reference to its id), as JSON text or null. */
-export const latestCustodyEventJsonSql = (specimenId: string) =>
-  `(select ${custodyEventJsonSql('e')}::text from custody_event e where e.specimen_id = ${specimenId} order by e.seq desc limit 1)`;
+/** A custody event as the JSON `toCustodyEventDto` writes, over the table reference `e`. */
+export const custodyEventJsonSql = (e: string) => jsonObjectSql(CUSTODY_EVENT_SQL_FIELDS, e);
 
 const LATEST_CUSTODY_SQL = `
 select json_object_agg(e.specimen_id, ${custodyEventJsonSql('e')})::text as events

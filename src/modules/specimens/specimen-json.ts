@@ -1,25 +1,45 @@
+import { isoSql as iso, jsonObjectSql, type SqlFieldMap } from '../../db/json-sql.js';
+
 // A specimen as JSON written by PostgreSQL, exactly as `toSpecimenDto` writes it without
 // `location` (times as `Date#toISOString` writes them), for the GraphQL page, which parses it
 // instead of mapping 35 columns per row in the ORM, and for the scan lookup
 // (scan-lookup.read-model.ts); test/graphql-inventory.test.ts and test/scan-lookup.test.ts hold
-// both equal to REST.
+// both equal to REST. The GraphQL page builds only the fields its query selects (issue 16).
 
-/** `Date#toISOString` in SQL: UTC, milliseconds truncated like the driver's date parsing. */
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** Each field of the specimen DTO but `location`, in the DTO's order, as SQL over the table reference `t`. */
+export const SPECIMEN_SQL_FIELDS: SqlFieldMap = {
+  id: (t) => `${t}.id`,
+  barcode: (t) => `${t}.barcode`,
+  type: (t) => `${t}.type`,
+  lineage: (t) => `${t}.lineage`,
+  parentId: (t) => `${t}.parent_id`,
+  rootId: (t) => `${t}.root_id`,
+  participantId: (t) => `${t}.participant_id`,
+  protocolId: (t) => `${t}.protocol_id`,
+  anatomicSite: (t) => `${t}.anatomic_site`,
+  pathologyStatus: (t) => `${t}.pathology_status`,
+  collectedAt: (t) => iso(`${t}.collected_at`),
+  receivedAt: (t) => iso(`${t}.received_at`),
+  processedAt: (t) => iso(`${t}.processed_at`),
+  frozenAt: (t) => iso(`${t}.frozen_at`),
+  sprecCode: (t) => `${t}.sprec_code`,
+  sprecVersion: (t) => `${t}.sprec_version`,
+  unit: (t) => `${t}.unit`,
+  initialQuantity: (t) => `${t}.initial_quantity::float8`,
+  availableQuantity: (t) => `${t}.available_quantity::float8`,
+  quality: (t) => `${t}.quality`,
+  freezeThawCount: (t) => `${t}.freeze_thaw_count`,
+  status: (t) => `${t}.status`,
+  holds: (t) => `${t}.holds`,
+  qcStatus: (t) => `${t}.qc_status`,
+  externalIds: (t) => `${t}.external_ids`,
+  createdAt: (t) => iso(`${t}.created_at`),
+  updatedAt: (t) => iso(`${t}.updated_at`),
+  version: (t) => `${t}.version`,
+};
 
-/** The specimen's JSON object over the table reference `t` (an alias, or `"specimen"`). */
-export const specimenJsonSql = (t: string) => `json_build_object(
-         'id', ${t}.id, 'barcode', ${t}.barcode, 'type', ${t}.type, 'lineage', ${t}.lineage, 'parentId', ${t}.parent_id,
-         'rootId', ${t}.root_id, 'participantId', ${t}.participant_id, 'protocolId', ${t}.protocol_id,
-         'anatomicSite', ${t}.anatomic_site, 'pathologyStatus', ${t}.pathology_status,
-         'collectedAt', ${iso(`${t}.collected_at`)}, 'receivedAt', ${iso(`${t}.received_at`)},
-         'processedAt', ${iso(`${t}.processed_at`)}, 'frozenAt', ${iso(`${t}.frozen_at`)},
-         'sprecCode', ${t}.sprec_code, 'sprecVersion', ${t}.sprec_version, 'unit', ${t}.unit,
-         'initialQuantity', ${t}.initial_quantity::float8, 'availableQuantity', ${t}.available_quantity::float8,
-         'quality', ${t}.quality, 'freezeThawCount', ${t}.freeze_thaw_count, 'status', ${t}.status, 'holds', ${t}.holds,
-         'qcStatus', ${t}.qc_status, 'externalIds', ${t}.external_ids, 'createdAt', ${iso(`${t}.created_at`)},
-         'updatedAt', ${iso(`${t}.updated_at`)}, 'version', ${t}.version
-       )::text`;
+/** The specimen's JSON object, every field, over the table reference `t` (an alias, or `"specimen"`). */
+export const specimenJsonSql = (t: string) => `${jsonObjectSql(SPECIMEN_SQL_FIELDS, t)}::text`;
 
 /** The same in SQL over any timestamp column, for other JSON written by PostgreSQL. */
 export const isoSql = iso;

@@ -8,8 +8,13 @@ import type { Db } from '../../db/client.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { listCustodyEvents, verifyChain, type CustodyEventRow } from '../custody/index.js';
 import { chainPath, positionLabel, type LocationChainEntry } from '../storage/index.js';
-import { latestCustodyEventDtos, type CustodyEventDto } from './latest-custody.read-model.js';
-import { readSpecimenPage } from './specimen-page.read-model.js';
+import { latestCustodyEventDtos } from './latest-custody.read-model.js';
+import {
+  readSpecimenPage,
+  type PageLocationSource,
+  type SpecimenPageNode,
+} from './specimen-page.read-model.js';
+import { specimenPageShape, type FieldSelection } from './specimen-page.shape.js';
 import { createScanLookup } from './scan-lookup.read-model.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { specimenNotFound } from './specimens.errors.js';
@@ -18,6 +23,17 @@ import type { SpecimenDto, SpecimenListQuery } from './specimens.schemas.js';
 import { specimens } from './specimens.table.js';
 import type { CustodyLinkReader } from './specimens.custody-link.js';
 import type { UseGate } from './specimens.use-gate.js';
+
+/** A specimen of the GraphQL page: its selected fields, with the DTO's location when selected. */
+export type SpecimenPageItem = SpecimenPageNode<NonNullable<SpecimenDto['location']>>;
+
+/** Which relations each item of the GraphQL page carries, read with it (null where it has none). */
+export interface SpecimenPageInRow {
+  container: boolean;
+  /** the container's parent, in the container */
+  containerParent: boolean;
+  latestCustodyEvent: boolean;
+}
 
 /** A list query as the repo's filter; the page asks one row more to know whether another follows. */
 function listFilter(institutionId: string, q: SpecimenListQuery): SpecimenFilter {
@@ -137,46 +153,54 @@ export function createSpecimenQueries(deps: {
     },
 
     /**
-     * The same page as listSpecimens, as DTOs, in one statement: PostgreSQL writes each specimen's
-     * JSON, the location comes from its holder's location chain, and with `latestCustodyEvent`
-     * each item carries its latest custody event (null: none) if the actor may read custody. The
-     * GraphQL page (issue 16). Throws INVALID_CURSOR, FORBIDDEN.
+     * The same page as listSpecimens for a query that selects `selection` of each specimen, in
+     * one statement: only the selected fields are read, the location comes from its holder's
+     * location chain, and the container (with its parent) and the latest custody event come in
+     * each item when every field asked of them is read in SQL and the actor may read them
+     * (`inRow` says which). The GraphQL page (issue 16). Throws INVALID_CURSOR, FORBIDDEN.
      */
-    async listSpecimenDtos(
+    async listSpecimenPage(
       ctx: Ctx,
       q: SpecimenListQuery,
-      include: { latestCustodyEvent: boolean } = { latestCustodyEvent: false },
-    ): Promise<Page<{ specimen: SpecimenDto; latestCustodyEvent?: CustodyEventDto | null }>> {
+      selection: FieldSelection,
+    ): Promise<Page<SpecimenPageItem> & { inRow: SpecimenPageInRow }> {
       authorize(ctx.actor, 'specimens.read');
-      // Without custody.read the events are not read; the field's own read then refuses it alone.
-      const withEvents = include.latestCustodyEvent && can(ctx.actor, 'custody.read');
-      const rows = await readSpecimenPage(db, deps.pool, listFilter(actorInstitutionId(ctx.actor), q), {
-        latestCustodyEvent: withEvents,
+      // Without the right, a relation is not read here; its own loader then refuses it alone.
+      const shape = specimenPageShape(selection, {
+        readStorage: can(ctx.actor, 'storage.read'),
+        readCustody: can(ctx.actor, 'custody.read'),
       });
+      const nodes = await readSpecimenPage(deps.pool, listFilter(actorInstitutionId(ctx.actor), q), shape);
       const page = toPage(
-        rows,
+        nodes,
         q.limit,
-        (r) => (JSON.parse(r.specimen) as { id: string }).id,
-        (r) => r,
+        (n) => n.id,
+        (n): SpecimenPageNode<unknown> => n,
       );
-      const holders = new Map<string, { chain: LocationChainEntry[]; path: string }>();
-      const items = page.items.map((r) => {
-        const specimen = JSON.parse(r.specimen) as SpecimenDto;
-        let location: SpecimenDto['location'] = null;
-        if (r.container_id && r.chain) {
-          let holder = holders.get(r.container_id);
-          if (!holder) {
-            const chain = JSON.parse(r.chain) as LocationChainEntry[];
-            holder = { chain, path: chainPath(chain) };
-            holders.set(r.container_id, holder);
+      if (shape.location) {
+        // A box's tubes share its chain: its path is joined once.
+        const paths = new Map<string, string>();
+        for (const n of page.items) {
+          const source = n.location as PageLocationSource | null | undefined;
+          const holder = source?.chain.at(-1);
+          if (!source || !holder) {
+            n.location = null;
+            continue;
           }
-          location = locationIn(holder.chain, holder.path, r.position_row, r.position_col);
+          let path = paths.get(holder.id);
+          if (path === undefined) paths.set(holder.id, (path = chainPath(source.chain)));
+          n.location = locationIn(source.chain, path, source.row, source.col);
         }
-        specimen.location = location;
-        if (!withEvents) return { specimen };
-        return { specimen, latestCustodyEvent: r.latest ? (JSON.parse(r.latest) as CustodyEventDto) : null };
-      });
-      return { items, nextCursor: page.nextCursor };
+      }
+      return {
+        items: page.items as SpecimenPageItem[],
+        nextCursor: page.nextCursor,
+        inRow: {
+          container: shape.container !== null,
+          containerParent: shape.container?.parent != null,
+          latestCustodyEvent: shape.latestCustodyEvent !== null,
+        },
+      };
     },
 
     /** Direct children of the given specimens (aliquots, derivatives), oldest first: one query plus one for locations. */

@@ -1,7 +1,7 @@
 import type { IResolvers, MercuriusContext } from 'mercurius';
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
-import { nullIfNotFound, parseArgs, selectedFields, toConnection } from '../../graphql/adapter.js';
+import { nullIfNotFound, parseArgs, selectionTree, toConnection } from '../../graphql/adapter.js';
 import { preload } from '../../graphql/batch.js';
 import { scansInput } from './specimens.scans.js';
 import {
@@ -73,14 +73,22 @@ export const specimenResolvers: IResolvers = {
         cursor: args.after,
         limit: args.first,
       });
-      // The latest custody events come with the rows when the page asks for them (one statement).
-      const latestCustodyEvent = selectedFields(info, ['edges', 'node']).has('latestCustodyEvent');
-      const page = await services.specimens.listSpecimenDtos(biobank, query, { latestCustodyEvent });
-      return toConnection(page, (item) =>
-        item.latestCustodyEvent === undefined
-          ? item.specimen
-          : preload(item.specimen, 'latestCustodyEvent', item.latestCustodyEvent),
+      // Only the selected fields are built; the container and latest event come with the rows.
+      const page = await services.specimens.listSpecimenPage(
+        biobank,
+        query,
+        selectionTree(info, ['edges', 'node']),
       );
+      const { container, containerParent, latestCustodyEvent } = page.inRow;
+      return toConnection(page, (node) => {
+        if (container) {
+          const c = node.container ?? null;
+          preload(node, 'container', c);
+          if (c && containerParent) preload(c, 'parent', c.parent ?? null);
+        }
+        if (latestCustodyEvent) preload(node, 'latestCustodyEvent', node.latestCustodyEvent ?? null);
+        return node;
+      });
     },
     async specimen(_root, args: unknown, { biobank, services }) {
       const { id } = idArgs.parse(args);

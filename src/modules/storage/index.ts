@@ -26,3 +26,4 @@ export type { ContainerRow, LocationChainEntry } from './storage.table.js';
 export { storageRoutes } from './storage.routes.js';
 export { storageResolvers } from './storage.resolvers.js';
 export { linkedContainerDtos, storageLoaders } from './storage.loaders.js';
+export { CONTAINER_SQL_FIELDS, containerSqlHas } from './container-json.js';
