@@ -529,14 +529,17 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
         : null;
     const ts = total(s);
     const tf = total(fl);
-    console.log(`  ratio service/floor: throughput ${f2(ratio)}x (target >= 0.80, paired rounds)`);
+    // Issue 16: >= 0.9x of the floor at a few connections; at 32, 1.3x of a bare handler (here the
+    // floor) with p99 <= 10 ms.
+    const goal = connections >= 32 ? 1.3 : 0.9;
+    console.log(`  ratio service/floor: throughput ${f2(ratio)}x (target >= ${f2(goal)}, paired rounds)`);
     if (ts !== null && tf !== null)
       console.log(
         `  CPU per request, server + postgres + load generator: service ${Math.round(ts)} us, floor ${Math.round(tf)} us` +
           ` -> CPU-bound throughput ratio ${f2(tf / ts)}x`,
       );
     console.log(`  service p99 ${f2(s.p99)} ms (target <= 10 ms)`);
-    console.log(`  ${ratio >= 0.8 && s.p99 <= 10 ? 'PASS' : 'MISS'}`);
+    console.log(`  ${ratio >= goal && s.p99 <= 10 ? 'PASS' : 'MISS'}`);
   } finally {
     for (const s of servers) await stopChild(s);
   }
