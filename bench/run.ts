@@ -22,6 +22,7 @@ import { listBench } from './list.js';
 import { scanProcessesBench } from './scan-processes.js';
 import { startupBench } from './startup.js';
 import type { LoadResult, LoadSpec } from './load.js';
+import { spawnLoadgen } from './loadgen.js';
 import { summarize, type LatencySummary } from './stats.js';
 
 // `npm run bench -- <scan-lookup | rack-scan> [options]`: see BENCHMARKS.md.
@@ -243,6 +244,25 @@ async function startChild(
   return { name, port, child, logFile };
 }
 
+/** The service (`serve`) on a free port, with the CPU profile flags `args` ask for. */
+async function startService(
+  url: string,
+  workDir: string,
+  args: Args,
+  workers = false,
+): Promise<{ port: number; service: Server }> {
+  const port = await freePort();
+  const service = await startChild(
+    'service',
+    ['src/main.ts', 'serve'],
+    serviceEnv(url, port, workers),
+    port,
+    workDir,
+    profileArgs(args),
+  );
+  return { port, service };
+}
+
 async function stopChild(s: Server) {
   if (s.child.exitCode !== null) return;
   const exited = new Promise((r) => s.child.once('exit', r));
@@ -317,14 +337,7 @@ function pickLoadgen(args: Args): Loadgen {
 
 /** Runs the load generator against one server; samples CPU use over the measured window. */
 async function measure(pool: pg.Pool, server: Server, spec: LoadSpec, loadgen: Loadgen): Promise<Measured> {
-  const script = loadgen === 'wrk' ? 'bench/wrk.ts' : 'bench/load.ts';
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const limit = setTimeout(
-    () => child.kill('SIGKILL'),
-    (spec.warmupSeconds + spec.durationSeconds + 30) * 1000,
-  );
+  const { child, deadline: limit } = spawnLoadgen(spec, loadgen);
   let start: CpuSnapshot | null = null;
   let result: LoadResult | null = null;
   let use: CpuUse | null = null;
@@ -629,15 +642,7 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
     });
   }
 
-  const port = await freePort();
-  const service = await startChild(
-    'service',
-    ['src/main.ts', 'serve'],
-    serviceEnv(url, port, workers),
-    port,
-    workDir,
-    profileArgs(args),
-  );
+  const { port, service } = await startService(url, workDir, args, workers);
   try {
     if (workers) {
       const t0 = performance.now();
@@ -727,15 +732,7 @@ async function drained(c: Container, ms: number): Promise<number> {
 
 async function fhirSearch(c: Container, url: string, args: Args, workDir: string) {
   const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
-  const port = await freePort();
-  const service = await startChild(
-    'service',
-    ['src/main.ts', 'serve'],
-    serviceEnv(url, port),
-    port,
-    workDir,
-    profileArgs(args),
-  );
+  const { port, service } = await startService(url, workDir, args);
   try {
     await fhirSearchBench({
       pool: c.database.pool,
@@ -764,8 +761,7 @@ async function fhirSearch(c: Container, url: string, args: Args, workDir: string
 
 async function custodyHistory(c: Container, url: string, args: Args, workDir: string) {
   const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
-  const port = await freePort();
-  const service = await startChild('service', ['src/main.ts', 'serve'], serviceEnv(url, port), port, workDir);
+  const { port, service } = await startService(url, workDir, args);
   try {
     await custodyHistoryBench({
       c,
@@ -784,8 +780,7 @@ async function custodyHistory(c: Container, url: string, args: Args, workDir: st
 
 async function list(c: Container, url: string, args: Args, workDir: string) {
   const { institutionId, token } = await prepare(c, url, num(args, 'count', 1_000_000));
-  const port = await freePort();
-  const service = await startChild('service', ['src/main.ts', 'serve'], serviceEnv(url, port), port, workDir);
+  const { port, service } = await startService(url, workDir, args);
   try {
     await listBench({
       c,
@@ -865,15 +860,7 @@ async function keyedWrite(c: Container, url: string, args: Args, workDir: string
     role: 'manager',
     name: 'bench manager',
   });
-  const port = await freePort();
-  const service = await startChild(
-    'service',
-    ['src/main.ts', 'serve'],
-    serviceEnv(url, port),
-    port,
-    workDir,
-    profileArgs(args),
-  );
+  const { port, service } = await startService(url, workDir, args);
   try {
     await keyedWriteBench({
       pool: c.database.pool,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type pg from 'pg';
 import type { LoadResult, LoadSpec } from './load.js';
+import { spawnLoadgen } from './loadgen.js';
 import { freePort, sleep } from '../test/helpers/server-process.js';
 
 // `npm run bench -- scan-processes --processes 1,2`: the scan lookup (GET
@@ -117,14 +118,7 @@ async function measure(
   spec: LoadSpec,
   loadgen: 'wrk' | 'node',
 ): Promise<{ result: LoadResult; busy: number }> {
-  const script = loadgen === 'wrk' ? 'bench/wrk.ts' : 'bench/load.ts';
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const limit = setTimeout(
-    () => child.kill('SIGKILL'),
-    (spec.warmupSeconds + spec.durationSeconds + 30) * 1000,
-  );
+  const { child, deadline: limit } = spawnLoadgen(spec, loadgen);
   let from = machine();
   let result: LoadResult | null = null;
   let busy = NaN;
