@@ -90,7 +90,10 @@ export const specimens = pgTable(
     containerId: uuid('container_id').references(() => containers.id),
     positionRow: integer('position_row'),
     positionCol: integer('position_col'),
-    /** ids in other systems, e.g. [{ system: 'LIS', value: 'A-123' }] */
+    /**
+     * ids in other systems, e.g. [{ system: 'LIS', value: 'A-123' }]. Found through
+     * specimen_external_id (below), never searched here: not indexed, as every write would pay it.
+     */
     externalIds: jsonb('external_ids').$type<{ system: string; value: string }[]>().notNull().default([]),
     custodySeq: integer('custody_seq').notNull().default(0),
     custodyHead: varchar('custody_head', { length: 64 }),
@@ -127,7 +130,6 @@ export const specimens = pgTable(
     // window, a page at a time in key order.
     index('specimen_type_idx').on(t.institutionId, t.type, t.id),
     index('specimen_updated_idx').on(t.institutionId, t.updatedAt, t.id),
-    index('specimen_external_ids_idx').using('gin', t.externalIds),
     check('specimen_quantity_nonnegative', sql`${t.availableQuantity} >= 0 and ${t.initialQuantity} >= 0`),
     check('specimen_quantity_within_initial', sql`${t.availableQuantity} <= ${t.initialQuantity}`),
     check('specimen_position_pair', sql`(${t.positionRow} is null) = (${t.positionCol} is null)`),

@@ -1,0 +1,1 @@
+DROP INDEX "specimen_external_ids_idx";
