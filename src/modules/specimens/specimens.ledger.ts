@@ -69,6 +69,19 @@ const MUTABLE_COLUMNS = [
 ] as const satisfies readonly (keyof SpecimenRow)[];
 
 /**
+ * A batch's statement is named, so each connection sends and parses its 5 KB of text (every
+ * column of both audit documents spelled out) once and PostgreSQL reuses its plan: about 1.5 ms
+ * of a 96-tube batch. Its text varies only with the columns it sets.
+ */
+const batchStatements = new Map<string, string>();
+function batchStatementName(columns: readonly string[]): string {
+  const key = columns.join(',');
+  let name = batchStatements.get(key);
+  if (!name) batchStatements.set(key, (name = `biobank_ledger_batch_${batchStatements.size + 1}`));
+  return name;
+}
+
+/**
  * A new tube's status: placed, it is in stock; a received one is what the lifecycle's
  * `receive_from_institution` row makes of a pending tube; otherwise a primary waits for receipt
  * (pending) and a child is in the technician's hands (in use until checked in).
@@ -193,7 +206,12 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
       ),
     );
     // The rows after come back from the UPDATE itself: no second read of the batch.
-    const rows = await tx.with(v, updated, audited).select().from(updated);
+    const rows = await tx
+      .with(v, updated, audited)
+      .select()
+      .from(updated)
+      .prepare(batchStatementName(columns))
+      .execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
     return changes.map((c) => {
       const row = byId.get(c.before.id);
