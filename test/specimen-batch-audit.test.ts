@@ -73,9 +73,9 @@ async function auditIn(tx: Tx, requestId: string): Promise<AuditDoc[]> {
   return rows as unknown as AuditDoc[];
 }
 
-/** The time as PostgreSQL prints it to the driver, with its microseconds. */
+/** A time with microseconds, which PostgreSQL keeps and the API cannot write. */
 const MICROS = '2024-03-04T05:06:07.123456Z';
-/** Rounded, this would be the next second: `toISOString` of the driver's date truncates. */
+/** Rounded, this would be the next second: the driver's date, and so `toISOString`, truncates. */
 const MICROS_UP = '2024-03-04T05:06:07.999999Z';
 
 /**
