@@ -100,8 +100,8 @@ export async function recordAudit(tx: Tx, ctx: Ctx, ...entries: AuditEntry[]): P
 }
 
 /**
- * An INSERT of audit rows that PostgreSQL builds from row images it already holds, for a
- * data-modifying CTE of the caller's statement (the ledger's batch UPDATE), so the rows never
+ * An INSERT of audit rows that PostgreSQL builds from row images it already holds, as part of the
+ * caller's statement (the specimen ledger's batch UPDATE, its bulk registration), so the rows never
  * travel as JSON. `rows` selects `institution_id, action, entity_type, entity_id, before, after`
  * (jsonb) in the order the rows are to be written; who and which request come from `ctx`, as in
  * `recordAudit`. Nothing is redacted here: the documents must hold no key of `REDACTED_KEYS`.
