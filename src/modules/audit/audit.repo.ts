@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
@@ -14,7 +14,7 @@ export interface AuditEntry {
 }
 
 /** Strips secrets before they reach the trail: a hash or signing secret is never history. */
-const REDACTED_KEYS = new Set(['tokenHash', 'webhookSecret', 'mrnHash', 'token', 'secret']);
+export const REDACTED_KEYS = new Set(['tokenHash', 'webhookSecret', 'mrnHash', 'token', 'secret']);
 const redactSecrets = (key: string, value: unknown) =>
   REDACTED_KEYS.has(key) && value != null ? '[redacted]' : value;
 /** How each of those keys reads in JSON text (an escaped one inside a string reads so too). */
@@ -62,16 +62,18 @@ function changesOf(before: unknown, after: unknown): Record<string, unknown> | u
   return changes;
 }
 
+const actorRoleOf = (ctx: Ctx) => (ctx.actor.kind === 'api_key' ? ctx.actor.role : null);
+
 /**
  * Appends audit rows in the caller's transaction: they commit or roll back with the change.
- * The rows travel as one JSON parameter (a 96-tube rack scan writes 96 rows in one statement
- * without 1,000 bind parameters), serialised once with secrets redacted on the way; an `after`
- * of the same shape as its `before` travels as the keys it changes.
+ * The rows travel as one JSON parameter (many rows in one statement without a bind parameter per
+ * value), serialised once with secrets redacted on the way; an `after` of the same shape as its
+ * `before` travels as the keys it changes.
  */
 export async function recordAudit(tx: Tx, ctx: Ctx, ...entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   const actor = actorLabel(ctx.actor);
-  const actorRole = ctx.actor.kind === 'api_key' ? ctx.actor.role : null;
+  const actorRole = actorRoleOf(ctx);
   const rows = redactedJson(
     entries.map((e) => {
       const changes = changesOf(e.before, e.after);
@@ -95,6 +97,21 @@ export async function recordAudit(tx: Tx, ctx: Ctx, ...entries: AuditEntry[]): P
       from jsonb_to_recordset(${rows}::jsonb)
         as r(institution_id uuid, actor text, actor_role text, action text, entity_type text,
              entity_id text, before jsonb, after jsonb, after_changes jsonb, request_id text)`);
+}
+
+/**
+ * An INSERT of audit rows that PostgreSQL builds from row images it already holds, as part of the
+ * caller's statement (the specimen ledger's batch UPDATE, its bulk registration), so the rows never
+ * travel as JSON. `rows` selects `institution_id, action, entity_type, entity_id, before, after`
+ * (jsonb) in the order the rows are to be written; who and which request come from `ctx`, as in
+ * `recordAudit`. Nothing is redacted here: the documents must hold no key of `REDACTED_KEYS`.
+ */
+export function auditRowsInsertSql(ctx: Ctx, rows: SQL): SQL {
+  return sql`
+    insert into ${auditLog} (institution_id, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
+    select r.institution_id, ${actorLabel(ctx.actor)}, ${actorRoleOf(ctx)}, r.action, r.entity_type, r.entity_id,
+           r.before, r.after, ${ctx.requestId}
+      from (${rows}) as r`;
 }
 
 export async function listAuditEntries(

@@ -8,6 +8,7 @@ import type { Ctx } from '../../context.js';
 import { actorLabel } from '../../auth/roles.js';
 import type { Tx } from '../../db/client.js';
 import { A, Q, pgArray } from '../../db/array-literals.js';
+import { auditRowsInsertSql } from '../audit/index.js';
 import { actorIdentity, eventHash } from '../custody/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
 import type { SpecimenRow } from './specimens.table.js';
@@ -188,7 +189,6 @@ export async function insertRegisteredSpecimens(
     positionCol: A(p.map((x) => x?.col ?? null)),
     externalIds: Q(s.map((x) => JSON.stringify(x.externalIds ?? []))),
   };
-  const actorRole = ctx.actor.kind === 'api_key' ? ctx.actor.role : null;
   // The specimens, and from the same values their audit rows (as `recordAudit` writes them).
   await tx.execute(sql`
     with u as materialized (
@@ -224,10 +224,12 @@ export async function insertRegisteredSpecimens(
              u.holds, 'unchecked', u.container_id, u.position_row, u.position_col, u.external_ids,
              u.custody_seq, u.custody_head, now(), now(), 1
         from u)
-    insert into audit_log (institution_id, actor, actor_role, action, entity_type, entity_id, after, request_id)
-    select u.institution_id, ${actor}, ${actorRole}, ${opts.action}, 'specimen', u.id, ${sql.raw(AUDIT_AFTER)},
-           ${ctx.requestId}
-      from u, (select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now) t`);
+    ${auditRowsInsertSql(
+      ctx,
+      sql`select u.institution_id, ${opts.action}::text as action, 'specimen' as entity_type,
+                 u.id::text as entity_id, null::jsonb as before, ${sql.raw(AUDIT_AFTER)} as after
+            from u, (select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now) t`,
+    )}`);
   await tx.execute(sql`
     insert into custody_event (specimen_id, institution_id, seq, type, occurred_at, recorded_at, actor,
       actor_name, actor_role, actor_institution_code, hash_version, request_id, to_container_id,

@@ -6,7 +6,7 @@
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.js';
 import type { Tx } from '../../db/client.js';
-import { recordAudit, type AuditEntry } from '../audit/index.js';
+import { auditRowsInsertSql, recordAudit, type AuditEntry } from '../audit/index.js';
 import { appendCustodyEvents, type ChainHead } from '../custody/index.js';
 import { loadContainersWithAncestors, locationOf, type ContainerRow } from '../storage/index.js';
 import type { NewSpecimen, SpecimenCommand } from './specimens.commands.js';
@@ -18,6 +18,7 @@ import {
   type EventInput,
   type SpecimenChange,
 } from './specimens.ledger-rules.js';
+import { specimenRowJsonbSql } from './specimen-json.js';
 import { transition } from './specimens.lifecycle.js';
 import { insertRegisteredSpecimens } from './specimens.ledger-register.js';
 import { lockSpecimens, lockSpecimensByBarcode, type NewSpecimenRow } from './specimens.repo.js';
@@ -40,6 +41,9 @@ export interface SpecimenLedgerDeps {
 }
 
 const SPECIMEN_COLUMNS = getTableColumns(specimens);
+/** A batch's audit documents: the row as locked (`b`) and as updated (`a`). */
+const ROW_BEFORE = sql.raw(specimenRowJsonbSql('b'));
+const ROW_AFTER = sql.raw(specimenRowJsonbSql('a'));
 /** Columns a change may write (identity, lineage and ownership never change). */
 const MUTABLE_COLUMNS = [
   'status',
@@ -63,6 +67,19 @@ const MUTABLE_COLUMNS = [
   'custodySeq',
   'custodyHead',
 ] as const satisfies readonly (keyof SpecimenRow)[];
+
+/**
+ * A batch's statement is named, so each connection sends and parses its 5 KB of text (every
+ * column of both audit documents spelled out) once and PostgreSQL reuses its plan: about 1.5 ms
+ * of a 96-tube batch. Its text varies only with the columns it sets.
+ */
+const batchStatements = new Map<string, string>();
+function batchStatementName(columns: readonly string[]): string {
+  const key = columns.join(',');
+  let name = batchStatements.get(key);
+  if (!name) batchStatements.set(key, (name = `biobank_ledger_batch_${batchStatements.size + 1}`));
+  return name;
+}
 
 /**
  * A new tube's status: placed, it is in stock; a received one is what the lifecycle's
@@ -133,11 +150,14 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
   }
 
   /**
-   * One UPDATE for a batch (a rack scan, a cascade): the rows are locked, so each new row is its
-   * locked state with the patch applied, sent as one JSON document.
+   * One statement for a batch (a rack scan, a cascade): the UPDATE, each new row being its locked
+   * state with the patch applied, sent as one JSON document; and the audit rows, which PostgreSQL
+   * builds from the row images it holds instead of receiving them from here. Every part of a
+   * WITH reads one snapshot, so `specimen` read beside the UPDATE is each row as locked (`before`).
    */
   async function updateMany(
     tx: Tx,
+    ctx: Ctx,
     changes: SpecimenChange[],
     heads: Map<string, ChainHead>,
   ): Promise<SpecimenRow[]> {
@@ -154,21 +174,44 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
         custodySeq: head.custodySeq,
         custodyHead: head.custodyHead,
       };
-      return Object.fromEntries(
-        ['id' as const, ...columns].map((k) => {
+      return Object.fromEntries([
+        ['action', c.action],
+        ...['id' as const, ...columns].map((k): [string, unknown] => {
           const v = merged[k];
           return [SPECIMEN_COLUMNS[k].name, v instanceof Date ? v.toISOString() : v];
         }),
-      );
+      ]);
     });
+    // The changes in command order: the UPDATE takes their values, the audit rows their action.
+    const v = tx.$with('v', {}).as(sql`
+      select e.n, e.change->>'action' as action, p.*
+        from jsonb_array_elements(${JSON.stringify(payload)}::jsonb) with ordinality as e(change, n),
+             jsonb_populate_record(null::specimen, e.change) as p`);
     const set = Object.fromEntries(columns.map((k) => [k, sql.raw(`v.${SPECIMEN_COLUMNS[k].name}`)]));
+    const updated = tx.$with('updated').as(
+      tx
+        .update(specimens)
+        .set({ ...set, version: sql`${specimens.version} + 1`, updatedAt: sql`now()` })
+        .from(sql`v`)
+        .where(sql`${specimens.id} = v.id`)
+        .returning(SPECIMEN_COLUMNS),
+    );
+    const audited = tx.$with('audited', {}).as(
+      auditRowsInsertSql(
+        ctx,
+        sql`select b.institution_id, v.action, 'specimen' as entity_type, b.id::text as entity_id,
+                   ${ROW_BEFORE} as before, ${ROW_AFTER} as after
+              from v join ${specimens} b on b.id = v.id join updated a on a.id = v.id
+             order by v.n`,
+      ),
+    );
     // The rows after come back from the UPDATE itself: no second read of the batch.
     const rows = await tx
-      .update(specimens)
-      .set({ ...set, version: sql`${specimens.version} + 1`, updatedAt: sql`now()` })
-      .from(sql`jsonb_populate_recordset(null::specimen, ${JSON.stringify(payload)}::jsonb) as v`)
-      .where(sql`${specimens.id} = v.id`)
-      .returning(SPECIMEN_COLUMNS);
+      .with(v, updated, audited)
+      .select()
+      .from(updated)
+      .prepare(batchStatementName(columns))
+      .execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
     return changes.map((c) => {
       const row = byId.get(c.before.id);
@@ -216,7 +259,9 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
       now,
     );
     const after =
-      changes.length === 1 ? await updateOne(tx, changes[0]!, heads) : await updateMany(tx, changes, heads);
+      changes.length === 1
+        ? await updateOne(tx, changes[0]!, heads)
+        : await updateMany(tx, ctx, changes, heads);
     await holdExternalIds(
       tx,
       after.filter((_, i) => changes[i]!.patch.externalIds !== undefined),
@@ -227,18 +272,18 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
       ctx,
       after.map((r) => r.id),
     );
-    await recordAudit(
-      tx,
-      ctx,
-      ...changes.map<AuditEntry>((c, i) => ({
+    // A batch wrote its audit rows with its UPDATE.
+    if (changes.length === 1) {
+      const c = changes[0]!;
+      await recordAudit(tx, ctx, {
         action: c.action,
         entityType: 'specimen',
         entityId: c.before.id,
         institutionId: c.before.institutionId,
         before: c.before,
-        after: after[i],
-      })),
-    );
+        after: after[0],
+      });
+    }
     return after;
   }
 
