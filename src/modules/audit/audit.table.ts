@@ -5,6 +5,7 @@ import { tstz } from '../../db/columns.js';
 /**
  * 21 CFR 11.10(e)-style audit trail: who changed what, before and after, when (database time).
  * Append-only: a trigger (migrations/*_audit_append_only.sql) rejects UPDATE, DELETE and TRUNCATE.
+ * `before` and `after` are stored lz4-compressed where the server has it (migration 0024).
  */
 export const auditLog = pgTable(
   'audit_log',
