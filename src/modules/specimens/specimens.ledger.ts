@@ -205,10 +205,18 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
              order by v.n`,
       ),
     );
-    // The rows after come back from the UPDATE itself: no second read of the batch.
+    // The rows after: what the UPDATE wrote comes back from it (no second read of the batch), and
+    // every other column is the row as locked, which nothing else may change while it is locked
+    // and no trigger rewrites. A 96-tube rack scan reads 9 columns a tube back instead of 35.
+    const written = {
+      id: updated.id,
+      version: updated.version,
+      updatedAt: updated.updatedAt,
+      ...Object.fromEntries(columns.map((k) => [k, updated[k]])),
+    };
     const rows = await tx
       .with(v, updated, audited)
-      .select()
+      .select(written)
       .from(updated)
       .prepare(batchStatementName(columns))
       .execute();
@@ -216,7 +224,7 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     return changes.map((c) => {
       const row = byId.get(c.before.id);
       if (!row) throw new Error(`specimen ${c.before.id} vanished while locked`);
-      return row;
+      return { ...c.before, ...row };
     });
   }
 
