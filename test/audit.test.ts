@@ -4,6 +4,7 @@ import { hashToken } from '../src/auth/api-keys.service.js';
 import { inTransaction } from '../src/db/transaction.js';
 import { recordAudit } from '../src/modules/audit/audit.repo.js';
 import { bearer, createTestApp, makeInstitution, systemCtx, type TestApp } from './helpers/test-app.js';
+import type { AuditLogRow } from './helpers/audit.js';
 
 let t: TestApp;
 let operator: Awaited<ReturnType<typeof makeInstitution>>;
@@ -19,22 +20,8 @@ afterAll(() => t.close());
 
 const uniqueCode = () => `AU${randomBytes(4).toString('hex').toUpperCase()}`;
 
-interface AuditDbRow {
-  id: number;
-  institution_id: string | null;
-  actor: string;
-  actor_role: string | null;
-  action: string;
-  entity_type: string;
-  entity_id: string;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  request_id: string;
-  recorded_at: Date;
-}
-
-async function auditRows(where: string, params: unknown[]): Promise<AuditDbRow[]> {
-  const { rows } = await t.sql.query<AuditDbRow>(
+async function auditRows(where: string, params: unknown[]): Promise<AuditLogRow[]> {
+  const { rows } = await t.sql.query<AuditLogRow>(
     `select * from audit_log where ${where} order by id`,
     params,
   );

@@ -11,6 +11,7 @@ import { specimens, type SpecimenRow } from '../src/modules/specimens/specimens.
 import { donor } from './helpers/fhir.js';
 import { makeLab, uid, type Lab, type SpecimenBody } from './helpers/inventory.js';
 import { bearer, createTestApp, systemCtx, type TestApp } from './helpers/test-app.js';
+import type { AuditLogRow } from './helpers/audit.js';
 
 // A batch of specimen changes (more than one tube) has its audit rows built by PostgreSQL from the
 // row images of its UPDATE (specimens.ledger.ts), a single change by `recordAudit` from the rows
@@ -40,17 +41,7 @@ async function storedText(row: unknown): Promise<string> {
 }
 const byId = (rows: SpecimenRow[]) => new Map(rows.map((r) => [r.id, r]));
 
-interface AuditDoc {
-  id: number;
-  institution_id: string | null;
-  actor: string;
-  actor_role: string | null;
-  action: string;
-  entity_type: string;
-  entity_id: string;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  request_id: string;
+interface AuditDoc extends AuditLogRow {
   /** the documents as PostgreSQL prints them (a numeric 1.5000 reads 1.5 in JavaScript, not here) */
   before_text: string | null;
   after_text: string | null;

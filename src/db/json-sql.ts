@@ -12,8 +12,12 @@ export type SqlFieldMap = Readonly<Record<string, (t: string) => string>>;
 export const isoSql = (column: string) =>
   `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** `json_build_object` of every field of the map over `t`, in the map's order. */
-export function jsonObjectSql(map: SqlFieldMap, t: string): string {
+/** `json_build_object` (or jsonb's) of every field of the map over `t`, in the map's order. */
+export function jsonObjectSql(
+  map: SqlFieldMap,
+  t: string,
+  build: 'json_build_object' | 'jsonb_build_object' = 'json_build_object',
+): string {
   const pairs = Object.entries(map).map(([name, expr]) => `'${name}', ${expr(t)}`);
-  return `json_build_object(${pairs.join(', ')})`;
+  return `${build}(${pairs.join(', ')})`;
 }
