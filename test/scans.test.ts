@@ -246,6 +246,93 @@ describe('rack scan reconciliation', () => {
     expect(sent[2]!.length).toBe(sent[8]!.length);
   });
 
+  /** Three tubes in another box, and the reading that moves them into a new one. */
+  async function threeToMove() {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const other = await lab.box({ rows: 3, cols: 3 });
+    const tubes = [];
+    for (const position of ['A1', 'B2', 'C3'])
+      tubes.push(await lab.register({ containerId: other.id, position }));
+    const body = {
+      readings: reading({ A1: tubes[0]!.barcode, A2: tubes[1]!.barcode, A3: tubes[2]!.barcode }),
+      apply: true,
+    };
+    return { box, other, ids: tubes.map((s) => s.id), body };
+  }
+
+  const auditRowsOf = async (ids: string[]) =>
+    (
+      await t.sql.query(`select 1 from audit_log where action = 'rackScan' and entity_id = any($1::text[])`, [
+        ids,
+      ])
+    ).rowCount;
+
+  it('applies a keyed rack scan of several tubes once, however it is retried or raced', async () => {
+    const { box, ids, body } = await threeToMove();
+    const before = await snapshot(ids);
+    const key = { headers: { 'idempotency-key': uid('RS-KEY') }, role: 'technician' as const };
+    const send = () => lab.post(`/v1/containers/${box.id}/rack-scan`, body, key);
+    const answers = [...(await Promise.all([send(), send()])), await send()];
+    for (const a of answers) expect(a.statusCode, a.body).toBe(200);
+    expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(2);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+    expect(answers[0]!.json<RackReport>().movedIn).toHaveLength(3);
+    // Each tube moved once: one custody event, one version, one audit row.
+    const after = await snapshot(ids);
+    expect(after.map((r) => [r.container_id, r.version, r.custody_seq])).toEqual(
+      before.map((r) => [box.id, Number(r.version) + 1, Number(r.custody_seq) + 1]),
+    );
+    expect(await auditRowsOf(ids)).toBe(3);
+  });
+
+  it('writes nothing when its database session ends inside the batch statement, and applies once when retried', async () => {
+    const { box, ids, body } = await threeToMove();
+    const before = await snapshot(ids);
+    const requestId = uid('rs-lost');
+    // The batch statement (the UPDATE with its audit rows) stalls on its first audit row.
+    await t.sql.query(`
+      create or replace function stall_rack_scan_audit() returns trigger language plpgsql as $$
+      begin perform pg_sleep(60); return new; end $$`);
+    await t.sql.query(`
+      create trigger stall_rack_scan_audit before insert on audit_log for each row
+      when (new.request_id = '${requestId}') execute function stall_rack_scan_audit()`);
+    const key = uid('RS-KEY');
+    const send = (id: string) =>
+      lab.post(`/v1/containers/${box.id}/rack-scan`, body, {
+        role: 'technician',
+        headers: { 'idempotency-key': key, 'x-request-id': id },
+      });
+    try {
+      const lost = send(requestId);
+      let pid: number | undefined;
+      for (let i = 0; i < 400 && pid === undefined; i++) {
+        const { rows } = await t.sql.query<{ pid: number }>(
+          `select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'`,
+        );
+        pid = rows[0]?.pid;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(pid, 'the batch statement stalled').toBeDefined();
+      await t.sql.query('select pg_terminate_backend($1)', [pid]);
+      const answer = await lost;
+      expect(answer.statusCode, answer.body).toBe(503);
+      expect(answer.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+      expect(await snapshot(ids)).toEqual(before);
+      expect(await auditRowsOf(ids)).toBe(0);
+    } finally {
+      await t.sql.query('drop trigger stall_rack_scan_audit on audit_log');
+    }
+    const retried = await send(uid('rs-retry'));
+    expect(retried.statusCode, retried.body).toBe(200);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    expect(retried.json<RackReport>().movedIn).toHaveLength(3);
+    const after = await snapshot(ids);
+    expect(after.map((r) => [r.container_id, r.version, r.custody_seq])).toEqual(
+      before.map((r) => [box.id, Number(r.version) + 1, Number(r.custody_seq) + 1]),
+    );
+    expect(await auditRowsOf(ids)).toBe(3);
+  });
+
   it('records two tubes swapping positions in one apply', async () => {
     const box = await lab.box({ rows: 3, cols: 3 });
     const x = await lab.register({ containerId: box.id, position: 'B1' });
