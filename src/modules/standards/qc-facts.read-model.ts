@@ -8,9 +8,10 @@
 
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { executePrepared } from '../../db/prepared.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import type { SpecimenStatus } from '../specimens/index.js';
-import { epochMs, withoutJit } from './standards.sql.js';
+import { epochMs, withoutJit, withoutJitGenericPlans } from './standards.sql.js';
 import type { SpecimenFacts } from './standards.rules.js';
 
 /** A specimen's facts and the checks that have a current result (the ones a re-check may remove). */
@@ -271,8 +272,15 @@ export async function loadQcFacts(
   custody: CustodyMode = 'summary',
 ): Promise<LoadedFacts[]> {
   const res = await db.transaction(async (tx) => {
-    await withoutJit(tx);
-    return tx.execute<FactsRow>(factsQuery(scope, limit, custody));
+    const query = factsQuery(scope, limit, custody);
+    // Without a limit (the per-specimen check: ids) the statement is prepared and runs one generic
+    // plan; a run's chunk (a limit, and a filter whose selectivity matters) is planned each time.
+    if (limit !== null) {
+      await withoutJit(tx);
+      return tx.execute<FactsRow>(query);
+    }
+    await withoutJitGenericPlans(tx);
+    return executePrepared<FactsRow>(tx, query);
   });
   return res.rows.map((r) => ({
     facts: toFacts(r),

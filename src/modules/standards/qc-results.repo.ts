@@ -3,6 +3,7 @@
 
 import { and, asc, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client.js';
+import { executePrepared } from '../../db/prepared.js';
 import { epochMs } from './standards.sql.js';
 import { worstOutcome, type CheckResult, type SpecimenFacts } from './standards.rules.js';
 import { qcResultHistory, qcResults, type QcOutcome, type QcResultRow } from './standards.table.js';
@@ -108,7 +109,10 @@ export async function writeResults(
   checkedAt: Date,
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
-  const res = await tx.execute<{ id: string }>(writeResultsQuery(institutionId, items, runId, checkedAt));
+  const res = await executePrepared<{ id: string }>(
+    tx,
+    writeResultsQuery(institutionId, items, runId, checkedAt),
+  );
   return new Set(res.rows.map((r) => r.id));
 }
 
