@@ -54,9 +54,11 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --requests N       measured requests (default 200; rounded up to an even number)
       --warmup N         unmeasured requests first (default 10)
       --concurrency N    requests in flight (default 1; > 1 uses that many box pairs)
+      --rate R           offer R racks a second over all clients (default: each client's next scan
+                         as soon as its last is answered)
       --workers          run the outbox relay and job workers in the service (WORKERS=1): waits for
-                         the queues to drain before measuring, reports the backlog after the last
-                         request and how long the workers take to clear it
+                         the warm-up's checks to drain before measuring, reports the backlog after
+                         the last request and how long the workers take to clear it
 
   fhir-search   GET /fhir/R4/Specimen: pages of 100 by walking next links, type, _lastUpdated, both, and
                 identifier lookups; one request at a time by default (bench/fhir-search.ts)
@@ -590,6 +592,9 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
   const warmup = Math.ceil(num(args, 'warmup', 10) / 2) * 2;
   const concurrency = num(args, 'concurrency', 1);
   const workers = args.workers === true;
+  // An offered pace (racks a second over all clients) instead of each client's next scan at once.
+  const rate = args.rate === undefined ? null : num(args, 'rate', 0);
+  if (rate !== null && !(rate > 0)) throw new Error('--rate must be a positive number of racks a second');
   const { institutionId, token } = await prepare(c, url, count);
   const ctx = systemCtx(c, institutionId);
 
@@ -644,21 +649,21 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
 
   const { port, service } = await startService(url, workDir, args, workers);
   try {
-    if (workers) {
-      const t0 = performance.now();
-      const left = await drained(c, 600_000);
-      console.log(
-        `workers on: earlier backlog ${left === 0 ? 'drained' : `still ${left} jobs`} in ${f1((performance.now() - t0) / 1000)} s`,
-      );
-    }
     console.log(
       `\nrack scan: ${warmup} warm-up + ${measured} measured requests, concurrency ${concurrency}, ` +
-        `96 tubes moved per request (box A -> B, then B -> A), workers ${workers ? 'on' : 'off'}`,
+        `96 tubes moved per request (box A -> B, then B -> A), workers ${workers ? 'on' : 'off'}` +
+        (rate === null ? '' : `, offered ${rate} racks/s`),
     );
     const latencies: number[] = [];
     let failures = 0;
-    const runPair = async (pair: (typeof pairs)[number], n: number, record: boolean) => {
+    const runPair = async (pair: (typeof pairs)[number], n: number, record: boolean, client: number) => {
+      // With --rate, client k of N starts scan i at (i + k / N) times its interval; a client behind
+      // its schedule sends at once.
+      const interval = rate === null ? 0 : (1000 * concurrency) / rate;
+      const start = performance.now() + (interval * client) / concurrency;
       for (let i = 0; i < n; i++) {
+        const wait = start + i * interval - performance.now();
+        if (interval > 0 && wait > 0) await sleep(wait);
         const target = i % 2 === 0 ? pair.b : pair.a;
         const t0 = performance.now();
         const res = await fetch(`http://127.0.0.1:${port}/v1/containers/${target}/rack-scan`, {
@@ -679,10 +684,19 @@ async function rackScan(c: Container, url: string, args: Args, workDir: string) 
       }
     };
     const perPair = (n: number) => Math.ceil(n / concurrency / 2) * 2;
-    await Promise.all(pairs.map((p) => runPair(p, perPair(warmup), false)));
+    await Promise.all(pairs.map((p, k) => runPair(p, perPair(warmup), false, k)));
+    if (workers) {
+      // The measurement starts with no backlog and a worker process that has started and checked
+      // the warm-up's racks: one still loading its modules would slow the first seconds.
+      const t0 = performance.now();
+      const left = await drained(c, 600_000);
+      console.log(
+        `workers on: the warm-up's backlog ${left === 0 ? 'drained' : `still ${left} jobs`} in ${f1((performance.now() - t0) / 1000)} s`,
+      );
+    }
     const before = await cpuSnapshot(c.database.pool, service.child.pid);
     const t0 = performance.now();
-    await Promise.all(pairs.map((p) => runPair(p, perPair(measured), true)));
+    await Promise.all(pairs.map((p, k) => runPair(p, perPair(measured), true, k)));
     const seconds = (performance.now() - t0) / 1000;
     const use = cpuUse(before, await cpuSnapshot(c.database.pool, service.child.pid));
     const s: LatencySummary = summarize(latencies);
@@ -896,6 +910,7 @@ async function main() {
       pool: { type: 'string' },
       requests: { type: 'string' },
       concurrency: { type: 'string' },
+      rate: { type: 'string' },
       history: { type: 'string' },
       workers: { type: 'boolean' },
       sparse: { type: 'string' },
