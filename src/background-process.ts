@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Log } from './context.js';
+import { reportApiLoad } from './jobs/api-load.js';
 import type { WorkerPool } from './jobs/workers.js';
 
 // `serve` with WORKERS on runs the job workers and the reconciler as a `worker` child process
@@ -29,6 +30,7 @@ export function forkBackground(opts: { log: Log; shutdownTimeoutMs: number }): W
       stdio: 'inherit',
     });
     child = started;
+    reportApiLoad(started);
     started.on('exit', (code, signal) => {
       if (child === started) child = null;
       if (stopping) return;

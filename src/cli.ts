@@ -91,7 +91,10 @@ async function main(argv: string[], rt: CliRuntime): Promise<number> {
       // Watched from the start: SIGTERM ends a process still starting, and stops a running one.
       if (isBackgroundChild()) stopWithParent(config.SHUTDOWN_TIMEOUT_MS);
       const c = createContainer(config, log);
-      const running = await startWorkerOnly(c, { relay: !isBackgroundChild() });
+      const running = await startWorkerOnly(c, {
+        relay: !isBackgroundChild(),
+        yieldToParent: isBackgroundChild(),
+      });
       runUntilSignalled(running, config, log, rt);
       return -1;
     }

@@ -5,6 +5,7 @@ import type { Container } from './container.js';
 import { scheduleMaintenance } from './jobs/maintenance.jobs.js';
 import { reconcileOutbox, startReconciler } from './jobs/reconciler.js';
 import { startWorkers, type WorkerPool } from './jobs/workers.js';
+import { yieldingToParentApi } from './jobs/pacer.js';
 
 export interface Running {
   app: FastifyInstance | null;
@@ -17,12 +18,20 @@ export interface Running {
  * Starts the outbox relay, every queue's worker and the reconciler (the `worker` role). Nothing
  * here waits for Redis or PostgreSQL: each part connects, and reconnects, by itself.
  */
-export async function startBackground(c: Container, opts: { relay?: boolean } = {}): Promise<WorkerPool> {
+export async function startBackground(
+  c: Container,
+  opts: {
+    relay?: boolean;
+    /** the background child of a `serve`: jobs that yield to requests follow its load reports */
+    yieldToParent?: boolean;
+  } = {},
+): Promise<WorkerPool> {
   const workers = startWorkers({
     db: c.db,
     queues: c.queues,
     registry: c.registry,
     log: c.log.child({ component: 'workers' }),
+    pacer: opts.yieldToParent ? yieldingToParentApi() : undefined,
   });
   if (opts.relay !== false) await c.relay.start();
   // Each pass schedules the recurring jobs again too: Redis losing its data loses them as well.
@@ -76,7 +85,10 @@ export async function startServer(
 }
 
 /** The `worker` role; without the relay when the `serve` that started it relays (its child). */
-export async function startWorkerOnly(c: Container, opts: { relay?: boolean } = {}): Promise<Running> {
+export async function startWorkerOnly(
+  c: Container,
+  opts: { relay?: boolean; yieldToParent?: boolean } = {},
+): Promise<Running> {
   const workers = await startBackground(c, opts);
   return {
     app: null,

@@ -9,6 +9,11 @@ export interface JobContract<N extends string = string, S extends z.ZodType = z.
   name: N;
   queue: QueueName;
   payload: S;
+  /**
+   * Short, frequent work that waits while the API is busy (src/jobs/pacer.ts): one such job at a
+   * time then, each followed by a rest, so that it takes a bounded share of the machine.
+   */
+  yieldsToRequests?: boolean;
 }
 
 /** Where the relay puts the W3C trace context of the request that queued the job (src/jobs/outbox.ts). */
@@ -20,8 +25,14 @@ export function defineJob<N extends string, Shape extends z.ZodRawShape>(
   name: N,
   queue: QueueName,
   shape: Shape,
+  opts: { yieldsToRequests?: boolean } = {},
 ) {
-  return { name, queue, payload: z.object({ ...shape, ...jobEnvelope.shape }) } satisfies JobContract;
+  return {
+    name,
+    queue,
+    payload: z.object({ ...shape, ...jobEnvelope.shape }),
+    yieldsToRequests: opts.yieldsToRequests ?? false,
+  } satisfies JobContract;
 }
 
 export type JobPayload<C extends JobContract> = Omit<z.output<C['payload']>, 'requestId'>;

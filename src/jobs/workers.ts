@@ -9,6 +9,7 @@ import type { QueueSet } from './queue-set.js';
 import { redisConnection } from './queue-set.js';
 import { QUEUE_NAMES, QUEUES, cappedExponentialDelay } from './queues.js';
 import { TRACE_CONTEXT_FIELD } from './job.js';
+import type { Pacer } from './pacer.js';
 import type { JobRegistry } from './registry.js';
 import { isDomainError } from '../errors.js';
 import { redactedError } from '../logger.js';
@@ -27,6 +28,8 @@ export function startWorkers(deps: {
   queues: QueueSet;
   registry: JobRegistry;
   log: Logger;
+  /** paces the jobs that yield to requests; without one they run as soon as a slot is free */
+  pacer?: Pacer;
 }): WorkerPool {
   const connections: ReturnType<typeof redisConnection>[] = [];
   const workers = QUEUE_NAMES.map((queue) => {
@@ -52,6 +55,7 @@ export function startWorkers(deps: {
         log,
       };
       let result: unknown;
+      const done = bound.contract.yieldsToRequests && deps.pacer ? await deps.pacer.turn() : undefined;
       try {
         result = await bound.handle(ctx, data, {
           id: job.id ?? '',
@@ -71,6 +75,8 @@ export function startWorkers(deps: {
           );
         // BullMQ keeps the message and stack in Redis (and the queue board shows them).
         throw redactedError(err);
+      } finally {
+        done?.();
       }
       // A failure here fails the attempt: the retry runs the idempotent handler again.
       await markOutboxDone(deps.db, job.id);
