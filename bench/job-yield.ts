@@ -17,7 +17,8 @@ import { summarize } from './stats.js';
 // PostgreSQL query and a Redis ping) for --seconds while idle, then for --seconds while a batch
 // standardization run over the copy's 1,000,000 specimens is running, and prints both latency
 // summaries and the event loop's delay (perf_hooks). The run is left unfinished: use a copy
-// (`createdb -T biobank_bench biobank_bench_NAME`) and drop it afterwards.
+// (`createdb -S FILE_COPY -T biobank_bench biobank_bench_NAME`: the default strategy writes the whole
+// database into the WAL, and the checkpoints that follow slow the first minute) and drop it afterwards.
 
 const { values } = parseArgs({
   options: {

@@ -123,7 +123,10 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --duration S       seconds per phase (default 10)
       --rounds N         unkeyed/keyed pairs, order alternated (default 3)
 
-  common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench)
+  common: --database-url URL (default: DATABASE_URL with the database renamed biobank_bench); a copy
+                         for the benchmarks that write: createdb -S FILE_COPY -T biobank_bench NAME
+                         (the default strategy writes the copy into the WAL, and the checkpoints
+                         that follow slow the first minute of a run)
           --cpu-prof DIR     write the service's V8 CPU profile (.cpuprofile) into DIR`;
 
 type Args = Record<string, string | boolean | undefined>;
