@@ -7,9 +7,11 @@ import type { WorkerPool } from './jobs/workers.js';
 // rather than on the API's event loop (the outbox relay, a LISTEN and a cheap pass per
 // notification, stays in `serve`): job handlers (standardization and custody checks, webhooks)
 // then share the machine's cores through the operating system's scheduler instead of delaying
-// the requests queued behind them in one loop, so the API's latency with workers on stays near
-// workers off (BENCHMARKS.md, rack-scan --workers). The child is this process's own: it stops
-// when this one stops or dies, and is started again if it dies.
+// the requests queued behind them in one loop. This process reports its load to the child over
+// the IPC channel (src/jobs/api-load.ts), and the checks the child runs yield to a busy API
+// (src/jobs/pacer.ts), so the API's latency with workers on stays near workers off (BENCHMARKS.md,
+// rack-scan --workers). The child is this process's own: it stops when this one stops or dies,
+// and is started again if it dies.
 
 /** The argument that tells the `worker` role it is the background process of a `serve`, and whose. */
 const WITH_PARENT = '--with-parent=';
@@ -59,7 +61,8 @@ export function forkBackground(opts: { log: Log; shutdownTimeoutMs: number }): W
  * another parent, and the child then stops as on SIGTERM, finishing the jobs in hand; one whose
  * stop hangs (a dependency that does not answer) exits once `graceMs` and a margin have passed.
  * Watched by the parent's pid as the parent passed it (a parent that died while the child was
- * still loading is seen too), not by the IPC channel, which a loader (tsx) may close.
+ * still loading is seen too), not by the IPC channel: the child leaves it unref'd, and a channel
+ * says nothing of a parent that is alive but stuck.
  */
 export function stopWithParent(graceMs: number): void {
   const parent = Number(parentArgument()?.slice(WITH_PARENT.length));

@@ -10,8 +10,8 @@ export interface JobContract<N extends string = string, S extends z.ZodType = z.
   queue: QueueName;
   payload: S;
   /**
-   * Short, frequent work that waits while the API is busy (src/jobs/pacer.ts): one such job at a
-   * time then, each followed by a rest, so that it takes a bounded share of the machine.
+   * Short, frequent work that is paced while the API is busy (src/jobs/pacer.ts): one such job at
+   * a time then, each followed by a rest, so that it takes a bounded share of the machine.
    */
   yieldsToRequests?: boolean;
 }

@@ -1,11 +1,13 @@
 import { apiLoadFromParent, type ApiLoad } from './api-load.js';
+import { PACING } from './queues.js';
 
 // Background jobs that yield to requests. On a small machine the API and the workers share the
 // cores, and a check costs about as much CPU as the rack scan that queued it (BENCHMARKS.md): at
 // full speed the checks would halve the rate at which the API answers. While the API is busy,
 // such jobs run one at a time, each followed by a rest proportional to its duration, so they take
 // a bounded share of the machine and catch up when the API is quiet. They never stop: the rest is
-// capped, so a saturated API still sees its checks advance.
+// capped, and a job waits for the one before it at most `maxWaitMs` (a check that hangs does not
+// hold the others).
 
 export interface PacerOptions {
   load: ApiLoad;
@@ -13,6 +15,8 @@ export interface PacerOptions {
   restRatio: number;
   /** longest rest, whatever the job's duration */
   maxRestMs: number;
+  /** longest wait for the job before, whatever it is doing */
+  maxWaitMs: number;
   now?: () => number;
 }
 
@@ -21,19 +25,23 @@ export interface Pacer {
   turn(): Promise<() => void>;
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 export function createPacer(opts: PacerOptions): Pacer {
   const now = opts.now ?? (() => performance.now());
-  // The end of the last paced job's rest: the next paced job starts after it.
-  let queue: Promise<void> = Promise.resolve();
+  // Settles when the last paced job has ended and rested: the next paced job starts after it.
+  let lastRestEnd: Promise<void> = Promise.resolve();
   return {
     async turn() {
       if (!opts.load.busy()) return () => undefined;
-      const previous = queue;
+      const previous = lastRestEnd;
       let rested!: () => void;
-      queue = new Promise<void>((resolve) => (rested = resolve));
-      await previous;
+      lastRestEnd = new Promise<void>((resolve) => (rested = resolve));
+      await Promise.race([previous, sleep(opts.maxWaitMs)]);
       const started = now();
       return () => {
+        // The API may have gone quiet meanwhile: then the next job need not wait.
+        if (!opts.load.busy()) return rested();
         const rest = Math.min(opts.maxRestMs, (now() - started) * opts.restRatio);
         setTimeout(rested, rest).unref();
       };
@@ -42,15 +50,16 @@ export function createPacer(opts: PacerOptions): Pacer {
 }
 
 /**
- * The background child's pacer. The API counts as busy when its event loop ran more than a tenth
- * of the last interval while the machine's cores were more than 80 % busy: a lab's steady pace
- * leaves cores to spare, and the checks then run at full speed; a peak that saturates the machine
- * makes each check rest twice its duration (a third of one worker slot at most), up to half a second.
+ * The background child's pacer, with the knobs in src/jobs/queues.ts (`PACING`). Its IPC channel
+ * no longer keeps the process alive once it listens: it stops when its work does, as before.
  */
 export function yieldingToParentApi(): Pacer {
+  const load = apiLoadFromParent({ utilization: PACING.apiUtilization, machineBusy: PACING.machineBusy });
+  process.channel?.unref();
   return createPacer({
-    load: apiLoadFromParent({ utilization: 0.1, machineBusy: 0.8 }),
-    restRatio: 2,
-    maxRestMs: 500,
+    load,
+    restRatio: PACING.restRatio,
+    maxRestMs: PACING.maxRestMs,
+    maxWaitMs: PACING.maxWaitMs,
   });
 }

@@ -45,8 +45,10 @@ export const QUEUES = {
   standards: {
     // Per-specimen checks are short (milliseconds) and batch runs long (minutes for a million
     // specimens), and both share this queue: four slots keep the checks after every change
-    // flowing while one or two runs proceed. A run holds at most two pool connections (it loads
-    // the next chunk while writing this one), so four slots stay well inside the pool.
+    // flowing while one or two runs proceed. While the API is busy, checks run one at a time
+    // (PACING below) and those waiting for their turn hold slots too, so a run may start only
+    // once the peak has passed. A run holds at most two pool connections (it loads the next chunk
+    // while writing this one), so four slots stay well inside the pool.
     concurrency: 4,
     job: {
       // Checks are idempotent and runs resume after their last committed chunk, so a retry after a
@@ -98,3 +100,19 @@ export function cappedExponentialDelay(queue: QueueName, attemptsMade: number, r
   const exp = Math.min(capMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
   return Math.round(exp * (0.8 + 0.4 * random()));
 }
+
+/**
+ * How the background child of `serve` paces the jobs that yield to requests (src/jobs/pacer.ts):
+ * the API counts as busy when its event loop ran more than a tenth of the last interval while the
+ * host's cores were more than 80 % busy. A lab's steady pace (10 racks a second) leaves cores to
+ * spare and the checks run at full speed; a peak that saturates the machine makes each check rest
+ * twice its duration, up to half a second (a check of a rack takes 20-60 ms, so checks then take
+ * about a third of one worker slot), and wait at most 5 s for the one before it.
+ */
+export const PACING = {
+  apiUtilization: 0.1,
+  machineBusy: 0.8,
+  restRatio: 2,
+  maxRestMs: 500,
+  maxWaitMs: 5_000,
+} as const;

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import type { SqlFieldMap } from '../../db/json-sql.js';
+import { preparedStatementName } from '../../db/prepared.js';
 import { CONTAINER_SQL_FIELDS, type LocationChainEntry } from '../storage/index.js';
 import { CUSTODY_EVENT_SQL_FIELDS } from './latest-custody.read-model.js';
 import type { SpecimenPageShape } from './specimen-page.shape.js';
@@ -156,7 +156,7 @@ export async function readSpecimenPage(
   if (!statement) {
     const { columns, joins, plan } = pageStatement(shape);
     const text = `select ${columns.join(', ')} from ${s} ${joins.join(' ')} ${tail.sql}`;
-    const name = `biobank_specimen_page_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    const name = preparedStatementName('biobank_specimen_page', text);
     if (made.size >= 256) made.clear();
     made.set(key, (statement = { text, name, plan }));
   }

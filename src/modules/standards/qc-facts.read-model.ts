@@ -11,7 +11,8 @@ import type { Db } from '../../db/client.js';
 import { executePrepared } from '../../db/prepared.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 import type { SpecimenStatus } from '../specimens/index.js';
-import { epochMs, withoutJit, withoutJitGenericPlans } from './standards.sql.js';
+import { specimensWithIds } from './run-scope.read-model.js';
+import { epochMs, withoutJit, withoutJitForcingGenericPlans } from './standards.sql.js';
 import type { SpecimenFacts } from './standards.rules.js';
 
 /** A specimen's facts and the checks that have a current result (the ones a re-check may remove). */
@@ -261,28 +262,8 @@ function toFacts(r: FactsRow): SpecimenFacts {
   };
 }
 
-/**
- * Loads the facts of the specimens `scope` selects (an expression over `specimen s`, see
- * run-scope.read-model.ts), in id order, at most `limit` of them.
- */
-export async function loadQcFacts(
-  db: Db,
-  scope: SQL,
-  limit: number | null,
-  custody: CustodyMode = 'summary',
-): Promise<LoadedFacts[]> {
-  const res = await db.transaction(async (tx) => {
-    const query = factsQuery(scope, limit, custody);
-    // Without a limit (the per-specimen check: ids) the statement is prepared and runs one generic
-    // plan; a run's chunk (a limit, and a filter whose selectivity matters) is planned each time.
-    if (limit !== null) {
-      await withoutJit(tx);
-      return tx.execute<FactsRow>(query);
-    }
-    await withoutJitGenericPlans(tx);
-    return executePrepared<FactsRow>(tx, query);
-  });
-  return res.rows.map((r) => ({
+const loadedFacts = (rows: FactsRow[]): LoadedFacts[] =>
+  rows.map((r) => ({
     facts: toFacts(r),
     currentChecks: r.current_checks ?? [],
     checkpoint:
@@ -290,4 +271,34 @@ export async function loadQcFacts(
         ? { seq: r.cp_seq, hash: r.cp_hash, firstType: r.cp_first_type, lastToContainerId: r.cp_last_to }
         : null,
   }));
+
+/**
+ * Loads the facts of the specimens `scope` selects (an expression over `specimen s`, see
+ * run-scope.read-model.ts), in id order, at most `limit` of them: a batch run's chunk, planned for
+ * its filter each time.
+ */
+export async function loadQcFacts(
+  db: Db,
+  scope: SQL,
+  limit: number,
+  custody: CustodyMode = 'summary',
+): Promise<LoadedFacts[]> {
+  const res = await db.transaction(async (tx) => {
+    await withoutJit(tx);
+    return tx.execute<FactsRow>(factsQuery(scope, limit, custody));
+  });
+  return loadedFacts(res.rows);
+}
+
+/**
+ * Loads the facts of the specimens with these ids (any institution), custody left to extend from
+ * each checkpoint: the per-specimen check's load. The statement is the same text for any ids, so it
+ * is prepared and runs one generic plan.
+ */
+export async function loadQcFactsOfSpecimens(db: Db, ids: readonly string[]): Promise<LoadedFacts[]> {
+  const res = await db.transaction(async (tx) => {
+    await withoutJitForcingGenericPlans(tx);
+    return executePrepared<FactsRow>(tx, factsQuery(specimensWithIds(ids), null, 'checkpoint'));
+  });
+  return loadedFacts(res.rows);
 }

@@ -109,10 +109,13 @@ export async function writeResults(
   checkedAt: Date,
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
-  const res = await executePrepared<{ id: string }>(
-    tx,
-    writeResultsQuery(institutionId, items, runId, checkedAt),
-  );
+  const query = writeResultsQuery(institutionId, items, runId, checkedAt);
+  // The per-specimen check's statement (a rack's 96 tubes, after every change) is prepared; a run's
+  // chunk of 2,000 specimens is planned for its arrays each time.
+  const res =
+    runId === null
+      ? await executePrepared<{ id: string }>(tx, query)
+      : await tx.execute<{ id: string }>(query);
   return new Set(res.rows.map((r) => r.id));
 }
 

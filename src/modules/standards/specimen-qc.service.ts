@@ -4,11 +4,10 @@ import type { Db } from '../../db/client.js';
 import { loadConsentContexts } from '../consent/index.js';
 import { findSpecimen, specimenNotFound } from '../specimens/index.js';
 import { saveCheckpoints, verifyFromCheckpoints } from './custody-checkpoint.js';
-import { loadQcFacts } from './qc-facts.read-model.js';
+import { loadQcFactsOfSpecimens } from './qc-facts.read-model.js';
 import type { QcRecorder } from './qc-recorder.js';
 import { listQcResultsOf, specimenQcRecord } from './qc-results.repo.js';
 import { currentRulesets } from './quality-rules.repo.js';
-import { specimensWithIds } from './run-scope.read-model.js';
 import { memoDecoder } from './standards.rules.js';
 import type { QcResultRow } from './standards.table.js';
 
@@ -44,7 +43,7 @@ export function createSpecimenQcService(deps: { db: Db; recorder: QcRecorder; cl
     ): Promise<{ checked: number; holdsPlaced: number }> {
       const ids = [...new Set(specimenIds)];
       if (ids.length === 0) return { checked: 0, holdsPlaced: 0 };
-      const loaded = await loadQcFacts(db, specimensWithIds(ids), null, 'checkpoint');
+      const loaded = await loadQcFactsOfSpecimens(db, ids);
       if (loaded.length === 0) return { checked: 0, holdsPlaced: 0 };
       const facts = loaded.map((l) => l.facts);
       const advances = await verifyFromCheckpoints(db, loaded);

@@ -22,7 +22,7 @@ export async function withoutJit(tx: Tx): Promise<void> {
  * its first five executions, and of every one where a few ids make a custom plan look cheaper;
  * planning it cost more than running it for a rack's 96 tubes (5 of 8 ms).
  */
-export async function withoutJitGenericPlans(tx: Tx): Promise<void> {
+export async function withoutJitForcingGenericPlans(tx: Tx): Promise<void> {
   await tx.execute(
     sql`select set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
   );
