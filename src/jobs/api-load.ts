@@ -52,10 +52,10 @@ export function reportApiLoad(child: ChildProcess): void {
     child.send(message, (err) => void err);
   }, REPORT_EVERY_MS);
   timer.unref();
+  // A child that could not start emits 'disconnect' but no 'exit'; its 'error' is its owner's.
   const stop = () => clearInterval(timer);
   child.once('exit', stop);
   child.once('disconnect', stop);
-  child.once('error', stop);
 }
 
 export interface ApiLoad {

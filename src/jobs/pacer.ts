@@ -6,8 +6,8 @@ import { PACING } from './queues.js';
 // full speed the checks would halve the rate at which the API answers. While the API is busy,
 // such jobs run one at a time, each followed by a rest proportional to its duration, so they take
 // a bounded share of the machine and catch up when the API is quiet. They never stop: the rest is
-// capped, and a job waits for the one before it at most `maxWaitMs` (a check that hangs does not
-// hold the others).
+// capped, and a job waits for the one before it to end at most `maxWaitMs` after that one started
+// (a check that hangs delays the next by that much, and the others keep their turns after it).
 
 export interface PacerOptions {
   load: ApiLoad;
@@ -25,24 +25,35 @@ export interface Pacer {
   turn(): Promise<() => void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** Settles when `p` does or `ms` have passed, whichever is first. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
+  await Promise.race([p, timeout]);
+  clearTimeout(timer);
+}
 
 export function createPacer(opts: PacerOptions): Pacer {
   const now = opts.now ?? (() => performance.now());
-  // Settles when the last paced job has ended and rested: the next paced job starts after it.
+  // The last paced job: when it started, and when it ended and rested. The next one starts after
+  // both, or `maxWaitMs` after the first if the job does not end.
+  let lastStarted: Promise<void> = Promise.resolve();
   let lastRestEnd: Promise<void> = Promise.resolve();
   return {
     async turn() {
       if (!opts.load.busy()) return () => undefined;
-      const previous = lastRestEnd;
+      const previousStarted = lastStarted;
+      const previousRestEnd = lastRestEnd;
+      let started!: () => void;
       let rested!: () => void;
+      lastStarted = new Promise<void>((resolve) => (started = resolve));
       lastRestEnd = new Promise<void>((resolve) => (rested = resolve));
-      await Promise.race([previous, sleep(opts.maxWaitMs)]);
-      const started = now();
+      await previousStarted;
+      await settledWithin(previousRestEnd, opts.maxWaitMs);
+      started();
+      const startedAt = now();
       return () => {
-        // The API may have gone quiet meanwhile: then the next job need not wait.
-        if (!opts.load.busy()) return rested();
-        const rest = Math.min(opts.maxRestMs, (now() - started) * opts.restRatio);
+        const rest = Math.min(opts.maxRestMs, (now() - startedAt) * opts.restRatio);
         setTimeout(rested, rest).unref();
       };
     },

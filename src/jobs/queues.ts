@@ -46,8 +46,8 @@ export const QUEUES = {
     // Per-specimen checks are short (milliseconds) and batch runs long (minutes for a million
     // specimens), and both share this queue: four slots keep the checks after every change
     // flowing while one or two runs proceed. While the API is busy, checks run one at a time
-    // (PACING below) and those waiting for their turn hold slots too, so a run may start only
-    // once the peak has passed. A run holds at most two pool connections (it loads the next chunk
+    // (PACING below) and those waiting for their turn hold slots too, so a run queued during a
+    // peak waits behind the checks queued before it. A run holds at most two pool connections (it loads the next chunk
     // while writing this one), so four slots stay well inside the pool.
     concurrency: 4,
     job: {
@@ -106,8 +106,9 @@ export function cappedExponentialDelay(queue: QueueName, attemptsMade: number, r
  * the API counts as busy when its event loop ran more than a tenth of the last interval while the
  * host's cores were more than 80 % busy. A lab's steady pace (10 racks a second) leaves cores to
  * spare and the checks run at full speed; a peak that saturates the machine makes each check rest
- * twice its duration, up to half a second (a check of a rack takes 20-60 ms, so checks then take
- * about a third of one worker slot), and wait at most 5 s for the one before it.
+ * twice its duration, up to half a second (a check of a rack takes about 13 ms alone and up to
+ * 100 ms at a saturated peak, so checks then take about a third of one worker slot), and wait for
+ * the check before it at most 5 s after that one started.
  */
 export const PACING = {
   apiUtilization: 0.1,
