@@ -25,7 +25,7 @@ export interface LoadedFacts {
 }
 
 /** How the facts' custody summary is made. */
-export type CustodyMode =
+type CustodyMode =
   /** set-based over the whole chain (a batch run: stored hashes trusted, links and head checked) */
   | 'summary'
   /** left for the caller to extend from the checkpoint (the per-specimen check: new events only) */
@@ -277,15 +277,10 @@ const loadedFacts = (rows: FactsRow[]): LoadedFacts[] =>
  * run-scope.read-model.ts), in id order, at most `limit` of them: a batch run's chunk, planned for
  * its filter each time.
  */
-export async function loadQcFacts(
-  db: Db,
-  scope: SQL,
-  limit: number,
-  custody: CustodyMode = 'summary',
-): Promise<LoadedFacts[]> {
+export async function loadQcFacts(db: Db, scope: SQL, limit: number): Promise<LoadedFacts[]> {
   const res = await db.transaction(async (tx) => {
     await withoutJit(tx);
-    return tx.execute<FactsRow>(factsQuery(scope, limit, custody));
+    return tx.execute<FactsRow>(factsQuery(scope, limit, 'summary'));
   });
   return loadedFacts(res.rows);
 }
