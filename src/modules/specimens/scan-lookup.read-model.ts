@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queryTextRows, type TextRow } from '../../db/text-rows.js';
 import { databaseBusy } from '../../errors.js';
 import { chainPath, type LocationChainEntry } from '../storage/index.js';
 import { specimenJsonSql } from './specimen-json.js';
@@ -104,8 +105,12 @@ export interface ScanLookupOptions {
 
 type ScanRow = { specimen: string; holder: string | null; facts: string };
 
-/** node-postgres honours a per-query `query_timeout` (pg/lib/client.js); its types omit it. */
-type TimedQuery = pg.QueryConfig & { query_timeout: number };
+/** A scan statement's row, read as column texts: [specimen, holder, facts]; a batch's leads with n. */
+const scanRowAt = (r: TextRow, at: number): ScanRow => ({
+  specimen: r[at]!,
+  holder: r[at + 1] ?? null,
+  facts: r[at + 2]!,
+});
 
 interface WaitingScan {
   institutionId: string;
@@ -144,29 +149,36 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
     if (!Number.isInteger(value) || value < 1)
       throw new RangeError(`scan lookup: ${name} must be a positive integer`);
   }
-  const holders = new Map<string, Promise<Holder>>();
+  // A holder being read is its promise until the read ends, then the holder itself: a scan of a
+  // known box waits for nothing more than its own statement.
+  const holders = new Map<string, Holder | Promise<Holder>>();
   let waiting: WaitingScan[] = [];
   let running = 0;
   let flushQueued = false;
 
-  function holderOf(key: string): Promise<Holder> {
+  function holderOf(key: string): Holder | Promise<Holder> {
     const known = holders.get(key);
     if (known) return known;
-    const read: TimedQuery = {
+    const loading = queryTextRows(pool, {
       name: 'biobank_scan_holder',
       text: HOLDER_SQL,
       values: [key.slice(0, key.indexOf('/'))],
-      query_timeout: timeoutMs,
-    };
-    const loading = pool.query<{ chain: string }>(read).then((r) => {
+      timeoutMs,
+    }).then((rows) => {
       // A chain read after a newer change is newer than its key asked: still current.
-      const chain = r.rows[0] ? (JSON.parse(r.rows[0].chain) as LocationChainEntry[]) : [];
+      const text = rows[0]?.[0];
+      const chain = text ? (JSON.parse(text) as LocationChainEntry[]) : [];
       const container = chain.at(-1);
       // A container a tube refers to cannot go (foreign key).
       if (!container) throw new Error(`container ${key} has no location chain`);
-      return { container, path: chainPath(chain) };
+      const holder: Holder = { container, path: chainPath(chain) };
+      // Unless it was pushed out meanwhile (the map is bounded).
+      if (holders.get(key) === loading) holders.set(key, holder);
+      return holder;
     });
-    loading.catch(() => holders.delete(key));
+    loading.catch(() => {
+      if (holders.get(key) === loading) holders.delete(key);
+    });
     if (holders.size >= HOLDERS_KEPT) holders.delete(holders.keys().next().value!);
     holders.set(key, loading);
     return loading;
@@ -176,24 +188,22 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
     try {
       if (batch.length === 1) {
         const only = batch[0]!;
-        const single: TimedQuery = {
+        const rows = await queryTextRows(pool, {
           name: 'biobank_scan_lookup',
           text: SCAN_SQL,
           values: [only.institutionId, only.barcode],
-          query_timeout: timeoutMs,
-        };
-        const r = await pool.query<ScanRow>(single);
-        only.resolve(r.rows[0]);
+          timeoutMs,
+        });
+        only.resolve(rows[0] ? scanRowAt(rows[0], 0) : undefined);
         return;
       }
-      const many: TimedQuery = {
+      const rows = await queryTextRows(pool, {
         name: 'biobank_scan_lookup_batch',
         text: SCAN_BATCH_SQL,
         values: [batch.map((w) => w.institutionId), batch.map((w) => w.barcode)],
-        query_timeout: timeoutMs,
-      };
-      const r = await pool.query<ScanRow & { n: number }>(many);
-      for (const row of r.rows) batch[row.n - 1]!.resolve(row);
+        timeoutMs,
+      });
+      for (const row of rows) batch[Number(row[0]) - 1]!.resolve(scanRowAt(row, 1));
       // A promise settles once: only those no row answered learn here that they were not found.
       for (const w of batch) w.resolve(undefined);
     } catch (err) {
@@ -237,10 +247,8 @@ export function createScanLookup(pool: pg.Pool, options: ScanLookupOptions = {})
       else queueFlush();
     });
     if (!row) return undefined;
-    return {
-      specimenJson: row.specimen,
-      holder: row.holder === null ? null : await holderOf(row.holder),
-      facts: JSON.parse(row.facts) as ScanFacts,
-    };
+    let holder = row.holder === null ? null : holderOf(row.holder);
+    if (holder instanceof Promise) holder = await holder;
+    return { specimenJson: row.specimen, holder, facts: JSON.parse(row.facts) as ScanFacts };
   };
 }
