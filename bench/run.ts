@@ -47,6 +47,9 @@ const USAGE = `usage: npm run bench -- <command> [options]
       --loadgen NAME     wrk (default when installed) or node (bench/load.ts)
       --rate-limit N     the service's per-key limit per minute (default 1000000000: the limiter
                          runs but never refuses)
+      --layers           also measure the service's scanSpecimen behind the floor's bare route
+                         (bench/floor.ts FLOOR_MODE=service): splits the service's extra CPU into
+                         its scan (read model, location, permitted uses) and its HTTP pipeline
 
   rack-scan     POST /v1/containers/{id}/rack-scan, apply: true, 96 tubes moved per request,
                 alternately between a seeded 8 x 12 box and an empty one
@@ -472,7 +475,27 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
         workDir,
       ),
     );
-    const [service, floor] = servers as [Server, Server];
+    const layers = args.layers === true;
+    if (layers) {
+      const layerPort = await freePort();
+      servers.push(
+        await startChild(
+          'layer',
+          ['bench/floor.ts'],
+          {
+            ...serviceEnv(url, layerPort),
+            DATABASE_POOL_SIZE: String(poolSize),
+            FLOOR_MODE: 'service',
+            FLOOR_PORT: String(layerPort),
+            FLOOR_INSTITUTION_ID: institutionId,
+            FLOOR_TOKEN: token,
+          },
+          layerPort,
+          workDir,
+        ),
+      );
+    }
+    const [service, floor, layer] = servers as [Server, Server, Server | undefined];
     const spec = (port: number, headers: Record<string, string>): LoadSpec => ({
       host: '127.0.0.1',
       port,
@@ -491,10 +514,12 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
     const all: Measured[] = [];
     const us = (v: number | null) => (v === null ? '?' : String(Math.round(v)));
     for (let r = 1; r <= rounds; r++) {
-      for (const [server, headers] of [
+      const targets: [Server, Record<string, string>][] = [
         [service, { authorization: `Bearer ${token}` }],
         [floor, {}],
-      ] as const) {
+      ];
+      if (layer) targets.push([layer, {}]);
+      for (const [server, headers] of targets) {
         const m = await measure(c.database.pool, server, spec(server.port, headers), loadgen);
         all.push(m);
         const x = m.result;
@@ -536,7 +561,8 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
     const ratio = median(of('service').map((m, i) => m.result.rps / of('floor')[i]!.result.rps));
     console.log(`\nscan lookup, medians of ${rounds} round(s):`);
     console.log('  target       req/s   p50 ms   p99 ms   CPU us/req: server postgres loadgen');
-    for (const m of [s, fl])
+    const ly = layer ? summary('layer') : null;
+    for (const m of ly ? [s, fl, ly] : [s, fl])
       console.log(
         `  ${m.target.padEnd(8)} ${f1(m.rps).padStart(9)} ${f2(m.p50).padStart(8)} ${f2(m.p99).padStart(8)}` +
           `               ${us(m.server).padStart(6)} ${us(m.postgres).padStart(8)} ${us(m.loadgen).padStart(7)}`,
@@ -555,6 +581,13 @@ async function scanLookup(c: Container, url: string, args: Args, workDir: string
       console.log(
         `  CPU per request, server + postgres + load generator: service ${Math.round(ts)} us, floor ${Math.round(tf)} us` +
           ` -> CPU-bound throughput ratio ${f2(tf / ts)}x`,
+      );
+    if (ly && s.server !== null && fl.server !== null && ly.server !== null)
+      console.log(
+        `  server CPU per request: floor ${us(fl.server)} us; + the service's scan (read model, location, permitted` +
+          ` uses, bytes) ${us(ly.server - fl.server)} us = layer ${us(ly.server)} us; + its HTTP pipeline` +
+          ` (authentication, rate limit, validation, headers, metrics, logging) ${us(s.server - ly.server)} us` +
+          ` = service ${us(s.server)} us`,
       );
     console.log(`  service p99 ${f2(s.p99)} ms (target <= 10 ms)`);
     console.log(`  ${ratio >= goal && s.p99 <= 10 ? 'PASS' : 'MISS'}`);
@@ -920,6 +953,7 @@ async function main() {
       postgraphile: { type: 'string' },
       processes: { type: 'string' },
       'rate-limit': { type: 'string' },
+      layers: { type: 'boolean' },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
