@@ -70,6 +70,19 @@ describe('text PostgreSQL cannot store', () => {
     await refused(() => lab.get('/v1/specimens/by-barcode/A%00B'), 'params.barcode');
   });
 
+  it('refuses a NUL in free-text query and path parameters no schema pattern guards', async () => {
+    await refused(() => lab.get('/v1/audit?entityType=%00', { role: 'admin' }), 'querystring.entityType');
+    await refused(() => lab.get('/v1/audit?entityId=a%00b', { role: 'admin' }), 'querystring.entityId');
+    const upsert = () =>
+      t.app.inject({
+        method: 'PUT',
+        url: '/v1/specimens/by-external-id/LIS/A%00B',
+        headers: bearer(lab.keys.integration),
+        payload: specimen({}),
+      });
+    await refused(upsert, 'params.value');
+  });
+
   it('refuses input nested deeper than 64 levels', async () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 100; i++) deep = { a: deep };

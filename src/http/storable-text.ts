@@ -21,6 +21,21 @@ export function unstorableText(s: string): string | undefined {
   return undefined;
 }
 
+/** Prototypes that hold nothing, like the ones Fastify gives a query string's and a path's parameters. */
+const emptyPrototypes = new WeakSet<object>();
+
+/**
+ * A plain object, or one whose prototype is empty and ends in null (Fastify's `request.query` and
+ * `request.params`): walked. Class instances (a stream, a Buffer) are not.
+ */
+function isRecord(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === Object.prototype || proto === null || emptyPrototypes.has(proto)) return true;
+  if (Object.getPrototypeOf(proto) !== null || Reflect.ownKeys(proto).length > 0) return false;
+  emptyPrototypes.add(proto);
+  return true;
+}
+
 /**
  * The first string (or object key) of parsed input that PostgreSQL cannot store, named by its
  * path (`body.specimens.3.anatomicSite`). Only plain objects and arrays are walked: a streamed body
@@ -42,8 +57,7 @@ export function findUnstorableText(value: unknown, path: string, depth = 0): Fie
     }
     return undefined;
   }
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (!isRecord(value)) return undefined;
   for (const [key, v] of Object.entries(value)) {
     const keyProblem = unstorableText(key);
     if (keyProblem) return { field: path, message: `has a key that ${keyProblem}`, code: 'invalid_format' };
