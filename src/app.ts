@@ -19,7 +19,7 @@ import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
 import { strictQueryStrings } from './http/schemas.js';
 import { refuseUnstorableText } from './http/storable-text.js';
-import { authenticateRequest, idempotencyHook } from './http/request-context.js';
+import { authenticateHook, authenticateRequest, idempotencyHook } from './http/request-context.js';
 import { registerQueueBoard } from './http/queue-board.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
@@ -161,7 +161,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     v1.setSerializerCompiler(serializerCompiler);
     // JSON only: a text/plain body is an unsupported media type (415), not a malformed object.
     v1.removeContentTypeParser('text/plain');
-    v1.addHook('onRequest', authenticateRequest(c.services.apiKeys));
+    v1.addHook('onRequest', authenticateHook(c.services.apiKeys));
     v1.addHook('preValidation', refuseUnstorableText);
     v1.addHook('onRoute', strictQueryStrings);
     // The Idempotency-Key hook only concerns POSTs: it is attached to POST routes alone (ahead of

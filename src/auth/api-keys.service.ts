@@ -97,6 +97,20 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
 
   return {
     /**
+     * The actor of a token verified within the cache's lifetime and not expired, read from memory
+     * without a promise; undefined otherwise, and then `authenticate` decides (the hot scan path
+     * needs nothing more than this).
+     */
+    knownActor(token: string | undefined): ApiKeyActor | undefined {
+      if (!token) return undefined;
+      const hit = cache.get(hashToken(token));
+      if (!hit) return undefined;
+      const now = clock().getTime();
+      const fresh = now - hit.cachedAt < deps.cacheTtlMs && (hit.expiresAt === null || hit.expiresAt > now);
+      return fresh ? hit.actor : undefined;
+    },
+
+    /**
      * Verifies a bearer token and returns the actor. Throws UNAUTHENTICATED for a missing,
      * malformed, unknown, revoked or expired key (one message: no hint which). `beforeLookup`
      * runs only when the token must be read from the database (the caller's rate limit).

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { REQUEST_ACTOR, type ActorBindings } from '../logger.js';
 import type { Ctx } from '../context.js';
 import type { ApiKeyActor } from '../auth/roles.js';
@@ -52,17 +52,39 @@ export function authenticateRequest(apiKeys: ApiKeyService) {
         throw err;
       }
     }
-    request.actor = actor;
-    const bindings: ActorBindings = {
-      actor: `${actor.role}@${actor.institutionCode}`,
-      apiKeyId: actor.apiKeyId,
-    };
-    // Fastify's per-request logger carries the actor for the logger's mixin (logger.ts): nothing is
-    // serialized until a line is written. A shared logger is never marked: it gets a child.
-    if (request.log !== request.server.log)
-      (request.log as { [REQUEST_ACTOR]?: ActorBindings })[REQUEST_ACTOR] = bindings;
-    else request.log = request.log.child(bindings);
+    actAs(request, actor);
   };
+}
+
+/**
+ * The same as `authenticateRequest`, as a callback-style onRequest hook: a key verified within the
+ * cache's lifetime is taken from memory, with no promise made (every scan goes this way); any
+ * other token takes `authenticateRequest`'s path.
+ */
+export function authenticateHook(apiKeys: ApiKeyService): onRequestHookHandler {
+  const authenticate = authenticateRequest(apiKeys);
+  return (request, reply, done) => {
+    const known = apiKeys.knownActor(bearerToken(request));
+    if (!known) {
+      authenticate(request, reply).then(() => done(), done);
+      return;
+    }
+    actAs(request, known);
+    done();
+  };
+}
+
+function actAs(request: FastifyRequest, actor: ApiKeyActor): void {
+  request.actor = actor;
+  const bindings: ActorBindings = {
+    actor: `${actor.role}@${actor.institutionCode}`,
+    apiKeyId: actor.apiKeyId,
+  };
+  // Fastify's per-request logger carries the actor for the logger's mixin (logger.ts): nothing is
+  // serialized until a line is written. A shared logger is never marked: it gets a child.
+  if (request.log !== request.server.log)
+    (request.log as { [REQUEST_ACTOR]?: ActorBindings })[REQUEST_ACTOR] = bindings;
+  else request.log = request.log.child(bindings);
 }
 
 /** Answers a replay as the first answer went out, marked `Idempotent-Replayed: true`. */

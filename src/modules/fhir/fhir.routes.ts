@@ -7,7 +7,7 @@ import type { ApiKeyService } from '../../auth/api-keys.service.js';
 import { routeNotFound, validationFailed } from '../../errors.js';
 import { preconditionVersion } from '../../http/etag.js';
 import { asDomainError } from '../../http/problem.js';
-import { authenticateRequest, ctxOf } from '../../http/request-context.js';
+import { authenticateHook, ctxOf } from '../../http/request-context.js';
 import type { SpecimenView } from '../specimens/index.js';
 import { capabilityStatement } from './fhir.capability.js';
 import { toFhirSpecimen, toSearchBundle, type BundleLink } from './fhir.dto.js';
@@ -90,7 +90,7 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
     });
 
     await app.register(async (api) => {
-      api.addHook('onRequest', authenticateRequest(apiKeys));
+      api.addHook('onRequest', authenticateHook(apiKeys));
 
       api.get<{ Params: { id: string } }>(
         `${R4}/Specimen/:id`,
