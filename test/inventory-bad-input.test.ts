@@ -115,6 +115,43 @@ describe('specimens', () => {
     expect(problem.availableQuantity).toBe(2);
   });
 
+  it('refuses an amount that rounds to nothing at the 4 decimals quantities are kept with', async () => {
+    for (const quantity of [0.00001, 1e-7, 5e-324, 0.00004999]) {
+      await refused(
+        () => lab.post(`/v1/specimens/${stored.id}/consume`, { quantity }),
+        400,
+        'VALIDATION_FAILED',
+        ['body.quantity'],
+      );
+      await refused(
+        () => lab.post(`/v1/specimens/${stored.id}/aliquots`, { aliquots: [{ quantity }] }),
+        400,
+        'VALIDATION_FAILED',
+        ['body.aliquots.0.quantity'],
+      );
+      await refused(() => lab.post('/v1/specimens', registerBody({ quantity })), 400, 'VALIDATION_FAILED', [
+        'body.quantity',
+      ]);
+    }
+  });
+
+  it('keeps an amount with more decimals as it is stored, and its custody chain verifies', async () => {
+    const tube = await lab.register({
+      type: 'plasma',
+      quantity: 1.23456,
+      containerId: box.id,
+      position: 'B2',
+    });
+    expect(tube.initialQuantity).toBe(1.2346);
+    const after = await lab.action(tube.id, 'consume', { quantity: 0.12344 });
+    expect(after.availableQuantity).toBe(1.1112);
+    const drawn = await lab.action(tube.id, 'consume', { quantity: 0.30000000000000004 });
+    expect(drawn.availableQuantity).toBe(0.8112);
+    const verify = await lab.get(`/v1/specimens/${tube.id}/custody/verify`);
+    expect(verify.statusCode, verify.body).toBe(200);
+    expect(verify.json<{ valid: boolean }>().valid).toBe(true);
+  });
+
   it('refuses an unknown container with 404 naming containerId', async () => {
     await refused(
       () => lab.post('/v1/specimens', registerBody({ containerId: UNKNOWN_ID, position: 'A1' })),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { pageQuery } from '../../pagination.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
 import { USES } from '../../vocabulary/uses.js';
+import { quantityAmount } from '../../vocabulary/quantities.js';
 import { criteriaSchema } from './sharing.criteria.js';
 import { ITEM_STATES, REQUEST_ACTIONS, REQUEST_STATES } from './sharing.lifecycle.js';
 
@@ -12,7 +13,9 @@ const requestFields = {
   ethicsApprovalRef: z.string().trim().min(1).max(120).describe("the requesting study's ethics approval"),
   criteria: criteriaSchema.describe('fitness for purpose: what a specimen must be to serve the study'),
   specimenCount: z.number().int().min(1).max(10_000),
-  quantityPerSpecimen: z.number().positive().max(1e9).describe('how much of each specimen, in `unit`'),
+  quantityPerSpecimen: quantityAmount().describe(
+    'how much of each specimen, in `unit` (kept with 4 decimals)',
+  ),
   unit: z.enum(SPECIMEN_UNITS),
   onePerDonor: z.boolean().describe('at most one specimen per donor (default true)'),
   purpose: z.string().trim().min(1).max(4000).describe('what the specimens are for, in words'),

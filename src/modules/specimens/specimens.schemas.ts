@@ -2,6 +2,7 @@ import { instant } from '../../clock.js';
 import { CUSTODY_EVENT_TYPES } from '../custody/index.js';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
+import { quantityAmount } from '../../vocabulary/quantities.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
 import { HOLD_REASONS, LINEAGES, PATHOLOGY_STATUSES, QC_STATUSES } from './specimens.table.js';
@@ -14,7 +15,7 @@ export const barcode = z
   .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only');
 export const positionLabelInput = z.string().trim().min(1).max(16).describe('grid position, e.g. B3 or 14');
 export { instant } from '../../clock.js';
-export const quantity = z.number().positive().max(1e9).describe('amount in the specimen unit');
+export const quantity = quantityAmount().describe('amount in the specimen unit (kept with 4 decimals)');
 export const qualityMetrics = z
   .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.number().finite())
   .refine((r) => Object.keys(r).length <= 30, 'at most 30 metrics')
