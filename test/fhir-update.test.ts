@@ -182,6 +182,21 @@ describe('conditional update', () => {
     expect(await writes(t, lab)).toEqual(before);
   });
 
+  it('refuses a NUL in a search parameter or the resource with a 400 OperationOutcome, writing nothing', async () => {
+    const before = await writes(t, lab);
+    const sent = lisSpecimen();
+    const nulIdentifier = `/Specimen?identifier=${encodeURIComponent(`${LIS}|A\u0000B`)}`;
+    expectOutcome(await put(nulIdentifier, sent), 400, 'VALIDATION_FAILED');
+    const nulSite = { ...sent, collection: { ...sent.collection, bodySite: { text: 'a\u0000b' } } };
+    expectOutcome(await put(byAccession(sent), nulSite), 400, 'VALIDATION_FAILED');
+    expectOutcome(
+      await fhir(t, lab, 'GET', `/Specimen?identifier=${encodeURIComponent(`${BARCODE_SYSTEM}|A\u0000B`)}`),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(await writes(t, lab)).toEqual(before);
+  });
+
   it('answers 409 for an identifier or barcode another tube holds', async () => {
     const a = lisSpecimen();
     await put(byAccession(a), a);

@@ -7,6 +7,7 @@ import type { ApiKeyService } from '../../auth/api-keys.service.js';
 import { routeNotFound, validationFailed } from '../../errors.js';
 import { preconditionVersion } from '../../http/etag.js';
 import { asDomainError } from '../../http/problem.js';
+import { refuseUnstorableText } from '../../http/storable-text.js';
 import { authenticateHook, ctxOf } from '../../http/request-context.js';
 import type { SpecimenView } from '../specimens/index.js';
 import { capabilityStatement } from './fhir.capability.js';
@@ -91,6 +92,8 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
 
     await app.register(async (api) => {
       api.addHook('onRequest', authenticateHook(apiKeys));
+      // As for REST: a NUL or lone surrogate anywhere in a path, search parameter or resource is a 400.
+      api.addHook('preValidation', refuseUnstorableText);
 
       api.get<{ Params: { id: string } }>(
         `${R4}/Specimen/:id`,
