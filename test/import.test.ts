@@ -216,6 +216,41 @@ describe('POST /v1/imports?kind=specimens', () => {
     expect(await specimensHeld([a!.accession, b!.accession])).toBe(2);
   });
 
+  it("reports a NUL in a text column as the row's error, in CSV and NDJSON, and keeps nothing", async () => {
+    const before = await lab.counts();
+    const nulBarcode = specimenLine({ accession: uid('ACC'), barcode: `S\u0000${uid('N')}` });
+    const fromCsv = await send(
+      csv(SPECIMEN_HEADER, [specimenLine({ accession: uid('ACC'), barcode: uid('S') }), nulBarcode]),
+      {
+        kind: 'specimens',
+        dryRun: 'true',
+      },
+    );
+    expect(fromCsv.statusCode, fromCsv.body).toBe(200);
+    const csvRows = fromCsv.json<ImportBody>().errors;
+    expect(csvRows.map((e) => [e.row, e.column, e.code])).toEqual([[3, 'barcode', 'VALIDATION_FAILED']]);
+    const line = JSON.stringify({
+      externalIdSystem: 'LIS',
+      externalIdValue: uid('ACC'),
+      barcode: uid('S'),
+      type: 'serum',
+      quantity: 1,
+      anatomicSite: 'a\u0000b',
+    });
+    const fromNdjson = await send(
+      `${line}\n`,
+      { kind: 'specimens', mode: 'valid-rows' },
+      { contentType: 'application/x-ndjson' },
+    );
+    expect(fromNdjson.statusCode, fromNdjson.body).toBeLessThan(500);
+    const report = fromNdjson.json<ImportBody>();
+    expect(report.errors.map((e) => [e.row, e.column, e.code])).toEqual([
+      [1, 'anatomicSite', 'VALIDATION_FAILED'],
+    ]);
+    // No specimen or custody event (the imports themselves are audited).
+    expect(await lab.counts()).toMatchObject({ specimen: before.specimen, custody: before.custody });
+  });
+
   it('refuses a file it cannot read with 400 and keeps nothing', async () => {
     const before = await lab.counts();
     const { rows: jobsBefore } = await t.sql.query('select count(*)::int as n from import_job');

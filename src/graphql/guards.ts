@@ -17,7 +17,7 @@ import {
   type FieldProblem,
 } from '../errors.js';
 import { graphqlValidationRefusal } from '../http/problem.js';
-import { findUnstorableText, unstorableText } from '../http/storable-text.js';
+import { findUnstorableText, unstorableText } from '../db/storable-text.js';
 
 // Checks Mercurius runs around every document (issue 13, finding 1): what its options cannot say.
 // Each guard is a Mercurius hook; they hold no rule of the domain.
@@ -133,7 +133,7 @@ function unstorableLiteral(document: DocumentNode): FieldProblem | null {
 
 /**
  * Mercurius preExecution hook: variables and string literals hold only text PostgreSQL stores
- * (the REST routes' rule, src/http/storable-text.ts). Throws VALIDATION_FAILED naming the variable.
+ * (the REST routes' rule, src/db/storable-text.ts). Throws VALIDATION_FAILED naming the variable.
  */
 export function storableInputHook() {
   return (_schema: unknown, document: DocumentNode, _context: unknown, variables: unknown) => {

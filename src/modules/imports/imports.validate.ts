@@ -6,6 +6,7 @@
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId } from '../../auth/roles.js';
 import type { Tx } from '../../db/client.js';
+import { findUnstorableText } from '../../db/storable-text.js';
 import type { DomainError, FieldProblem } from '../../errors.js';
 import {
   participantExists,
@@ -76,6 +77,14 @@ const fieldErrors = (rowNo: number, problems: FieldProblem[]): RowError[] =>
     detail: `${p.field} ${p.message}`.trim(),
   }));
 
+function unstorableColumn(fields: Record<string, unknown>): FieldProblem | undefined {
+  for (const [column, value] of Object.entries(fields)) {
+    const found = findUnstorableText(value, column);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** Reads each record with its kind's schema; malformed and invalid rows become errors. */
 function readRows<T>(
   records: ParsedRecord[],
@@ -86,6 +95,12 @@ function readRows<T>(
   for (const r of records) {
     if ('malformed' in r) {
       errors.push(rowError(r.rowNo, r.column ?? '', malformedRow(r.malformed)));
+      continue;
+    }
+    // Text PostgreSQL cannot store (a NUL, a lone surrogate) is the row's error, never the file's 500.
+    const unstorable = unstorableColumn(r.fields);
+    if (unstorable) {
+      errors.push(...fieldErrors(r.rowNo, [unstorable]));
       continue;
     }
     const o = read(r.fields);
