@@ -196,6 +196,18 @@ describe('limits and errors', () => {
     expectNoInternals(res.body);
   });
 
+  it('answers institutions(after:) with no institution code in it with VALIDATION_FAILED, as REST does', async () => {
+    const { body } = await gql('{ institutions(after: "zzz") { id } }');
+    expect(body.errors![0]!.extensions.code).toBe('VALIDATION_FAILED');
+    expect(body.errors![0]!.extensions.errors?.[0]?.field).toBe('after');
+    const rest = await t.app.inject({
+      method: 'GET',
+      url: '/v1/institutions?after=zzz',
+      headers: bearer(bank.keys.admin),
+    });
+    expect(rest.statusCode).toBe(400);
+  });
+
   it('answers a malformed DateTime literal with VALIDATION_FAILED, creating no key', async () => {
     const before = await t.sql.query('select count(*)::int as n from api_key');
     const { res, body } = await gql(

@@ -2,7 +2,7 @@ import type { IResolvers, MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { z } from 'zod';
 import { isDomainError } from '../../errors.js';
 import type { InstitutionRow } from './institutions.repo.js';
-import { createInstitutionInput } from './institutions.schemas.js';
+import { createInstitutionInput, institutionCode } from './institutions.schemas.js';
 
 const idArg = z.object({ id: z.uuid() });
 
@@ -19,7 +19,7 @@ export const institutionResolvers: IResolvers = {
     },
     async institutions(_root, args: { after?: string | null; first?: number | null }, { biobank, services }) {
       const { after, first } = z
-        .object({ after: z.string().max(32).nullish(), first: z.number().int().min(1).max(500).nullish() })
+        .object({ after: institutionCode.nullish(), first: z.number().int().min(1).max(500).nullish() })
         .parse(args);
       return services.institutions.listInstitutions(biobank, {
         afterCode: after ?? undefined,
