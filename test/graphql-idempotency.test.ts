@@ -76,6 +76,24 @@ describe('Idempotency-Key on GraphQL mutations', () => {
     expect(await stored(key)).toEqual([{ response_status: 200, response_body: first.json<unknown>() }]);
   });
 
+  it('answers five identical keyed mutations sent at once with one effect, logging no error', async () => {
+    const key = newKey();
+    const input = { barcode: uid('S'), type: 'serum', quantity: 1 };
+    const logged = t.logs.length;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => gql(REGISTER, { i: input }, key)));
+    const rows = await specimensWithBarcode(input.barcode);
+    expect(rows).toHaveLength(1);
+    for (const a of answers) {
+      const body = a.json<GqlBody>();
+      // The first answer, replayed; or, while the first is being answered, IN_USE to retry.
+      if (a.statusCode === 200) expect(body.data?.registerSpecimen?.id, a.body).toBe(rows[0]!.id);
+      else expect([a.statusCode, body.errors?.[0]?.extensions.code]).toEqual([409, 'IDEMPOTENCY_KEY_IN_USE']);
+    }
+    expect(answers.filter((a) => a.statusCode === 200).length).toBeGreaterThanOrEqual(1);
+    const errors = t.logs.slice(logged).filter((l) => Number(l.level) >= 50);
+    expect(errors).toEqual([]);
+  });
+
   it('refuses the same key with other variables as REST does: IDEMPOTENCY_KEY_REUSED (422), nothing done', async () => {
     const key = newKey();
     const input = { barcode: uid('S'), type: 'serum', quantity: 1 };

@@ -24,6 +24,7 @@ import { specimenLoaders, specimenResolvers } from '../modules/specimens/index.j
 import { standardsLoaders, standardsResolvers } from '../modules/standards/index.js';
 import { storageLoaders, storageResolvers } from '../modules/storage/index.js';
 import { batchedLoaders } from './batch.js';
+import { IdempotentReplay } from '../http/idempotency.js';
 import { graphqlIdempotency } from './idempotency.js';
 import { configSchema, type Config } from '../config.js';
 import {
@@ -174,6 +175,16 @@ export async function registerGraphql(
             locations: error.locations,
             path: error.path,
             extensions: { code },
+          };
+        }
+        // Another attempt under the same Idempotency-Key committed first: this answer is replaced
+        // by that attempt's (graphqlIdempotency's onSend). Not a failure to log.
+        if (original instanceof IdempotentReplay) {
+          return {
+            message: original.message,
+            locations: error.locations,
+            path: error.path,
+            extensions: { code: 'IDEMPOTENCY_KEY_IN_USE' satisfies ErrorCode },
           };
         }
         const domain = asDomainError(original);
