@@ -208,6 +208,27 @@ describe('limits and errors', () => {
     expect(rest.statusCode).toBe(400);
   });
 
+  it('refuses a subscription sent over HTTP, named or not, pointing to the WebSocket', async () => {
+    const logged = t.logs.length;
+    const { res, body } = await gql('subscription { sharingRequestUpdated { request { id } } }');
+    // As every refused document: 200, the error coded (only transport failures change the status).
+    expect(res.statusCode).toBe(200);
+    expect(body.data).toBeNull();
+    expect(body.errors![0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(body.errors![0]!.message).toMatch(/WebSocket/);
+    expect(t.logs.slice(logged).filter((l) => Number(l.level) >= 50)).toEqual([]);
+    const named = await t.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: bearer(bank.keys.admin),
+      payload: {
+        query: 'subscription Watch { sharingRequestUpdated { request { id } } }',
+        operationName: 'Watch',
+      },
+    });
+    expect(json<GqlResult>(named).errors![0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
   it('answers a malformed DateTime literal with VALIDATION_FAILED, creating no key', async () => {
     const before = await t.sql.query('select count(*)::int as n from api_key');
     const { res, body } = await gql(

@@ -31,6 +31,7 @@ import {
   introspectionHook,
   storableInputHook,
   subscriptionDocumentHook,
+  subscriptionOverHttpHook,
   textOnlyHook,
   type IntrospectionPolicy,
 } from './guards.js';
@@ -237,6 +238,7 @@ export async function registerGraphql(
   app.graphql.addHook('preValidation', textOnlyHook());
   app.graphql.addHook('preExecution', introspectionHook(limits.introspection));
   app.graphql.addHook('preExecution', storableInputHook());
+  app.graphql.addHook('preExecution', subscriptionOverHttpHook());
   // Last: a query waits for room only once every other check has passed.
   registerCostLimits(app, {
     maxCost: limits.maxCost,

@@ -3,11 +3,14 @@ import type * as GraphqlModule from 'graphql';
 import {
   GraphQLError,
   Kind,
+  OperationTypeNode,
   type DocumentNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationRule,
 } from 'graphql';
+import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../auth/roles.js';
 import {
   forbidden,
@@ -100,6 +103,34 @@ export function introspectionHook(policy: IntrospectionPolicy) {
     if (policy !== 'everyone' && asksForSchema(document)) {
       assertIntrospectionAllowed(policy, context.biobank?.actor);
     }
+  };
+}
+
+/**
+ * Mercurius preExecution hook (HTTP and the WebSocket's queries and mutations; a subscription over
+ * the WebSocket has hooks of its own): a subscription sent over HTTP has no stream to answer on,
+ * and graphql-js would run its fields as a query's (null for each). Refused, naming the transport.
+ */
+export function subscriptionOverHttpHook() {
+  return (_schema: unknown, document: DocumentNode, context: { reply?: { request: FastifyRequest } }) => {
+    const operations = document.definitions.filter(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    );
+    // The operation the request names (a POST body's or a GET's query string), else the only one.
+    const request = context.reply?.request;
+    const named = ((request?.body ?? request?.query) as { operationName?: unknown } | undefined)
+      ?.operationName;
+    const chosen =
+      typeof named === 'string' && named
+        ? operations.find((o) => o.name?.value === named)
+        : operations.length === 1
+          ? operations[0]
+          : undefined;
+    if (chosen?.operation === OperationTypeNode.SUBSCRIPTION)
+      throw graphqlDocumentRefused(
+        'subscriptions are served over a WebSocket at /graphql (graphql-transport-ws), not over HTTP',
+        'GRAPHQL_VALIDATION_FAILED',
+      );
   };
 }
 
