@@ -97,6 +97,8 @@ describe('refused sharing requests change nothing', () => {
       ],
       [body({ specimenCount: 0 }), 400, 'VALIDATION_FAILED', 'body.specimenCount'],
       [body({ quantityPerSpecimen: -1 }), 400, 'VALIDATION_FAILED', 'body.quantityPerSpecimen'],
+      [body({ quantityPerSpecimen: 1e-9 }), 400, 'VALIDATION_FAILED', 'body.quantityPerSpecimen'],
+      [body({ quantityPerSpecimen: 0.00004 }), 400, 'VALIDATION_FAILED', 'body.quantityPerSpecimen'],
     ];
     for (const [payload, status, code, field] of cases) {
       const problem = expectProblem(
