@@ -18,7 +18,8 @@ export interface TextRowsStatement {
  * query builds every time: the field descriptions copied into a null-prototype row template and
  * spread into each row, a type parser looked up per column, the command tag matched by a regular
  * expression, the 'row' and 'end' events. For the hottest reads (the scan lookup), whose few
- * columns are text or JSON read as text: about 6 µs of a 47 µs lookup (BENCHMARKS.md).
+ * columns are text or JSON read as text: 1-3 µs of a lone lookup's 47, its deadline timer included,
+ * and no object per row of a batch (bench/scan-statement.ts, BENCHMARKS.md).
  */
 class TextRowsQuery extends pg.Query {
   readonly rowsRead: TextRow[] = [];
