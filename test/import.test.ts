@@ -218,27 +218,31 @@ describe('POST /v1/imports?kind=specimens', () => {
 
   it("reports a NUL in a text column as the row's error, in CSV and NDJSON, and keeps nothing", async () => {
     const before = await lab.counts();
-    const nulBarcode = specimenLine({ accession: uid('ACC'), barcode: `S\u0000${uid('N')}` });
+    // externalIdValue is free text: no pattern of its schema refuses the NUL.
+    const nulAccession = specimenLine({ accession: `ACC\u0000${uid('N')}`, barcode: uid('S') });
     const fromCsv = await send(
-      csv(SPECIMEN_HEADER, [specimenLine({ accession: uid('ACC'), barcode: uid('S') }), nulBarcode]),
-      {
-        kind: 'specimens',
-        dryRun: 'true',
-      },
+      csv(SPECIMEN_HEADER, [specimenLine({ accession: uid('ACC'), barcode: uid('S') }), nulAccession]),
+      { kind: 'specimens', dryRun: 'true' },
     );
     expect(fromCsv.statusCode, fromCsv.body).toBe(200);
     const csvRows = fromCsv.json<ImportBody>().errors;
-    expect(csvRows.map((e) => [e.row, e.column, e.code])).toEqual([[3, 'barcode', 'VALIDATION_FAILED']]);
-    const line = JSON.stringify({
+    expect(csvRows.map((e) => [e.row, e.column, e.code])).toEqual([
+      [3, 'externalIdValue', 'VALIDATION_FAILED'],
+    ]);
+    const fields = {
       externalIdSystem: 'LIS',
       externalIdValue: uid('ACC'),
       barcode: uid('S'),
       type: 'serum',
       quantity: 1,
-      anatomicSite: 'a\u0000b',
-    });
+    };
+    const lines = [
+      JSON.stringify({ ...fields, anatomicSite: 'a\u0000b' }),
+      // A field name with a NUL is an unknown field, named escaped in the row's error.
+      JSON.stringify({ ...fields, externalIdValue: uid('ACC'), barcode: uid('S'), 'x\u0000': 1 }),
+    ];
     const fromNdjson = await send(
-      `${line}\n`,
+      `${lines.join('\n')}\n`,
       { kind: 'specimens', mode: 'valid-rows' },
       { contentType: 'application/x-ndjson' },
     );
@@ -246,6 +250,7 @@ describe('POST /v1/imports?kind=specimens', () => {
     const report = fromNdjson.json<ImportBody>();
     expect(report.errors.map((e) => [e.row, e.column, e.code])).toEqual([
       [1, 'anatomicSite', 'VALIDATION_FAILED'],
+      [2, 'x\\u0000', 'MALFORMED_ROW'],
     ]);
     // No specimen or custody event (the imports themselves are audited).
     expect(await lab.counts()).toMatchObject({ specimen: before.specimen, custody: before.custody });

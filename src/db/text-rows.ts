@@ -19,7 +19,7 @@ export interface TextRowsStatement {
  * spread into each row, a type parser looked up per column, the command tag matched by a regular
  * expression, the 'row' and 'end' events. For the hottest reads (the scan lookup), whose few
  * columns are text or JSON read as text: 1-3 µs of a lone lookup's 47, its deadline timer included,
- * and no object per row of a batch (bench/scan-statement.ts, BENCHMARKS.md).
+ * and no node-postgres row object per row of a batch (bench/scan-statement.ts, BENCHMARKS.md).
  */
 class TextRowsQuery extends pg.Query {
   readonly rowsRead: TextRow[] = [];
@@ -44,10 +44,16 @@ class TextRowsQuery extends pg.Query {
   }
 
   handleReadyForQuery(): void {
-    (this as unknown as { callback?: (err: Error | null, rows: TextRow[]) => void }).callback?.(
-      null,
-      this.rowsRead,
-    );
+    const callback = (this as unknown as { callback?: (err: Error | null, rows: TextRow[]) => void })
+      .callback;
+    // As node-postgres' own query: a callback that throws does not stop the connection's next query.
+    try {
+      callback?.(null, this.rowsRead);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 }
 

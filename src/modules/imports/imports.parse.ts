@@ -3,6 +3,7 @@
 // a client need not say). Nothing but the current record is held: a file of any size reads in
 // bounded memory. A record is a row number (the header is row 1 in CSV, the first line row 1 in
 // NDJSON, as a spreadsheet or an editor shows them) and its fields by column name.
+import { unstorableText } from '../../db/storable-text.js';
 import { createGunzip } from 'node:zlib';
 import type { PassThrough, Readable } from 'node:stream';
 import { importMalformed } from './imports.errors.js';
@@ -204,7 +205,13 @@ export async function* ndjsonRecords(
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       return { rowNo, malformed: 'is not a JSON object' };
     const unknown = Object.keys(value).find((k) => !known.includes(k));
-    if (unknown) return { rowNo, malformed: `has an unknown field`, column: unknown.slice(0, 64) };
+    // The name is kept in the row's error: one PostgreSQL cannot store is kept JSON-escaped.
+    if (unknown)
+      return {
+        rowNo,
+        malformed: `has an unknown field`,
+        column: (unstorableText(unknown) ? JSON.stringify(unknown).slice(1, -1) : unknown).slice(0, 64),
+      };
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) if (v !== null && v !== '') fields[k] = v;
     return { rowNo, fields };
