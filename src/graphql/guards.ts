@@ -106,6 +106,18 @@ export function introspectionHook(policy: IntrospectionPolicy) {
   };
 }
 
+/** The operation a request runs, as graphql-js picks it: the one it names, else the document's only one. */
+export function chosenOperation(
+  document: DocumentNode,
+  operationName: unknown,
+): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  if (typeof operationName === 'string') return operations.find((o) => o.name?.value === operationName);
+  return operations.length === 1 ? operations[0] : undefined;
+}
+
 /**
  * Mercurius preExecution hook (HTTP and the WebSocket's queries and mutations; a subscription over
  * the WebSocket has hooks of its own): a subscription sent over HTTP has no stream to answer on,
@@ -113,20 +125,11 @@ export function introspectionHook(policy: IntrospectionPolicy) {
  */
 export function subscriptionOverHttpHook() {
   return (_schema: unknown, document: DocumentNode, context: { reply?: { request: FastifyRequest } }) => {
-    const operations = document.definitions.filter(
-      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-    );
-    // The operation the request names (a POST body's or a GET's query string), else the only one.
+    // The operation name of a POST body or of a GET's query string.
     const request = context.reply?.request;
     const named = ((request?.body ?? request?.query) as { operationName?: unknown } | undefined)
       ?.operationName;
-    const chosen =
-      typeof named === 'string' && named
-        ? operations.find((o) => o.name?.value === named)
-        : operations.length === 1
-          ? operations[0]
-          : undefined;
-    if (chosen?.operation === OperationTypeNode.SUBSCRIPTION)
+    if (chosenOperation(document, named)?.operation === OperationTypeNode.SUBSCRIPTION)
       throw graphqlDocumentRefused(
         'subscriptions are served over a WebSocket at /graphql (graphql-transport-ws), not over HTTP',
         'GRAPHQL_VALIDATION_FAILED',

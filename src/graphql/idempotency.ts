@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Kind, OperationTypeNode, parse, type OperationDefinitionNode } from 'graphql';
+import { OperationTypeNode, parse } from 'graphql';
 import type { CommitHook, Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { idempotencyKeyInUse } from '../errors.js';
@@ -14,6 +14,7 @@ import {
   type StoredAnswer,
 } from '../http/idempotency.js';
 import { asDomainError } from '../http/problem.js';
+import { chosenOperation } from './guards.js';
 import { ctxOf, idempotencyScopeOf } from '../http/request-context.js';
 
 // Idempotency-Key on GraphQL mutations, as on REST POSTs (src/http/idempotency.ts, the same table
@@ -44,16 +45,10 @@ function isMutation(body: unknown): boolean {
   const { query, operationName } = (body ?? {}) as GraphqlBody;
   if (typeof query !== 'string') return false;
   try {
-    const operations = parse(query, { noLocation: true }).definitions.filter(
-      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    return (
+      chosenOperation(parse(query, { noLocation: true }), operationName)?.operation ===
+      OperationTypeNode.MUTATION
     );
-    const chosen =
-      typeof operationName === 'string'
-        ? operations.find((o) => o.name?.value === operationName)
-        : operations.length === 1
-          ? operations[0]
-          : undefined;
-    return chosen?.operation === OperationTypeNode.MUTATION;
   } catch {
     return false;
   }
