@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OperationTypeNode, parse } from 'graphql';
 import type { CommitHook, Ctx } from '../context.js';
@@ -11,6 +12,7 @@ import {
   recordIdempotentAnswer,
   replaceIdempotentAnswer,
   storeAnswerWithoutEffect,
+  type IdempotencyScope,
   type StoredAnswer,
 } from '../http/idempotency.js';
 import { asDomainError } from '../http/problem.js';
@@ -25,8 +27,9 @@ import { ctxOf, idempotencyScopeOf } from '../http/request-context.js';
 //
 // The key is claimed by the first statement of the mutation's transaction, as for REST. A GraphQL
 // answer is shaped only after that transaction commits, so the transaction records a marker with
-// the effect and the answer replaces it just before it is sent. A retry in between, or after a
-// crash in between, gets IN_USE: never a second effect.
+// the effect and the answer replaces it just before it is sent. A retry in between waits for the
+// answer (up to the same IDEMPOTENCY_WAIT_MS a retry waits for a running attempt) and replays it;
+// after a crash in between it gets IN_USE: never a second effect.
 
 const IDEMPOTENCY_CODES = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED']);
 
@@ -34,6 +37,21 @@ const IDEMPOTENCY_CODES = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_RE
 const ANSWER_PENDING: StoredAnswer = { status: 202, body: { graphqlAnswerPending: true } };
 const isPending = (answer: StoredAnswer) =>
   (answer.body as { graphqlAnswerPending?: unknown } | null)?.graphqlAnswerPending === true;
+
+/**
+ * The answer that replaces a committed marker: it comes moments after the commit (or never, when
+ * the process died in between), so it is read again, more and more slowly, until `scope.waitMs`.
+ */
+async function shapedAnswer(db: Db, scope: IdempotencyScope): Promise<StoredAnswer | undefined> {
+  const deadline = Date.now() + scope.waitMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 250)) {
+    const answer = await findIdempotentAnswer(db, scope);
+    if (answer && !isPending(answer)) return answer;
+    const left = deadline - Date.now();
+    if (left <= 0) return undefined;
+    await delay(Math.min(pause, left));
+  }
+}
 
 interface GraphqlBody {
   query?: unknown;
@@ -95,8 +113,11 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
         const key = idempotencyKeyOf(request.headers['idempotency-key']);
         if (key === undefined) return;
         const scope = idempotencyScopeOf(request, request.actor, key, waitMs);
-        const answer = await findIdempotentAnswer(db, scope);
-        if (answer && isPending(answer)) throw idempotencyKeyInUse(key);
+        let answer = await findIdempotentAnswer(db, scope);
+        if (answer && isPending(answer)) {
+          answer = await shapedAnswer(db, scope);
+          if (!answer) throw idempotencyKeyInUse(key);
+        }
         if (answer) return reply.code(answer.status).header('idempotent-replayed', 'true').send(answer.body);
         request.idempotency = scope;
       } catch (err) {
@@ -131,6 +152,8 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
       const attempt = attempts.get(request);
       if (!scope || !attempt) return payload;
       if (attempt.replay) {
+        // Met while claiming: the first attempt committed, and its answer is on its way.
+        if (isPending(attempt.replay)) attempt.replay = (await shapedAnswer(db, scope)) ?? attempt.replay;
         if (isPending(attempt.replay)) {
           const inUse = idempotencyKeyInUse(scope.key);
           reply.code(inUse.status).header('retry-after', '1');
