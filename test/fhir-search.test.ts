@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FhirSpecimen } from '../src/modules/fhir/index.js';
 import { BARCODE_SYSTEM, expectOutcome, fhir, LIS, OUR_TYPES, type FhirAnswer } from './helpers/fhir.js';
 import { makeLab, uid, type Lab, type SpecimenBody } from './helpers/inventory.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { createTestApp, until, type TestApp } from './helpers/test-app.js';
 
 // GET /fhir/R4/Specimen?...: a searchset Bundle per page with self and next links (a keyset cursor),
 // filtered by identifier, type and _lastUpdated, only ever the caller's institution's specimens.
@@ -121,6 +121,49 @@ describe('searchset Bundles', () => {
       .lastUpdated;
     expect(ids(await search(`_lastUpdated=${encodeURIComponent(lastUpdated)}`))).toEqual([late.id]);
     expect(ids(await search(`_lastUpdated=gt${encodeURIComponent(lastUpdated)}`))).toEqual([]);
+  });
+
+  it('in order of last update, stops before a write still running, so a client catching up never passes it', async () => {
+    const [slow, quick] = [
+      await lab.register({ type: 'urine', quantity: 1 }),
+      await lab.register({ type: 'urine', quantity: 1 }),
+    ];
+    const start = (await fhir<FhirSpecimen>(t, lab, 'GET', `/Specimen/${quick.id}`)).body.meta.lastUpdated;
+    const edit = (s: SpecimenBody, site: string) =>
+      lab.call(
+        'PATCH',
+        `/v1/specimens/${s.id}`,
+        { anatomicSite: site },
+        { headers: { 'if-match': `W/"${s.version}"` } },
+      );
+    const lock = await t.sql.connect();
+    let slowEdit: ReturnType<typeof edit> | undefined;
+    try {
+      // The slow tube's edit starts its transaction, then waits for the row this test holds.
+      await lock.query('begin');
+      await lock.query('select 1 from specimen where id = $1 for update', [slow.id]);
+      slowEdit = edit(slow, 'slow');
+      await until(async () => {
+        const { rowCount } = await t.sql.query(
+          "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        );
+        return rowCount === 1;
+      });
+      // A later edit commits first, with a later last update.
+      expect((await edit(quick, 'quick')).statusCode).toBe(200);
+      const meanwhile = await search(`_lastUpdated=gt${encodeURIComponent(start)}`);
+      expect(ids(meanwhile)).not.toContain(quick.id);
+    } finally {
+      await lock.query('rollback');
+      lock.release();
+    }
+    expect((await slowEdit).statusCode).toBe(200);
+    // Both now, the slow one first: it was written from the earlier instant.
+    expect(
+      ids(await search(`_lastUpdated=gt${encodeURIComponent(start)}`)).filter((id) =>
+        [slow.id, quick.id].includes(id),
+      ),
+    ).toEqual([slow.id, quick.id]);
   });
 
   it('combines parameters and cuts _count to 500', async () => {

@@ -53,12 +53,32 @@ function identifierCondition(
   return any.length ? sql`(${sql.join(any, sql` or `)})` : sql`false`;
 }
 
+/**
+ * How far the order of last update is settled: the start of the oldest transaction still running
+ * in this database, or now. A specimen's `updated_at` is its writing transaction's start, so a
+ * slow write commits behind faster, later ones; a page in order of last update stops before it,
+ * and a client that keeps its last `next` link (or the last `lastUpdated` it read) cannot pass it.
+ * Read in a statement of its own, before the page's: a transaction running then is still
+ * invisible to the page, or committed before the page's snapshot.
+ */
+async function settledUntil(handle: DbOrTx): Promise<string> {
+  const { rows } = await handle.execute<{ until: string }>(sql`
+    select coalesce(min(xact_start), clock_timestamp())::text as "until"
+      from pg_stat_activity
+     where datname = current_database()
+       and backend_type = 'client backend'
+       and pid <> pg_backend_pid()
+       and xact_start is not null`);
+  return rows[0]!.until;
+}
+
 /** One page of matching specimen ids, in the filter's order, at most `limit`. */
 export async function searchSpecimenIds(
   handle: DbOrTx,
   f: SpecimenSearchFilter,
 ): Promise<SpecimenSearchHit[]> {
   const where: SQL[] = [sql`s.institution_id = ${f.institutionId}`];
+  if (f.order === 'lastUpdated') where.push(sql`s.updated_at < ${await settledUntil(handle)}::timestamptz`);
   if (f.identifiers) where.push(identifierCondition(f.institutionId, f.identifiers));
   if (f.types)
     where.push(
