@@ -197,6 +197,7 @@ describe('bad search parameters answer 400 OperationOutcome naming the parameter
     ['a date that does not exist', '_lastUpdated=ge2026-02-30'],
     ['a date-time without a time zone', '_lastUpdated=ge2026-02-03T10:00:00'],
     ['an unsupported prefix', '_lastUpdated=sa2026'],
+    ['year 0000', '_lastUpdated=ge0000'],
     ['_count 0', '_count=0'],
     ['_count not a number', '_count=ten'],
     ['a format other than JSON', '_format=xml'],
@@ -213,7 +214,31 @@ describe('bad search parameters answer 400 OperationOutcome naming the parameter
     const cursor = new URL(next(first)!).searchParams.get('_cursor')!;
     expectOutcome(await search(`_count=2&_cursor=${cursor.slice(0, -3)}xyz`), 400, 'INVALID_CURSOR');
     expectOutcome(await search(`_count=2&_lastUpdated=ge2000&_cursor=${cursor}`), 400, 'INVALID_CURSOR');
+    const yearZero = Buffer.from(JSON.stringify(['lu', '0000-01-01T00:00:00Z', tubes[0]!.id])).toString(
+      'base64url',
+    );
+    expectOutcome(await search(`_lastUpdated=ge2000&_cursor=${yearZero}`), 400, 'INVALID_CURSOR');
   });
+});
+
+describe('_lastUpdated at the ends of the calendar', () => {
+  const everyone = () => tubes.map((s) => s.id).sort();
+  const cases: [string, 'all' | 'none'][] = [
+    ['eq9999', 'none'],
+    ['gt9999-12-31', 'none'],
+    ['ge9999-12-31T23:59:59-14:00', 'none'],
+    ['le9999-12-31T23:59:59Z', 'all'],
+    ['lt9999-12-31T23:59:59-14:00', 'all'],
+    ['ge0001-01-01', 'all'],
+    ['gt0099', 'all'],
+    ['lt0050-06', 'none'],
+  ];
+  for (const [value, expected] of cases)
+    it(`answers _lastUpdated=${value} with ${expected === 'all' ? 'every' : 'no'} specimen`, async () => {
+      const pages = await all(`_lastUpdated=${encodeURIComponent(value)}&_count=500`);
+      const found = pages.flatMap(ids).filter((id) => everyone().includes(id));
+      expect(found.sort()).toEqual(expected === 'all' ? everyone() : []);
+    });
 });
 
 describe('paging while tubes are added', () => {

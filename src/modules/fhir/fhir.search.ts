@@ -63,9 +63,11 @@ export function dateRange(value: string): { start: Date; end: Date } | null {
   if (!m) return null;
   const [, y, mo, d, h, mi, sec, frac, zone] = m;
   const year = Number(y);
+  // FHIR's years are 0001 to 9999.
+  if (year < 1) return null;
   const month = mo === undefined ? 0 : Number(mo) - 1;
   const day = d === undefined ? 1 : Number(d);
-  const date = new Date(Date.UTC(year, month, day));
+  const date = utcDate(year, month, day);
   // Date.UTC rolls 2024-02-30 over into March: a date that does not exist is refused.
   if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month || date.getUTCDate() !== day)
     return null;
@@ -79,12 +81,25 @@ export function dateRange(value: string): { start: Date; end: Date } | null {
   const start = date;
   const end =
     d !== undefined
-      ? new Date(Date.UTC(year, month, day + 1))
+      ? utcDate(year, month, day + 1)
       : mo !== undefined
-        ? new Date(Date.UTC(year, month + 1, 1))
-        : new Date(Date.UTC(year + 1, 0, 1));
+        ? utcDate(year, month + 1, 1)
+        : utcDate(year + 1, 0, 1);
   return { start, end };
 }
+
+/** Midnight UTC of a day, rolled over as Date.UTC does, but with years 0 to 99 as they are. */
+function utcDate(year: number, month: number, day: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  return date;
+}
+
+/**
+ * An instant as PostgreSQL reads it: the end of year 9999 (or a bound past it, in a time zone west
+ * of UTC) is beyond what an ISO text can say to it, and no update happens after it anyway.
+ */
+const instantText = (instant: Date) => (instant.getUTCFullYear() > 9999 ? 'infinity' : instant.toISOString());
 
 const PREFIXES = ['eq', 'gt', 'lt', 'ge', 'le'] as const;
 
@@ -104,8 +119,8 @@ function timeBounds(raw: string, problems: FieldProblem[]): TimeBound[] {
     });
     return [];
   }
-  const start = range.start.toISOString();
-  const end = range.end.toISOString();
+  const start = instantText(range.start);
+  const end = instantText(range.end);
   switch (prefix ?? 'eq') {
     case 'eq':
       return [

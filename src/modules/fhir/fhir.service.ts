@@ -21,7 +21,12 @@ import type { ExpectedVersion } from '../../versions.js';
 
 const UUID = z.uuid();
 const idCursor = z.tuple([z.literal('id'), z.uuid()]);
-const updatedCursor = z.tuple([z.literal('lu'), z.iso.datetime(), z.uuid()]);
+// Years 0001 to 9999, as PostgreSQL reads an ISO text (a year 0000 cursor is an edited one).
+const updatedCursor = z.tuple([
+  z.literal('lu'),
+  z.iso.datetime().refine((at) => !at.startsWith('0000')),
+  z.uuid(),
+]);
 
 /** How a write names its specimen: `PUT Specimen/{id}` or `PUT Specimen?identifier=system|value`. */
 export type UpdateTarget = { id: string } | { identifier: IdentifierTarget };
