@@ -224,6 +224,37 @@ describe('a sharing request from draft to reserved to cancelled', () => {
   });
 });
 
+describe('the agreement at approval', () => {
+  it('refuses to approve once the agreement no longer covers the request, and reserves nothing', async () => {
+    const own = await makeAgreement(provider, requester.institution.id);
+    const r = await submitted({ agreementId: own.id, specimenCount: 1 });
+    await runProposalJob(t, r.id);
+    await provider.lab.post(`/v1/sharing-requests/${r.id}/start-review`, {});
+    const [item] = await items(r.id, 'provider');
+    const edit = async (patch: Record<string, unknown>) => {
+      const { version } = (await provider.lab.get(`/v1/agreements/${own.id}`)).json<{ version: number }>();
+      const res = await provider.lab.call('PATCH', `/v1/agreements/${own.id}`, patch, {
+        headers: { 'if-match': `W/"${version}"` },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    };
+    const approve = () => provider.lab.post(`/v1/sharing-requests/${r.id}/approve`, {});
+
+    await edit({ uses: ['genetic_research'] });
+    expectProblem(await approve(), 422, 'USE_NOT_IN_AGREEMENT');
+    await edit({ uses: ['external_sharing'], validUntil: '2025-01-01' });
+    expectProblem(await approve(), 422, 'AGREEMENT_NOT_IN_FORCE');
+    expect((await specimenRow(t, item!.specimen!.id)).status).toBe('available');
+    expect((await provider.lab.get(`/v1/sharing-requests/${r.id}`)).json<RequestBody>().state).toBe(
+      'under_review',
+    );
+
+    await edit({ validUntil: null });
+    expect((await approve()).statusCode).toBe(200);
+    await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
+  });
+});
+
 describe('visibility', () => {
   it('answers 404 to an institution that is not a party, and never shows the requester provider specimens', async () => {
     const r = await submitted();

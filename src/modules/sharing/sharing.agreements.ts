@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
-import type { Db } from '../../db/client.js';
+import type { Db, DbOrTx } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { forbidden, validationFailed, versionConflict } from '../../errors.js';
@@ -42,6 +42,25 @@ export function assertAgreementCovers(agreement: AgreementRow, use: Use, day: st
   if (day < agreement.validFrom || (agreement.validUntil !== null && day > agreement.validUntil))
     throw agreementNotInForce(agreement.id, day, agreement.validFrom, agreement.validUntil);
   if (!agreement.uses.includes(use)) throw useNotInAgreement(use, agreement.uses);
+}
+
+/**
+ * The request's agreement still covers its use on `day`: checked again when the provider commits
+ * to the request (approval), since the agreement may have been edited, or run out, after the
+ * request was sent. Read locked, so an edit of the agreement waits for the approval. Throws
+ * AGREEMENT_NOT_FOUND, AGREEMENT_NOT_IN_FORCE, USE_NOT_IN_AGREEMENT.
+ */
+export async function assertRequestStillCovered(
+  tx: DbOrTx,
+  request: { agreementId: string; providerInstitutionId: string; use: Use },
+  day: string,
+): Promise<void> {
+  const agreement = await findAgreement(tx, request.providerInstitutionId, request.agreementId, {
+    side: 'provider',
+    lock: true,
+  });
+  if (!agreement) throw agreementNotFound(request.agreementId, 'agreementId');
+  assertAgreementCovers(agreement, request.use, day);
 }
 
 export function createAgreements(deps: { db: Db }) {

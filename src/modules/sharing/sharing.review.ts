@@ -18,6 +18,7 @@ import {
   sharingItemNotFound,
   specimensTaken,
 } from './sharing.errors.js';
+import { assertRequestStillCovered } from './sharing.agreements.js';
 import { addItems, itemsWithDonors, scopeOf } from './sharing.proposal.js';
 import { asView, loadRequest, type SharingRequestView } from './sharing.requests.js';
 import { deleteItems, listItems, setItemStates } from './sharing.requests.repo.js';
@@ -167,7 +168,8 @@ export function createReview(deps: ReviewDeps) {
      * Approves the proposal and reserves every item at once (see the header). Throws FORBIDDEN,
      * SHARING_REQUEST_NOT_FOUND, INVALID_REQUEST_TRANSITION (e.g. approved already),
      * PROPOSAL_INCOMPLETE (no items), SPECIMENS_TAKEN, ITEM_NOT_ELIGIBLE / BATCH_REJECTED (an item
-     * no longer fits), CONSENT_NOT_GRANTED, SPECIMEN_ON_HOLD, VALIDATION_FAILED (a deadline past).
+     * no longer fits), CONSENT_NOT_GRANTED, SPECIMEN_ON_HOLD, VALIDATION_FAILED (a deadline past),
+     * AGREEMENT_NOT_IN_FORCE / USE_NOT_IN_AGREEMENT (the agreement was edited or ran out since).
      */
     async approveSharingRequest(
       ctx: Ctx,
@@ -177,6 +179,7 @@ export function createReview(deps: ReviewDeps) {
       return inTransaction(db, ctx, async (tx) => {
         const { row: before, side } = await loadRequest(tx, ctx, input.id, { lock: true });
         assertAllowed(before, 'approve', side, 'approveSharingRequest');
+        await assertRequestStillCovered(tx, before, deps.today());
         const now = clock();
         const until = input.reservedUntil
           ? new Date(input.reservedUntil)
