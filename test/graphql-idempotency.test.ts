@@ -121,6 +121,21 @@ describe('Idempotency-Key on GraphQL mutations', () => {
     expect(await specimensWithBarcode(input.barcode)).toHaveLength(1);
   });
 
+  it("never stores a new API key's token for replay: the replay answers it null, as REST does", async () => {
+    const key = newKey();
+    const create = `mutation { createApiKey(input: { name: "${uid('K')}", role: technician }) { token apiKey { id } } }`;
+    const first = await gql(create, {}, key, lab.keys.admin);
+    const created = first.json<{ data: { createApiKey: { token: string; apiKey: { id: string } } } }>().data
+      .createApiKey;
+    expect(created.token).toMatch(/^bbk_/);
+    const replay = await gql(create, {}, key, lab.keys.admin);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toEqual({
+      data: { createApiKey: { token: null, apiKey: { id: created.apiKey.id } } },
+    });
+    expect(JSON.stringify(await stored(key))).not.toContain(created.token);
+  });
+
   it('refuses the same key with other variables as REST does: IDEMPOTENCY_KEY_REUSED (422), nothing done', async () => {
     const key = newKey();
     const input = { barcode: uid('S'), type: 'serum', quantity: 1 };

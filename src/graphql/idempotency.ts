@@ -53,6 +53,22 @@ async function shapedAnswer(db: Db, scope: IdempotencyScope): Promise<StoredAnsw
   }
 }
 
+/**
+ * What is stored of an answer for replay: a new API key's token exists only in the first answer
+ * (only its hash is kept), so every member named `token` is stored as null, as REST's replay of
+ * `POST /v1/api-keys` answers it.
+ */
+function withoutTokens(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutTokens);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      k === 'token' && typeof v === 'string' ? null : withoutTokens(v),
+    ]),
+  );
+}
+
 interface GraphqlBody {
   query?: unknown;
   operationName?: unknown;
@@ -184,7 +200,7 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
         return payload;
       }
       try {
-        const answer = { status: reply.statusCode, body };
+        const answer = { status: reply.statusCode, body: withoutTokens(body) };
         if (committed) await replaceIdempotentAnswer(db, scope, answer);
         else if (!failed) await storeAnswerWithoutEffect(db, scope, answer);
         // Nothing committed and it failed: the key was never claimed, a retry runs afresh.
