@@ -243,6 +243,41 @@ describe('withdrawal cascade', () => {
     expect(free.rowCount).toBe(0);
   });
 
+  it('lifts the hold when a correction supersedes the re-consent before its cascade ran', async () => {
+    const donor = await participant({ GENETIC_RESEARCH: 'yes' });
+    const tube = await specimen(donor.participantId);
+    const w = await post(keys.manager, `/v1/consents/${donor.consentId}/withdraw`, {
+      scope: 'stop_future_use',
+    });
+    const cascadeId = w.json<{ cascade: { id: string } }>().cascade.id;
+    await until(
+      async () =>
+        (
+          await t.sql.query(`select 1 from consent_cascade where id = $1 and status = 'completed'`, [
+            cascadeId,
+          ])
+        ).rowCount,
+    );
+    const consent = (documentVersion: string) =>
+      post(keys.manager, '/v1/consents', {
+        participantId: donor.participantId,
+        documentVersion,
+        signedOn: '2025-03-01',
+        obtainedBy: 'nurse-7',
+        responses: { GENETIC_RESEARCH: 'yes' },
+      });
+    // Back to back: the correction supersedes the re-consent while its cascade waits in the queue.
+    expect((await consent('v2')).statusCode).toBe(201);
+    expect((await consent('v2-corrected')).statusCode).toBe(201);
+    await until(
+      async () =>
+        (await t.sql.query<{ holds: string[] }>('select holds from specimen where id = $1', [tube.id]))
+          .rows[0]!.holds.length === 0,
+    );
+    const scan = await get(keys.technician, `/v1/specimens/by-barcode/${tube.barcode}`);
+    expect(scan.json<{ permittedUses: string[] }>().permittedUses).toContain('genetic_research');
+  });
+
   it('re-consent under a new version lifts the hold for stop_future_use but not after destroy_specimens', async () => {
     const liftable = await participant({ GENETIC_RESEARCH: 'yes' });
     const s1 = await specimen(liftable.participantId);

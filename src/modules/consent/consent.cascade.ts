@@ -13,13 +13,15 @@ import {
   completeCascade,
   findCascade,
   findConsentById,
+  listConsentRows,
   listForDestruction,
+  lockCurrentConsent,
   markCascadeRunning,
   recordCascadeProgress,
   type CascadeRow,
   type ConsentRow,
 } from './consent.repo.js';
-import type { WithdrawalScope } from './consent.table.js';
+import { LIFTABLE_SCOPES, type WithdrawalScope } from './consent.table.js';
 import { donorSpecimenIds } from './donor-specimens.read-model.js';
 import { shippedRecipients } from './shipped-recipients.read-model.js';
 
@@ -71,6 +73,22 @@ export function createWithdrawalCascade(deps: {
         });
     }
     return { changed: toHold.length, listed };
+  }
+
+  /**
+   * The donor's consent that lifts the withdrawal's holds now: the current one, when it is active
+   * and the last withdrawal before it was liftable. Not only the consent the cascade was queued
+   * for: a correction recorded right after a re-consent supersedes it before its cascade runs,
+   * and no cascade is queued for the correction (what it supersedes is active).
+   */
+  async function liftingConsent(tx: Tx, c: ConsentRow): Promise<ConsentRow | undefined> {
+    const current = await lockCurrentConsent(tx, c.participantId, c.protocolId);
+    if (current?.status !== 'active') return undefined;
+    const history = await listConsentRows(tx, c.institutionId, [c.participantId]);
+    const withdrawal = history.find((h) => h.protocolId === c.protocolId && h.status === 'withdrawn');
+    return withdrawal?.withdrawalScope && LIFTABLE_SCOPES.has(withdrawal.withdrawalScope)
+      ? current
+      : undefined;
   }
 
   async function reconsentBatch(tx: Tx, ctx: Ctx, c: ConsentRow, rows: SpecimenRow[]) {
@@ -140,16 +158,15 @@ export function createWithdrawalCascade(deps: {
             if (ids.length === 0) return { ids: 0, changed: 0, listed: 0, last: null };
             const rows = await deps.ledger.lock(tx, consent.institutionId, ids);
             // The consent may have changed since the job was queued: act on what holds now.
-            const current = await findConsentById(tx, consent.id, { share: true });
-            const stillCurrent = current !== undefined && current.supersededAt === null;
-            const effect =
-              cascade.kind === 'withdraw'
-                ? stillCurrent && current.status === 'withdrawn'
-                  ? await withdrawBatch(tx, actx, current, rows)
-                  : { changed: 0, listed: 0 }
-                : stillCurrent && current.status === 'active'
-                  ? await reconsentBatch(tx, actx, current, rows)
-                  : { changed: 0, listed: 0 };
+            let effect = { changed: 0, listed: 0 };
+            if (cascade.kind === 'withdraw') {
+              const current = await findConsentById(tx, consent.id, { share: true });
+              if (current && current.supersededAt === null && current.status === 'withdrawn')
+                effect = await withdrawBatch(tx, actx, current, rows);
+            } else {
+              const lifting = await liftingConsent(tx, consent);
+              if (lifting) effect = await reconsentBatch(tx, actx, lifting, rows);
+            }
             return { ids: ids.length, ...effect, last: ids[ids.length - 1] ?? null };
           });
         if (batch.ids === 0) break;

@@ -30,10 +30,7 @@ import {
   type ConsentRow,
 } from './consent.repo.js';
 import type { RecordConsentInput, WithdrawConsentInput } from './consent.schemas.js';
-import type { ConsentResponse, WithdrawalScope } from './consent.table.js';
-
-/** Withdrawn or destroyed specimens cannot come back under a new consent; held ones can. */
-const LIFTABLE: ReadonlySet<WithdrawalScope> = new Set<WithdrawalScope>(['stop_future_use', 'stop_data_use']);
+import { LIFTABLE_SCOPES, type ConsentResponse } from './consent.table.js';
 
 /** The status a consent has on `day` (YYYY-MM-DD): an expiry date in the past reads as expired. */
 export function effectiveStatus(c: ConsentRow, day: string): ConsentRow['status'] {
@@ -101,7 +98,7 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
         if (
           previous?.status === 'withdrawn' &&
           previous.withdrawalScope &&
-          LIFTABLE.has(previous.withdrawalScope)
+          LIFTABLE_SCOPES.has(previous.withdrawalScope)
         ) {
           const cascade = await insertCascade(tx, { institutionId, consentId: row.id, kind: 'reconsent' });
           await enqueueJob(tx, ctx, consentCascadeJob, { cascadeId: cascade.id });

@@ -23,6 +23,11 @@ export type ConsentResponse = (typeof CONSENT_RESPONSES)[number];
 export const CONSENT_STATUSES = ['active', 'withdrawn', 'expired'] as const;
 export const WITHDRAWAL_SCOPES = ['stop_future_use', 'destroy_specimens', 'stop_data_use'] as const;
 export type WithdrawalScope = (typeof WITHDRAWAL_SCOPES)[number];
+/** Withdrawn or destroyed specimens cannot come back under a new consent; held ones can. */
+export const LIFTABLE_SCOPES: ReadonlySet<WithdrawalScope> = new Set<WithdrawalScope>([
+  'stop_future_use',
+  'stop_data_use',
+]);
 
 export const consentStatus = pgEnum('consent_status', CONSENT_STATUSES);
 export const withdrawalScope = pgEnum('withdrawal_scope', WITHDRAWAL_SCOPES);
