@@ -193,3 +193,58 @@ describe('concurrent container moves', () => {
     },
   );
 });
+
+describe('concurrent container edits', () => {
+  it('never leave a box allowing fewer types than it holds, when its restriction races tubes stored in it', async () => {
+    // A race: each round either refuses the restriction or refuses the tubes; never both pass.
+    for (let round = 0; round < 4; round++) {
+      const box = await lab.box({ rows: 2, cols: 2 });
+      const narrow = lab.call(
+        'PATCH',
+        `/v1/containers/${box.id}`,
+        { allowedTypes: ['dna'] },
+        { headers: { 'if-match': '*' } },
+      );
+      const stores = ['A1', 'A2', 'B1', 'B2'].map((position) =>
+        lab.post('/v1/specimens', {
+          barcode: `RACE-${box.id.slice(-8)}-${position}`,
+          type: 'serum',
+          quantity: 1,
+          containerId: box.id,
+          position,
+        }),
+      );
+      const [edit, ...placed] = await Promise.all([narrow, ...stores]);
+      const { rows } = await t.sql.query<{ allowed_types: string[] | null; serum: number }>(
+        `select c.allowed_types, (select count(*)::int from specimen s where s.container_id = c.id and s.type = 'serum') as serum
+           from container c where c.id = $1`,
+        [box.id],
+      );
+      const after = rows[0]!;
+      if (edit.statusCode === 200) {
+        expect(after.allowed_types).toEqual(['dna']);
+        expect(after.serum, `round ${round}: ${placed.map((p) => p.statusCode).join(',')}`).toBe(0);
+      } else {
+        expect(edit.json<{ code: string }>().code).toBe('TYPE_NOT_ALLOWED');
+        expect(after.allowed_types).toBeNull();
+      }
+    }
+  });
+
+  it('resolve If-Match: * to the version each edit replaces, so concurrent edits all apply', async () => {
+    const box = await lab.box({ rows: 2, cols: 2 });
+    const edits = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        lab.call(
+          'PATCH',
+          `/v1/containers/${box.id}`,
+          { name: `edit ${i}` },
+          { headers: { 'if-match': '*' } },
+        ),
+      ),
+    );
+    expect(edits.map((e) => e.statusCode)).toEqual(Array<number>(10).fill(200));
+    const versions = edits.map((e) => e.json<{ version: number }>().version).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 10 }, (_, i) => box.version + 1 + i));
+  });
+});

@@ -14,7 +14,8 @@ import {
   insertContainer,
   listContainerRows,
   loadContainersWithAncestors,
-  requireContainer,
+  lockContainer,
+  lockSubtree,
   updateContainerRow,
 } from './storage.repo.js';
 import {
@@ -127,7 +128,14 @@ export function createContainersService(deps: { db: Db }) {
       authorize(ctx.actor, 'storage.configure');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const before = await requireContainer(tx, institutionId, input.id);
+        // Read locked, so `If-Match: *` resolves to the version this edit replaces. Narrowing the
+        // allowed types locks everything below too: a tube being stored in any of them (which
+        // holds its container FOR SHARE, see planPlacements) is committed, and seen, before the
+        // contents are checked, or waits for this edit and meets the new restriction.
+        const before = input.patch.allowedTypes
+          ? (await lockSubtree(tx, institutionId, input.id))[0]
+          : await lockContainer(tx, institutionId, input.id);
+        if (!before) throw containerNotFound(input.id, 'id');
         const expected = resolveVersion(input.expectedVersion, before.version);
         if (before.version !== expected)
           throw versionConflict(`container ${before.barcode}`, expected, before.version);

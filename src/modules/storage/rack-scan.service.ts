@@ -17,7 +17,7 @@ import {
   type RackScanReport,
   type Reading,
 } from './rack-scan.reconcile.js';
-import { loadContainersWithAncestors } from './storage.repo.js';
+import { loadContainersWithAncestors, lockContainersForShare } from './storage.repo.js';
 import { containerName } from './container-kinds.js';
 import { containerNotFound, noGrid, rackScanRejected } from './storage.errors.js';
 import { SPECIMEN_HOLDERS, containerPath, labelOf } from './storage.rules.js';
@@ -55,6 +55,8 @@ export function createRackScanService(deps: RackScanDeps) {
       // A transaction only when applying: the tubes read are locked, then moved in it.
       const run = async (tx: Tx | null): Promise<RackScanReport> => {
         const handle: DbOrTx = tx ?? db;
+        // Applying stores tubes here: the box is held as planPlacements holds a target.
+        if (tx) await lockContainersForShare(tx, institutionId, [id]);
         const byId = await loadContainersWithAncestors(handle, institutionId, [id]);
         const box = byId.get(id);
         if (!box) throw containerNotFound(id, 'id');

@@ -161,6 +161,20 @@ export async function lockContainersForShare(
     .for('share');
 }
 
+/** Locks one container for an edit of its own columns (FOR NO KEY UPDATE) and returns it as it is now. */
+export async function lockContainer(
+  tx: DbOrTx,
+  institutionId: string,
+  id: string,
+): Promise<ContainerRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(containers)
+    .where(and(eq(containers.institutionId, institutionId), eq(containers.id, id)))
+    .for('no key update');
+  return row;
+}
+
 /**
  * Locks a container and everything below it for a move (FOR NO KEY UPDATE: tubes may still be put
  * in its boxes) and returns the rows as they are now, the container first. The container is
