@@ -115,3 +115,17 @@ describe('ETag on every answer that is one versioned resource', () => {
     expect(again.headers.etag).toBe(`W/"${first.version}"`);
   });
 });
+
+describe('If-Match: * under concurrent edits', () => {
+  it('resolves to the version each institution edit replaces, so all of them apply', async () => {
+    const url = `/v1/institutions/${lab.institution.id}`;
+    const edits = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        lab.call('PATCH', url, { name: `Lab edit ${i}` }, { role: 'admin', headers: { 'if-match': '*' } }),
+      ),
+    );
+    expect(edits.map((e) => e.statusCode)).toEqual(Array<number>(8).fill(200));
+    const versions = new Set(edits.map((e) => e.json<{ version: number }>().version));
+    expect(versions.size).toBe(8);
+  });
+});

@@ -5,8 +5,14 @@ import { institutions } from './institutions.table.js';
 export type InstitutionRow = typeof institutions.$inferSelect;
 export type NewInstitutionRow = typeof institutions.$inferInsert;
 
-export async function findInstitutionById(db: DbOrTx, id: string): Promise<InstitutionRow | undefined> {
-  const [row] = await db.select().from(institutions).where(eq(institutions.id, id));
+/** With `lock`, FOR NO KEY UPDATE: the row an edit replaces. */
+export async function findInstitutionById(
+  db: DbOrTx,
+  id: string,
+  opts: { lock?: boolean } = {},
+): Promise<InstitutionRow | undefined> {
+  const q = db.select().from(institutions).where(eq(institutions.id, id));
+  const [row] = opts.lock ? await q.for('no key update') : await q;
   return row;
 }
 

@@ -35,8 +35,13 @@ export function createInstitutionService(deps: {
 }) {
   const { db } = deps;
 
-  async function load(ctx: Ctx, handle: DbOrTx, id: string): Promise<InstitutionRow> {
-    const row = await findInstitutionById(handle, id);
+  async function load(
+    ctx: Ctx,
+    handle: DbOrTx,
+    id: string,
+    opts: { lock?: boolean } = {},
+  ): Promise<InstitutionRow> {
+    const row = await findInstitutionById(handle, id, opts);
     if (!row || !visibleTo(ctx, row)) throw institutionNotFound(id);
     return row;
   }
@@ -113,7 +118,8 @@ export function createInstitutionService(deps: {
       // Resolved before the transaction: no connection is held while DNS answers.
       if (input.patch.webhookUrl) await deps.checkWebhookUrl(input.patch.webhookUrl);
       return inTransaction(db, ctx, async (tx) => {
-        const before = await load(ctx, tx, input.id);
+        // Locked: `If-Match: *` resolves to the version this edit replaces.
+        const before = await load(ctx, tx, input.id, { lock: true });
         if (ctx.actor.kind === 'api_key' && ctx.actor.institutionId !== before.id) {
           throw institutionNotFound(input.id);
         }
