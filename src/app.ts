@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { createJsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
 import type { Container } from './container.js';
 import { apiKeyRoutes } from './auth/api-keys.routes.js';
 import { routeNotFound, shuttingDown, toProblem } from './errors.js';
@@ -18,6 +18,7 @@ import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
 import { strictQueryStrings } from './http/schemas.js';
+import { closedRestBodies, strictBodyValidatorCompiler } from './http/strict-bodies.js';
 import { refuseUnstorableText } from './http/storable-text.js';
 import { authenticateHook, authenticateRequest, idempotencyHook } from './http/request-context.js';
 import { registerQueueBoard } from './http/queue-board.js';
@@ -125,21 +126,23 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     },
     // GraphiQL's and the docs' own routes carry no schema: they are not part of the REST contract.
     hideUntagged: true,
-    transform: createJsonSchemaTransform({
-      skipList: [
-        '/graphql',
-        '/graphiql',
-        '/graphiql/*',
-        '/sign-in',
-        '/sign-out',
-        '/docs',
-        '/docs/*',
-        '/openapi.json',
-        '/metrics',
-        '/admin/queues',
-        '/admin/queues/*',
-      ],
-    }),
+    transform: closedRestBodies(
+      createJsonSchemaTransform({
+        skipList: [
+          '/graphql',
+          '/graphiql',
+          '/graphiql/*',
+          '/sign-in',
+          '/sign-out',
+          '/docs',
+          '/docs/*',
+          '/openapi.json',
+          '/metrics',
+          '/admin/queues',
+          '/admin/queues/*',
+        ],
+      }),
+    ),
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -157,7 +160,8 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
 
   // REST: zod compilers live only inside this plugin (they break Mercurius at the root).
   await app.register(async (v1) => {
-    v1.setValidatorCompiler(validatorCompiler);
+    // zod's validator, with bodies as strict as query strings (src/http/strict-bodies.ts).
+    v1.setValidatorCompiler(strictBodyValidatorCompiler);
     v1.setSerializerCompiler(serializerCompiler);
     // JSON only: a text/plain body is an unsupported media type (415), not a malformed object.
     v1.removeContentTypeParser('text/plain');

@@ -26,7 +26,9 @@ let people: { protocolId: string; participantId: string };
 beforeAll(async () => {
   t = await createTestApp();
   lab = await makeLab(t);
-  people = await donor(lab);
+  // The donor's ids only: its MRN is no member of a specimen.
+  const { protocolId, participantId } = await donor(lab);
+  people = { protocolId, participantId };
 });
 afterAll(() => t.close());
 
