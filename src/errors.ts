@@ -156,6 +156,7 @@ export const ERROR_CATALOGUE = {
   SPECIMEN_ON_HOLD: 'conflict',
   HOLD_EXISTS: 'conflict',
   HOLD_NOT_FOUND: 'conflict',
+  HOLD_MANAGED_BY_CONSENT: 'conflict',
   INSUFFICIENT_QUANTITY: 'conflict',
   // consent
   CONSENT_NOT_FOUND: 'not_found',

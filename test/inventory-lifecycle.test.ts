@@ -248,6 +248,27 @@ describe('holds', () => {
   });
 });
 
+describe('consent holds', () => {
+  it('are neither placed nor released by hand (409 HOLD_MANAGED_BY_CONSENT): they follow the consent', async () => {
+    const s = await specimenIn('available');
+    const placed = await lab.post(`/v1/specimens/${s.id}/place-hold`, { reason: 'CONSENT_WITHDRAWN' });
+    expect(expectProblem(placed, 409, 'HOLD_MANAGED_BY_CONSENT').errors).toEqual([
+      expect.objectContaining({ field: 'reason' }),
+    ]);
+    // Held as a withdrawal's cascade leaves it.
+    await t.sql.query(`update specimen set holds = array['CONSENT_WITHDRAWN'] where id = $1`, [s.id]);
+    expectProblem(
+      await lab.post(`/v1/specimens/${s.id}/release-hold`, { reason: 'CONSENT_WITHDRAWN' }),
+      409,
+      'HOLD_MANAGED_BY_CONSENT',
+    );
+    const { rows } = await t.sql.query<{ holds: string[] }>('select holds from specimen where id = $1', [
+      s.id,
+    ]);
+    expect(rows[0]!.holds).toEqual(['CONSENT_WITHDRAWN']);
+  });
+});
+
 describe('check-in and freeze-thaw cycles', () => {
   it('counts a freeze-thaw cycle when the tube was thawed (the default) and not otherwise', async () => {
     const s = await specimenIn('available');

@@ -9,10 +9,10 @@ import { planPlacements, type Placement } from '../storage/index.js';
 import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { assertExternalIdsFree, editOf } from './specimens.edits.js';
-import { placementRace, specimenNotFound } from './specimens.errors.js';
+import { holdManagedByConsent, placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
-import type { HoldReason, SpecimenRow } from './specimens.table.js';
+import { CONSENT_HOLDS, type HoldReason, type SpecimenRow } from './specimens.table.js';
 import { futurePreanalyticalTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 import { resolveVersion, type ExpectedVersion } from '../../versions.js';
@@ -157,22 +157,27 @@ export function createSpecimenActions(deps: {
       });
     },
 
-    /** Places a hold (blocks use and sharing, keeps status). Throws HOLD_EXISTS, INVALID_TRANSITION. */
+    /**
+     * Places a hold (blocks use and sharing, keeps status). Throws HOLD_EXISTS, INVALID_TRANSITION,
+     * HOLD_MANAGED_BY_CONSENT.
+     */
     async placeHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
-      return act(ctx, id, 'specimens.holds', async (_tx, row) => ({
-        kind: 'place_hold',
-        ...base(row, input),
-        reason: input.reason,
-      }));
+      return act(ctx, id, 'specimens.holds', async (_tx, row) => {
+        if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
+        return { kind: 'place_hold', ...base(row, input), reason: input.reason };
+      });
     },
 
-    /** Releases a hold. Throws HOLD_NOT_FOUND, INVALID_TRANSITION. */
+    /**
+     * Releases a hold. A consent hold is the consent's to lift (a re-consent), never by hand: a
+     * tube released while its donor's withdrawal stands could be used. Throws HOLD_NOT_FOUND,
+     * INVALID_TRANSITION, HOLD_MANAGED_BY_CONSENT.
+     */
     async releaseHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
-      return act(ctx, id, 'specimens.holds', async (_tx, row) => ({
-        kind: 'release_hold',
-        ...base(row, input),
-        reason: input.reason,
-      }));
+      return act(ctx, id, 'specimens.holds', async (_tx, row) => {
+        if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
+        return { kind: 'release_hold', ...base(row, input), reason: input.reason };
+      });
     },
 
     /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT, TIME_IN_FUTURE. */

@@ -86,6 +86,13 @@ export const specimenOnHold = (row: SpecimenRow, action: SpecimenAction) =>
 export const holdExists = (row: SpecimenRow, reason: string) =>
   new DomainError('HOLD_EXISTS', `specimen ${row.barcode} is already on ${reason} hold`);
 
+export const holdManagedByConsent = (row: SpecimenRow, reason: string) =>
+  new DomainError(
+    'HOLD_MANAGED_BY_CONSENT',
+    `specimen ${row.barcode}: a ${reason} hold follows the donor's consent (withdrawal, re-consent) and is not placed or released by hand`,
+    [{ field: 'reason', message: 'follows the donor’s consent' }],
+  );
+
 export const holdNotFound = (row: SpecimenRow, reason: string) =>
   new DomainError('HOLD_NOT_FOUND', `specimen ${row.barcode} has no ${reason} hold`);
 

@@ -44,6 +44,12 @@ export const HOLD_REASONS = [
   'PROVIDER_CONSENT_WITHDRAWN',
 ] as const;
 export type HoldReason = (typeof HOLD_REASONS)[number];
+/**
+ * Holds that follow the donor's consent here: placed by a withdrawal, lifted by a re-consent, never
+ * by hand. (PROVIDER_CONSENT_WITHDRAWN is not one: nothing here learns of a re-consent at the
+ * provider, so the receiver's manager releases it once the provider confirms one.)
+ */
+export const CONSENT_HOLDS: ReadonlySet<HoldReason> = new Set<HoldReason>(['CONSENT_WITHDRAWN']);
 export const QC_STATUSES = ['unchecked', 'pass', 'warn', 'fail'] as const;
 
 export const specimenType = pgEnum('specimen_type', SPECIMEN_TYPES);
