@@ -162,6 +162,14 @@ describe('a request from draft to completed across two institutions', () => {
     expectProblem(collides, 409, 'RELABEL_REQUIRED');
     expect(collides.json<{ errors: { field: string }[] }>().errors[0]!.field).toBe('items.1.relabel');
     expect(await footprint(p, r.id)).toEqual(before);
+    // A new label follows the rules of every barcode here, or the tube could never be scanned.
+    const unscannable = await receipt([
+      { barcode: b.specimen.barcode, outcome: 'received', relabel: 'bad label with spaces' },
+    ]);
+    expect(expectProblem(unscannable, 400, 'VALIDATION_FAILED').errors![0]!.field).toBe(
+      'body.items.0.relabel',
+    );
+    expect(await footprint(p, r.id)).toEqual(before);
 
     const first = await receipt([
       { sampleCode: a.sampleCode, outcome: 'received', containerId: box.id, position: 'A1' },

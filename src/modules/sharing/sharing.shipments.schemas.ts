@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
+import { specimenBarcode } from '../specimens/index.js';
 import { ITEM_STATES } from './sharing.lifecycle.js';
 import { SHIPPING_TEMPERATURES } from './sharing.table.js';
 
@@ -44,7 +45,8 @@ const receiptItem = z
     sampleCode: z.string().trim().min(1).max(16).optional().describe('the item’s code on the manifest'),
     barcode: barcode.optional().describe('or the label scanned on the tube'),
     outcome: z.enum(RECEIPT_OUTCOMES),
-    relabel: barcode
+    // A label of ours: the rules every barcode registered here follows, or it could not be scanned.
+    relabel: specimenBarcode
       .optional()
       .describe('a new label for the tube at your institution (required when its label is one you use)'),
     containerId: z.uuid().optional().describe('store it at once: a box of yours'),

@@ -42,6 +42,7 @@ export { toSpecimenDto, toCustodyEventDto, specimenViews, type SpecimenView } fr
 export {
   specimenDto,
   custodyEventDto,
+  barcode as specimenBarcode,
   registerSpecimenInput,
   updateSpecimenInput,
   type SpecimenDto,
