@@ -17,7 +17,7 @@ import {
   type RackScanReport,
   type Reading,
 } from './rack-scan.reconcile.js';
-import { loadContainersWithAncestors, lockContainersForShare } from './storage.repo.js';
+import { loadContainersWithAncestors } from './storage.repo.js';
 import { containerName } from './container-kinds.js';
 import { containerNotFound, noGrid, rackScanRejected } from './storage.errors.js';
 import { SPECIMEN_HOLDERS, containerPath, labelOf } from './storage.rules.js';
@@ -56,8 +56,7 @@ export function createRackScanService(deps: RackScanDeps) {
       const run = async (tx: Tx | null): Promise<RackScanReport> => {
         const handle: DbOrTx = tx ?? db;
         // Applying stores tubes here: the box is held as planPlacements holds a target.
-        if (tx) await lockContainersForShare(tx, institutionId, [id]);
-        const byId = await loadContainersWithAncestors(handle, institutionId, [id]);
+        const byId = await loadContainersWithAncestors(handle, institutionId, [id], { share: tx !== null });
         const box = byId.get(id);
         if (!box) throw containerNotFound(id, 'id');
         const { gridRows, gridCols, gridScheme } = box;

@@ -2,7 +2,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { DomainError, positionOccupied } from '../../errors.js';
 import { containerName } from './container-kinds.js';
 import { containerNotFound, typeNotAllowed } from './storage.errors.js';
-import { loadContainersWithAncestors, lockContainersForShare } from './storage.repo.js';
+import { loadContainersWithAncestors } from './storage.repo.js';
 import { containerPath, labelOf, resolvePosition, typeAllowed } from './storage.rules.js';
 import type { ContainerRow } from './storage.table.js';
 import { findOccupants, lockPositions } from './position-occupancy.read-model.js';
@@ -51,11 +51,14 @@ export async function planPlacements(
   requests: PlacementRequest[],
   opts: { vacating?: ReadonlySet<string> } = {},
 ): Promise<PlacementOutcome> {
-  const targets = [...new Set(requests.map((r) => r.containerId))];
   // Held FOR SHARE until the tubes are stored: an edit narrowing what a container (or one above
-  // it) allows waits for them, or is committed before the restriction is read below.
-  await lockContainersForShare(db, institutionId, targets);
-  const containers = await loadContainersWithAncestors(db, institutionId, targets);
+  // it) allows waits for them, or is committed before the restriction is read.
+  const containers = await loadContainersWithAncestors(
+    db,
+    institutionId,
+    [...new Set(requests.map((r) => r.containerId))],
+    { share: true },
+  );
   const placements = new Map<number, Placement>();
   const errors = new Map<number, DomainError>();
   for (const req of requests) {

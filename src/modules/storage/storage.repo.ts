@@ -41,17 +41,23 @@ export async function findContainerByBarcode(db: DbOrTx, institutionId: string, 
 }
 
 /** Containers by id with all their ancestors, in one query. */
+/**
+ * The containers and every container above them. With `share`, locked FOR SHARE, root first (as
+ * every chain is locked), and read as they are once the locks are held: tubes stored in them
+ * keep an edit of what they allow waiting until they are committed.
+ */
 export async function loadContainersWithAncestors(
   db: DbOrTx,
   institutionId: string,
   ids: readonly string[],
+  opts: { share?: boolean } = {},
 ): Promise<Map<string, ContainerRow>> {
   if (ids.length === 0) return new Map();
   const idList = sql.join(
     ids.map((id) => sql`${id}::uuid`),
     sql`, `,
   );
-  const rows = await db
+  const q = db
     .select()
     .from(containers)
     .where(
@@ -60,6 +66,7 @@ export async function loadContainersWithAncestors(
         sql`${containers.id} in (select unnest(c.ancestor_ids || c.id) from container c where c.id in (${idList}))`,
       ),
     );
+  const rows = opts.share ? await q.orderBy(...lockOrder).for('share') : await q;
   return new Map(rows.map((r) => [r.id, r]));
 }
 
