@@ -143,6 +143,28 @@ describe('timestamps', () => {
     expect(soon.statusCode, soon.body).toBe(201);
   });
 
+  it('refuses a custody action dated more than a day ahead, changing nothing, and accepts one hours ahead', async () => {
+    const pending = await lab.register();
+    const inTwoDays = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const received = await lab.post(`/v1/specimens/${pending.id}/receive`, { occurredAt: inTwoDays });
+    expect(fieldsOf(expectProblem(received, 400, 'TIME_IN_FUTURE'))).toEqual(['occurredAt']);
+    const s = await lab.action(pending.id, 'receive');
+    for (const [path, body] of [
+      ['check-out', { occurredAt: inTwoDays }],
+      ['consume', { quantity: 0.5, occurredAt: inTwoDays }],
+    ] as const) {
+      const res = await lab.post(`/v1/specimens/${s.id}/${path}`, body);
+      expect(fieldsOf(expectProblem(res, 400, 'TIME_IN_FUTURE')), path).toEqual(['occurredAt']);
+    }
+    const after = (await lab.get(`/v1/specimens/${s.id}`)).json<{ version: number }>();
+    expect(after.version).toBe(s.version);
+    const soon = await lab.post(`/v1/specimens/${s.id}/consume`, {
+      quantity: 0.5,
+      occurredAt: new Date(Date.now() + 6 * 3_600_000).toISOString(),
+    });
+    expect(soon.statusCode, soon.body).toBe(200);
+  });
+
   it('refuses an edit moving a preanalytical time more than a day ahead', async () => {
     const res = await lab.call(
       'PATCH',

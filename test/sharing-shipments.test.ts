@@ -169,6 +169,16 @@ describe('a request from draft to completed across two institutions', () => {
     expect(expectProblem(unscannable, 400, 'VALIDATION_FAILED').errors![0]!.field).toBe(
       'body.items.0.relabel',
     );
+    const late = await p.requester.call(
+      'POST',
+      `${base}/receipt`,
+      {
+        items: [{ sampleCode: a.sampleCode, outcome: 'received' }],
+        receivedAt: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+      },
+      { role: 'technician' },
+    );
+    expect(expectProblem(late, 400, 'TIME_IN_FUTURE').errors![0]!.field).toBe('receivedAt');
     expect(await footprint(p, r.id)).toEqual(before);
 
     const first = await receipt([

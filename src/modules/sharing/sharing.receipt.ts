@@ -16,6 +16,7 @@ import { recordAudit } from '../audit/index.js';
 import { custodyChainsOf } from '../custody/index.js';
 import {
   barcodeTaken,
+  futureEventTime,
   findSpecimensByBarcodes,
   type NewSpecimen,
   type SpecimenCommand,
@@ -199,6 +200,8 @@ export function createReceipt(deps: ReceiptDeps) {
 
         const now = clock();
         const when = input.receivedAt ? new Date(input.receivedAt) : now;
+        const future = futureEventTime([when], now, 'receivedAt');
+        if (future) throw future;
         const provider = new Map(
           (
             await ledger.lock(

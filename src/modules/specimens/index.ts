@@ -81,3 +81,4 @@ export { scanRoutes } from './specimens.scans.routes.js';
 export { specimenUpsertRoutes } from './specimens.upsert.routes.js';
 export { specimenResolvers } from './specimens.resolvers.js';
 export { specimenLoaders } from './specimens.loaders.js';
+export { futureEventTime } from './specimens.times.js';

@@ -23,6 +23,7 @@ import { transition } from './specimens.lifecycle.js';
 import { insertRegisteredSpecimens } from './specimens.ledger-register.js';
 import { lockSpecimens, lockSpecimensByBarcode, type NewSpecimenRow } from './specimens.repo.js';
 import { specimenExternalIds, specimens, type SpecimenRow } from './specimens.table.js';
+import { futureEventTime } from './specimens.times.js';
 
 export { refuse, checkCommand } from './specimens.ledger-rules.js';
 
@@ -320,8 +321,13 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
       places?: Map<string, ContainerRow>,
     ): Promise<SpecimenRow[]> {
       if (commands.length === 0) return [];
-      const before = await fromLocations(tx, commands, places);
       const now = clock();
+      const future = futureEventTime(
+        commands.map((c) => c.occurredAt),
+        now,
+      );
+      if (future) throw future;
+      const before = await fromLocations(tx, commands, places);
       const changes = commands.map((c) => {
         const loc = leavesFrom(c) ? locationOf(c.specimen, before) : null;
         return changeOf(

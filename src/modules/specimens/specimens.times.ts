@@ -23,3 +23,17 @@ export function futurePreanalyticalTime(
   }
   return undefined;
 }
+
+/**
+ * TIME_IN_FUTURE for the first custody command dated more than a day after `now` (a check-out,
+ * a consumption or a shipment dated in 2030 would sit after every later event of the chain).
+ */
+export function futureEventTime(
+  times: readonly (Date | null | undefined)[],
+  now: Date,
+  field = 'occurredAt',
+): DomainError | undefined {
+  const latest = new Date(now.getTime() + TOLERANCE_MS);
+  const late = times.find((t) => t && t.getTime() > latest.getTime());
+  return late ? timeInFuture(field, late.toISOString(), latest) : undefined;
+}
