@@ -133,6 +133,29 @@ describe('POST /v1/imports?kind=specimens', () => {
     expect(await lab.counts()).toEqual({ ...before, audit: before.audit + 1 });
   });
 
+  it('counts the rows of a file sent again before the first copy was applied as already there', async () => {
+    for (const mode of ['all-or-nothing', 'valid-rows']) {
+      const box = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
+      const copy = csv(SPECIMEN_HEADER, tubes(4, box.barcode).map(specimenLine));
+      // Both copies validated and queued before either is applied (an LIS retrying after a timeout).
+      const first = await send(copy, { kind: 'specimens', mode });
+      const second = await send(copy, { kind: 'specimens', mode });
+      expect([first.statusCode, second.statusCode], second.body).toEqual([202, 202]);
+      await runImportJob(t, first.json<ImportBody>().id);
+      const before = await lab.counts();
+      await runImportJob(t, second.json<ImportBody>().id);
+      const again = await lab.get(`/v1/imports/${second.json<ImportBody>().id}`, { role: 'integration' });
+      expect(again.json(), mode).toMatchObject({
+        status: 'completed',
+        existingRows: 4,
+        appliedRows: 0,
+        createdRecords: 0,
+        errorCount: 0,
+      });
+      expect((await lab.counts()).specimen).toBe(before.specimen);
+    }
+  });
+
   it('valid-rows applies the good rows and reports the bad ones', async () => {
     const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
     const good = tubes(3, other.barcode);

@@ -10,7 +10,7 @@
 // leaves nothing; progress is written beside it. Participants and consents are applied row by row
 // through their services (each its own transaction; both are idempotent, so a retry is safe).
 import type { Ctx } from '../../context.js';
-import type { Actor } from '../../auth/roles.js';
+import { actorInstitutionId, type Actor } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
 import { lockNaturalKey } from '../../db/natural-keys.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -18,6 +18,7 @@ import { isDomainError } from '../../errors.js';
 import type { ConsentService } from '../consent/index.js';
 import type { ParticipantService } from '../participants/index.js';
 import {
+  findExternalIdHolders,
   registerValidWithin,
   type RegisterSpecimenInput,
   type SpecimenLedger,
@@ -73,19 +74,37 @@ const asRowErrors = (
 export function createImportApply(deps: ApplyDeps) {
   const { db } = deps;
 
-  /** One chunk of specimens in `tx`: registered, and the refused rows as errors. */
+  /**
+   * One chunk of specimens in `tx`: registered, the rows already there counted, and the refused
+   * rows as errors. A row is already there when its barcode holds its external id now, as
+   * validation counts it: the same file sent again before the first copy was applied was staged
+   * as new, and the first copy has registered its rows since.
+   */
   async function specimenChunk(tx: Tx, ctx: Ctx, rows: { rowNo: number; data: unknown }[]) {
+    const inputs = rows.map((r) => r.data as RegisterSpecimenInput);
+    const keyOf = (e: { system: string; value: string }) => `${e.system}\n${e.value}`;
+    const holders = await findExternalIdHolders(
+      tx,
+      actorInstitutionId(ctx.actor),
+      inputs.flatMap((i) => i.externalIds?.slice(0, 1) ?? []),
+    );
+    const heldBy = new Map(holders.map((h) => [keyOf(h), h.barcode]));
+    const fresh = rows.filter((_, i) => {
+      const id = inputs[i]!.externalIds?.[0];
+      return !id || heldBy.get(keyOf(id)) !== inputs[i]!.barcode;
+    });
     const out = await registerValidWithin(
       deps,
       tx,
       ctx,
-      rows.map((r) => r.data as RegisterSpecimenInput),
+      fresh.map((r) => r.data as RegisterSpecimenInput),
       { action: 'importSpecimens', dryRun: false },
     );
     return {
       created: out.registered.size,
+      existing: rows.length - fresh.length,
       errors: asRowErrors(
-        rows.map((r) => r.rowNo),
+        fresh.map((r) => r.rowNo),
         out.errors,
       ),
     };
@@ -163,14 +182,16 @@ export function createImportApply(deps: ApplyDeps) {
       const record = async (
         handle: Db | Tx,
         rows: { rowNo: number }[],
-        out: { created: number; errors: RowError[] },
+        out: { created: number; existing?: number; errors: RowError[] },
       ) => {
         const added = await insertRowErrors(handle, job.id, out.errors);
+        const existing = out.existing ?? 0;
         await addToImportJob(
           handle,
           job.id,
           {
-            appliedRows: rows.length - out.errors.length,
+            appliedRows: rows.length - out.errors.length - existing,
+            existingRows: existing,
             createdRecords: out.created,
             invalidRows: new Set(out.errors.map((e) => e.rowNo)).size,
             errorCount: added,
@@ -207,8 +228,12 @@ export function createImportApply(deps: ApplyDeps) {
 
   /** all-or-nothing specimens: every chunk in one transaction; progress written beside it. */
   async function applyAtOnce(ctx: Ctx, job: ImportJobRow, hooks: ApplyHooks) {
+    // Rows found already there: counted once the transaction committed (a delivery that fails
+    // and runs again counts them afresh).
+    let existing = 0;
     try {
       await inTransaction(db, ctx, async (tx) => {
+        existing = 0;
         // A second delivery of the job waits here for the first, then finds the work done. An
         // advisory lock, not the job row's: progress is written to that row beside this transaction.
         await lockNaturalKey(tx, 'import_apply', job.id);
@@ -222,11 +247,16 @@ export function createImportApply(deps: ApplyDeps) {
           const out = await specimenChunk(tx, ctx, rows);
           if (out.errors.length) throw new ApplyRefused(out.errors);
           after = rows.at(-1)!.rowNo;
-          await addToImportJob(db, job.id, { appliedRows: rows.length, createdRecords: out.created });
+          existing += out.existing;
+          await addToImportJob(db, job.id, {
+            appliedRows: rows.length - out.existing,
+            createdRecords: out.created,
+          });
           await hooks.progress?.((await findImportJobById(db, job.id))!);
         }
         await updateImportJob(tx, job.id, { appliedThroughRow: after });
       });
+      if (existing) await addToImportJob(db, job.id, { existingRows: existing });
     } catch (err) {
       if (!(err instanceof ApplyRefused)) throw err;
       const added = await insertRowErrors(db, job.id, err.errors);
