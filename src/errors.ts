@@ -180,6 +180,7 @@ export const ERROR_CATALOGUE = {
   RUN_NOT_FOUND: 'not_found',
   // webhooks
   WEBHOOK_DELIVERY_NOT_FOUND: 'not_found',
+  WEBHOOK_DELIVERY_PENDING: 'conflict',
   WEBHOOK_NOT_CONFIGURED: 'conflict',
   WEBHOOK_URL_REFUSED: 'unprocessable',
   // sharing

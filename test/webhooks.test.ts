@@ -229,6 +229,32 @@ describe('signed deliveries', () => {
     expect(audit.rowCount).toBe(1);
   });
 
+  it('starts one run of attempts for redelivers sent at once, refusing the others while it runs', async () => {
+    const inst = await withEndpoint();
+    const { id } = (await ping(inst.keys.admin)).json<DeliveryDto>();
+    await until(async () => (await deliveryRow(id))?.status === 'succeeded');
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        t.app.inject({
+          method: 'POST',
+          url: `/v1/webhook-deliveries/${id}/redeliver`,
+          headers: bearer(inst.keys.manager),
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([202, 409, 409, 409, 409, 409]);
+    for (const a of answers.filter((x) => x.statusCode === 409))
+      expect(a.json()).toMatchObject({ code: 'WEBHOOK_DELIVERY_PENDING' });
+    await until(async () => (await deliveryRow(id))?.status === 'succeeded');
+    await until(() => receiver.on(inst.path).length === 2);
+    const audit = await t.sql.query(
+      "select 1 from audit_log where entity_id = $1 and action = 'redeliverWebhook'",
+      [id],
+    );
+    expect(audit.rowCount).toBe(1);
+    expect(await deliveryRow(id)).toMatchObject({ attempt_count: 2 });
+  });
+
   it('refuses a ping without a configured URL with 409 WEBHOOK_NOT_CONFIGURED', async () => {
     const { institution, keys } = await makeInstitution(t, { roles: ['admin'] });
     const res = await ping(keys.admin);

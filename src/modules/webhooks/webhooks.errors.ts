@@ -4,6 +4,12 @@ import { DomainError } from '../../errors.js';
 export const webhookDeliveryNotFound = (id: string) =>
   new DomainError('WEBHOOK_DELIVERY_NOT_FOUND', `webhook delivery ${id} was not found`);
 
+export const webhookDeliveryPending = (id: string) =>
+  new DomainError(
+    'WEBHOOK_DELIVERY_PENDING',
+    `webhook delivery ${id} is still being retried: redeliver it once it is delivered or has failed`,
+  );
+
 export const webhookNotConfigured = () =>
   new DomainError('WEBHOOK_NOT_CONFIGURED', 'set a webhook URL on the institution first');
 

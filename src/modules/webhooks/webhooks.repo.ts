@@ -1,5 +1,5 @@
 // SQL over the webhook delivery log: deliveries and their attempts.
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { webhookAttempts, webhookDeliveries, type WEBHOOK_DELIVERY_STATUSES } from './webhooks.table.js';
 
@@ -60,11 +60,15 @@ export async function listAttempts(handle: DbOrTx, deliveryId: string): Promise<
 }
 
 /** Puts a delivery back in the queue's hands. */
+/**
+ * Opens a delivered or failed delivery for one more run of attempts; undefined when there is none
+ * or it is still pending (its run of retries goes on: a second run would double every attempt).
+ */
 export async function reopenDelivery(tx: DbOrTx, id: string): Promise<WebhookDeliveryRow | undefined> {
   const [row] = await tx
     .update(webhookDeliveries)
     .set({ status: 'pending', deliveredAt: null })
-    .where(eq(webhookDeliveries.id, id))
+    .where(and(eq(webhookDeliveries.id, id), ne(webhookDeliveries.status, 'pending')))
     .returning();
   return row;
 }

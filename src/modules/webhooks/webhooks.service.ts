@@ -23,7 +23,7 @@ import {
   type WebhookDeliveryRow,
   type WebhookDeliveryStatus,
 } from './webhooks.repo.js';
-import { webhookDeliveryNotFound, webhookNotConfigured } from './webhooks.errors.js';
+import { webhookDeliveryNotFound, webhookDeliveryPending, webhookNotConfigured } from './webhooks.errors.js';
 
 export type { WebhookAttemptRow, WebhookDeliveryRow };
 
@@ -117,7 +117,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const before = await loadOwn(ctx, id);
       return inTransaction(db, ctx, async (tx) => {
         const after = await reopenDelivery(tx, id);
-        if (!after) throw webhookDeliveryNotFound(id);
+        if (!after)
+          throw (await findDelivery(tx, id)) ? webhookDeliveryPending(id) : webhookDeliveryNotFound(id);
         await enqueueJob(tx, ctx, deliverWebhookJob, { deliveryId: id });
         await recordAudit(tx, ctx, {
           action: 'redeliverWebhook',
