@@ -86,7 +86,7 @@ describe('webhook URLs when saved', () => {
   });
 
   it('classifies addresses: public ones pass, every internal range is caught', () => {
-    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700::1111', '::ffff:8.8.8.8'])
+    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])
       expect(isInternalAddress(a)).toBe(false);
     for (const a of [
       '127.0.0.53',
@@ -94,6 +94,8 @@ describe('webhook URLs when saved', () => {
       '::',
       '::ffff:10.0.0.1',
       '64:ff9b::a00:1',
+      '64:ff9b:1::a00:1',
+      '::ffff:0:7f00:1',
       'fc00::1',
       'ff02::1',
     ])
