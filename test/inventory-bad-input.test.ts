@@ -109,6 +109,29 @@ describe('specimens', () => {
     );
   });
 
+  it('refuses an aliquot or derivative given a position without its container (CONTAINER_REQUIRED)', async () => {
+    const aliquot = await refused(
+      () =>
+        lab.post(`/v1/specimens/${stored.id}/aliquots`, { aliquots: [{ quantity: 0.1, position: 'A1' }] }),
+      422,
+      'BATCH_REJECTED',
+      ['aliquots.0.containerId'],
+    );
+    expect(aliquot.errors![0]).toMatchObject({ code: 'CONTAINER_REQUIRED' });
+    const derivative = await refused(
+      () =>
+        lab.post(`/v1/specimens/${stored.id}/derivatives`, {
+          type: 'cfdna',
+          consumedQuantity: 0.1,
+          derivatives: [{ quantity: 0.05, position: 'B2' }],
+        }),
+      422,
+      'BATCH_REJECTED',
+      ['derivatives.0.containerId'],
+    );
+    expect(derivative.errors![0]).toMatchObject({ code: 'CONTAINER_REQUIRED' });
+  });
+
   it('refuses drawing more than is available with 409 INSUFFICIENT_QUANTITY', async () => {
     const problem = await refused(
       () => lab.post(`/v1/specimens/${stored.id}/consume`, { quantity: 2.5 }),

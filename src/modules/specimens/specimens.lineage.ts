@@ -14,7 +14,13 @@ import {
 import { planPlacements } from '../storage/index.js';
 import type { NewSpecimen } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { barcodeTaken, derivativeNotAllowed, placementRace, specimenNotFound } from './specimens.errors.js';
+import {
+  barcodeTaken,
+  containerRequired,
+  derivativeNotAllowed,
+  placementRace,
+  specimenNotFound,
+} from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import {
   findAncestors,
@@ -99,6 +105,11 @@ export function createSpecimenLineage(deps: {
         );
         barcodes.forEach((b, i) => {
           if (taken.has(b)) errors.set(i, barcodeTaken(b, `${field(i)}barcode`));
+        });
+        // A position says nothing without its container (as at registration): never dropped.
+        children.forEach((c, i) => {
+          if (c.position !== undefined && !c.containerId && !errors.has(i))
+            errors.set(i, containerRequired('a position', `${field(i)}containerId`));
         });
         const plan = await planPlacements(
           tx,
