@@ -13,7 +13,7 @@ import { apiKeyRoutes } from './auth/api-keys.routes.js';
 import { routeNotFound, shuttingDown, toProblem } from './errors.js';
 import { graphqlLimits, registerGraphql } from './graphql/graphql.js';
 import { isKeylessUpgrade } from './graphql/subscriptions.js';
-import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors } from './http/framework-errors.js';
+import { MAX_PARAM_LENGTH, clientErrorAnswer, frameworkErrors } from './http/framework-errors.js';
 import { healthRoutes } from './http/health.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
@@ -28,7 +28,7 @@ import { auditRoutes } from './modules/audit/index.js';
 import { institutionRoutes } from './modules/institutions/index.js';
 import { changeRoutes } from './modules/integration/index.js';
 import { importRoutes } from './modules/imports/index.js';
-import { FHIR_MOUNT, fhirRoutes } from './modules/fhir/index.js';
+import { FHIR_MOUNT, fhirFrameworkErrors, fhirRefusalFormat, fhirRoutes } from './modules/fhir/index.js';
 import { consentRoutes } from './modules/consent/index.js';
 import { standardsRoutes } from './modules/standards/index.js';
 import { participantRoutes } from './modules/participants/index.js';
@@ -68,8 +68,12 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // What Fastify and Node answer before any handler runs goes out as problem+json too.
-    frameworkErrors,
-    clientErrorHandler,
+    // (Under /fhir, as OperationOutcome: FHIR clients read nothing else.)
+    frameworkErrors: (error, request, reply) =>
+      request.url.startsWith(`${FHIR_MOUNT}/`)
+        ? fhirFrameworkErrors(error, request, reply)
+        : frameworkErrors(error, request, reply),
+    clientErrorHandler: clientErrorAnswer([fhirRefusalFormat]),
   });
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);

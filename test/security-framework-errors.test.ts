@@ -78,6 +78,30 @@ describe("Fastify's and Node's own refusals", () => {
     expectProblem(res, 431, 'HEADERS_TOO_LARGE');
   });
 
+  it('answers the same refusals under /fhir as OperationOutcome, never problem+json', async () => {
+    const cases: [RawAnswer, number, string][] = [
+      [await raw('GET /fhir/R4/Specimen/%ZZ HTTP/1.1', bearer(key)), 400, 'MALFORMED_URL'],
+      [
+        await raw(`GET /fhir/R4/Specimen/${'x'.repeat(300)} HTTP/1.1`, bearer(key)),
+        414,
+        'PATH_PARAMETER_TOO_LONG',
+      ],
+      [
+        await raw(`GET /fhir/R4/Specimen?identifier=urn:oid:1.2|${'a'.repeat(20_000)} HTTP/1.1`, bearer(key)),
+        431,
+        'HEADERS_TOO_LARGE',
+      ],
+    ];
+    for (const [answer, status, code] of cases) {
+      expect(answer.status).toBe(status);
+      expect(answer.headers['content-type']).toMatch(/^application\/fhir\+json/);
+      expect(answer.body).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', details: { coding: [expect.objectContaining({ code })] } }],
+      });
+    }
+  });
+
   it('answers a request that does not parse with 400 MALFORMED_REQUEST', async () => {
     expectProblem(
       await raw('GET /v1/specimens HTTP/1.1', { 'content-length': 'abc' }),

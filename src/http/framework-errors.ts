@@ -17,14 +17,18 @@ import { PROBLEM_CONTENT_TYPE, restErrorHandler, sendProblem } from './problem.j
 /** The longest path parameter: an id, a barcode or an external id value (120), percent-encoded. */
 export const MAX_PARAM_LENGTH = 256;
 
-/** Fastify's `frameworkErrors`: a path that does not decode, or a parameter over the router's limit. */
+/** The refusal a Fastify framework error stands for: a path that does not decode, or a parameter over the router's limit. */
+export function frameworkRefusal(error: FastifyError): DomainError | undefined {
+  return error.code === 'FST_ERR_BAD_URL'
+    ? malformedUrl()
+    : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? pathParameterTooLong(MAX_PARAM_LENGTH)
+      : undefined;
+}
+
+/** Fastify's `frameworkErrors`, as problem+json. */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const domain =
-    error.code === 'FST_ERR_BAD_URL'
-      ? malformedUrl()
-      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? pathParameterTooLong(MAX_PARAM_LENGTH)
-        : undefined;
+  const domain = frameworkRefusal(error);
   if (!domain) {
     void restErrorHandler(error, request, reply);
     return;
@@ -39,19 +43,39 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
  * is written on the socket, which is then closed, as Node itself does.
  */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const domain: DomainError =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? headersTooLarge()
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? requestTimeout()
-        : malformedRequest();
-  if (socket.writable) {
-    const body = JSON.stringify(toProblem(domain));
-    socket.write(
-      `HTTP/1.1 ${domain.status} ${domain.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(err);
+  clientErrorAnswer()(err, socket);
+}
+
+/** How a refusal is written for requests whose path starts with a prefix (FHIR's OperationOutcome). */
+export interface RefusalFormat {
+  prefix: string;
+  contentType: string;
+  body: (refusal: DomainError) => unknown;
+}
+
+/**
+ * `clientErrorHandler` with formats of their own for some paths, read from the start of what
+ * arrived (`GET /fhir/...`), when it arrived far enough to say.
+ */
+export function clientErrorAnswer(formats: RefusalFormat[] = []) {
+  return (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const domain: DomainError =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? headersTooLarge()
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? requestTimeout()
+          : malformedRequest();
+    if (socket.writable) {
+      const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined;
+      const target = raw?.toString('latin1', 0, 256).split(' ', 2)[1] ?? '';
+      const format = formats.find((f) => target.startsWith(f.prefix));
+      const body = JSON.stringify(format ? format.body(domain) : toProblem(domain));
+      socket.write(
+        `HTTP/1.1 ${domain.status} ${domain.title}\r\nContent-Type: ${format?.contentType ?? PROBLEM_CONTENT_TYPE}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
+  };
 }

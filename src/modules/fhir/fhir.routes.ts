@@ -1,8 +1,9 @@
+import { frameworkRefusal, type RefusalFormat } from '../../http/framework-errors.js';
 // HL7 FHIR R4 under /fhir/R4: the CapabilityStatement, Specimen read, vread, search and update.
 // Register with the prefix `/fhir` (FHIR_MOUNT), so every answer under /fhir, an unknown route's
 // too, is FHIR. The routes are left out of the OpenAPI document (the
 // CapabilityStatement describes them); answers are application/fhir+json, errors OperationOutcome.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../auth/api-keys.service.js';
 import { routeNotFound, validationFailed } from '../../errors.js';
 import { preconditionVersion } from '../../http/etag.js';
@@ -50,6 +51,18 @@ function fhirErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyR
   if (domain.status === 401) reply.header('www-authenticate', 'Bearer');
   return send(reply, fhirStatusOf(domain), toOperationOutcome(domain, request.id));
 }
+
+/** Fastify's framework errors (a path that does not decode, a parameter too long) under /fhir. */
+export function fhirFrameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void fhirErrorHandler(frameworkRefusal(error) ?? error, request, reply);
+}
+
+/** What Node refuses before there is a request (headers or URL too large), under /fhir. */
+export const fhirRefusalFormat: RefusalFormat = {
+  prefix: `${FHIR_MOUNT}/`,
+  contentType: FHIR_CONTENT_TYPE,
+  body: (refusal) => toOperationOutcome(refusal, 'not read: it did not parse'),
+};
 
 /** The conditional update's `identifier=system|value`: exactly one, with a system. */
 function updateTarget(query: Query): UpdateTarget {
