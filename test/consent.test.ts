@@ -101,6 +101,26 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('uses and eligibility', () => {
+  it('names the scan of a tray the consent refuses, and checks nothing out', async () => {
+    const { participantId } = await participant({ GENETIC_RESEARCH: 'yes', EXTERNAL_SHARING: 'no' });
+    const [fine, refused] = [await specimen(participantId), await specimen(participantId)];
+    const r = await post(keys.technician, '/v1/scans', {
+      scans: [
+        { action: 'check_out', barcode: fine.barcode, use: 'genetic_research' },
+        { action: 'check_out', barcode: refused.barcode, use: 'external_sharing' },
+      ],
+    });
+    expect(r.statusCode, r.body).toBe(422);
+    expect(r.json()).toMatchObject({
+      code: 'BATCH_REJECTED',
+      errors: [{ field: 'scans.1.use', code: 'CONSENT_NOT_GRANTED' }],
+    });
+    const { rows } = await t.sql.query<{ status: string }>('select status from specimen where id = any($1)', [
+      [fine.id, refused.id],
+    ]);
+    expect(rows.map((x) => x.status)).toEqual(['available', 'available']);
+  });
+
   it('allows or refuses each use exactly as the tier responses say', async () => {
     const { participantId } = await participant({ GENETIC_RESEARCH: 'yes', EXTERNAL_SHARING: 'no' });
     const cases: [string, number, string | null][] = [

@@ -106,9 +106,17 @@ export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGat
             errors.set(i, err.atField(`scans.${i}.action`));
           }
         });
-        // Every check-out passes the consent gate, with the default use when none is named.
+        // Every check-out passes the consent gate, with the default use when none is named; a
+        // refusal is that scan's, named by its place in the tray like every other.
         for (const c of commands) {
-          if (c.kind === 'check_out') await deps.useGate.assertUsable(tx, ctx, [c.specimen], c.use);
+          if (c.kind !== 'check_out') continue;
+          try {
+            await deps.useGate.assertUsable(tx, ctx, [c.specimen], c.use);
+          } catch (err) {
+            if (!(err instanceof DomainError)) throw err;
+            const i = scans.findIndex((s) => byBarcode.get(s.barcode)?.id === c.specimen.id);
+            errors.set(i, err.atField(`scans.${i}.use`));
+          }
         }
         if (errors.size) throw batchRejected(errors, scans.length);
         return specimenViews(tx, institutionId, await ledger.apply(tx, ctx, commands));
