@@ -129,3 +129,26 @@ describe('If-Match: * under concurrent edits', () => {
     expect(versions.size).toBe(8);
   });
 });
+
+describe('If-Match on a specimen action', () => {
+  it('is optional, and when sent holds: a stale version is 412 and changes nothing', async () => {
+    const box = await lab.box({ rows: 2, cols: 2 });
+    const s = await lab.register({ containerId: box.id, position: 'A1' });
+    const stale = await lab.post(
+      `/v1/specimens/${s.id}/check-out`,
+      {},
+      { headers: { 'if-match': 'W/"99"' } },
+    );
+    expect(stale.statusCode, stale.body).toBe(412);
+    expect(stale.json()).toMatchObject({ code: 'VERSION_CONFLICT', currentVersion: s.version });
+    const fresh = await lab.post(
+      `/v1/specimens/${s.id}/check-out`,
+      {},
+      { headers: { 'if-match': `W/"${s.version}"` } },
+    );
+    expect(fresh.statusCode, fresh.body).toBe(200);
+    expect(fresh.headers.etag).toBe(`W/"${s.version + 1}"`);
+    const without = await lab.post(`/v1/specimens/${fresh.json<{ id: string }>().id}/check-in`, {});
+    expect(without.statusCode, without.body).toBe(200);
+  });
+});

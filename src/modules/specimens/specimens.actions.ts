@@ -9,6 +9,7 @@ import { planPlacements, type Placement } from '../storage/index.js';
 import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { assertExternalIdsFree, editOf } from './specimens.edits.js';
+import { versionConflict } from '../../errors.js';
 import { holdManagedByConsent, placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
@@ -17,7 +18,8 @@ import { futurePreanalyticalTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
-type When = { occurredAt?: string; note?: string };
+/** What every action may carry: when it happened, a note, and the version the caller last read (If-Match). */
+type When = { occurredAt?: string; note?: string; expectedVersion?: ExpectedVersion };
 type Target = { containerId?: string; position?: string };
 
 const occurred = (iso: string | undefined) => (iso ? new Date(iso) : null);
@@ -36,6 +38,7 @@ export function createSpecimenActions(deps: {
     id: string,
     op: Operation,
     build: (tx: Tx, row: SpecimenRow) => Promise<SpecimenCommand>,
+    expected?: ExpectedVersion,
   ): Promise<SpecimenView> {
     authorize(ctx.actor, op);
     const institutionId = actorInstitutionId(ctx.actor);
@@ -43,6 +46,9 @@ export function createSpecimenActions(deps: {
       inTransaction(db, ctx, async (tx) => {
         const [row] = await ledger.lock(tx, institutionId, [id]);
         if (!row) throw specimenNotFound(id);
+        // A precondition sent with an action holds as an update's does (412 when it moved on).
+        if (expected !== undefined && resolveVersion(expected, row.version) !== row.version)
+          throw versionConflict(`specimen ${row.barcode}`, expected, row.version);
         const [after] = await ledger.apply(tx, ctx, [await build(tx, row)]);
         return (await specimenViews(tx, institutionId, [after!]))[0]!;
       }),
@@ -77,84 +83,138 @@ export function createSpecimenActions(deps: {
   return {
     /** Receipt at the bench. Throws INVALID_TRANSITION. */
     async receiveSpecimen(ctx: Ctx, id: string, input: When & Target) {
-      return act(ctx, id, 'specimens.handle', async (tx, row) => {
-        ledger.check({ kind: 'receive', specimen: row });
-        return { kind: 'receive', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (tx, row) => {
+          ledger.check({ kind: 'receive', specimen: row });
+          return { kind: 'receive', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
+        },
+        input.expectedVersion,
+      );
     },
 
     /** Stores or moves a specimen into a box position. Throws INVALID_TRANSITION, POSITION_OCCUPIED, TYPE_NOT_ALLOWED. */
     async storeSpecimen(ctx: Ctx, id: string, input: When & { containerId: string; position?: string }) {
-      return act(ctx, id, 'specimens.handle', async (tx, row) => {
-        // The `store` rule decides, whatever the tube's current place: a reserved tube is moved
-        // with `move`, a checked-out one comes back with `check_in`.
-        const command = { kind: 'store' as const, ...base(row, input) };
-        ledger.check(command);
-        return { ...command, placement: await placeOne(tx, row, input) };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (tx, row) => {
+          // The `store` rule decides, whatever the tube's current place: a reserved tube is moved
+          // with `move`, a checked-out one comes back with `check_in`.
+          const command = { kind: 'store' as const, ...base(row, input) };
+          ledger.check(command);
+          return { ...command, placement: await placeOne(tx, row, input) };
+        },
+        input.expectedVersion,
+      );
     },
 
     /** Moves a stored or reserved specimen. Throws INVALID_TRANSITION, POSITION_OCCUPIED, TYPE_NOT_ALLOWED. */
     async moveSpecimen(ctx: Ctx, id: string, input: When & { containerId: string; position?: string }) {
-      return act(ctx, id, 'specimens.handle', async (tx, row) => {
-        const command = { kind: 'move' as const, ...base(row, input) };
-        ledger.check(command);
-        return { ...command, placement: await placeOne(tx, row, input) };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (tx, row) => {
+          const command = { kind: 'move' as const, ...base(row, input) };
+          ledger.check(command);
+          return { ...command, placement: await placeOne(tx, row, input) };
+        },
+        input.expectedVersion,
+      );
     },
 
     /** Takes a tube out for use; its position stays reserved for check-in. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD, CONSENT_NOT_GRANTED. */
     async checkOutSpecimen(ctx: Ctx, id: string, input: When & { use?: string }) {
-      return act(ctx, id, 'specimens.handle', async (tx, row) => {
-        const command: SpecimenCommand = { kind: 'check_out', ...base(row, input), use: input.use };
-        ledger.check(command);
-        await useGate.assertUsable(tx, ctx, [row], input.use);
-        return command;
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (tx, row) => {
+          const command: SpecimenCommand = { kind: 'check_out', ...base(row, input), use: input.use };
+          ledger.check(command);
+          await useGate.assertUsable(tx, ctx, [row], input.use);
+          return command;
+        },
+        input.expectedVersion,
+      );
     },
 
     /** Returns a tube; thawing counts a freeze-thaw cycle. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
     async checkInSpecimen(ctx: Ctx, id: string, input: When & Target & { thawed?: boolean }) {
-      return act(ctx, id, 'specimens.handle', async (tx, row) => {
-        const command = { kind: 'check_in' as const, ...base(row, input), thawed: input.thawed ?? true };
-        ledger.check(command);
-        return { ...command, placement: await placeIfAsked(tx, row, input) };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (tx, row) => {
+          const command = { kind: 'check_in' as const, ...base(row, input), thawed: input.thawed ?? true };
+          ledger.check(command);
+          return { ...command, placement: await placeIfAsked(tx, row, input) };
+        },
+        input.expectedVersion,
+      );
     },
 
     /** Uses up part of a specimen. Throws INSUFFICIENT_QUANTITY, INVALID_TRANSITION, SPECIMEN_ON_HOLD. */
     async consumeSpecimen(ctx: Ctx, id: string, input: When & { quantity: number }) {
-      return act(ctx, id, 'specimens.handle', async (_tx, row) => ({
-        kind: 'consume',
-        ...base(row, input),
-        quantity: input.quantity,
-      }));
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (_tx, row) => ({
+          kind: 'consume',
+          ...base(row, input),
+          quantity: input.quantity,
+        }),
+        input.expectedVersion,
+      );
     },
 
     /** Destroys a specimen and frees its position. Throws INVALID_TRANSITION. */
     async destroySpecimen(ctx: Ctx, id: string, input: When & { reason?: string }) {
-      return act(ctx, id, 'specimens.destroy', async (_tx, row) => ({
-        kind: 'destroy',
-        ...base(row, input),
-        reason: input.reason,
-      }));
+      return act(
+        ctx,
+        id,
+        'specimens.destroy',
+        async (_tx, row) => ({
+          kind: 'destroy',
+          ...base(row, input),
+          reason: input.reason,
+        }),
+        input.expectedVersion,
+      );
     },
 
     /** Reports a tube missing; its recorded position is released. Throws INVALID_TRANSITION. */
     async markSpecimenMissing(ctx: Ctx, id: string, input: When & { reason?: string }) {
-      return act(ctx, id, 'specimens.handle', async (_tx, row) => ({
-        kind: 'mark_missing',
-        ...base(row, input),
-        reason: input.reason,
-      }));
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (_tx, row) => ({
+          kind: 'mark_missing',
+          ...base(row, input),
+          reason: input.reason,
+        }),
+        input.expectedVersion,
+      );
     },
 
     /** A missing tube turned up: it goes back to stock, optionally straight into a position. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
     async markSpecimenFound(ctx: Ctx, id: string, input: When & Target) {
-      return act(ctx, id, 'specimens.handle', async (tx, row) => {
-        ledger.check({ kind: 'mark_found', specimen: row });
-        return { kind: 'mark_found', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.handle',
+        async (tx, row) => {
+          ledger.check({ kind: 'mark_found', specimen: row });
+          return { kind: 'mark_found', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
+        },
+        input.expectedVersion,
+      );
     },
 
     /**
@@ -162,10 +222,16 @@ export function createSpecimenActions(deps: {
      * HOLD_MANAGED_BY_CONSENT.
      */
     async placeHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
-      return act(ctx, id, 'specimens.holds', async (_tx, row) => {
-        if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
-        return { kind: 'place_hold', ...base(row, input), reason: input.reason };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.holds',
+        async (_tx, row) => {
+          if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
+          return { kind: 'place_hold', ...base(row, input), reason: input.reason };
+        },
+        input.expectedVersion,
+      );
     },
 
     /**
@@ -174,10 +240,16 @@ export function createSpecimenActions(deps: {
      * INVALID_TRANSITION, HOLD_MANAGED_BY_CONSENT.
      */
     async releaseHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
-      return act(ctx, id, 'specimens.holds', async (_tx, row) => {
-        if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
-        return { kind: 'release_hold', ...base(row, input), reason: input.reason };
-      });
+      return act(
+        ctx,
+        id,
+        'specimens.holds',
+        async (_tx, row) => {
+          if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
+          return { kind: 'release_hold', ...base(row, input), reason: input.reason };
+        },
+        input.expectedVersion,
+      );
     },
 
     /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT, TIME_IN_FUTURE. */

@@ -1,15 +1,17 @@
+import type { ExpectedVersion } from '../../versions.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
 import type { Db } from '../../db/client.js';
-import { etag, preconditionVersion, withEtag } from '../../http/etag.js';
+import { etag, optionalPreconditionVersion, preconditionVersion, withEtag } from '../../http/etag.js';
 import { execute } from '../../http/request-context.js';
 import {
   POST_ERRORS,
   errorResponses,
   idParams,
   idempotencyHeaders,
+  optionalIfMatch,
   pageOf,
   pageQuery,
 } from '../../http/schemas.js';
@@ -242,7 +244,7 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
   );
 
   // Lifecycle actions: one POST each, all answering the specimen after the action.
-  const action = <S extends z.ZodType>(
+  const action = <S extends z.ZodType<object>>(
     path: string,
     operationId: string,
     summary: string,
@@ -251,7 +253,7 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
       svc: SpecimenService,
       ctx: Parameters<SpecimenService['getSpecimen']>[0],
       id: string,
-      input: z.output<S>,
+      input: z.output<S> & { expectedVersion?: ExpectedVersion },
     ) => Promise<SpecimenView>,
   ) =>
     r.post(
@@ -261,24 +263,27 @@ export function specimenRoutes(app: FastifyInstance, deps: { db: Db; specimens: 
           operationId,
           tags: ['specimen actions'],
           summary,
-          headers: idempotencyHeaders,
+          headers: idempotencyHeaders.extend(optionalIfMatch.shape),
           params: idParams,
           body,
-          response: { 200: specimenDto, ...errorResponses(403, 404, ...POST_ERRORS) },
+          response: { 200: specimenDto, ...errorResponses(403, 404, 412, ...POST_ERRORS) },
         },
       },
-      (req, reply) =>
-        withEtag(
+      (req, reply) => {
+        // Optional here: an action needs no precondition, but one sent is held (412 when stale).
+        const expectedVersion = optionalPreconditionVersion(req.headers['if-match']);
+        return withEtag(
           reply,
           execute(
             db,
             req,
             reply,
             200,
-            (ctx) => run(specimens, ctx, req.params.id, req.body as z.output<S>),
+            (ctx) => run(specimens, ctx, req.params.id, { ...(req.body as z.output<S>), expectedVersion }),
             one,
           ),
-        ),
+        );
+      },
     );
 
   action(
