@@ -82,7 +82,11 @@ export function createWithdrawalCascade(deps: {
    * and no cascade is queued for the correction (what it supersedes is active).
    */
   async function liftingConsent(tx: Tx, c: ConsentRow): Promise<ConsentRow | undefined> {
-    const current = await lockCurrentConsent(tx, c.participantId, c.protocolId);
+    // A consent recorded while this waited for the lock superseded the row it waited for; the
+    // new one is read by the next statement (a newer snapshot).
+    let current: ConsentRow | undefined;
+    for (let tries = 0; !current && tries < 3; tries++)
+      current = await lockCurrentConsent(tx, c.participantId, c.protocolId);
     if (current?.status !== 'active') return undefined;
     const history = await listConsentRows(tx, c.institutionId, [c.participantId]);
     const withdrawal = history.find((h) => h.protocolId === c.protocolId && h.status === 'withdrawn');
