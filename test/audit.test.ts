@@ -103,7 +103,7 @@ describe('writing the trail', () => {
       inTransaction(t.c.db, ctx, async (tx) => {
         await recordAudit(tx, ctx, {
           action: 'testAction',
-          entityType: 'test_entity',
+          entityType: 'institution' as const,
           entityId,
           institutionId: null,
           after: { ok: true },
@@ -270,7 +270,7 @@ describe('before and after of a change', () => {
         ctx,
         ...cases.map(([entityId, b, a]) => ({
           action: 'testShape',
-          entityType: 'test_entity',
+          entityType: 'institution' as const,
           entityId,
           institutionId: null,
           before: b,
@@ -338,6 +338,15 @@ describe('GET /v1/audit', () => {
       expect(first.json<AuditPage>().items[0]).toMatchObject({ action: 'updateInstitution' });
     },
   );
+
+  it('refuses an entity type it does not record (a typo) with 400, never an empty page', async () => {
+    const res = await listAudit(home.keys.admin, { entityType: 'institutionn' });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [expect.objectContaining({ field: 'querystring.entityType' })],
+    });
+  });
 
   it('pages exactly when the last page is full, then answers an empty page with no cursor', async () => {
     const entity = { entityType: 'institution', entityId: home.institution.id };

@@ -4,9 +4,28 @@ import { actorLabel } from '../../auth/roles.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { auditLog } from './audit.table.js';
 
+/** What the trail records changes of: the only values `entityType` takes (a filter names one of them). */
+export const AUDIT_ENTITY_TYPES = [
+  'api_key',
+  'collection_protocol',
+  'consent',
+  'container',
+  'import_job',
+  'institution',
+  'participant',
+  'quality_ruleset',
+  'sharing_agreement',
+  'sharing_request',
+  'shipment',
+  'specimen',
+  'standardization_run',
+  'webhook_delivery',
+] as const;
+export type AuditEntityType = (typeof AUDIT_ENTITY_TYPES)[number];
+
 export interface AuditEntry {
   action: string;
-  entityType: string;
+  entityType: AuditEntityType;
   entityId: string;
   institutionId: string | null;
   before?: unknown;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../http/request-context.js';
 import { errorResponses, pageOf, pageQuery } from '../../http/schemas.js';
-import type { AuditRow } from './audit.repo.js';
+import { AUDIT_ENTITY_TYPES, type AuditRow } from './audit.repo.js';
 import type { AuditService } from './audit.service.js';
 
 export const auditEntryDto = z.object({
@@ -38,7 +38,7 @@ export function auditRoutes(app: FastifyInstance, deps: { db: Db; audit: AuditSe
         tags: ['audit'],
         summary: "The institution's audit trail, newest first (admins and managers)",
         querystring: pageQuery.extend({
-          entityType: z.string().max(60).optional(),
+          entityType: z.enum(AUDIT_ENTITY_TYPES).optional().describe('only changes of this kind of record'),
           entityId: z.string().max(120).optional(),
         }),
         response: { 200: pageOf(auditEntryDto), ...errorResponses(403) },
