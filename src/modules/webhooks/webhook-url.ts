@@ -62,7 +62,9 @@ for (const [net, prefix] of [
  * NAT64 `64:ff9b::/96`), if any.
  */
 function embeddedIpv4(address: string): string | null {
-  const m = /^(?:::ffff:(?:0:)?|64:ff9b::)(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(address);
+  const m = /^(?:::ffff:(?:0:)?|64:ff9b::)(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(
+    address,
+  );
   if (!m) return null;
   if (m[1]) return m[1];
   const hi = parseInt(m[2]!, 16);
