@@ -232,6 +232,8 @@ describe('_lastUpdated at the ends of the calendar', () => {
     ['ge0001-01-01', 'all'],
     ['gt0099', 'all'],
     ['lt0050-06', 'none'],
+    ['lt0001-01-01T00:00:00+05:00', 'none'],
+    ['ge0001-01-01T00:00:00+05:00', 'all'],
   ];
   for (const [value, expected] of cases)
     it(`answers _lastUpdated=${value} with ${expected === 'all' ? 'every' : 'no'} specimen`, async () => {

@@ -96,10 +96,16 @@ function utcDate(year: number, month: number, day: number): Date {
 }
 
 /**
- * An instant as PostgreSQL reads it: the end of year 9999 (or a bound past it, in a time zone west
- * of UTC) is beyond what an ISO text can say to it, and no update happens after it anyway.
+ * An instant as PostgreSQL reads it: past the end of year 9999, or before year 1 (a bound in a
+ * time zone west or east of UTC), is beyond what an ISO text can say to it, and no update happens
+ * there anyway.
  */
-const instantText = (instant: Date) => (instant.getUTCFullYear() > 9999 ? 'infinity' : instant.toISOString());
+const instantText = (instant: Date) =>
+  instant.getUTCFullYear() > 9999
+    ? 'infinity'
+    : instant.getUTCFullYear() < 1
+      ? '-infinity'
+      : instant.toISOString();
 
 const PREFIXES = ['eq', 'gt', 'lt', 'ge', 'le'] as const;
 
