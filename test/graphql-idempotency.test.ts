@@ -134,6 +134,16 @@ describe('Idempotency-Key on GraphQL mutations', () => {
       data: { createApiKey: { token: null, apiKey: { id: created.apiKey.id } } },
     });
     expect(JSON.stringify(await stored(key))).not.toContain(created.token);
+    // Asked under another name, it is not stored either.
+    const aliasKey = newKey();
+    const aliased = `mutation { createApiKey(input: { name: "${uid('K')}", role: technician }) { secret: token } }`;
+    const token = (await gql(aliased, {}, aliasKey, lab.keys.admin)).json<{
+      data: { createApiKey: { secret: string } };
+    }>().data.createApiKey.secret;
+    expect(token).toMatch(/^bbk_/);
+    expect(JSON.stringify(await stored(aliasKey))).not.toContain(token);
+    const again = await gql(aliased, {}, aliasKey, lab.keys.admin);
+    expect(again.json()).toEqual({ data: { createApiKey: { secret: null } } });
   });
 
   it('refuses the same key with other variables as REST does: IDEMPOTENCY_KEY_REUSED (422), nothing done', async () => {

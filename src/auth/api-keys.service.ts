@@ -20,7 +20,8 @@ import { ROLES, authorize, type ApiKeyActor, type Role } from './roles.js';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
-const TOKEN_PATTERN = /^bbk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
+/** What a token looks like: `bbk_<visible id>_<32 random bytes, base64url>`. */
+export const TOKEN_PATTERN = /^bbk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
 
 /** A break-glass key's life: by default, and at most. */
 const BREAK_GLASS_DEFAULT_MS = 4 * 3_600_000;

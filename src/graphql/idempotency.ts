@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OperationTypeNode, parse } from 'graphql';
+import { TOKEN_PATTERN } from '../auth/api-keys.service.js';
 import type { CommitHook, Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { idempotencyKeyInUse } from '../errors.js';
@@ -55,18 +56,14 @@ async function shapedAnswer(db: Db, scope: IdempotencyScope): Promise<StoredAnsw
 
 /**
  * What is stored of an answer for replay: a new API key's token exists only in the first answer
- * (only its hash is kept), so every member named `token` is stored as null, as REST's replay of
- * `POST /v1/api-keys` answers it.
+ * (only its hash is kept), so every string shaped as a token is stored as null, under whatever
+ * name (an alias) it was asked for, as REST's replay of `POST /v1/api-keys` answers it.
  */
 function withoutTokens(value: unknown): unknown {
+  if (typeof value === 'string') return TOKEN_PATTERN.test(value) ? null : value;
   if (Array.isArray(value)) return value.map(withoutTokens);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [
-      k,
-      k === 'token' && typeof v === 'string' ? null : withoutTokens(v),
-    ]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutTokens(v)]));
 }
 
 interface GraphqlBody {
