@@ -343,6 +343,8 @@ describe('PUT /fhir/R4/Specimen/{id}', () => {
       body: { resourceType: 'Specimen' },
       role: 'partner',
     });
-    expectOutcome(a, 403, 'FORBIDDEN');
+    const outcome = expectOutcome(a, 403, 'FORBIDDEN');
+    // It names the write the role may not do, not a read.
+    expect(JSON.stringify(outcome)).toContain('specimens.update');
   });
 });

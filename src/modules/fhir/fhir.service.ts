@@ -117,7 +117,8 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
       ctx: Ctx,
       input: FhirUpdateInput,
     ): Promise<{ view: SpecimenView; created: boolean }> {
-      authorize(ctx.actor, 'specimens.read');
+      // A refusal names what the caller may not do: write specimens (the upsert checks the rest).
+      authorize(ctx.actor, 'specimens.update');
       const target = input.target;
       const sent = specimenFromFhir(input.resource, 'identifier' in target ? target.identifier : undefined);
       if ('id' in target && sent.resourceId !== undefined && sent.resourceId !== target.id)
