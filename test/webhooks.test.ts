@@ -255,6 +255,32 @@ describe('signed deliveries', () => {
     expect(await deliveryRow(id)).toMatchObject({ attempt_count: 2 });
   });
 
+  it('forgets the secret with the URL: the next URL gets a new secret, returned once', async () => {
+    const inst = await withEndpoint();
+    const patch = async (webhookUrl: string | null) => {
+      const current = await t.sql.query<{ version: number }>(
+        'select version from institution where id = $1',
+        [inst.institution.id],
+      );
+      return t.app.inject({
+        method: 'PATCH',
+        url: `/v1/institutions/${inst.institution.id}`,
+        headers: { ...bearer(inst.keys.admin), 'if-match': `W/"${current.rows[0]!.version}"` },
+        payload: { webhookUrl },
+      });
+    };
+    expect((await patch(null)).statusCode).toBe(200);
+    const { rows } = await t.sql.query<{ webhook_secret: string | null }>(
+      'select webhook_secret from institution where id = $1',
+      [inst.institution.id],
+    );
+    expect(rows[0]!.webhook_secret).toBeNull();
+    const again = await patch(receiver.url + inst.path);
+    const secret = again.json<{ webhookSecret?: string }>().webhookSecret;
+    expect(secret).toMatch(/^whsec_/);
+    expect(secret).not.toBe(inst.secret);
+  });
+
   it('refuses a ping without a configured URL with 409 WEBHOOK_NOT_CONFIGURED', async () => {
     const { institution, keys } = await makeInstitution(t, { roles: ['admin'] });
     const res = await ping(keys.admin);

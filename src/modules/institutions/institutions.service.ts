@@ -131,7 +131,8 @@ export function createInstitutionService(deps: {
         const after = await updateInstitutionRow(tx, before.id, expected, {
           name: input.patch.name ?? before.name,
           webhookUrl: url,
-          ...(webhookSecret ? { webhookSecret } : {}),
+          // No URL, no secret: the next URL gets a new one, returned once, as a first URL does.
+          ...(webhookSecret ? { webhookSecret } : url === null ? { webhookSecret: null } : {}),
         });
         if (!after) {
           throw versionConflict(`institution ${before.code}`, expected, before.version);
