@@ -195,6 +195,23 @@ describe('concurrent container moves', () => {
 });
 
 describe('concurrent container edits', () => {
+  it('let a tube move within a box while the box is held for a move (no lock order to deadlock on)', async () => {
+    const box = await lab.box({ rows: 2, cols: 2 });
+    const tube = await lab.register({ containerId: box.id, position: 'A1' });
+    // A container move holds the box (FOR NO KEY UPDATE) before it locks the tubes inside, while
+    // an action on a tube locks the tube before it reads its place: the place must not wait.
+    const hold = await t.sql.connect();
+    try {
+      await hold.query('begin');
+      await hold.query('select 1 from container where id = $1 for no key update', [box.id]);
+      const moved = await lab.post(`/v1/specimens/${tube.id}/store`, { containerId: box.id, position: 'B2' });
+      expect(moved.statusCode, moved.body).toBe(200);
+    } finally {
+      await hold.query('rollback');
+      hold.release();
+    }
+  });
+
   it('never leave a box allowing fewer types than it holds, when its restriction races tubes stored in it', async () => {
     // A race: each round either refuses the restriction or refuses the tubes; never both pass.
     for (let round = 0; round < 4; round++) {

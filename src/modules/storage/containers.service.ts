@@ -129,11 +129,11 @@ export function createContainersService(deps: { db: Db }) {
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
         // Read locked, so `If-Match: *` resolves to the version this edit replaces. Narrowing the
-        // allowed types locks everything below too: a tube being stored in any of them (which
-        // holds its container FOR SHARE, see planPlacements) is committed, and seen, before the
-        // contents are checked, or waits for this edit and meets the new restriction.
+        // allowed types locks everything below too, FOR UPDATE: a tube being stored in any of them
+        // (which holds its container chain FOR KEY SHARE, see planPlacements) is committed, and
+        // seen, before the contents are checked, or waits for this edit and meets the restriction.
         const before = input.patch.allowedTypes
-          ? (await lockSubtree(tx, institutionId, input.id))[0]
+          ? (await lockSubtree(tx, institutionId, input.id, 'update'))[0]
           : await lockContainer(tx, institutionId, input.id);
         if (!before) throw containerNotFound(input.id, 'id');
         const expected = resolveVersion(input.expectedVersion, before.version);

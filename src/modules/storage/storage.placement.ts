@@ -51,7 +51,7 @@ export async function planPlacements(
   requests: PlacementRequest[],
   opts: { vacating?: ReadonlySet<string> } = {},
 ): Promise<PlacementOutcome> {
-  // Held FOR SHARE until the tubes are stored: an edit narrowing what a container (or one above
+  // Held FOR KEY SHARE until the tubes are stored: an edit narrowing what a container (or one above
   // it) allows waits for them, or is committed before the restriction is read.
   const containers = await loadContainersWithAncestors(
     db,

@@ -42,9 +42,11 @@ export async function findContainerByBarcode(db: DbOrTx, institutionId: string, 
 
 /** Containers by id with all their ancestors, in one query. */
 /**
- * The containers and every container above them. With `share`, locked FOR SHARE, root first (as
- * every chain is locked), and read as they are once the locks are held: tubes stored in them
- * keep an edit of what they allow waiting until they are committed.
+ * The containers and every container above them. With `share`, locked FOR KEY SHARE, root first
+ * (as every chain is locked), and read as they are once the locks are held: tubes stored in them
+ * keep an edit of what they allow (FOR UPDATE) waiting until they are committed. Key share, not
+ * share: a container move (FOR NO KEY UPDATE, then the tubes inside) never waits for a placement,
+ * which holds its tube before it loads its place, so the two cannot deadlock.
  */
 export async function loadContainersWithAncestors(
   db: DbOrTx,
@@ -66,7 +68,7 @@ export async function loadContainersWithAncestors(
         sql`${containers.id} in (select unnest(c.ancestor_ids || c.id) from container c where c.id in (${idList}))`,
       ),
     );
-  const rows = opts.share ? await q.orderBy(...lockOrder).for('share') : await q;
+  const rows = opts.share ? await q.orderBy(...lockOrder).for('key share') : await q;
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -192,12 +194,13 @@ export async function lockSubtree(
   tx: DbOrTx,
   institutionId: string,
   rootId: string,
+  strength: 'no key update' | 'update' = 'no key update',
 ): Promise<ContainerRow[]> {
   const [root] = await tx
     .select()
     .from(containers)
     .where(and(eq(containers.institutionId, institutionId), eq(containers.id, rootId)))
-    .for('no key update');
+    .for(strength);
   if (!root) return [];
   const below = await tx
     .select()
@@ -209,7 +212,7 @@ export async function lockSubtree(
       ),
     )
     .orderBy(...lockOrder)
-    .for('no key update');
+    .for(strength);
   return [root, ...below];
 }
 
