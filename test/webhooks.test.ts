@@ -253,6 +253,19 @@ describe('signed deliveries', () => {
     );
     expect(audit.rowCount).toBe(1);
     expect(await deliveryRow(id)).toMatchObject({ attempt_count: 2 });
+
+    // A run that died mid-attempt (pending, and no attempt for longer than any backoff) is over.
+    await t.sql.query(
+      `update webhook_delivery set status = 'pending', last_attempt_at = now() - interval '3 hours' where id = $1`,
+      [id],
+    );
+    const revived = await t.app.inject({
+      method: 'POST',
+      url: `/v1/webhook-deliveries/${id}/redeliver`,
+      headers: bearer(inst.keys.manager),
+    });
+    expect(revived.statusCode, revived.body).toBe(202);
+    await until(() => receiver.on(inst.path).length === 3);
   });
 
   it('forgets the secret with the URL: the next URL gets a new secret, returned once', async () => {

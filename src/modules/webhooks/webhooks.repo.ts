@@ -1,5 +1,5 @@
 // SQL over the webhook delivery log: deliveries and their attempts.
-import { and, desc, eq, lt, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { webhookAttempts, webhookDeliveries, type WEBHOOK_DELIVERY_STATUSES } from './webhooks.table.js';
 
@@ -63,12 +63,26 @@ export async function listAttempts(handle: DbOrTx, deliveryId: string): Promise<
 /**
  * Opens a delivered or failed delivery for one more run of attempts; undefined when there is none
  * or it is still pending (its run of retries goes on: a second run would double every attempt).
+ * A pending one with no attempt for `staleMs` (longer than any wait between two attempts) has no
+ * run left (its process died mid-attempt, its job was lost) and is opened again too.
  */
-export async function reopenDelivery(tx: DbOrTx, id: string): Promise<WebhookDeliveryRow | undefined> {
+export async function reopenDelivery(
+  tx: DbOrTx,
+  id: string,
+  staleMs: number,
+): Promise<WebhookDeliveryRow | undefined> {
   const [row] = await tx
     .update(webhookDeliveries)
     .set({ status: 'pending', deliveredAt: null })
-    .where(and(eq(webhookDeliveries.id, id), ne(webhookDeliveries.status, 'pending')))
+    .where(
+      and(
+        eq(webhookDeliveries.id, id),
+        or(
+          ne(webhookDeliveries.status, 'pending'),
+          sql`coalesce(${webhookDeliveries.lastAttemptAt}, ${webhookDeliveries.createdAt}) < now() - make_interval(secs => ${staleMs / 1000})`,
+        ),
+      ),
+    )
     .returning();
   return row;
 }

@@ -7,6 +7,7 @@ import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
 import { enqueueJob } from '../../jobs/outbox.js';
+import { QUEUES } from '../../jobs/queues.js';
 import { recordAudit } from '../audit/index.js';
 import { findInstitutionById } from '../institutions/index.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -26,6 +27,12 @@ import {
 import { webhookDeliveryNotFound, webhookDeliveryPending, webhookNotConfigured } from './webhooks.errors.js';
 
 export type { WebhookAttemptRow, WebhookDeliveryRow };
+
+/**
+ * How long a pending delivery may go without an attempt before it has no run of retries left:
+ * twice the longest wait between two attempts.
+ */
+const STALE_RUN_MS = 2 * QUEUES.webhooks.backoff.capMs;
 
 export interface WebhookEvent {
   institutionId: string;
@@ -116,7 +123,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       authorize(ctx.actor, 'webhooks.manage');
       const before = await loadOwn(ctx, id);
       return inTransaction(db, ctx, async (tx) => {
-        const after = await reopenDelivery(tx, id);
+        const after = await reopenDelivery(tx, id, STALE_RUN_MS);
         if (!after)
           throw (await findDelivery(tx, id)) ? webhookDeliveryPending(id) : webhookDeliveryNotFound(id);
         await enqueueJob(tx, ctx, deliverWebhookJob, { deliveryId: id });
