@@ -20,13 +20,13 @@ export async function findAgreement(
   handle: DbOrTx,
   institutionId: string,
   id: string,
-  opts: { side?: AgreementSide; lock?: boolean } = {},
+  opts: { side?: AgreementSide; lock?: boolean; share?: boolean } = {},
 ): Promise<AgreementRow | undefined> {
   const q = handle
     .select()
     .from(sharingAgreements)
     .where(and(eq(sharingAgreements.id, id), sideFilter(institutionId, opts.side)));
-  const [row] = opts.lock ? await q.for('update') : await q;
+  const [row] = opts.lock ? await q.for('update') : opts.share ? await q.for('share') : await q;
   return row;
 }
 

@@ -55,9 +55,11 @@ export async function assertRequestStillCovered(
   request: { agreementId: string; providerInstitutionId: string; use: Use },
   day: string,
 ): Promise<void> {
+  // FOR SHARE: an edit waits, while other approvals and new requests under it (a foreign key's
+  // KEY SHARE) go on.
   const agreement = await findAgreement(tx, request.providerInstitutionId, request.agreementId, {
     side: 'provider',
-    lock: true,
+    share: true,
   });
   if (!agreement) throw agreementNotFound(request.agreementId, 'agreementId');
   assertAgreementCovers(agreement, request.use, day);
