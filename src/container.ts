@@ -107,7 +107,7 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     custodyLinks: sharingCustodyLinks,
   });
   const storage = createStorageService({ db, ledger, findSpecimensByBarcodes });
-  const scans = createScanService({ db, ledger, useGate });
+  const scans = createScanService({ db, ledger, useGate, clock });
   const consent = createConsentService({
     db,
     ledger,

@@ -165,6 +165,26 @@ describe('timestamps', () => {
     expect(soon.statusCode, soon.body).toBe(200);
   });
 
+  it('names the scan of a tray dated more than a day ahead', async () => {
+    const [a, b] = [await lab.register(), await lab.register()];
+    const res = await lab.post('/v1/scans', {
+      scans: [
+        { action: 'receive', barcode: a.barcode },
+        {
+          action: 'receive',
+          barcode: b.barcode,
+          occurredAt: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+        },
+      ],
+    });
+    const problem = expectProblem(res, 422, 'BATCH_REJECTED');
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ field: 'scans.1.occurredAt', code: 'TIME_IN_FUTURE' }),
+    ]);
+    const after = (await lab.get(`/v1/specimens/${a.id}`)).json<{ version: number }>();
+    expect(after.version).toBe(a.version);
+  });
+
   it('refuses an edit moving a preanalytical time more than a day ahead', async () => {
     const res = await lab.call(
       'PATCH',

@@ -11,6 +11,7 @@ import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { containerRequired, duplicateScan, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { barcode, instant, positionLabelInput } from './specimens.schemas.js';
+import { futureEventTime } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 export const SCAN_ACTIONS = ['receive', 'store', 'move', 'check_out', 'check_in'] as const;
 
@@ -29,7 +30,12 @@ export type ScanInput = z.infer<typeof scanInput>;
  * A batch of scanner actions in one transaction, all or nothing, with per-item errors (the
  * bench workflow: a technician scans a tray, then commits it).
  */
-export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGate: UseGate }) {
+export function createScanService(deps: {
+  db: Db;
+  ledger: SpecimenLedger;
+  useGate: UseGate;
+  clock: () => Date;
+}) {
   const { ledger } = deps;
   return {
     /** Throws BATCH_REJECTED listing every refused item by index. */
@@ -38,6 +44,7 @@ export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGat
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(deps.db, ctx, async (tx) => {
         const errors = new Map<number, DomainError>();
+        const now = deps.clock();
         const rows = await ledger.lockByBarcodes(tx, institutionId, [
           ...new Set(scans.map((s) => s.barcode)),
         ]);
@@ -53,6 +60,13 @@ export function createScanService(deps: { db: Db; ledger: SpecimenLedger; useGat
           if ((s.action === 'store' || s.action === 'move') && !s.containerId) {
             errors.set(i, containerRequired(s.action, `scans.${i}.containerId`));
           }
+          // The ledger refuses it too, but for the whole tray: here it is this scan's.
+          const future = futureEventTime(
+            [s.occurredAt ? new Date(s.occurredAt) : null],
+            now,
+            `scans.${i}.occurredAt`,
+          );
+          if (future && !errors.has(i)) errors.set(i, future);
         });
         // Tubes leaving their positions in this batch free them for others in the same batch. A
         // checked-out tube keeps its position for check-in, so it frees nothing.
