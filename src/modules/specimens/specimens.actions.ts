@@ -37,9 +37,10 @@ export function createSpecimenActions(deps: {
     ctx: Ctx,
     id: string,
     op: Operation,
+    when: Pick<When, 'expectedVersion'>,
     build: (tx: Tx, row: SpecimenRow) => Promise<SpecimenCommand>,
-    expected?: ExpectedVersion,
   ): Promise<SpecimenView> {
+    const expected = when.expectedVersion;
     authorize(ctx.actor, op);
     const institutionId = actorInstitutionId(ctx.actor);
     return placementRace(() =>
@@ -83,138 +84,84 @@ export function createSpecimenActions(deps: {
   return {
     /** Receipt at the bench. Throws INVALID_TRANSITION. */
     async receiveSpecimen(ctx: Ctx, id: string, input: When & Target) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (tx, row) => {
-          ledger.check({ kind: 'receive', specimen: row });
-          return { kind: 'receive', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        ledger.check({ kind: 'receive', specimen: row });
+        return { kind: 'receive', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
+      });
     },
 
     /** Stores or moves a specimen into a box position. Throws INVALID_TRANSITION, POSITION_OCCUPIED, TYPE_NOT_ALLOWED. */
     async storeSpecimen(ctx: Ctx, id: string, input: When & { containerId: string; position?: string }) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (tx, row) => {
-          // The `store` rule decides, whatever the tube's current place: a reserved tube is moved
-          // with `move`, a checked-out one comes back with `check_in`.
-          const command = { kind: 'store' as const, ...base(row, input) };
-          ledger.check(command);
-          return { ...command, placement: await placeOne(tx, row, input) };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        // The `store` rule decides, whatever the tube's current place: a reserved tube is moved
+        // with `move`, a checked-out one comes back with `check_in`.
+        const command = { kind: 'store' as const, ...base(row, input) };
+        ledger.check(command);
+        return { ...command, placement: await placeOne(tx, row, input) };
+      });
     },
 
     /** Moves a stored or reserved specimen. Throws INVALID_TRANSITION, POSITION_OCCUPIED, TYPE_NOT_ALLOWED. */
     async moveSpecimen(ctx: Ctx, id: string, input: When & { containerId: string; position?: string }) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (tx, row) => {
-          const command = { kind: 'move' as const, ...base(row, input) };
-          ledger.check(command);
-          return { ...command, placement: await placeOne(tx, row, input) };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        const command = { kind: 'move' as const, ...base(row, input) };
+        ledger.check(command);
+        return { ...command, placement: await placeOne(tx, row, input) };
+      });
     },
 
     /** Takes a tube out for use; its position stays reserved for check-in. Throws INVALID_TRANSITION, SPECIMEN_ON_HOLD, CONSENT_NOT_GRANTED. */
     async checkOutSpecimen(ctx: Ctx, id: string, input: When & { use?: string }) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (tx, row) => {
-          const command: SpecimenCommand = { kind: 'check_out', ...base(row, input), use: input.use };
-          ledger.check(command);
-          await useGate.assertUsable(tx, ctx, [row], input.use);
-          return command;
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        const command: SpecimenCommand = { kind: 'check_out', ...base(row, input), use: input.use };
+        ledger.check(command);
+        await useGate.assertUsable(tx, ctx, [row], input.use);
+        return command;
+      });
     },
 
     /** Returns a tube; thawing counts a freeze-thaw cycle. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
     async checkInSpecimen(ctx: Ctx, id: string, input: When & Target & { thawed?: boolean }) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (tx, row) => {
-          const command = { kind: 'check_in' as const, ...base(row, input), thawed: input.thawed ?? true };
-          ledger.check(command);
-          return { ...command, placement: await placeIfAsked(tx, row, input) };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        const command = { kind: 'check_in' as const, ...base(row, input), thawed: input.thawed ?? true };
+        ledger.check(command);
+        return { ...command, placement: await placeIfAsked(tx, row, input) };
+      });
     },
 
     /** Uses up part of a specimen. Throws INSUFFICIENT_QUANTITY, INVALID_TRANSITION, SPECIMEN_ON_HOLD. */
     async consumeSpecimen(ctx: Ctx, id: string, input: When & { quantity: number }) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (_tx, row) => ({
-          kind: 'consume',
-          ...base(row, input),
-          quantity: input.quantity,
-        }),
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (_tx, row) => ({
+        kind: 'consume',
+        ...base(row, input),
+        quantity: input.quantity,
+      }));
     },
 
     /** Destroys a specimen and frees its position. Throws INVALID_TRANSITION. */
     async destroySpecimen(ctx: Ctx, id: string, input: When & { reason?: string }) {
-      return act(
-        ctx,
-        id,
-        'specimens.destroy',
-        async (_tx, row) => ({
-          kind: 'destroy',
-          ...base(row, input),
-          reason: input.reason,
-        }),
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.destroy', input, async (_tx, row) => ({
+        kind: 'destroy',
+        ...base(row, input),
+        reason: input.reason,
+      }));
     },
 
     /** Reports a tube missing; its recorded position is released. Throws INVALID_TRANSITION. */
     async markSpecimenMissing(ctx: Ctx, id: string, input: When & { reason?: string }) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (_tx, row) => ({
-          kind: 'mark_missing',
-          ...base(row, input),
-          reason: input.reason,
-        }),
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (_tx, row) => ({
+        kind: 'mark_missing',
+        ...base(row, input),
+        reason: input.reason,
+      }));
     },
 
     /** A missing tube turned up: it goes back to stock, optionally straight into a position. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
     async markSpecimenFound(ctx: Ctx, id: string, input: When & Target) {
-      return act(
-        ctx,
-        id,
-        'specimens.handle',
-        async (tx, row) => {
-          ledger.check({ kind: 'mark_found', specimen: row });
-          return { kind: 'mark_found', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        ledger.check({ kind: 'mark_found', specimen: row });
+        return { kind: 'mark_found', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
+      });
     },
 
     /**
@@ -222,16 +169,10 @@ export function createSpecimenActions(deps: {
      * HOLD_MANAGED_BY_CONSENT.
      */
     async placeHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
-      return act(
-        ctx,
-        id,
-        'specimens.holds',
-        async (_tx, row) => {
-          if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
-          return { kind: 'place_hold', ...base(row, input), reason: input.reason };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.holds', input, async (_tx, row) => {
+        if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
+        return { kind: 'place_hold', ...base(row, input), reason: input.reason };
+      });
     },
 
     /**
@@ -240,16 +181,10 @@ export function createSpecimenActions(deps: {
      * INVALID_TRANSITION, HOLD_MANAGED_BY_CONSENT.
      */
     async releaseHold(ctx: Ctx, id: string, input: When & { reason: HoldReason }) {
-      return act(
-        ctx,
-        id,
-        'specimens.holds',
-        async (_tx, row) => {
-          if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
-          return { kind: 'release_hold', ...base(row, input), reason: input.reason };
-        },
-        input.expectedVersion,
-      );
+      return act(ctx, id, 'specimens.holds', input, async (_tx, row) => {
+        if (CONSENT_HOLDS.has(input.reason)) throw holdManagedByConsent(row, input.reason);
+        return { kind: 'release_hold', ...base(row, input), reason: input.reason };
+      });
     },
 
     /** Edits descriptive fields with optimistic concurrency. Throws SPECIMEN_NOT_FOUND, VERSION_CONFLICT, TIME_IN_FUTURE. */
@@ -257,7 +192,8 @@ export function createSpecimenActions(deps: {
       ctx: Ctx,
       input: { id: string; expectedVersion: ExpectedVersion; patch: UpdateSpecimenInput },
     ): Promise<SpecimenView> {
-      return act(ctx, input.id, 'specimens.update', async (tx, before) => {
+      // The version is checked below, where the update writes (If-Match is required here).
+      return act(ctx, input.id, 'specimens.update', {}, async (tx, before) => {
         const p = input.patch;
         const future = futurePreanalyticalTime(p, deps.clock());
         if (future) throw future;
