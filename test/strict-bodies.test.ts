@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, fieldsOf, makeLab, uid, type Lab } from './helpers/inventory.js';
+import { expectProblem, fieldsOf, makeLab, makeProtocol, uid, type Lab } from './helpers/inventory.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
 // A misspelt member of a REST body is a 400 naming it, and the request changes nothing: it used to
@@ -80,15 +80,9 @@ describe('REST bodies refuse members they do not know', () => {
   });
 
   it('refuses a misspelt member of a participant and of a container', async () => {
-    const protocol = await lab.post('/v1/protocols', {
-      code: uid('P'),
-      title: 'Cohort',
-      ethicsApprovalRef: 'EC-1',
-      consentTiers: ['GENETIC_RESEARCH'],
-    });
-    expect(protocol.statusCode, protocol.body).toBe(201);
+    const protocol = await makeProtocol(lab);
     const participant = await lab.post('/v1/participants', {
-      protocolId: protocol.json<{ id: string }>().id,
+      protocolId: protocol.id,
       protocolParticipantId: uid('D'),
       birthyear: 1970,
     });

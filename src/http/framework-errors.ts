@@ -37,15 +37,6 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   void sendProblem(reply, toProblem(domain, request.id));
 }
 
-/**
- * Node's `clientError`: the request did not parse (headers and URL too large, a malformed request
- * line or header) or did not arrive in time. There is no request, hence no request id: the answer
- * is written on the socket, which is then closed, as Node itself does.
- */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
-  clientErrorAnswer()(err, socket);
-}
-
 /** How a refusal is written for requests whose path starts with a prefix (FHIR's OperationOutcome). */
 export interface RefusalFormat {
   prefix: string;
@@ -54,8 +45,11 @@ export interface RefusalFormat {
 }
 
 /**
- * `clientErrorHandler` with formats of their own for some paths, read from the start of what
- * arrived (`GET /fhir/...`), when it arrived far enough to say.
+ * Node's `clientError`: the request did not parse (headers and URL too large, a malformed request
+ * line or header) or did not arrive in time. There is no request, hence no request id: the answer
+ * is written on the socket, which is then closed, as Node itself does. Some paths have a format of
+ * their own (FHIR's OperationOutcome), read from the start of what arrived (`GET /fhir/...`), when
+ * it arrived far enough to say; every other answer is problem+json.
  */
 export function clientErrorAnswer(formats: RefusalFormat[] = []) {
   return (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket) => {

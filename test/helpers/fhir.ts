@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { Role } from '../../src/auth/roles.js';
 import { fhirSchemaErrors } from './fhir-schema.js';
-import { uid, type Lab } from './inventory.js';
+import { makeProtocol, uid, type Lab } from './inventory.js';
 import type { TestApp } from './test-app.js';
 
 // Requests to /fhir/R4 for the FHIR test files. Every answer is checked on the way: it is
@@ -86,14 +86,7 @@ export function lisSpecimen(over: Record<string, unknown> = {}) {
 
 /** A protocol and a donor of `lab` (with an MRN, which FHIR must never show). */
 export async function donor(lab: Lab, mrn = uid('MRN')) {
-  const p = await lab.post('/v1/protocols', {
-    code: uid('P'),
-    title: 'Cohort',
-    ethicsApprovalRef: 'EC-1',
-    consentTiers: ['GENETIC_RESEARCH'],
-  });
-  expect(p.statusCode, p.body).toBe(201);
-  const protocol = p.json<{ id: string }>();
+  const protocol = await makeProtocol(lab);
   const d = await lab.post('/v1/participants', {
     protocolId: protocol.id,
     protocolParticipantId: uid('D'),

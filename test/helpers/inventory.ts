@@ -127,6 +127,18 @@ export async function makeLab(t: TestApp) {
   return { institution, keys, call, post, get, container, freezerWithRack, box, register, action, counts };
 }
 
+/** A collection protocol of `lab` with one consent tier (GENETIC_RESEARCH). */
+export async function makeProtocol(lab: Lab): Promise<{ id: string }> {
+  const res = await lab.post('/v1/protocols', {
+    code: uid('P'),
+    title: 'Cohort',
+    ethicsApprovalRef: 'EC-1',
+    consentTiers: ['GENETIC_RESEARCH'],
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json<{ id: string }>();
+}
+
 /** Asserts a problem+json answer with the status and code, and returns its body. */
 export function expectProblem(res: LightMyRequestResponse, status: number, code: string): ProblemBody {
   expect(res.statusCode, res.body).toBe(status);

@@ -20,13 +20,13 @@ export async function findAgreement(
   handle: DbOrTx,
   institutionId: string,
   id: string,
-  opts: { side?: AgreementSide; lock?: boolean; share?: boolean } = {},
+  opts: { side?: AgreementSide; lock?: 'update' | 'share' } = {},
 ): Promise<AgreementRow | undefined> {
   const q = handle
     .select()
     .from(sharingAgreements)
     .where(and(eq(sharingAgreements.id, id), sideFilter(institutionId, opts.side)));
-  const [row] = opts.lock ? await q.for('update') : opts.share ? await q.for('share') : await q;
+  const [row] = opts.lock ? await q.for(opts.lock) : await q;
   return row;
 }
 

@@ -59,7 +59,7 @@ export async function assertRequestStillCovered(
   // KEY SHARE) go on.
   const agreement = await findAgreement(tx, request.providerInstitutionId, request.agreementId, {
     side: 'provider',
-    share: true,
+    lock: 'share',
   });
   if (!agreement) throw agreementNotFound(request.agreementId, 'agreementId');
   assertAgreementCovers(agreement, request.use, day);
@@ -115,7 +115,7 @@ export function createAgreements(deps: { db: Db }) {
       authorize(ctx.actor, 'agreements.manage');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const before = await findAgreement(tx, institutionId, input.id, { lock: true });
+        const before = await findAgreement(tx, institutionId, input.id, { lock: 'update' });
         if (!before) throw agreementNotFound(input.id);
         // The requester reads the agreement but never writes it.
         if (before.providerInstitutionId !== institutionId)

@@ -56,7 +56,9 @@ export function createRackScanService(deps: RackScanDeps) {
       const run = async (tx: Tx | null): Promise<RackScanReport> => {
         const handle: DbOrTx = tx ?? db;
         // Applying stores tubes here: the box is held as planPlacements holds a target.
-        const byId = await loadContainersWithAncestors(handle, institutionId, [id], { share: tx !== null });
+        const byId = await loadContainersWithAncestors(handle, institutionId, [id], {
+          keyShare: tx !== null,
+        });
         const box = byId.get(id);
         if (!box) throw containerNotFound(id, 'id');
         const { gridRows, gridCols, gridScheme } = box;

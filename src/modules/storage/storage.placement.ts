@@ -57,7 +57,7 @@ export async function planPlacements(
     db,
     institutionId,
     [...new Set(requests.map((r) => r.containerId))],
-    { share: true },
+    { keyShare: true },
   );
   const placements = new Map<number, Placement>();
   const errors = new Map<number, DomainError>();

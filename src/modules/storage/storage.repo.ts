@@ -42,7 +42,7 @@ export async function findContainerByBarcode(db: DbOrTx, institutionId: string, 
 
 /** Containers by id with all their ancestors, in one query. */
 /**
- * The containers and every container above them. With `share`, locked FOR KEY SHARE, root first
+ * The containers and every container above them. With `keyShare`, locked FOR KEY SHARE, root first
  * (as every chain is locked), and read as they are once the locks are held: tubes stored in them
  * keep an edit of what they allow (FOR UPDATE) waiting until they are committed. Key share, not
  * share: a container move (FOR NO KEY UPDATE, then the tubes inside) never waits for a placement,
@@ -52,7 +52,7 @@ export async function loadContainersWithAncestors(
   db: DbOrTx,
   institutionId: string,
   ids: readonly string[],
-  opts: { share?: boolean } = {},
+  opts: { keyShare?: boolean } = {},
 ): Promise<Map<string, ContainerRow>> {
   if (ids.length === 0) return new Map();
   const idList = sql.join(
@@ -68,7 +68,7 @@ export async function loadContainersWithAncestors(
         sql`${containers.id} in (select unnest(c.ancestor_ids || c.id) from container c where c.id in (${idList}))`,
       ),
     );
-  const rows = opts.share ? await q.orderBy(...lockOrder).for('key share') : await q;
+  const rows = opts.keyShare ? await q.orderBy(...lockOrder).for('key share') : await q;
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -170,17 +170,21 @@ export async function lockContainersForShare(
     .for('share');
 }
 
-/** Locks one container for an edit of its own columns (FOR NO KEY UPDATE) and returns it as it is now. */
+/**
+ * Locks one container and returns it as it is now: FOR NO KEY UPDATE for an edit of its own
+ * columns, FOR UPDATE when tubes being stored in it must wait (see loadContainersWithAncestors).
+ */
 export async function lockContainer(
   tx: DbOrTx,
   institutionId: string,
   id: string,
+  strength: 'no key update' | 'update' = 'no key update',
 ): Promise<ContainerRow | undefined> {
   const [row] = await tx
     .select()
     .from(containers)
     .where(and(eq(containers.institutionId, institutionId), eq(containers.id, id)))
-    .for('no key update');
+    .for(strength);
   return row;
 }
 
@@ -196,11 +200,7 @@ export async function lockSubtree(
   rootId: string,
   strength: 'no key update' | 'update' = 'no key update',
 ): Promise<ContainerRow[]> {
-  const [root] = await tx
-    .select()
-    .from(containers)
-    .where(and(eq(containers.institutionId, institutionId), eq(containers.id, rootId)))
-    .for(strength);
+  const root = await lockContainer(tx, institutionId, rootId, strength);
   if (!root) return [];
   const below = await tx
     .select()
