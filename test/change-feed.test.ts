@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changePageDto } from '../src/modules/integration/index.js';
-import { expectProblem, makeLab, uid, type Lab } from './helpers/inventory.js';
+import { expectProblem, makeLab, makeProtocol, uid, type Lab } from './helpers/inventory.js';
 import { graphqlRequests } from './helpers/graphql.js';
 import { bearer, createTestApp, type TestApp } from './helpers/test-app.js';
 
@@ -69,17 +69,6 @@ async function drain(of: Lab, after?: string, limit = 1000) {
 /** The feed's position now: a cursor after everything committed so far. */
 const cursorNow = async (of: Lab) => (await drain(of)).cursor;
 
-async function protocol(of: Lab) {
-  const res = await of.post('/v1/protocols', {
-    code: uid('P'),
-    title: 'Cohort',
-    ethicsApprovalRef: 'EC-1',
-    consentTiers: ['GENETIC_RESEARCH'],
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json<{ id: string }>();
-}
-
 async function participant(of: Lab, protocolId: string, headers?: Record<string, string>) {
   const res = await of.post(
     '/v1/participants',
@@ -96,7 +85,7 @@ describe('what the feed records', () => {
     const before = Date.now();
     const requestId = `lis-${uid('R')}`;
     const box = await lab.box({ rows: 2, cols: 2 });
-    const proto = await protocol(lab);
+    const proto = await makeProtocol(lab);
     const donor = await participant(lab, proto.id, { 'x-request-id': requestId });
     const corrected = await lab.call(
       'PATCH',
@@ -201,11 +190,11 @@ describe('what the feed records', () => {
 
   it("shows an institution none of another institution's changes", async () => {
     const start = await cursorNow(other);
-    const proto = await protocol(lab);
+    const proto = await makeProtocol(lab);
     await participant(lab, proto.id);
     await lab.register();
     expect((await drain(other, start)).items).toEqual([]);
-    const mine = await participant(other, (await protocol(other)).id);
+    const mine = await participant(other, (await makeProtocol(other)).id);
     expect((await drain(other, start)).items.map((c) => c.entityId)).toContain(mine.id);
   });
 });
@@ -233,7 +222,7 @@ describe('capture', () => {
 
 describe('commit order', () => {
   it('delivers a change whose transaction committed after later ones, once, after the cursor moved past them', async () => {
-    const proto = await protocol(lab);
+    const proto = await makeProtocol(lab);
     const held = await participant(lab, proto.id);
     const start = await cursorNow(lab);
 
@@ -274,7 +263,7 @@ describe('commit order', () => {
   });
 
   it('never repeats or skips a change when read in small pages while writes go on', async () => {
-    const proto = await protocol(lab);
+    const proto = await makeProtocol(lab);
     const start = await cursorNow(lab);
     const written: string[] = [];
     const seen: string[] = [];
@@ -297,7 +286,7 @@ describe('commit order', () => {
 
 describe('cursors', () => {
   it('answers 400 INVALID_CURSOR for a cursor edited by hand, and reads nothing', async () => {
-    await participant(lab, (await protocol(lab)).id);
+    await participant(lab, (await makeProtocol(lab)).id);
     const { cursor } = await drain(lab);
     const [position, mac] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [number, string];
     const edited = Buffer.from(JSON.stringify([Math.max(0, position - 1), mac])).toString('base64url');
@@ -319,7 +308,7 @@ describe('cursors', () => {
   });
 
   it("answers 400 INVALID_CURSOR for another institution's cursor", async () => {
-    await participant(lab, (await protocol(lab)).id);
+    await participant(lab, (await makeProtocol(lab)).id);
     const foreign = (await feed(lab, { limit: 1 })).nextCursor;
     const res = await t.app.inject({
       method: 'GET',
@@ -358,7 +347,7 @@ describe('cursors', () => {
 
 describe('long polls', () => {
   it('returns as soon as a change arrives', async () => {
-    const proto = await protocol(lab);
+    const proto = await makeProtocol(lab);
     const cursor = await cursorNow(lab);
     const began = Date.now();
     const waiting = t.app.inject({
@@ -403,7 +392,7 @@ describe('GraphQL', () => {
 
   it('answers the same changes and cursors as REST', async () => {
     const start = await cursorNow(lab);
-    const proto = await protocol(lab);
+    const proto = await makeProtocol(lab);
     await participant(lab, proto.id);
     await lab.register();
     await lab.register();
