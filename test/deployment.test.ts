@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../src/config.js';
+import { API_NODE_FLAGS } from '../src/node-flags.js';
 
 // No Docker engine runs in CI: the image and the compose file are checked as text here, and the
 // image's command itself (`node dist/main.js start`) runs in test/compiled-server.test.ts.
@@ -70,6 +71,7 @@ describe('Dockerfile', () => {
     ]);
     expect(JSON.parse(instruction('CMD')[0]!.slice('CMD '.length))).toEqual([
       'node',
+      ...API_NODE_FLAGS,
       'dist/main.js',
       'start',
     ]);
@@ -87,7 +89,7 @@ describe('Dockerfile', () => {
 
 describe('production needs no development tool', () => {
   it('starts the compiled server with node, not tsx', () => {
-    expect(pkg.scripts.start).toBe('exec node dist/main.js start');
+    expect(pkg.scripts.start).toBe(`exec node ${API_NODE_FLAGS.join(' ')} dist/main.js start`);
     expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
     expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
   });
@@ -139,7 +141,7 @@ describe('docker-compose.yml', () => {
 
   it('runs API replicas without workers and a worker without HTTP, all from the one image', () => {
     const api = services.api!;
-    expect(api.command).toEqual(['node', 'dist/main.js', 'serve']);
+    expect(api.command).toEqual(['node', ...API_NODE_FLAGS, 'dist/main.js', 'serve']);
     expect(api.environment!.WORKERS).toBe('0');
     expect(api.deploy!.replicas).toBeGreaterThanOrEqual(2);
     const worker = services.worker!;
