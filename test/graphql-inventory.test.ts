@@ -790,6 +790,10 @@ describe('pagination and limits', () => {
     expect(bad.errors![0]!.extensions.code).toBe('INVALID_CURSOR');
     const tooMany = await gql(`{ specimens(first: 501) { edges { cursor } } }`);
     expect(tooMany.errors![0]!.extensions.code).toBe('VALIDATION_FAILED');
+    // The refusal names the argument the caller wrote, not the service's `limit`.
+    expect(tooMany.errors![0]!.extensions.errors?.map((e) => e.field)).toEqual(['first']);
+    const none = await gql(`{ participants(first: 0) { edges { cursor } } }`);
+    expect(none.errors![0]!.extensions.errors?.map((e) => e.field)).toEqual(['first']);
   });
 
   it('refuses a document with too many aliases before running it', async () => {

@@ -42,9 +42,22 @@ export function withoutNulls(value: unknown, schema: z.ZodType): unknown {
   return value;
 }
 
-/** Parses resolver arguments with a REST schema; a failure is VALIDATION_FAILED naming the field. */
+/**
+ * The REST page query's names as a connection's arguments: resolvers hand `first` and `after` to
+ * the services as `limit` and `cursor`, and a refusal names what the caller wrote.
+ */
+const CONNECTION_ARGUMENTS: Readonly<Record<string, string>> = { limit: 'first', cursor: 'after' };
+
+/** Parses resolver arguments with a REST schema; a failure is VALIDATION_FAILED naming the argument. */
 export function parseArgs<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  return schema.parse(withoutNulls(value ?? {}, schema));
+  const parsed = schema.safeParse(withoutNulls(value ?? {}, schema));
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues as { path: PropertyKey[] }[]) {
+    const first = issue.path[0];
+    const name = typeof first === 'string' ? CONNECTION_ARGUMENTS[first] : undefined;
+    if (name) issue.path = [name, ...issue.path.slice(1)];
+  }
+  throw parsed.error;
 }
 
 /** A lookup by id answers null for an unknown id (or another institution's), as REST answers 404. */
