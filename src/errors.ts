@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'payload_too_large'
   | 'uri_too_long'
   | 'unsupported_media_type'
+  | 'not_acceptable'
   | 'unprocessable'
   | 'too_many_requests'
   | 'headers_too_large'
@@ -31,6 +32,7 @@ const STATUS: Record<ErrorKind, number> = {
   payload_too_large: 413,
   uri_too_long: 414,
   unsupported_media_type: 415,
+  not_acceptable: 406,
   unprocessable: 422,
   too_many_requests: 429,
   headers_too_large: 431,
@@ -49,6 +51,7 @@ const TITLE: Record<ErrorKind, string> = {
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
+  not_acceptable: 'Not acceptable',
   unprocessable: 'Unprocessable content',
   too_many_requests: 'Too many requests',
   headers_too_large: 'Request header fields too large',
@@ -70,6 +73,7 @@ export const ERROR_CATALOGUE = {
   BAD_REQUEST: 'bad_request',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  NOT_ACCEPTABLE: 'not_acceptable',
   ROUTE_NOT_FOUND: 'not_found',
   MALFORMED_URL: 'bad_request',
   MALFORMED_REQUEST: 'bad_request',
@@ -335,6 +339,9 @@ export const payloadTooLarge = () =>
   new DomainError('PAYLOAD_TOO_LARGE', 'the request body is larger than this service accepts');
 export const unsupportedMediaType = () =>
   new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+/** The client accepts no format the service can answer in (FHIR: JSON only). */
+export const notAcceptable = (answers: string) =>
+  new DomainError('NOT_ACCEPTABLE', `the Accept header admits no format this service answers in: ${answers}`);
 export const routeNotFound = (method: string, path: string) =>
   new DomainError('ROUTE_NOT_FOUND', `no route ${method} ${path}`);
 /** The path does not decode (bad percent-encoding). */

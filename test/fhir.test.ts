@@ -54,6 +54,19 @@ describe('GET /fhir/R4/metadata', () => {
       (await fhir(t, lab, 'GET', '/metadata?_format=application/fhir%2Bjson', { role: null })).status,
     ).toBe(200);
   });
+
+  it('answers 406 to a client that accepts no JSON, before authentication, and JSON to one that does', async () => {
+    for (const accept of ['application/fhir+xml', 'application/xml, text/xml;q=0.9']) {
+      const metadata = await fhir(t, lab, 'GET', '/metadata', { role: null, headers: { accept } });
+      expectOutcome(metadata, 406, 'NOT_ACCEPTABLE');
+      const search = await fhir(t, lab, 'GET', '/Specimen', { role: null, headers: { accept } });
+      expectOutcome(search, 406, 'NOT_ACCEPTABLE');
+    }
+    for (const accept of ['application/fhir+xml;q=0.9, application/fhir+json', '*/*', 'application/json']) {
+      const a = await fhir(t, lab, 'GET', '/metadata', { role: null, headers: { accept } });
+      expect(a.status).toBe(200);
+    }
+  });
 });
 
 describe('GET /fhir/R4/Specimen/{id}', () => {

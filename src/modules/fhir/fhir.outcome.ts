@@ -15,6 +15,7 @@ const ISSUE_TYPE: Record<ErrorKind, string> = {
   precondition_required: 'required',
   payload_too_large: 'too-long',
   unsupported_media_type: 'not-supported',
+  not_acceptable: 'not-supported',
   unprocessable: 'business-rule',
   too_many_requests: 'throttled',
   request_timeout: 'timeout',

@@ -14,6 +14,7 @@ import type { SpecimenView } from '../specimens/index.js';
 import { capabilityStatement } from './fhir.capability.js';
 import { toFhirSpecimen, toSearchBundle, type BundleLink } from './fhir.dto.js';
 import { fhirStatusOf, internalOutcome, toOperationOutcome } from './fhir.outcome.js';
+import { assertAcceptsFhirJson } from './fhir.accept.js';
 import { checkReadParameters, parseSpecimenSearch, splitEscaped } from './fhir.search.js';
 import { classifyIdentifier } from './fhir-specimen.input.js';
 import type { FhirService, UpdateTarget } from './fhir.service.js';
@@ -96,6 +97,9 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
     app.setNotFoundHandler((request, reply) =>
       fhirErrorHandler(routeNotFound(request.method, request.url.split('?')[0] ?? ''), request, reply),
     );
+
+    // A client that reads no JSON (XML, Turtle) hears so before anything else, even the metadata.
+    app.addHook('onRequest', async (request) => assertAcceptsFhirJson(request.headers.accept));
 
     // Public, as FHIR clients discover a server by it before they hold credentials.
     app.get(`${R4}/metadata`, { schema: { hide: true } }, async (request, reply) => {
