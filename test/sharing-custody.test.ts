@@ -9,7 +9,7 @@ import {
   type Pair,
   type ProviderItem,
 } from './helpers/shipments.js';
-import { createTestApp, until, type TestApp } from './helpers/test-app.js';
+import { createTestApp, systemCtx, until, type TestApp } from './helpers/test-app.js';
 
 // Custody across institutions after a donor withdraws consent at the provider: the consent
 // cascade's subscriber takes the donor's tubes out of open requests (reservation released, the
@@ -104,6 +104,44 @@ describe('a consent withdrawal at the provider', () => {
     expect((await p.provider.lab.get(base)).json<{ counts: Record<string, number> }>().counts).toEqual({
       reserved: 2,
     });
+    await p.hooks.close();
+  });
+
+  it('cancels a reserved request once its last tube is withdrawn, telling both institutions, and only then', async () => {
+    const p = await makePair(t);
+    const r = await reservedRequest(t, p, 2);
+    const [a, b] = r.items as [ProviderItem, ProviderItem];
+    const stateOf = async () =>
+      (await p.requester.call('GET', `/v1/sharing-requests/${r.id}`)).json<{
+        state: string;
+        reason: string | null;
+        allowedActions: string[];
+      }>();
+
+    // One tube left: the request stays reserved, to ship what remains.
+    await withdrawDonorOf(p, a.specimen.id);
+    await hookArrives(p, 'requester', 'sharing_request.items_withdrawn', r.id);
+    const check = () => t.c.services.sharing.cancelWithdrawnSharingRequest(systemCtx(t.c), { id: r.id });
+    expect(await check()).toEqual({ cancelled: false });
+    expect((await stateOf()).state).toBe('reserved');
+
+    // The last one: nothing is left to ship, and the request ends cancelled, with the reason.
+    await withdrawDonorOf(p, b.specimen.id);
+    await until(async () => (await stateOf()).state === 'cancelled');
+    const after = await stateOf();
+    expect(after.reason).toBe('the donors withdrew consent for every item: nothing is left to ship');
+    expect(after.allowedActions).toEqual([]);
+    for (const side of ['requester', 'provider'] as const)
+      await hookArrives(p, side, 'sharing_request.cancelled_withdrawn', r.id);
+    const timeline = await p.provider.lab.get(`/v1/sharing-requests/${r.id}/events?limit=100`);
+    expect(
+      timeline
+        .json<{ items: { action: string; fromState: string; toState: string }[] }>()
+        .items.filter((e) => e.action === 'cancel_withdrawn'),
+    ).toHaveLength(1);
+    for (const tube of [a, b]) expect((await specimenRow(t, tube.specimen.id)).status).toBe('available');
+    // The job delivered again finds nothing to do.
+    expect(await check()).toEqual({ cancelled: false });
     await p.hooks.close();
   });
 

@@ -11,7 +11,7 @@ import { recordAudit } from '../audit/index.js';
 import type { SpecimenLedger } from '../specimens/index.js';
 import { findAgreement } from './sharing.agreements.repo.js';
 import { loadRequest, releaseReservations } from './sharing.requests.js';
-import { reservationsDue, reviewsDue, updateRequestRow } from './sharing.requests.repo.js';
+import { listItems, reservationsDue, reviewsDue, updateRequestRow } from './sharing.requests.repo.js';
 import { appendEvent, applyTransition } from './sharing.timeline.js';
 
 const DAY_MS = 86_400_000;
@@ -46,6 +46,30 @@ export function createDeadlines(deps: { db: Db; ledger: SpecimenLedger; clock: C
         if (done) expired++;
       }
       return { expired };
+    },
+
+    /**
+     * Ends a reserved request a donor's consent withdrawal left with no tube (the system only, from
+     * the job the withdrawal queued: the cascade holds the tubes' locks and must not wait for the
+     * request's, which a dispatch takes before the tubes'). Returns whether it cancelled it; a
+     * request shipped, cancelled or still holding a tube meanwhile is left as it is.
+     */
+    async cancelWithdrawnSharingRequest(ctx: Ctx, input: { id: string }): Promise<{ cancelled: boolean }> {
+      const cancelled = await inTransaction(db, ctx, async (tx) => {
+        const { row: before, side } = await loadRequest(tx, ctx, input.id, { lock: true });
+        if (before.state !== 'reserved') return false;
+        const holding = await listItems(tx, before.id, { states: ['reserved', 'shipped'] });
+        if (holding.length > 0) return false;
+        const reason = 'the donors withdrew consent for every item: nothing is left to ship';
+        await applyTransition(tx, ctx, before, 'cancel_withdrawn', side, {
+          operation: 'cancelWithdrawnSharingRequest',
+          now: clock(),
+          reason,
+          patch: { reason },
+        });
+        return true;
+      });
+      return { cancelled };
     },
 
     /**

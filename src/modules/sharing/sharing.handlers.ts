@@ -1,6 +1,7 @@
 import type { RecurringJob } from '../../jobs/maintenance.jobs.js';
 import { bindJob } from '../../jobs/registry.js';
 import {
+  cancelWithdrawnSharingRequestJob,
   expireSharingReservationsJob,
   notifySharingTransitionJob,
   proposeSharingItemsJob,
@@ -17,6 +18,9 @@ export const sharingJobs = (sharing: SharingService) => [
   ),
   bindJob(notifySharingTransitionJob, (ctx, data) =>
     sharing.notifySharingTransition(ctx, { eventId: data.eventId }),
+  ),
+  bindJob(cancelWithdrawnSharingRequestJob, (ctx, data) =>
+    sharing.cancelWithdrawnSharingRequest(ctx, { id: data.sharingRequestId }),
   ),
   bindJob(expireSharingReservationsJob, (ctx) => sharing.expireSharingReservations(ctx)),
   bindJob(remindSharingReviewsJob, (ctx) => sharing.remindSharingReviews(ctx)),

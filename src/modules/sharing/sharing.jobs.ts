@@ -13,6 +13,11 @@ export const notifySharingTransitionJob = defineJob('sharing.notifyTransition', 
   eventId: z.number().int().positive(),
 });
 
+/** After a consent withdrawal took items out of a reserved request: cancel it if none is left. */
+export const cancelWithdrawnSharingRequestJob = defineJob('sharing.cancelWithdrawn', 'sharing', {
+  sharingRequestId: z.uuid(),
+});
+
 /** Scheduled: release reservations not shipped by their deadline. */
 export const expireSharingReservationsJob = defineJob('sharing.expireReservations', 'sharing', {});
 

@@ -25,6 +25,7 @@ const EXPECTED: Record<RequestAction, readonly Cell[]> = {
   reject:             ['-',         'rejected',  'rejected',   '-',        '-',      '-',         '-',       '-',        '-',       '-'],
   cancel:             ['cancelled', 'cancelled', 'cancelled',  'cancelled', '-',     'cancelled', '-',       '-',        '-',       '-'],
   expire_reservation: ['-',         '-',         '-',          '-',        '-',      'cancelled', '-',       '-',        '-',       '-'],
+  cancel_withdrawn:   ['-',         '-',         '-',          '-',        '-',      'cancelled', '-',       '-',        '-',       '-'],
   ship:               ['-',         '-',         '-',          '-',        '-',      'shipped',   '-',       '-',        '-',       '-'],
   receive:            ['-',         '-',         '-',          '-',        '-',      '-',         'received', '-',       '-',       '-'],
   complete:           ['-',         '-',         '-',          '-',        '-',      '-',         '-',       'completed', '-',      '-'],
@@ -41,6 +42,7 @@ const BY: Record<RequestAction, readonly Side[]> = {
   reject: ['provider'],
   cancel: ['requester'],
   expire_reservation: ['system'],
+  cancel_withdrawn: ['system'],
   ship: ['provider'],
   receive: ['requester'],
   complete: ['requester', 'system'],
@@ -69,7 +71,7 @@ describe('sharing request lifecycle', () => {
   it('lists the actions a side may take in a state', () => {
     expect(allowedRequestActions('draft', 'requester')).toEqual(['update', 'submit', 'cancel']);
     expect(allowedRequestActions('under_review', 'provider')).toEqual(['edit_proposal', 'approve', 'reject']);
-    expect(allowedRequestActions('reserved', 'system')).toEqual(['expire_reservation']);
+    expect(allowedRequestActions('reserved', 'system')).toEqual(['expire_reservation', 'cancel_withdrawn']);
     expect(allowedRequestActions('cancelled', 'requester')).toEqual([]);
   });
 

@@ -33,6 +33,7 @@ export const REQUEST_ACTIONS = [
   'reject',
   'cancel',
   'expire_reservation',
+  'cancel_withdrawn',
   'ship',
   'receive',
   'complete',
@@ -68,6 +69,8 @@ export const REQUEST_TRANSITIONS = {
   // The requester may cancel until the tubes leave (issue 10, point 4).
   cancel: { from: BEFORE_SHIPPING, to: 'cancelled', by: ['requester'] },
   expire_reservation: { from: ['reserved'], to: 'cancelled', by: ['system'] },
+  // A donor's consent withdrawal took every item out of a reserved request: nothing is left to ship.
+  cancel_withdrawn: { from: ['reserved'], to: 'cancelled', by: ['system'] },
   ship: { from: ['reserved'], to: 'shipped', by: ['provider'] },
   receive: { from: ['shipped'], to: 'received', by: ['requester'] },
   complete: { from: ['received'], to: 'completed', by: ['requester', 'system'] },

@@ -25,6 +25,7 @@ export const NOTIFIED_EVENTS: Readonly<Record<string, string>> = {
   reject: 'rejected',
   cancel: 'cancelled',
   expire_reservation: 'reservation_expired',
+  cancel_withdrawn: 'cancelled_withdrawn',
   ship: 'shipped',
   receive: 'received',
   complete: 'completed',

@@ -3,7 +3,8 @@
 // never imports sharing) in the transaction that holds the donor's tubes, with the tubes it just
 // held. Per request, one timeline event, and the other institution hears of it by webhook:
 // - items of an open request, tube not yet dispatched: taken out of the request (`withdrawn`), a
-//   reservation released through the ledger (custody `reservation_released`);
+//   reservation released through the ledger (custody `reservation_released`); a reserved request
+//   is then checked by a job, which cancels it when no tube is left (`cancel_withdrawn`);
 // - tubes in transit: the requester is told now; receipt places the hold (sharing.receipt.ts);
 // - tubes the requester already received: its own specimen gets a PROVIDER_CONSENT_WITHDRAWN hold
 //   through the ledger (custody `hold_placed`, at the receiver).
@@ -11,9 +12,11 @@
 import type { Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import type { Tx } from '../../db/client.js';
+import { enqueueJob } from '../../jobs/outbox.js';
 import type { WithdrawalSubscriber } from '../consent/index.js';
 import type { SpecimenLedger, SpecimenRow } from '../specimens/index.js';
 import type { ItemState, RequestState } from './sharing.lifecycle.js';
+import { cancelWithdrawnSharingRequestJob } from './sharing.jobs.js';
 import { itemsOfSpecimens, setItems, type ItemWithRequest } from './sharing.shipments.repo.js';
 import { appendEvent } from './sharing.timeline.js';
 
@@ -148,6 +151,10 @@ export function createSharingWithdrawal(deps: {
         if (OPEN_REQUESTS.includes(state)) {
           const open = group.filter((i) => ['proposed', 'reserved', 'shipped'].includes(i.item.state));
           if (open.length) await withdrawItems(tx, ctx, open, event.scope);
+          if (open.length && state === 'reserved')
+            await enqueueJob(tx, ctx, cancelWithdrawnSharingRequestJob, {
+              sharingRequestId: group[0]!.item.requestId,
+            });
           continue;
         }
         const received = group.filter(
