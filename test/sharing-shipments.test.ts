@@ -457,6 +457,46 @@ describe('refusals change nothing', () => {
     await p.hooks.close();
   });
 
+  it('refuses to dispatch once the agreement ran out or no longer allows the use, then sends under a mended one', async () => {
+    const p = await makePair(t);
+    const r = await reservedRequest(t, p, 1);
+    const base = shipmentUrl(r.id);
+    expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
+    const [a] = r.items as [ProviderItem];
+    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
+      200,
+    );
+    const edit = async (patch: Record<string, unknown>) => {
+      const url = `/v1/agreements/${p.agreementId}`;
+      const { version } = (await p.provider.lab.get(url)).json<{ version: number }>();
+      const res = await p.provider.lab.call('PATCH', url, patch, {
+        headers: { 'if-match': `W/"${version}"` },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    };
+    const dispatch = () =>
+      p.provider.lab.post(`${base}/dispatch`, {
+        courier: 'World Courier',
+        trackingNumber: uid('TRK'),
+        shippingTemperature: 'dry_ice',
+      });
+
+    await edit({ validUntil: '2025-01-01' });
+    const before = await footprint(p, r.id);
+    expectProblem(await dispatch(), 422, 'AGREEMENT_NOT_IN_FORCE');
+    await edit({ validUntil: null, uses: ['genetic_research'] });
+    expectProblem(await dispatch(), 422, 'USE_NOT_IN_AGREEMENT');
+    expect(await footprint(p, r.id)).toEqual(before);
+    expect((await p.provider.lab.get(`/v1/sharing-requests/${r.id}`)).json<{ state: string }>().state).toBe(
+      'reserved',
+    );
+
+    await edit({ uses: ['external_sharing'] });
+    const sent = await dispatch();
+    expect(sent.statusCode, sent.body).toBe(200);
+    await p.hooks.close();
+  });
+
   it('takes back tubes scanned out but not dispatched when the requester cancels', async () => {
     const p = await makePair(t);
     const r = await reservedRequest(t, p, 2);

@@ -37,7 +37,7 @@ export function createSharingService(deps: SharingServiceDeps) {
     ...createReview({ db, ledger, gate, clock, today }),
     ...createDeadlines({ db, ledger, clock }),
     ...createNotifications({ db, clock, events }),
-    ...createShipments({ db, ledger, gate, clock }),
+    ...createShipments({ db, ledger, gate, clock, today }),
     ...createReceipt({ db, ledger, clock }),
   };
 }

@@ -36,6 +36,7 @@ import type { DispatchSharingShipmentInput, ScanOutSharingItemInput } from './sh
 import type { SharingRequestRow, ShipmentRow } from './sharing.table.js';
 import { appendEvent, applyTransition, assertAllowed } from './sharing.timeline.js';
 import { shipmentItems, type ShipmentItemFacts } from './shipment-items.read-model.js';
+import { assertRequestStillCovered } from './sharing.agreements.js';
 
 /** A shipment as one side sees it, with its manifest. */
 export interface ShipmentView {
@@ -50,6 +51,8 @@ export interface ShipmentDeps {
   /** consent is checked again as each tube leaves (issue 10, point 6) */
   gate: Pick<ConsentGate, 'assertUsable'>;
   clock: Clock;
+  /** the provider's calendar day, for the agreement's validity at dispatch */
+  today: () => string;
 }
 
 const viewSide = (side: Side): ShipmentView['side'] => (side === 'requester' ? 'requester' : 'provider');
@@ -205,8 +208,10 @@ export function createShipments(deps: ShipmentDeps) {
      * Sends the shipment: records the courier, tracking number and shipping temperature and moves
      * the request to `shipped` (the requester is told). Reserved items not scanned out refuse the
      * dispatch unless `releaseUnscanned`, which releases them (custody `reservation_released`).
-     * Throws FORBIDDEN, SHARING_REQUEST_NOT_FOUND, INVALID_REQUEST_TRANSITION, SHIPMENT_NOT_FOUND,
-     * SHIPMENT_EMPTY, SHIPMENT_INCOMPLETE.
+     * The tubes leave under the agreement: one run out or narrowed since approval refuses the
+     * dispatch. Throws FORBIDDEN, SHARING_REQUEST_NOT_FOUND, INVALID_REQUEST_TRANSITION,
+     * SHIPMENT_NOT_FOUND, SHIPMENT_EMPTY, SHIPMENT_INCOMPLETE, AGREEMENT_NOT_FOUND,
+     * AGREEMENT_NOT_IN_FORCE, USE_NOT_IN_AGREEMENT.
      */
     async dispatchSharingShipment(
       ctx: Ctx,
@@ -216,6 +221,7 @@ export function createShipments(deps: ShipmentDeps) {
       return inTransaction(db, ctx, async (tx) => {
         const { request, side, shipment } = await loadShipment(tx, ctx, input.id, { lock: true });
         assertAllowed(request, 'ship', side, 'dispatchSharingShipment');
+        await assertRequestStillCovered(tx, request, deps.today());
         const items = await shipmentItems(tx, request.id, ['reserved', 'shipped']);
         const packed = items.filter((i) => i.state === 'shipped');
         const unscanned = items.filter((i) => i.state === 'reserved');
