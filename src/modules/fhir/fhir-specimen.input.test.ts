@@ -99,4 +99,26 @@ describe('specimenFromFhir', () => {
       expect.stringMatching(/^Specimen.collection.quantity: unit pints/),
     ]);
   });
+
+  it('refuses a processing step it would not store, instead of dropping it', () => {
+    const sct = (code: string) => ({ coding: [{ system: 'http://snomed.info/sct', code }] });
+    expect(
+      refusal({
+        resourceType: 'Specimen',
+        processing: [
+          { procedure: sct('9265001'), timeDateTime: '2024-01-01T10:00:00Z' },
+          {
+            procedure: { coding: [{ system: 'http://loinc.org', code: '33882-2' }] },
+            timeDateTime: '2024-01-01T11:00:00Z',
+          },
+          { timeDateTime: '2024-01-01T11:30:00Z' },
+          { procedure: sct('27872000') },
+        ],
+      }),
+    ).toEqual([
+      expect.stringMatching(/^Specimen.processing\[1\].procedure: a processing step here is coded/),
+      expect.stringMatching(/^Specimen.processing\[2\].procedure: /),
+      'Specimen.processing[3].time: a processing or freezing step states its timeDateTime (or timePeriod.start)',
+    ]);
+  });
 });

@@ -274,9 +274,22 @@ export function specimenFromFhir(resource: unknown, target?: IdentifierTarget): 
     const codes = (p.procedure?.coding ?? []).filter((x) => x.system === PROCEDURE.processing.system);
     const sprec = p.extension?.find((e) => e.url === EXTENSION.sprec)?.valueCoding;
     const at = p.timeDateTime ?? p.timePeriod?.start;
-    if (codes.some((x) => x.code === PROCEDURE.freezing.code)) {
+    const freezing = codes.some((x) => x.code === PROCEDURE.freezing.code);
+    const processing = !freezing && (sprec || codes.some((x) => x.code === PROCEDURE.processing.code));
+    // A step stored nowhere would be lost without a word: say so instead (as for a misspelt member).
+    if (!freezing && !processing)
+      problems.push({
+        field: `Specimen.processing[${n}].procedure`,
+        message: `a processing step here is coded ${PROCEDURE.processing.system}|${PROCEDURE.processing.code} (processing, with the SPREC extension) or |${PROCEDURE.freezing.code} (freezing); no other step is stored`,
+      });
+    else if (!at && !sprec)
+      problems.push({
+        field: `Specimen.processing[${n}].time`,
+        message: 'a processing or freezing step states its timeDateTime (or timePeriod.start)',
+      });
+    if (freezing) {
       if (at) body.frozenAt = at;
-    } else if (sprec || codes.some((x) => x.code === PROCEDURE.processing.code)) {
+    } else if (processing) {
       if (at) body.processedAt = at;
       if (sprec) {
         if (sprec.system !== SPREC || !sprec.code)
