@@ -165,6 +165,22 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
     expect(await traces('specimen', created.id)).toEqual(before);
   });
 
+  it('refuses, on update as on create, a time it changes to more than a day ahead (TIME_IN_FUTURE), changing nothing', async () => {
+    const id = accession();
+    const sent = body({ collectedAt: '2026-03-02T08:15:00Z' });
+    const created = (await put(specimenUrl(id.system, id.value), sent)).json<SpecimenBody>();
+    const before = await traces('specimen', created.id);
+    for (const field of ['collectedAt', 'receivedAt', 'frozenAt'])
+      expectProblem(
+        await put(specimenUrl(id.system, id.value), { ...sent, [field]: '2035-03-02T08:15:00Z' }),
+        400,
+        'TIME_IN_FUTURE',
+      );
+    expect(await traces('specimen', created.id)).toEqual(before);
+    const past = await put(specimenUrl(id.system, id.value), { ...sent, receivedAt: '2026-03-02T09:00:00Z' });
+    expect(past.statusCode, past.body).toBe(200);
+  });
+
   it('honours If-Match: current applies, stale is 412 VERSION_CONFLICT, stale but already applied is 200', async () => {
     const id = accession();
     const sent = body();

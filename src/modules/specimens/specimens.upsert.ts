@@ -26,6 +26,7 @@ import { assertExternalIdsFree } from './specimens.edits.js';
 import { placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { registerWithin } from './specimens.register.js';
+import { futurePreanalyticalTime, PREANALYTICAL_TIMES } from './specimens.times.js';
 import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import { registerSpecimenInput } from './specimens.schemas.js';
 import type { SpecimenRow } from './specimens.table.js';
@@ -132,6 +133,10 @@ export function createSpecimenUpsert(deps: {
       throw versionConflict(`specimen ${row.barcode}`, input.expectedVersion, row.version);
     if (conflicts.length > 0) throw immutableField(`specimen ${row.barcode}`, conflicts);
     if (unchanged) return row;
+    // The times this statement changes are held to the rule registration and PATCH hold them to.
+    const changedTimes = PREANALYTICAL_TIMES.filter((f) => f in patch).map((f) => [f, input.body[f]]);
+    const future = futurePreanalyticalTime(Object.fromEntries(changedTimes), deps.clock());
+    if (future) throw future;
     if (patch.externalIds) await assertExternalIdsFree(tx, row, patch.externalIds);
     const [after] = await ledger.apply(tx, ctx, [
       { kind: 'edit', specimen: row, patch, expectedVersion: row.version, action: 'upsertSpecimen' },
