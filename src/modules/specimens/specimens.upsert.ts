@@ -134,8 +134,10 @@ export function createSpecimenUpsert(deps: {
     if (conflicts.length > 0) throw immutableField(`specimen ${row.barcode}`, conflicts);
     if (unchanged) return row;
     // The times this statement changes are held to the rule registration and PATCH hold them to.
-    const changedTimes = PREANALYTICAL_TIMES.filter((f) => f in patch).map((f) => [f, input.body[f]]);
-    const future = futurePreanalyticalTime(Object.fromEntries(changedTimes), deps.clock());
+    const changedTimes = Object.fromEntries(
+      PREANALYTICAL_TIMES.filter((f) => f in patch).map((f) => [f, input.body[f]] as const),
+    ) as Partial<Record<(typeof PREANALYTICAL_TIMES)[number], string | null>>;
+    const future = futurePreanalyticalTime(changedTimes, deps.clock());
     if (future) throw future;
     if (patch.externalIds) await assertExternalIdsFree(tx, row, patch.externalIds);
     const [after] = await ledger.apply(tx, ctx, [
