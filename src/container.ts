@@ -38,6 +38,7 @@ import {
 } from './modules/consent/index.js';
 import {
   createCatalogueService,
+  createSharingReservationWatch,
   createSharingService,
   createSharingWithdrawal,
   sharingCustodyLinks,
@@ -95,8 +96,11 @@ export function createContainer(config: Config, log: Logger, overrides: Containe
     usesNow: (facts) => permittedUses({ ...facts, today: consentGate.today() }),
   };
   // The only author of specimen rows. Every write queues its standardization check in the same
-  // transaction (outbox).
-  const ledger = createSpecimenLedger({ changeListeners: [createStandardsChangeListener()], clock });
+  // transaction (outbox); a reserved tube destroyed or lost is released from its sharing request.
+  const ledger = createSpecimenLedger({
+    changeListeners: [createStandardsChangeListener(), createSharingReservationWatch({ clock })],
+    clock,
+  });
   // A chain that began at another institution is checked against the provider's through sharing.
   const specimens = createSpecimenService({
     db,

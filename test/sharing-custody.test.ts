@@ -121,7 +121,7 @@ describe('a consent withdrawal at the provider', () => {
     // One tube left: the request stays reserved, to ship what remains.
     await withdrawDonorOf(p, a.specimen.id);
     await hookArrives(p, 'requester', 'sharing_request.items_withdrawn', r.id);
-    const check = () => t.c.services.sharing.cancelWithdrawnSharingRequest(systemCtx(t.c), { id: r.id });
+    const check = () => t.c.services.sharing.cancelEmptiedSharingRequest(systemCtx(t.c), { id: r.id });
     expect(await check()).toEqual({ cancelled: false });
     expect((await stateOf()).state).toBe('reserved');
 
@@ -129,15 +129,15 @@ describe('a consent withdrawal at the provider', () => {
     await withdrawDonorOf(p, b.specimen.id);
     await until(async () => (await stateOf()).state === 'cancelled');
     const after = await stateOf();
-    expect(after.reason).toBe('the donors withdrew consent for every item: nothing is left to ship');
+    expect(after.reason).toBe('nothing is left to ship: every item was withdrawn or released');
     expect(after.allowedActions).toEqual([]);
     for (const side of ['requester', 'provider'] as const)
-      await hookArrives(p, side, 'sharing_request.cancelled_withdrawn', r.id);
+      await hookArrives(p, side, 'sharing_request.cancelled_emptied', r.id);
     const timeline = await p.provider.lab.get(`/v1/sharing-requests/${r.id}/events?limit=100`);
     expect(
       timeline
         .json<{ items: { action: string; fromState: string; toState: string }[] }>()
-        .items.filter((e) => e.action === 'cancel_withdrawn'),
+        .items.filter((e) => e.action === 'cancel_emptied'),
     ).toHaveLength(1);
     for (const tube of [a, b]) expect((await specimenRow(t, tube.specimen.id)).status).toBe('available');
     // The job delivered again finds nothing to do.
@@ -202,6 +202,49 @@ describe('a consent withdrawal at the provider', () => {
       'received_from_institution',
       'hold_placed',
     ]);
+    await p.hooks.close();
+  });
+});
+
+describe('a reserved tube destroyed or lost at the provider', () => {
+  it('releases its item and tells the requester; a request left with no tube ends cancelled', async () => {
+    const p = await makePair(t);
+    const r = await reservedRequest(t, p, 2);
+    const [a, b] = r.items as [ProviderItem, ProviderItem];
+    const base = `/v1/sharing-requests/${r.id}/shipment`;
+    expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
+    // One tube packed (scanned out, not dispatched), the other still in its box.
+    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: b.specimen.barcode })).statusCode).toBe(
+      200,
+    );
+
+    // Reported missing: the item leaves the request, which still has one tube to ship.
+    await p.provider.lab.action(a.specimen.id, 'mark-missing');
+    const hook = await hookArrives(p, 'requester', 'sharing_request.items_released', r.id);
+    expect(hook.data.details).toMatchObject({ sampleCodes: [a.sampleCode], missing: [a.sampleCode] });
+    expect(JSON.stringify(hook)).not.toContain(a.specimen.id);
+    expect((await itemsAsProvider(p, r.id)).find((i) => i.id === a.id)?.state).toBe('released');
+    const pick = await p.provider.lab.get(`${base}/pick-list`);
+    expect(pick.statusCode, pick.body).toBe(200);
+    expect(JSON.stringify(pick.json())).not.toContain(a.specimen.barcode);
+    const check = () => t.c.services.sharing.cancelEmptiedSharingRequest(systemCtx(t.c), { id: r.id });
+    expect(await check()).toEqual({ cancelled: false });
+
+    // Found again: back to stock, no longer held for the request.
+    expect((await p.provider.lab.action(a.specimen.id, 'mark-found')).status).toBe('available');
+
+    // The packed tube destroyed: nothing is left to ship, and the request ends cancelled.
+    await p.provider.lab.action(b.specimen.id, 'destroy', { reason: 'tube cracked' });
+    const stateOf = async () =>
+      (await p.requester.call('GET', `/v1/sharing-requests/${r.id}`)).json<{
+        state: string;
+        reason: string;
+      }>();
+    await until(async () => (await stateOf()).state === 'cancelled');
+    expect((await stateOf()).reason).toBe('nothing is left to ship: every item was withdrawn or released');
+    for (const side of ['requester', 'provider'] as const)
+      await hookArrives(p, side, 'sharing_request.cancelled_emptied', r.id);
+    expect((await specimenRow(t, b.specimen.id)).status).toBe('destroyed');
     await p.hooks.close();
   });
 });

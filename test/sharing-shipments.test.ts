@@ -457,12 +457,12 @@ describe('refusals change nothing', () => {
     await p.hooks.close();
   });
 
-  it('refuses to dispatch once the agreement ran out or no longer allows the use, then sends under a mended one', async () => {
+  it('refuses to scan out or dispatch once the agreement ran out or no longer allows the use, then sends under a mended one', async () => {
     const p = await makePair(t);
-    const r = await reservedRequest(t, p, 1);
+    const r = await reservedRequest(t, p, 2);
     const base = shipmentUrl(r.id);
     expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
-    const [a] = r.items as [ProviderItem];
+    const [a, b] = r.items as [ProviderItem, ProviderItem];
     expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
       200,
     );
@@ -484,6 +484,12 @@ describe('refusals change nothing', () => {
     await edit({ validUntil: '2025-01-01' });
     const before = await footprint(p, r.id);
     expectProblem(await dispatch(), 422, 'AGREEMENT_NOT_IN_FORCE');
+    // Nor is another tube taken out of its box for it.
+    expectProblem(
+      await p.provider.lab.post(`${base}/scan-out`, { barcode: b.specimen.barcode }),
+      422,
+      'AGREEMENT_NOT_IN_FORCE',
+    );
     await edit({ validUntil: null, uses: ['genetic_research'] });
     expectProblem(await dispatch(), 422, 'USE_NOT_IN_AGREEMENT');
     expect(await footprint(p, r.id)).toEqual(before);
@@ -492,6 +498,9 @@ describe('refusals change nothing', () => {
     );
 
     await edit({ uses: ['external_sharing'] });
+    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: b.specimen.barcode })).statusCode).toBe(
+      200,
+    );
     const sent = await dispatch();
     expect(sent.statusCode, sent.body).toBe(200);
     await p.hooks.close();

@@ -5,6 +5,7 @@
 export { createSharingService, type SharingService, type SharingServiceDeps } from './sharing.service.js';
 export { sharingCustodyLinks } from './sharing.custody-link.js';
 export { createSharingWithdrawal } from './sharing.withdrawal.js';
+export { createSharingReservationWatch } from './sharing.reservation-watch.js';
 export { assertAgreementCovers } from './sharing.agreements.js';
 export {
   REQUEST_STATES,

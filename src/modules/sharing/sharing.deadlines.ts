@@ -49,20 +49,21 @@ export function createDeadlines(deps: { db: Db; ledger: SpecimenLedger; clock: C
     },
 
     /**
-     * Ends a reserved request a donor's consent withdrawal left with no tube (the system only, from
-     * the job the withdrawal queued: the cascade holds the tubes' locks and must not wait for the
-     * request's, which a dispatch takes before the tubes'). Returns whether it cancelled it; a
+     * Ends a reserved request left with no tube by a consent withdrawal or by its tubes destroyed
+     * or reported missing (the system only, from the job those queued: they hold the tubes' locks
+     * and must not wait for the request's, which a dispatch takes before the tubes'). Returns
+     * whether it cancelled it; a
      * request shipped, cancelled or still holding a tube meanwhile is left as it is.
      */
-    async cancelWithdrawnSharingRequest(ctx: Ctx, input: { id: string }): Promise<{ cancelled: boolean }> {
+    async cancelEmptiedSharingRequest(ctx: Ctx, input: { id: string }): Promise<{ cancelled: boolean }> {
       const cancelled = await inTransaction(db, ctx, async (tx) => {
         const { row: before, side } = await loadRequest(tx, ctx, input.id, { lock: true });
         if (before.state !== 'reserved') return false;
         const holding = await listItems(tx, before.id, { states: ['reserved', 'shipped'] });
         if (holding.length > 0) return false;
-        const reason = 'the donors withdrew consent for every item: nothing is left to ship';
-        await applyTransition(tx, ctx, before, 'cancel_withdrawn', side, {
-          operation: 'cancelWithdrawnSharingRequest',
+        const reason = 'nothing is left to ship: every item was withdrawn or released';
+        await applyTransition(tx, ctx, before, 'cancel_emptied', side, {
+          operation: 'cancelEmptiedSharingRequest',
           now: clock(),
           reason,
           patch: { reason },

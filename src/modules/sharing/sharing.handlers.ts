@@ -1,7 +1,7 @@
 import type { RecurringJob } from '../../jobs/maintenance.jobs.js';
 import { bindJob } from '../../jobs/registry.js';
 import {
-  cancelWithdrawnSharingRequestJob,
+  cancelEmptiedSharingRequestJob,
   expireSharingReservationsJob,
   notifySharingTransitionJob,
   proposeSharingItemsJob,
@@ -19,8 +19,8 @@ export const sharingJobs = (sharing: SharingService) => [
   bindJob(notifySharingTransitionJob, (ctx, data) =>
     sharing.notifySharingTransition(ctx, { eventId: data.eventId }),
   ),
-  bindJob(cancelWithdrawnSharingRequestJob, (ctx, data) =>
-    sharing.cancelWithdrawnSharingRequest(ctx, { id: data.sharingRequestId }),
+  bindJob(cancelEmptiedSharingRequestJob, (ctx, data) =>
+    sharing.cancelEmptiedSharingRequest(ctx, { id: data.sharingRequestId }),
   ),
   bindJob(expireSharingReservationsJob, (ctx) => sharing.expireSharingReservations(ctx)),
   bindJob(remindSharingReviewsJob, (ctx) => sharing.remindSharingReviews(ctx)),

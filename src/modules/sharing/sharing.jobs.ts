@@ -13,8 +13,8 @@ export const notifySharingTransitionJob = defineJob('sharing.notifyTransition', 
   eventId: z.number().int().positive(),
 });
 
-/** After a consent withdrawal took items out of a reserved request: cancel it if none is left. */
-export const cancelWithdrawnSharingRequestJob = defineJob('sharing.cancelWithdrawn', 'sharing', {
+/** After items left a reserved request (a consent withdrawal, a tube lost): cancel it if none is left. */
+export const cancelEmptiedSharingRequestJob = defineJob('sharing.cancelEmptied', 'sharing', {
   sharingRequestId: z.uuid(),
 });
 

@@ -25,7 +25,7 @@ const EXPECTED: Record<RequestAction, readonly Cell[]> = {
   reject:             ['-',         'rejected',  'rejected',   '-',        '-',      '-',         '-',       '-',        '-',       '-'],
   cancel:             ['cancelled', 'cancelled', 'cancelled',  'cancelled', '-',     'cancelled', '-',       '-',        '-',       '-'],
   expire_reservation: ['-',         '-',         '-',          '-',        '-',      'cancelled', '-',       '-',        '-',       '-'],
-  cancel_withdrawn:   ['-',         '-',         '-',          '-',        '-',      'cancelled', '-',       '-',        '-',       '-'],
+  cancel_emptied:   ['-',         '-',         '-',          '-',        '-',      'cancelled', '-',       '-',        '-',       '-'],
   ship:               ['-',         '-',         '-',          '-',        '-',      'shipped',   '-',       '-',        '-',       '-'],
   receive:            ['-',         '-',         '-',          '-',        '-',      '-',         'received', '-',       '-',       '-'],
   complete:           ['-',         '-',         '-',          '-',        '-',      '-',         '-',       'completed', '-',      '-'],
@@ -42,7 +42,7 @@ const BY: Record<RequestAction, readonly Side[]> = {
   reject: ['provider'],
   cancel: ['requester'],
   expire_reservation: ['system'],
-  cancel_withdrawn: ['system'],
+  cancel_emptied: ['system'],
   ship: ['provider'],
   receive: ['requester'],
   complete: ['requester', 'system'],
@@ -71,7 +71,7 @@ describe('sharing request lifecycle', () => {
   it('lists the actions a side may take in a state', () => {
     expect(allowedRequestActions('draft', 'requester')).toEqual(['update', 'submit', 'cancel']);
     expect(allowedRequestActions('under_review', 'provider')).toEqual(['edit_proposal', 'approve', 'reject']);
-    expect(allowedRequestActions('reserved', 'system')).toEqual(['expire_reservation', 'cancel_withdrawn']);
+    expect(allowedRequestActions('reserved', 'system')).toEqual(['expire_reservation', 'cancel_emptied']);
     expect(allowedRequestActions('cancelled', 'requester')).toEqual([]);
   });
 

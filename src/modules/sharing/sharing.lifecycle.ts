@@ -33,7 +33,7 @@ export const REQUEST_ACTIONS = [
   'reject',
   'cancel',
   'expire_reservation',
-  'cancel_withdrawn',
+  'cancel_emptied',
   'ship',
   'receive',
   'complete',
@@ -69,8 +69,9 @@ export const REQUEST_TRANSITIONS = {
   // The requester may cancel until the tubes leave (issue 10, point 4).
   cancel: { from: BEFORE_SHIPPING, to: 'cancelled', by: ['requester'] },
   expire_reservation: { from: ['reserved'], to: 'cancelled', by: ['system'] },
-  // A donor's consent withdrawal took every item out of a reserved request: nothing is left to ship.
-  cancel_withdrawn: { from: ['reserved'], to: 'cancelled', by: ['system'] },
+  // Every item of a reserved request was withdrawn (consent) or released (its tube destroyed or
+  // reported missing at the provider): nothing is left to ship.
+  cancel_emptied: { from: ['reserved'], to: 'cancelled', by: ['system'] },
   ship: { from: ['reserved'], to: 'shipped', by: ['provider'] },
   receive: { from: ['shipped'], to: 'received', by: ['requester'] },
   complete: { from: ['received'], to: 'completed', by: ['requester', 'system'] },

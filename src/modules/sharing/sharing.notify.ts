@@ -25,7 +25,7 @@ export const NOTIFIED_EVENTS: Readonly<Record<string, string>> = {
   reject: 'rejected',
   cancel: 'cancelled',
   expire_reservation: 'reservation_expired',
-  cancel_withdrawn: 'cancelled_withdrawn',
+  cancel_emptied: 'cancelled_emptied',
   ship: 'shipped',
   receive: 'received',
   complete: 'completed',
@@ -34,6 +34,8 @@ export const NOTIFIED_EVENTS: Readonly<Record<string, string>> = {
   // A donor's consent withdrawal at the provider (sharing.withdrawal.ts): items taken out of an
   // open request; tubes in transit or received held at the receiver.
   withdraw_items: 'items_withdrawn',
+  // A reserved tube destroyed or reported missing at the provider (sharing.reservation-watch.ts).
+  release_items: 'items_released',
   consent_withdrawn: 'consent_withdrawn',
 };
 

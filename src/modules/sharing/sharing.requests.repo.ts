@@ -40,7 +40,9 @@ export async function findRequest(
     .select()
     .from(sharingRequests)
     .where(and(eq(sharingRequests.id, id), institutionId ? visibleTo(institutionId) : undefined));
-  const [row] = opts.lock ? await q.for('update') : await q;
+  // NO KEY UPDATE: a timeline event or item written under another lock order (a consent cascade,
+  // a tube destroyed) checks its foreign key with KEY SHARE, which this must not block.
+  const [row] = opts.lock ? await q.for('no key update') : await q;
   return row;
 }
 

@@ -148,7 +148,7 @@ export function createShipments(deps: ShipmentDeps) {
      * ledger ships it (custody `shipped`, position freed). Throws FORBIDDEN,
      * SHARING_REQUEST_NOT_FOUND, INVALID_REQUEST_TRANSITION, SHIPMENT_NOT_FOUND, SPECIMEN_NOT_FOUND,
      * NOT_IN_SHIPMENT, ITEM_ALREADY_SHIPPED, ITEM_NOT_RESERVED, CONSENT_NOT_GRANTED,
-     * SPECIMEN_ON_HOLD, INVALID_TRANSITION.
+     * SPECIMEN_ON_HOLD, INVALID_TRANSITION, AGREEMENT_NOT_IN_FORCE, USE_NOT_IN_AGREEMENT.
      */
     async scanOutSharingItem(
       ctx: Ctx,
@@ -158,6 +158,8 @@ export function createShipments(deps: ShipmentDeps) {
       return inTransaction(db, ctx, async (tx) => {
         const { row: request, side } = await loadRequest(tx, ctx, input.id, { lock: true });
         assertAllowed(request, 'ship', side, 'scanOutSharingItem');
+        // A tube is not taken out of its box for a transfer the agreement no longer allows.
+        await assertRequestStillCovered(tx, request, deps.today());
         const shipment = await findShipment(tx, request.id);
         if (!shipment) throw shipmentNotFound(input.id);
         const [tube] = await ledger.lockByBarcodes(tx, request.providerInstitutionId, [input.barcode]);

@@ -4,7 +4,7 @@
 // held. Per request, one timeline event, and the other institution hears of it by webhook:
 // - items of an open request, tube not yet dispatched: taken out of the request (`withdrawn`), a
 //   reservation released through the ledger (custody `reservation_released`); a reserved request
-//   is then checked by a job, which cancels it when no tube is left (`cancel_withdrawn`);
+//   is then checked by a job, which cancels it when no tube is left (`cancel_emptied`);
 // - tubes in transit: the requester is told now; receipt places the hold (sharing.receipt.ts);
 // - tubes the requester already received: its own specimen gets a PROVIDER_CONSENT_WITHDRAWN hold
 //   through the ledger (custody `hold_placed`, at the receiver).
@@ -16,7 +16,7 @@ import { enqueueJob } from '../../jobs/outbox.js';
 import type { WithdrawalSubscriber } from '../consent/index.js';
 import type { SpecimenLedger, SpecimenRow } from '../specimens/index.js';
 import type { ItemState, RequestState } from './sharing.lifecycle.js';
-import { cancelWithdrawnSharingRequestJob } from './sharing.jobs.js';
+import { cancelEmptiedSharingRequestJob } from './sharing.jobs.js';
 import { itemsOfSpecimens, setItems, type ItemWithRequest } from './sharing.shipments.repo.js';
 import { appendEvent } from './sharing.timeline.js';
 
@@ -152,7 +152,7 @@ export function createSharingWithdrawal(deps: {
           const open = group.filter((i) => ['proposed', 'reserved', 'shipped'].includes(i.item.state));
           if (open.length) await withdrawItems(tx, ctx, open, event.scope);
           if (open.length && state === 'reserved')
-            await enqueueJob(tx, ctx, cancelWithdrawnSharingRequestJob, {
+            await enqueueJob(tx, ctx, cancelEmptiedSharingRequestJob, {
               sharingRequestId: group[0]!.item.requestId,
             });
           continue;

@@ -30,7 +30,15 @@ export { refuse, checkCommand } from './specimens.ledger-rules.js';
 /** Told, inside the writing transaction, which specimens were created or changed (e.g. to queue checks). */
 export interface SpecimenChangeListener {
   specimensChanged(tx: Tx, ctx: Ctx, specimenIds: string[]): Promise<void>;
+  /**
+   * Reserved (or packed, not dispatched) tubes this write destroyed or reported missing: whoever
+   * reserved them hears it in the same transaction (sharing releases their items).
+   */
+  reservedSpecimensLost?(tx: Tx, ctx: Ctx, rows: SpecimenRow[]): Promise<void>;
 }
+
+const RESERVED: readonly string[] = ['reserved', 'shipped'];
+const LOST: readonly string[] = ['destroyed', 'missing'];
 
 export interface SpecimenLedgerDeps {
   /** listeners called in the same transaction as every specimen write */
@@ -281,6 +289,10 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
       ctx,
       after.map((r) => r.id),
     );
+    const lost = after.filter(
+      (r, i) => LOST.includes(r.status) && RESERVED.includes(changes[i]!.before.status),
+    );
+    if (lost.length) for (const l of listeners) await l.reservedSpecimensLost?.(tx, ctx, lost);
     // A batch wrote its audit rows with its UPDATE.
     if (changes.length === 1) {
       const c = changes[0]!;
