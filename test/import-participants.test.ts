@@ -90,6 +90,27 @@ describe('POST /v1/imports?kind=participants and kind=consents', () => {
     expect(await count('consent', 'protocol_id = $1', [protocolId])).toBe(2);
     const s2 = await send(specimens, { kind: 'specimens' });
     expect(s2.json()).toMatchObject({ status: 'completed', existingRows: 1, validRows: 0 });
+
+    // The same document with another answer is a correction: recorded, as POST /v1/consents would.
+    const corrected = csv('protocolCode,participantLisId,documentVersion,signedOn,obtainedBy,responses', [
+      `${code},${lis[0]},v2,2026-01-15,nurse-17,GENETIC_RESEARCH=no`,
+    ]);
+    expect(await imported(corrected, 'consents')).toMatchObject({ status: 'completed', createdRecords: 1 });
+    // The two donors' current answers: the corrected one's is now "no".
+    const answer = async () =>
+      (
+        await t.sql.query<{ a: string }>(
+          `select responses->>'GENETIC_RESEARCH' as a from consent
+            where protocol_id = $1 and superseded_at is null order by a`,
+          [protocolId],
+        )
+      ).rows.map((r) => r.a);
+    expect(await answer()).toEqual(['no', 'yes']);
+    // Both files again: each row matches a version already recorded, so nothing changes.
+    expect(await imported(consents, 'consents')).toMatchObject({ createdRecords: 0 });
+    expect(await imported(corrected, 'consents')).toMatchObject({ createdRecords: 0 });
+    expect(await answer()).toEqual(['no', 'yes']);
+    expect(await count('consent', 'protocol_id = $1', [protocolId])).toBe(3);
   });
 
   it('reports unknown protocols and participants, tiers the protocol does not ask, and a participant code of another donor', async () => {

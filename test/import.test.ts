@@ -133,6 +133,45 @@ describe('POST /v1/imports?kind=specimens', () => {
     expect(await lab.counts()).toEqual({ ...before, audit: before.audit + 1 });
   });
 
+  it('refuses a row naming a registered tube with another type or quantity (IMMUTABLE_FIELD), before and while applying', async () => {
+    const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
+    const lines = tubes(2, other.barcode);
+    const file = csv(SPECIMEN_HEADER, lines.map(specimenLine));
+    const first = await send(file, { kind: 'specimens' });
+    await runImportJob(t, first.json<ImportBody>().id);
+    const changed = csv(SPECIMEN_HEADER, [
+      specimenLine(lines[0]!),
+      specimenLine({ ...lines[1]!, type: 'urine', quantity: '9' }),
+    ]);
+    const before = await lab.counts();
+    const again = await send(changed, { kind: 'specimens', dryRun: 'true' });
+    const body = again.json<ImportBody>();
+    expect(body).toMatchObject({ existingRows: 1, validRows: 0, invalidRows: 1 });
+    expect(body.errors.map((e) => [e.row, e.column, e.code])).toEqual([[3, 'type', 'IMMUTABLE_FIELD']]);
+    expect(body.errors[0]!.detail).toContain('type, quantity');
+
+    // Validated while the tube was not there yet, applied after another copy registered it.
+    const late = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
+    const [tube] = tubes(1, late.barcode);
+    const queued = await send(csv(SPECIMEN_HEADER, [specimenLine({ ...tube!, type: 'urine' })]), {
+      kind: 'specimens',
+      mode: 'valid-rows',
+    });
+    expect(queued.statusCode, queued.body).toBe(202);
+    const registered = await send(csv(SPECIMEN_HEADER, [specimenLine(tube!)]), { kind: 'specimens' });
+    await runImportJob(t, registered.json<ImportBody>().id);
+    await runImportJob(t, queued.json<ImportBody>().id);
+    const applied = await lab.get(`/v1/imports/${queued.json<ImportBody>().id}`, { role: 'integration' });
+    expect(applied.json<ImportBody>()).toMatchObject({ existingRows: 0, createdRecords: 0, errorCount: 1 });
+    const errors = await lab.get(`/v1/imports/${queued.json<ImportBody>().id}/errors`, {
+      role: 'integration',
+    });
+    expect(errors.json<{ items: { code: string }[] }>().items.map((e) => e.code)).toEqual([
+      'IMMUTABLE_FIELD',
+    ]);
+    expect((await lab.counts()).specimen).toBe(before.specimen + 1);
+  });
+
   it('counts the rows of a file sent again before the first copy was applied as already there', async () => {
     for (const mode of ['all-or-nothing', 'valid-rows']) {
       const box = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });

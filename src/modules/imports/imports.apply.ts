@@ -14,11 +14,13 @@ import { actorInstitutionId, type Actor } from '../../auth/roles.js';
 import type { Db, Tx } from '../../db/client.js';
 import { lockNaturalKey } from '../../db/natural-keys.js';
 import { inTransaction } from '../../db/transaction.js';
-import { isDomainError } from '../../errors.js';
+import { immutableField, isDomainError } from '../../errors.js';
 import type { ConsentService } from '../consent/index.js';
 import type { ParticipantService } from '../participants/index.js';
 import {
   findExternalIdHolders,
+  findSpecimensByIds,
+  fixedFieldConflicts,
   registerValidWithin,
   type RegisterSpecimenInput,
   type SpecimenLedger,
@@ -88,10 +90,31 @@ export function createImportApply(deps: ApplyDeps) {
       actorInstitutionId(ctx.actor),
       inputs.flatMap((i) => i.externalIds?.slice(0, 1) ?? []),
     );
-    const heldBy = new Map(holders.map((h) => [keyOf(h), h.barcode]));
-    const fresh = rows.filter((_, i) => {
-      const id = inputs[i]!.externalIds?.[0];
-      return !id || heldBy.get(keyOf(id)) !== inputs[i]!.barcode;
+    const heldBy = new Map(holders.map((h) => [keyOf(h), h]));
+    const holderOf = (input: RegisterSpecimenInput) => {
+      const id = input.externalIds?.[0];
+      const h = id ? heldBy.get(keyOf(id)) : undefined;
+      return h && h.barcode === input.barcode ? h.specimenId : undefined;
+    };
+    const fresh = rows.filter((_, i) => !holderOf(inputs[i]!));
+    // Registered since validation by another copy: the same tube, or another under that id.
+    const held = rows.flatMap((r, i) => {
+      const specimenId = holderOf(inputs[i]!);
+      return specimenId ? [{ rowNo: r.rowNo, input: inputs[i]!, specimenId }] : [];
+    });
+    const stored = new Map(
+      (
+        await findSpecimensByIds(
+          tx,
+          actorInstitutionId(ctx.actor),
+          held.map((h) => h.specimenId),
+        )
+      ).map((s) => [s.id, s]),
+    );
+    const conflicting = held.flatMap((h) => {
+      const conflicts = fixedFieldConflicts(stored.get(h.specimenId)!, h.input);
+      const e = conflicts.length ? immutableField(`specimen ${h.input.barcode}`, conflicts) : undefined;
+      return e ? [{ rowNo: h.rowNo, column: conflicts[0]!.field, code: e.code, detail: e.message }] : [];
     });
     const out = await registerValidWithin(
       deps,
@@ -102,12 +125,37 @@ export function createImportApply(deps: ApplyDeps) {
     );
     return {
       created: out.registered.size,
-      existing: rows.length - fresh.length,
-      errors: asRowErrors(
-        fresh.map((r) => r.rowNo),
-        out.errors,
-      ),
+      existing: held.length - conflicting.length,
+      errors: [
+        ...conflicting,
+        ...asRowErrors(
+          fresh.map((r) => r.rowNo),
+          out.errors,
+        ),
+      ],
     };
+  }
+
+  /** Whether a recorded consent says what the row says (a tier the row leaves out is `unspecified`). */
+  function sameConsent(
+    c: {
+      documentVersion: string;
+      signedOn: string;
+      obtainedBy: string;
+      expiresOn: string | null;
+      responses: Record<string, string | undefined>;
+    },
+    row: ConsentImportRow['body'],
+  ): boolean {
+    const stated: Record<string, string | undefined> = row.responses;
+    return (
+      c.documentVersion === row.documentVersion &&
+      c.signedOn === row.signedOn &&
+      c.obtainedBy === row.obtainedBy &&
+      c.expiresOn === (row.expiresOn ?? null) &&
+      Object.keys(stated).every((t) => t in c.responses) &&
+      Object.entries(c.responses).every(([t, answer]) => (stated[t] ?? 'unspecified') === answer)
+    );
   }
 
   /** One chunk of participants or consents, row by row through their services. */
@@ -125,11 +173,10 @@ export function createImportApply(deps: ApplyDeps) {
           if (out.created) created++;
         } else {
           const d = r.data as { participantId: string; body: ConsentImportRow['body'] };
-          // The same signed document again is the consent already recorded (a re-import).
-          const current = await deps.consent.listConsents(ctx, { participantId: d.participantId });
-          const same = current.some(
-            (c) => c.documentVersion === d.body.documentVersion && c.signedOn === d.body.signedOn,
-          );
+          // The same signed document with the same answers is a consent already recorded (a
+          // re-import, even of an old file); any other is recorded, as POST /v1/consents records it.
+          const versions = await deps.consent.listConsents(ctx, { participantId: d.participantId });
+          const same = versions.some((c) => sameConsent(c, d.body));
           if (!same) {
             await deps.consent.recordConsent(ctx, {
               participantId: d.participantId,

@@ -7,7 +7,7 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId } from '../../auth/roles.js';
 import type { Tx } from '../../db/client.js';
 import { findUnstorableText } from '../../db/storable-text.js';
-import type { DomainError, FieldProblem } from '../../errors.js';
+import { immutableField, type DomainError, type FieldProblem } from '../../errors.js';
 import {
   participantExists,
   participantNotFound,
@@ -17,6 +17,8 @@ import {
 import { containerNotFound } from '../storage/index.js';
 import {
   findExternalIdHolders,
+  findSpecimensByIds,
+  fixedFieldConflicts,
   registerValidWithin,
   type RegisterSpecimenInput,
   type SpecimenLedger,
@@ -158,20 +160,22 @@ async function validateSpecimens(
 ): Promise<ChunkOutcome> {
   const institutionId = actorInstitutionId(ctx.actor);
   const errors: RowError[] = [];
-  let rows = readRows(records, specimenRow, errors);
-  // A re-import: the external id is already this barcode's.
+  const rows = readRows(records, specimenRow, errors);
+  // A re-import: the external id is already this barcode's. Such a row is counted, not staged,
+  // once it is read to say what the tube was registered with (below).
   const holders = await findExternalIdHolders(
     tx,
     institutionId,
     rows.map((r) => r.row.body.externalIds![0]!),
   );
-  const heldBy = new Map(holders.map((h) => [`${h.system}\n${h.value}`, h.barcode]));
-  const before = rows.length;
-  rows = rows.filter((r) => {
-    const e = r.row.body.externalIds![0]!;
-    return heldBy.get(`${e.system}\n${e.value}`) !== r.row.body.barcode;
-  });
-  const existing = before - rows.length;
+  const heldBy = new Map(holders.map((h) => [`${h.system}\n${h.value}`, h]));
+  const holderOf = (row: SpecimenImportRow) => {
+    const e = row.body.externalIds![0]!;
+    const h = heldBy.get(`${e.system}\n${e.value}`);
+    return h && h.barcode === row.body.barcode ? h.specimenId : undefined;
+  };
+  const held: { rowNo: number; row: SpecimenImportRow; input: RegisterSpecimenInput; specimenId: string }[] =
+    [];
   const protocols = await protocolsOf(
     tx,
     institutionId,
@@ -195,6 +199,12 @@ async function validateSpecimens(
     const protocol = row.protocolCode ? protocols.get(row.protocolCode) : undefined;
     if (row.protocolCode && !protocol)
       return errors.push(rowError(rowNo, 'protocolCode', protocolNotFound(row.protocolCode, 'protocolCode')));
+    const specimenId = holderOf(row);
+    if (specimenId) {
+      // The tube may have moved since: its place is not compared, only what registration fixed.
+      const input = { ...row.body, protocolId: protocol?.id, participantId: participants[i] };
+      return held.push({ rowNo, row, input, specimenId });
+    }
     const containerId = row.containerBarcode ? containers.get(row.containerBarcode) : undefined;
     if (row.containerBarcode && !containerId)
       return errors.push(
@@ -212,6 +222,29 @@ async function validateSpecimens(
       input: { ...row.body, protocolId: protocol?.id, participantId, containerId },
     });
   });
+  // A re-import says what the tube was registered with, or it is another tube under that id.
+  const stored = new Map(
+    (
+      await findSpecimensByIds(
+        tx,
+        institutionId,
+        held.map((h) => h.specimenId),
+      )
+    ).map((s) => [s.id, s]),
+  );
+  let existing = 0;
+  for (const h of held) {
+    const conflicts = fixedFieldConflicts(stored.get(h.specimenId)!, h.input);
+    if (conflicts.length === 0) existing++;
+    else
+      errors.push(
+        rowError(
+          h.rowNo,
+          specimenColumn(conflicts[0]!.field, h.row),
+          immutableField(`specimen ${h.row.body.barcode}`, conflicts),
+        ),
+      );
+  }
   // Rows naming the record an earlier row of the chunk names (across chunks: duplicateKeys).
   const keysOf = (input: RegisterSpecimenInput) => {
     const ext = input.externalIds![0]!;

@@ -38,6 +38,7 @@ export {
 export { openUseGate, type UseGate, type ScanConsentFacts } from './specimens.use-gate.js';
 export type { CustodyLink, CustodyLinkReader } from './specimens.custody-link.js';
 export { specimenNotFound, barcodeTaken } from './specimens.errors.js';
+export { fixedFieldConflicts } from './specimens.upsert-rules.js';
 export { toSpecimenDto, toCustodyEventDto, specimenViews, type SpecimenView } from './specimens.dto.js';
 export {
   specimenDto,
