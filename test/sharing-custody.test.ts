@@ -172,6 +172,26 @@ describe('a consent withdrawal at the provider', () => {
     const hook = await hookArrives(p, 'requester', 'sharing_request.consent_withdrawn', r.id);
     expect(hook.data.details).toMatchObject({ sampleCodes: [a.sampleCode], held: [mine.id] });
     expect(JSON.stringify(hooksOf(p, 'requester'))).not.toContain(a.specimen.id);
+    // The receiver's own specimens are the receiver's to read: not on the provider's timeline or
+    // hooks, and the provider's staff show as their institution on the requester's timeline.
+    const timeline = async (side: 'provider' | 'requester') =>
+      (side === 'provider'
+        ? await p.provider.lab.get(`/v1/sharing-requests/${r.id}/events?limit=100`)
+        : await p.requester.call('GET', `/v1/sharing-requests/${r.id}/events?limit=100`)
+      ).json<{
+        items: { action: string; actor: string; actorInstitutionId: string | null; details: object }[];
+      }>().items;
+    const theirs = (await timeline('provider')).find((e) => e.action === 'consent_withdrawn')!;
+    expect(theirs.details).toMatchObject({ sampleCodes: [a.sampleCode] });
+    expect(JSON.stringify(await timeline('provider'))).not.toContain(mine.id);
+    await until(async () => hooksOf(p, 'provider').some((h) => h.type === 'sharing_request.completed'));
+    expect(JSON.stringify(hooksOf(p, 'provider'))).not.toContain(mine.id);
+    const ours = (await timeline('requester')).find((e) => e.action === 'consent_withdrawn')!;
+    expect(ours.details).toMatchObject({ held: [mine.id], receivedSpecimenIds: [mine.id] });
+    const approved = (await timeline('requester')).find((e) => e.action === 'approve')!;
+    expect(approved.actor).toBe(`institution:${p.provider.lab.institution.id}`);
+    const submitted = (await timeline('provider')).find((e) => e.action === 'submit')!;
+    expect(submitted.actor).toBe(`institution:${p.requester.institution.id}`);
 
     // Its chain still verifies and is still linked; the hold stops its use at the receiver.
     const check = await p.requester.call('GET', `/v1/specimens/${mine.id}/custody/verify`, undefined, {

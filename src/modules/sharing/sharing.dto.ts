@@ -5,6 +5,7 @@ import { allowedRequestActions } from './sharing.lifecycle.js';
 import type { SharingItemView, SharingRequestView } from './sharing.requests.js';
 import type { sharingEventDto, sharingItemDto, sharingRequestDto } from './sharing.requests.schemas.js';
 import type { AgreementRow, SharingEventRow } from './sharing.table.js';
+import { eventSeenBy } from './sharing.timeline-view.js';
 
 export const toAgreementDto = (a: AgreementRow): z.infer<typeof agreementDto> => ({
   id: a.id,
@@ -79,6 +80,6 @@ export const toSharingEventDto = (e: SharingEventRow): z.infer<typeof sharingEve
 /** A notified transition as one side sees it: published live, read by the GraphQL subscription. */
 export const toSharingRequestUpdate = (v: SharingRequestView, e: SharingEventRow) => ({
   request: toSharingRequestDto(v),
-  event: toSharingEventDto(e),
+  event: toSharingEventDto(eventSeenBy(e, v.row, v.side)),
 });
 export type SharingRequestUpdate = ReturnType<typeof toSharingRequestUpdate>;

@@ -14,6 +14,7 @@ import { toSharingRequestUpdate } from './sharing.dto.js';
 import { loadRequest } from './sharing.requests.js';
 import { findEvent, findNotification } from './sharing.requests.repo.js';
 import { appendEvent } from './sharing.timeline.js';
+import { eventSeenBy } from './sharing.timeline-view.js';
 import type { SharingEventRow, SharingRequestRow } from './sharing.table.js';
 
 /** Webhook event names (`sharing_request.<name>`) by timeline action. */
@@ -101,6 +102,8 @@ export function createNotifications(deps: { db: Db; clock: Clock; events: Sharin
         if (sent) return { request, notified: sent };
         const deliveries: { institutionId: string; deliveryId: string | null }[] = [];
         for (const institutionId of recipientsOf(event, request)) {
+          const side = institutionId === request.requesterInstitutionId ? 'requester' : 'provider';
+          const seen = eventSeenBy(event, request, side);
           const deliveryId = await emitWebhook(tx, ctx, {
             institutionId,
             eventType: `sharing_request.${name}`,
@@ -111,8 +114,8 @@ export function createNotifications(deps: { db: Db; clock: Clock; events: Sharin
               fromState: event.fromState,
               toState: event.toState,
               reason: event.reason,
-              // what the event concerns (sample codes, counts, the receiver's own specimens): both parties read it
-              details: event.details,
+              // what the event concerns (sample codes, counts; the receiver's own specimens to it only)
+              details: seen.details,
               occurredAt: event.occurredAt.toISOString(),
               providerInstitutionId: request.providerInstitutionId,
               requesterInstitutionId: request.requesterInstitutionId,

@@ -38,6 +38,7 @@ import type {
 import { applyTransition, assertAllowed, sideOf } from './sharing.timeline.js';
 import type { AgreementRow, SharingEventRow, SharingItemRow, SharingRequestRow } from './sharing.table.js';
 import { resolveVersion, type ExpectedVersion } from '../../versions.js';
+import { eventSeenBy } from './sharing.timeline-view.js';
 
 /** A request as one side sees it. */
 export interface SharingRequestView {
@@ -333,14 +334,14 @@ export function createRequests(deps: RequestDeps) {
       query: { id: string; cursor?: string; limit: number },
     ): Promise<Page<SharingEventRow>> {
       authorize(ctx.actor, 'sharing.read');
-      const { row } = await loadRequest(db, ctx, query.id);
+      const { row, side } = await loadRequest(db, ctx, query.id);
       const after = decodeCursor(query.cursor, z.number().int().positive());
       const events = await listEvents(db, row.id, { afterId: after, limit: query.limit + 1 });
       return toPage(
         events,
         query.limit,
         (e) => e.id,
-        (e) => e,
+        (e) => eventSeenBy(e, row, side),
       );
     },
   };
