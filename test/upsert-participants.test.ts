@@ -191,6 +191,14 @@ describe('PUT /v1/protocols/by-code/{code}/participants/by-lis-patient-id', () =
     });
     expect(await traces(t, 'participant', created.id)).toMatchObject({ version: 2, audit: 2, feed: 2 });
     expect(await feedUpdates(t, created.id)).toEqual([['sex', 'diagnoses']]);
+
+    // A diagnosis given twice (in any case) is refused, not stored twice.
+    const twice = await put(url(p), { ...rest, diagnoses: ['C50.9', 'c50.9 '] });
+    expect(twice.statusCode, twice.body).toBe(400);
+    expect(twice.json<{ errors: { field: string }[] }>().errors.map((e) => e.field)).toEqual([
+      'body.diagnoses.1',
+    ]);
+    expect(await traces(t, 'participant', created.id)).toMatchObject({ version: 2 });
   });
 
   it('honours If-Match, and creates one participant when PUTs of a new patient id race', async () => {

@@ -233,6 +233,10 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
       body({ externalIds: [{ system: '42', value: 'x' }] }),
     );
     expect(fieldsOf(expectProblem(inBody, 400, 'VALIDATION_FAILED'))).toEqual(['body.externalIds.0.system']);
+    // A pair listed twice is refused, not stored twice.
+    const twice = { system: 'X', value: uid('X') };
+    const repeated = await put(specimenUrl('LIS', uid('A')), body({ externalIds: [twice, { ...twice }] }));
+    expect(fieldsOf(expectProblem(repeated, 400, 'VALIDATION_FAILED'))).toEqual(['body.externalIds.1']);
     expect(await lab.counts()).toEqual(before);
   });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listedOnce } from '../../vocabulary/lists.js';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
@@ -73,13 +74,15 @@ const icd10 = z
   .trim()
   .toUpperCase()
   .regex(/^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/, 'an ICD-10 code such as C50.9');
+/** A donor's diagnoses, each once (compared as stored: trimmed, upper case). */
+const diagnosisList = listedOnce(icd10, (code) => code);
 
 export const registerParticipantInput = z.object({
   protocolId: z.uuid(),
   protocolParticipantId: z.string().trim().min(1).max(64),
   sex: z.enum(SEXES).default('unknown'),
   birthYear: birthYear.optional(),
-  diagnoses: z.array(icd10).max(20).default([]),
+  diagnoses: diagnosisList.max(20).default([]),
   mrn: z
     .string()
     .trim()
@@ -96,7 +99,7 @@ export const registerParticipantInput = z.object({
 export const updateParticipantInput = z
   .object({
     sex: z.enum(SEXES),
-    diagnoses: z.array(icd10).max(20),
+    diagnoses: diagnosisList.max(20),
     birthYear: birthYear.nullable(),
     protocolParticipantId: z.string().trim().min(1).max(64),
     mrn: z
@@ -144,7 +147,7 @@ export const upsertParticipantInput = registerParticipantInput.omit({ protocolId
     .max(64)
     .describe('the hospital LIS patient id: only its keyed hash is stored'),
   sex: z.enum(SEXES).optional(),
-  diagnoses: z.array(icd10).max(20).optional(),
+  diagnoses: diagnosisList.max(20).optional(),
 });
 export type UpsertParticipantInput = z.infer<typeof upsertParticipantInput>;
 

@@ -2,6 +2,7 @@ import { instant } from '../../clock.js';
 import { CUSTODY_EVENT_TYPES } from '../custody/index.js';
 import { z } from 'zod';
 import { USES } from '../../vocabulary/uses.js';
+import { listedOnce } from '../../vocabulary/lists.js';
 import { quantityAmount } from '../../vocabulary/quantities.js';
 import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
@@ -36,6 +37,8 @@ export const identifierSystem = z
   );
 export const identifierValue = z.string().trim().min(1).max(120);
 export const externalId = z.object({ system: identifierSystem, value: identifierValue });
+/** A tube's external ids: a pair given twice in one body is refused, not stored twice. */
+const externalIdList = listedOnce(externalId, (e) => `${e.system}\n${e.value}`);
 
 export const registerSpecimenInput = z.object({
   barcode,
@@ -53,7 +56,7 @@ export const registerSpecimenInput = z.object({
   quantity,
   unit: z.enum(SPECIMEN_UNITS).optional().describe('defaults to the type’s usual unit'),
   quality: qualityMetrics.optional(),
-  externalIds: z.array(externalId).max(10).optional(),
+  externalIds: externalIdList.max(10).optional(),
   containerId: z.uuid().optional().describe('store at once in this box or plate'),
   position: positionLabelInput.optional(),
 });
@@ -74,7 +77,7 @@ export const updateSpecimenInput = z
     sprecCode: z.string().trim().max(32).nullable(),
     sprecVersion: z.string().trim().max(8).nullable(),
     quality: qualityMetrics,
-    externalIds: z.array(externalId).max(10),
+    externalIds: externalIdList.max(10),
   })
   .partial()
   .strict();
