@@ -147,6 +147,26 @@ describe('PUT /v1/specimens/by-external-id/{system}/{value}', () => {
     expect(again.statusCode, again.body).toBe(200);
   });
 
+  it('keeps an OID as its urn:oid: URI, so a bare OID and its URI (REST or FHIR) name one tube', async () => {
+    const value = uid('OID');
+    const created = await put(specimenUrl('2.16.840.1.113883', value), body());
+    expect(created.statusCode, created.body).toBe(201);
+    const tube = created.json<SpecimenBody & { externalIds: unknown[] }>();
+    expect(tube.externalIds).toEqual([{ system: 'urn:oid:2.16.840.1.113883', value }]);
+    const again = await put(specimenUrl('URN:OID:2.16.840.1.113883', value), body({ barcode: tube.barcode }));
+    expect(again.statusCode, again.body).toBe(200);
+    const viaFhir = await t.app.inject({
+      method: 'GET',
+      url: `/fhir/R4/Specimen?identifier=${encodeURIComponent(`urn:oid:2.16.840.1.113883|${value}`)}`,
+      headers: { authorization: `Bearer ${lab.keys.integration}` },
+    });
+    const bundle = viaFhir.json<{
+      entry?: { resource: { id: string; identifier: { system: string }[] } }[];
+    }>();
+    expect(bundle.entry?.map((e) => e.resource.id)).toEqual([tube.id]);
+    expect(bundle.entry![0]!.resource.identifier.map((i) => i.system)).toContain('urn:oid:2.16.840.1.113883');
+  });
+
   it('refuses another type, barcode or quantity with 409 IMMUTABLE_FIELD naming each, changing nothing', async () => {
     const id = accession();
     const sent = body();

@@ -11,6 +11,7 @@ import {
   type SpecimenType,
   type SpecimenUnit,
 } from '../../vocabulary/specimen-types.js';
+import { canonicalIdentifierSystem } from '../specimens/index.js';
 
 export const FHIR_VERSION = '4.0.1';
 export const FHIR_CONTENT_TYPE = 'application/fhir+json; charset=utf-8';
@@ -62,12 +63,12 @@ export function externalSystemOf(fhirSystem: string): string | null {
   if (fhirSystem.startsWith(ID_SYSTEM.external)) {
     try {
       const token = decodeURIComponent(fhirSystem.slice(ID_SYSTEM.external.length));
-      return token.trim() === token && token.length > 0 ? token : null;
+      return token.trim() === token && token.length > 0 ? canonicalIdentifierSystem(token) : null;
     } catch {
       return null;
     }
   }
-  return URI_LIKE.test(fhirSystem) ? fhirSystem : null;
+  return URI_LIKE.test(fhirSystem) ? canonicalIdentifierSystem(fhirSystem) : null;
 }
 
 /** SNOMED CT specimen concepts, where one is known for the type (MII ConceptMap SPREC -> SNOMED). */

@@ -46,6 +46,7 @@ export {
   barcode as specimenBarcode,
   registerSpecimenInput,
   updateSpecimenInput,
+  canonicalIdentifierSystem,
   type SpecimenDto,
   type RegisterSpecimenInput,
   type UpdateSpecimenInput,

@@ -26,6 +26,19 @@ export const qualityMetrics = z
  * `http://lis.example.org/acc`), a bare OID (`2.16.840.1.113883`) or a token (`LIS`, `LIS-ACC`).
  * Anything else (spaces, a bare number, a stray slash) is a mistake, not a namespace: refused.
  */
+const BARE_OID = /^[0-2](?:\.(?:0|[1-9][0-9]*))+$/;
+
+/**
+ * One spelling per system, so one accession is one key however it was written: an OID is kept as
+ * its URI (`2.16.840.1.113883` and `URN:OID:2.16.840.1.113883` are `urn:oid:2.16.840.1.113883`,
+ * as FHIR writes it); any other system as sent.
+ */
+export function canonicalIdentifierSystem(system: string): string {
+  if (BARE_OID.test(system)) return `urn:oid:${system}`;
+  const oid = /^urn:oid:(.+)$/i.exec(system)?.[1];
+  return oid !== undefined && BARE_OID.test(oid) ? `urn:oid:${oid}` : system;
+}
+
 export const identifierSystem = z
   .string()
   .trim()
@@ -34,7 +47,8 @@ export const identifierSystem = z
   .regex(
     /^(?:[A-Za-z][A-Za-z0-9._-]*|[0-2](?:\.(?:0|[1-9][0-9]*))+|[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+)$/,
     'a URI, an OID or a token (a letter, then letters, digits and . _ -)',
-  );
+  )
+  .overwrite(canonicalIdentifierSystem);
 export const identifierValue = z.string().trim().min(1).max(120);
 export const externalId = z.object({ system: identifierSystem, value: identifierValue });
 /** A tube's external ids: a pair given twice in one body is refused, not stored twice. */

@@ -157,7 +157,8 @@ export const specimenExternalIds = pgTable(
     institutionId: uuid('institution_id')
       .notNull()
       .references(() => institutions.id),
-    system: varchar('system', { length: 40 }).notNull(),
+    // 40 as sent, 48 once a bare OID is written as its urn:oid: URI.
+    system: varchar('system', { length: 48 }).notNull(),
     value: varchar('value', { length: 120 }).notNull(),
     specimenId: uuid('specimen_id')
       .notNull()
