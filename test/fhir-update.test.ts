@@ -273,6 +273,15 @@ describe('a malformed or incomplete resource is a 400 OperationOutcome and chang
       'Specimen.receivedTime',
     ],
     [
+      'a misspelt element (stored nowhere otherwise)',
+      {
+        ...lisSpecimen(),
+        collection: { ...lisSpecimen().collection, collectedDatetime: '2026-03-04T06:45:00+01:00' },
+      },
+      'Specimen.collection.collectedDatetime',
+    ],
+    ['an element R4 does not define', { ...lisSpecimen(), collecton: {} }, 'Specimen.collecton'],
+    [
       'a subject that is no Patient reference',
       { ...lisSpecimen(), subject: { reference: 'Group/1' } },
       'Specimen.subject',

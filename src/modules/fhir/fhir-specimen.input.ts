@@ -16,6 +16,7 @@ import {
   typesOfCoding,
   unitOf,
 } from './fhir.vocabulary.js';
+import { unknownSpecimenElements } from './fhir-elements.js';
 
 /** FHIRPath of the element each register-body field comes from (answers name what was sent). */
 export const FHIR_PATHS: Record<string, string> = {
@@ -157,6 +158,8 @@ export function specimenFromFhir(resource: unknown, target?: IdentifierTarget): 
     throw validationFailed([
       { field: 'resourceType', message: `expected Specimen, got ${JSON.stringify(sentType ?? null)}` },
     ]);
+  const misspelt = unknownSpecimenElements(resource as Record<string, unknown>);
+  if (misspelt.length) throw validationFailed(misspelt);
   const parsed = fhirSpecimenInput.safeParse(resource);
   if (!parsed.success)
     throw validationFailed(
