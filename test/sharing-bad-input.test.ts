@@ -144,6 +144,8 @@ describe('refused sharing requests change nothing', () => {
     before = await written();
     const past = await provider.lab.post(`${url}/approve`, { reservedUntil: '2020-01-01T00:00:00Z' });
     expect(fieldsOf(expectProblem(past, 400, 'INVALID_EXPIRY'))).toEqual(['reservedUntil']);
+    const forever = await provider.lab.post(`${url}/approve`, { reservedUntil: '2999-01-01T00:00:00Z' });
+    expect(fieldsOf(expectProblem(forever, 400, 'VALIDATION_FAILED'))).toEqual(['reservedUntil']);
     expect(
       fieldsOf(expectProblem(await provider.lab.post(`${url}/proposal`, {}), 400, 'VALIDATION_FAILED')),
     ).toEqual(['body.add']);

@@ -69,14 +69,15 @@ describe('sharing requests over GraphQL', () => {
     const requesterItems = await ok<Items>(items, { id });
     expect(requesterItems.sharingRequestItems.edges.map((e) => e.node.specimen)).toEqual([null, null]);
 
+    const until = new Date(Date.now() + 60 * 86_400_000).toISOString();
     const approved = await ok<{ approveSharingRequest: { state: string; reservationDeadline: string } }>(
-      `mutation($id: ID!) { approveSharingRequest(id: $id, reservedUntil: "2099-01-01T00:00:00Z") { ${FIELDS} } }`,
+      `mutation($id: ID!) { approveSharingRequest(id: $id, reservedUntil: "${until}") { ${FIELDS} } }`,
       { id },
       asProvider,
     );
     expect(approved.approveSharingRequest).toMatchObject({
       state: 'reserved',
-      reservationDeadline: '2099-01-01T00:00:00.000Z',
+      reservationDeadline: until,
     });
     const again = await refusal(
       `mutation($id: ID!) { approveSharingRequest(id: $id) { id } }`,

@@ -506,6 +506,36 @@ describe('refusals change nothing', () => {
     await p.hooks.close();
   });
 
+  it('lets nothing leave once the reservation ran out, before the expiry job has run', async () => {
+    const p = await makePair(t);
+    const r = await reservedRequest(t, p, 2);
+    const base = shipmentUrl(r.id);
+    expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
+    const [a, b] = r.items as [ProviderItem, ProviderItem];
+    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
+      200,
+    );
+    await t.sql.query(
+      `update sharing_request set reservation_deadline = now() - interval '1 minute' where id = $1`,
+      [r.id],
+    );
+    const before = await footprint(p, r.id);
+    expectProblem(
+      await p.provider.lab.post(`${base}/scan-out`, { barcode: b.specimen.barcode }),
+      409,
+      'RESERVATION_EXPIRED',
+    );
+    const dispatch = await p.provider.lab.post(`${base}/dispatch`, {
+      courier: 'World Courier',
+      trackingNumber: uid('TRK'),
+      shippingTemperature: 'dry_ice',
+      releaseUnscanned: true,
+    });
+    expectProblem(dispatch, 409, 'RESERVATION_EXPIRED');
+    expect(await footprint(p, r.id)).toEqual(before);
+    await p.hooks.close();
+  });
+
   it('takes back tubes scanned out but not dispatched when the requester cancels', async () => {
     const p = await makePair(t);
     const r = await reservedRequest(t, p, 2);

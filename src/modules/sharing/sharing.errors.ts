@@ -114,6 +114,13 @@ export const itemAlreadyShipped = (ref: string, field: string) =>
     { field, message: 'already scanned out' },
   ]);
 
+/** The reservation's deadline passed: its tubes go back to stock (the expiry job), none leaves. */
+export const reservationExpired = (deadline: Date) =>
+  new DomainError(
+    'RESERVATION_EXPIRED',
+    `the reservation ran out at ${deadline.toISOString()}: its tubes go back to stock and the request ends cancelled`,
+  );
+
 export const shipmentEmpty = () =>
   new DomainError('SHIPMENT_EMPTY', 'no tube was scanned out into this shipment: nothing to dispatch', [
     { field: 'items', message: 'scan tubes out first' },

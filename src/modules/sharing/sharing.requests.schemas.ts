@@ -71,7 +71,7 @@ export const approveSharingRequestInput = z
     reservedUntil: z.iso
       .datetime({ offset: true })
       .optional()
-      .describe('reservations not shipped by then go back to stock (default: 30 days from now)'),
+      .describe('reservations not shipped by then go back to stock (default: 30 days from now, at most 365)'),
   })
   .strict();
 export type ApproveSharingRequestInput = z.infer<typeof approveSharingRequestInput>;

@@ -8,7 +8,7 @@ import type { Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { batchRejected, invalidExpiry, type DomainError } from '../../errors.js';
+import { batchRejected, invalidExpiry, validationFailed, type DomainError } from '../../errors.js';
 import type { ConsentGate } from '../consent/index.js';
 import { findSpecimensByBarcodes, specimenNotFound, type SpecimenLedger } from '../specimens/index.js';
 import { fitOf } from './shareable-specimens.read-model.js';
@@ -27,6 +27,7 @@ import { applyTransition, assertAllowed } from './sharing.timeline.js';
 
 /** How long an approval holds the tubes when the reviewer names no date: time to arrange a courier. */
 export const DEFAULT_RESERVATION_DAYS = 30;
+export const MAX_RESERVATION_DAYS = 365;
 const DAY_MS = 86_400_000;
 
 export interface ReviewDeps {
@@ -185,6 +186,11 @@ export function createReview(deps: ReviewDeps) {
           ? new Date(input.reservedUntil)
           : new Date(now.getTime() + DEFAULT_RESERVATION_DAYS * DAY_MS);
         if (until <= now) throw invalidExpiry('reservedUntil', input.reservedUntil ?? '', 'now');
+        // Tubes held out of stock for years are lost to everyone else: a reservation is for a shipment.
+        if (until.getTime() > now.getTime() + MAX_RESERVATION_DAYS * DAY_MS)
+          throw validationFailed([
+            { field: 'reservedUntil', message: `at most ${MAX_RESERVATION_DAYS} days ahead` },
+          ]);
         const items = await listItems(tx, before.id, { states: ['proposed'] });
         if (items.length === 0) throw proposalIncomplete(0, before.specimenCount);
         const bySpecimen = new Map(items.map((i) => [i.specimenId, i]));

@@ -56,7 +56,7 @@ const receiptItem = z
   .strict()
   .refine((i) => (i.sampleCode === undefined) !== (i.barcode === undefined), {
     path: ['sampleCode'],
-    message: 'name the item by sampleCode or by barcode, not both',
+    message: 'name the item by its sampleCode or by its barcode (one of the two)',
   })
   .refine(
     (i) =>

@@ -17,6 +17,7 @@ import {
   itemAlreadyShipped,
   itemNotReserved,
   notInShipment,
+  reservationExpired,
   shipmentEmpty,
   shipmentExists,
   shipmentIncomplete,
@@ -77,6 +78,12 @@ export async function shipmentView(handle: DbOrTx, shipment: ShipmentRow, side: 
 
 export function createShipments(deps: ShipmentDeps) {
   const { db, ledger, clock } = deps;
+
+  /** Nothing leaves after the deadline, though the expiry job has not run yet (it runs every few minutes). */
+  const assertReservationLive = (request: SharingRequestRow) => {
+    if (request.reservationDeadline && request.reservationDeadline <= clock())
+      throw reservationExpired(request.reservationDeadline);
+  };
 
   return {
     /**
@@ -158,6 +165,7 @@ export function createShipments(deps: ShipmentDeps) {
       return inTransaction(db, ctx, async (tx) => {
         const { row: request, side } = await loadRequest(tx, ctx, input.id, { lock: true });
         assertAllowed(request, 'ship', side, 'scanOutSharingItem');
+        assertReservationLive(request);
         // A tube is not taken out of its box for a transfer the agreement no longer allows.
         await assertRequestStillCovered(tx, request, deps.today());
         const shipment = await findShipment(tx, request.id);
@@ -223,6 +231,7 @@ export function createShipments(deps: ShipmentDeps) {
       return inTransaction(db, ctx, async (tx) => {
         const { request, side, shipment } = await loadShipment(tx, ctx, input.id, { lock: true });
         assertAllowed(request, 'ship', side, 'dispatchSharingShipment');
+        assertReservationLive(request);
         await assertRequestStillCovered(tx, request, deps.today());
         const items = await shipmentItems(tx, request.id, ['reserved', 'shipped']);
         const packed = items.filter((i) => i.state === 'shipped');
