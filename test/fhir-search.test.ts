@@ -95,6 +95,8 @@ describe('searchset Bundles', () => {
     expect(ids(wbc)).toEqual([...byType('buffy_coat'), ...byType('pbmc')].sort());
     expect(ids(await search('type=serum,urine'))).toEqual([...byType('serum'), ...byType('urine')].sort());
     expect(ids(await search('type=no-such-type'))).toEqual([]);
+    // `|code` is a code with no system: every coding of ours has one.
+    expect(ids(await search(`type=${encodeURIComponent('|serum')}`))).toEqual([]);
   });
 
   it('filters by _lastUpdated and then pages in order of last update, a changed tube moving to the end', async () => {

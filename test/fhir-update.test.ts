@@ -223,7 +223,11 @@ describe('conditional update', () => {
     const theirs = await put(byAccession(sent), sent, { as: other });
     expect(theirs.status).toBe(201);
     expect(theirs.body.id).not.toBe(mine.id);
-    expectOutcome(await put(`/Specimen/${mine.id}`, sent, { as: other }), 404, 'SPECIMEN_NOT_FOUND');
+    expectOutcome(
+      await put(`/Specimen/${mine.id}`, { ...sent, id: mine.id }, { as: other }),
+      404,
+      'SPECIMEN_NOT_FOUND',
+    );
   });
 });
 
@@ -333,17 +337,25 @@ describe('PUT /fhir/R4/Specimen/{id}', () => {
     const tube = await lab.register({ type: 'serum', quantity: 1 });
     const a = await put(`/Specimen/${tube.id}`, {
       resourceType: 'Specimen',
+      id: tube.id,
       receivedTime: '2026-01-01T00:00:00Z',
     });
     expect(a.status).toBe(200);
     expect(a.body.meta.versionId).toBe(String(tube.version + 1));
+    const unknown = '01900000-0000-7000-8000-000000000000';
     expectOutcome(
-      await put('/Specimen/01900000-0000-7000-8000-000000000000', lisSpecimen()),
+      await put(`/Specimen/${unknown}`, { ...lisSpecimen(), id: unknown }),
       404,
       'SPECIMEN_NOT_FOUND',
     );
-    const wrongId = { resourceType: 'Specimen', id: '01900000-0000-7000-8000-000000000000' };
+    const wrongId = { resourceType: 'Specimen', id: unknown };
     expectOutcome(await put(`/Specimen/${tube.id}`, wrongId), 400, 'VALIDATION_FAILED');
+    // An update by id carries that id (FHIR R4 http.html#update), and changes nothing without it.
+    const noId = await put(`/Specimen/${tube.id}`, {
+      resourceType: 'Specimen',
+      receivedTime: '2026-01-02T00:00:00Z',
+    });
+    expect(expectOutcome(noId, 400, 'VALIDATION_FAILED').issue[0]!.expression).toEqual(['Specimen.id']);
   });
 
   it('needs a role that may write specimens', async () => {

@@ -192,7 +192,9 @@ export function parseSpecimenSearch(query: Query): SpecimenSearchQuery {
     const all = new Set<SpecimenType>();
     for (const token of splitList(type)) {
       const parts = splitEscaped(token, '|');
-      const [system, code] = parts.length === 2 ? [parts[0] || undefined, parts[1]] : [undefined, parts[0]];
+      // `code` is any system, `system|code` that one, and `|code` a code with no system (FHIR
+      // token search): every coding of ours has a system, so that matches none.
+      const [system, code] = parts.length === 2 ? [parts[0], parts[1]] : [undefined, parts[0]];
       if (parts.length > 2 || !code)
         problems.push({ field: 'type', message: `${token} is not code or system|code` });
       else typesOfCoding(system, code).forEach((t) => all.add(t));

@@ -121,6 +121,14 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
       authorize(ctx.actor, 'specimens.update');
       const target = input.target;
       const sent = specimenFromFhir(input.resource, 'identifier' in target ? target.identifier : undefined);
+      // FHIR R4 update: the resource carries the URL's id (http.html#update: 400 otherwise).
+      if ('id' in target && sent.resourceId === undefined)
+        throw validationFailed([
+          {
+            field: 'Specimen.id',
+            message: `an update of Specimen/${target.id} carries "id": "${target.id}"`,
+          },
+        ]);
       if ('id' in target && sent.resourceId !== undefined && sent.resourceId !== target.id)
         throw validationFailed([
           { field: 'Specimen.id', message: `the URL names specimen ${target.id}, not ${sent.resourceId}` },
