@@ -11,6 +11,7 @@ import {
   type IdempotencyScope,
 } from '../src/http/idempotency.js';
 import { purgeIdempotencyKeysJob } from '../src/jobs/maintenance.jobs.js';
+import { makeLab } from './helpers/inventory.js';
 import { bearer, createTestApp, makeInstitution, systemCtx, type TestApp } from './helpers/test-app.js';
 
 let t: TestApp;
@@ -95,6 +96,22 @@ describe('Idempotency-Key on POST', () => {
     });
   });
 
+  it('keeps a key and an answer with quotes and backslashes exactly as sent', async () => {
+    // The claim and the record travel as literals of simple queries (src/db/transaction.ts).
+    const key = `it's\\a'--;${randomBytes(4).toString('hex')}\\'`;
+    const body = { code: uniqueCode(), name: `O'Brien \\ "Lab" ';--`, kind: 'biobank' };
+    const first = await post('/v1/institutions', operator.keys.admin, key, body);
+    expect(first.statusCode, first.body).toBe(201);
+    expect(first.json()).toMatchObject({ name: body.name });
+    const again = await post('/v1/institutions', operator.keys.admin, key, body);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    const [stored] = await storedKeys(key);
+    expect(stored).toMatchObject({ key, response_body: first.json<unknown>() });
+    const { rowCount } = await t.sql.query('select 1 from institution where code = $1', [body.code]);
+    expect(rowCount).toBe(1);
+  });
+
   it('replays a created API key, whose service returns more than its transaction did', async () => {
     const key = newKey();
     const name = `replayed key ${key}`;
@@ -117,6 +134,29 @@ describe('Idempotency-Key on POST', () => {
       [key],
     );
     expect(stored.rows[0]!.body).not.toContain(first.json<{ token: string }>().token);
+  });
+
+  it('replays a ledger write the service would apply again, and applies it once', async () => {
+    const lab = await makeLab(t);
+    const box = await lab.box();
+    const tube = await lab.register({ containerId: box.id, position: 'A1', quantity: 3 });
+    const key = newKey();
+    const consume = () =>
+      lab.post(`/v1/specimens/${tube.id}/consume`, { quantity: 1 }, { headers: { 'idempotency-key': key } });
+    const first = await consume();
+    expect(first.statusCode, first.body).toBe(200);
+    // The tube still holds enough: only the key's record tells the retry apart from a new use.
+    const again = await consume();
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    const { rows } = await t.sql.query<{ quantity: string; consumed: number }>(
+      `select s.available_quantity::float8::text as quantity,
+              (select count(*)::int from custody_event e where e.specimen_id = s.id and e.type = 'consumed') as consumed
+         from specimen s where s.id = $1`,
+      [tube.id],
+    );
+    expect(rows).toEqual([{ quantity: '2', consumed: 1 }]);
   });
 
   it('refuses the same key with a different body with 422 IDEMPOTENCY_KEY_REUSED', async () => {
@@ -286,12 +326,16 @@ describe('Idempotency-Key on POST', () => {
     const ctx: Ctx = {
       ...systemCtx(t.c),
       commitHook: {
-        async begin() {
+        beginStatement: (requestId, literal) =>
+          `select set_config('biobank.request_id', ${literal(requestId)}, true)`,
+        async begun() {
           calls.push('begin');
         },
-        async beforeCommit(_tx, result) {
+        commitStatement(result) {
           calls.push(result);
+          return 'select 1';
         },
+        refused: () => Promise.reject(new Error('not refused')),
       },
     };
     await expect(

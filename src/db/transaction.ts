@@ -1,34 +1,98 @@
-import { sql } from 'drizzle-orm';
-import type { Ctx } from '../context.js';
+import pg from 'pg';
+import { NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
+import type { PgDialect } from 'drizzle-orm/pg-core';
+import type { CommitHook, Ctx, SqlLiteral } from '../context.js';
 import type { Db, Tx } from './client.js';
 
 /**
  * The one way services open a transaction: the effect, its audit rows, custody events, outbox
  * rows and the request's stored idempotent response all commit together (DESIGN.md section 1).
  *
+ * The request id is set for the transaction first, so the change feed's triggers record which
+ * request made each change (migrations/0011_change_feed_capture.sql).
+ *
  * The request's commit hook (its Idempotency-Key claim and answer, src/http/idempotency.ts) goes
  * with the first transaction the request opens and commits; one that rolls back hands it on, so a
  * retried transaction claims the key and stores the answer again.
  *
- * The request id is set for the transaction first, so the change feed's triggers record which
- * request made each change (migrations/0011_change_feed_capture.sql).
+ * Round trips: BEGIN goes with the statement that sets the request id (the hook's claim, when
+ * there is one), and COMMIT with the hook's record, each pair as one simple query. A keyed write
+ * thus costs its transaction no round trip more than an unkeyed one.
  */
 export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const hook = ctx.commitHook;
   // Taken now, so a transaction opened while this one runs does not carry it too.
   ctx.commitHook = undefined;
   try {
-    return await db.transaction(async (tx) => {
-      // A hook that claims an Idempotency-Key sets the request id in the same statement.
-      if (!hook?.setsRequestId)
-        await tx.execute(sql`select set_config('biobank.request_id', ${ctx.requestId}, true)`);
-      if (hook) await hook.begin(tx, ctx.requestId);
-      const result = await fn(tx);
-      if (hook) await hook.beforeCommit(tx, result);
-      return result;
-    });
+    return await transaction(db, ctx.requestId, hook, fn);
   } catch (err) {
     if (hook) ctx.commitHook = hook;
     throw err;
   }
+}
+
+/** SQLSTATE a commit hook's statement raises to refuse the commit (its transaction rolls back). */
+export const COMMIT_REFUSED = 'BB409';
+
+interface Driver {
+  pool: pg.Pool;
+  dialect: PgDialect;
+  schema: unknown;
+  options: unknown;
+}
+
+/** What drizzle's own `transaction` reads off the database handle, to open a session the same way. */
+function driverOf(db: Db): Driver {
+  const session = db._.session as unknown as Omit<Driver, 'pool'> & { client: pg.Pool };
+  return { pool: session.client, dialect: session.dialect, schema: session.schema, options: session.options };
+}
+
+/**
+ * A literal for a simple query (which takes no parameters): quoted by pg's `escapeLiteral`, the
+ * escaping libpq does. NUL cannot be in PostgreSQL text and would end the query message early.
+ */
+export const sqlLiteral: SqlLiteral = (value) => {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer literal: ${value}`);
+    return String(value);
+  }
+  if (value.includes('\0')) throw new TypeError('a literal cannot hold NUL');
+  return pg.escapeLiteral(value);
+};
+
+const setRequestId = (requestId: string) =>
+  `select set_config('biobank.request_id', ${sqlLiteral(requestId)}, true)`;
+
+async function transaction<T>(
+  db: Db,
+  requestId: string,
+  hook: CommitHook | undefined,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  const { pool, dialect, schema, options } = driverOf(db);
+  const client = await pool.connect();
+  let refusedBy: CommitHook | undefined;
+  try {
+    const session = new NodePgSession(client, dialect, schema as never, options as never);
+    const tx = new NodePgTransaction(dialect, session, schema as never) as unknown as Tx;
+    try {
+      const first = hook ? hook.beginStatement(requestId, sqlLiteral) : setRequestId(requestId);
+      // A simple query of two statements answers one result each.
+      const begun = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
+      if (hook) await hook.begun(tx, begun[1]?.rows[0] as Record<string, unknown> | undefined);
+      const result = await fn(tx);
+      // A statement that fails skips the rest of its simple query: a refused record skips COMMIT.
+      await client.query(hook ? `${hook.commitStatement(result, sqlLiteral)}; commit` : 'commit');
+      return result;
+    } catch (err) {
+      // After a failed COMMIT there is no transaction left, and this only warns.
+      await client.query('rollback').catch(() => undefined);
+      if (!hook || (err as { code?: unknown }).code !== COMMIT_REFUSED) throw err;
+      refusedBy = hook;
+    }
+  } finally {
+    client.release();
+  }
+  // Read after the connection went back: the hook reads with a connection of its own.
+  return refusedBy.refused();
 }

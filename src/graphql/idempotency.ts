@@ -6,11 +6,10 @@ import type { CommitHook, Ctx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { idempotencyKeyInUse } from '../errors.js';
 import {
-  claimIdempotencyKey,
   findIdempotentAnswer,
+  idempotencyCommitHook,
   idempotencyKeyOf,
   IdempotentReplay,
-  recordIdempotentAnswer,
   replaceIdempotentAnswer,
   storeAnswerWithoutEffect,
   type IdempotencyScope,
@@ -36,6 +35,7 @@ const IDEMPOTENCY_CODES = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_RE
 
 /** What the effect's transaction stores until the GraphQL answer replaces it. */
 const ANSWER_PENDING: StoredAnswer = { status: 202, body: { graphqlAnswerPending: true } };
+const PENDING_JSON = JSON.stringify(ANSWER_PENDING.body);
 const isPending = (answer: StoredAnswer) =>
   (answer.body as { graphqlAnswerPending?: unknown } | null)?.graphqlAnswerPending === true;
 
@@ -143,12 +143,17 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
       const ctx = ctxOf(request);
       const scope = request.idempotency;
       if (!scope) return ctx;
+      const hook = idempotencyCommitHook(db, scope, {
+        answerOf: () => ({ answer: ANSWER_PENDING, json: PENDING_JSON }),
+        readsRecord: true,
+      });
       const attempt: Attempt = {
         ctx,
         hook: {
-          begin: (tx) => replayed(attempt, claimIdempotencyKey(tx, scope)),
-          // Another attempt's record met here (the unique key's last word) is replayed as well.
-          beforeCommit: (tx) => replayed(attempt, recordIdempotentAnswer(tx, scope, ANSWER_PENDING)),
+          ...hook,
+          begun: (tx, row) => replayed(attempt, hook.begun(tx, row)),
+          // Another attempt's record met at the commit (the unique key's last word) is replayed too.
+          refused: () => replayed(attempt, hook.refused()) as Promise<never>,
         },
       };
       ctx.commitHook = attempt.hook;

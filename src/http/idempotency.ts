@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
-import type { CommitHook, Ctx } from '../context.js';
+import type { CommitHook, Ctx, SqlLiteral } from '../context.js';
 import type { Db, DbOrTx, Tx } from '../db/client.js';
 import { findDatabaseError } from '../db/pg-errors.js';
 import { DomainError, idempotencyKeyInUse, idempotencyKeyReused, invalidIdempotencyKey } from '../errors.js';
@@ -8,23 +8,25 @@ import { idempotencyKeys } from './idempotency.table.js';
 
 // Idempotency-Key, one mechanism for every write (README "Idempotency and concurrency"):
 //
-// - The key is claimed by the first statement of the request's transaction, the one that sets the
-//   request id: it takes the key's lease and reads the key's record, writing nothing. A committed
-//   answer there is replayed (the transaction rolls back, nothing runs twice).
-// - The record is written once, complete, by the last statement of that transaction: one INSERT
-//   with the answer, so the effect and its answer commit together or not at all, and a keyed
-//   write costs one statement more than an unkeyed one.
+// - The key is claimed by the statement sent with the request transaction's BEGIN, the one that
+//   sets the request id: it takes the key's lease, writing nothing and reading no record. A retry
+//   after a committed attempt meets that attempt's record at the end: the record refused with its
+//   COMMIT (below) or, when the service refuses it first, the one read after the refusal. Either
+//   way the transaction rolls back and the committed answer is replayed, so nothing runs twice,
+//   and the usual write (a key never seen) pays for no read.
+// - The record is written once, complete, by the statement sent with that transaction's COMMIT
+//   (`idempotency_record`, migration 0026), so the effect and its answer commit together or not
+//   at all, and a keyed write costs no round trip more than an unkeyed one (src/db/transaction.ts).
 // - The lease is a transaction-level advisory lock on the key, taken without waiting in the claim.
 //   A second attempt that finds it held waits for it (bounded by `lock_timeout`), then replays
 //   what the first committed, or runs when the first rolled back. An attempt whose process died
 //   loses its session, PostgreSQL rolls its transaction back and the key is free at once
 //   (`client_connection_check_interval`, src/db/client.ts, catches a session busy in a statement).
-// - The primary key on (API key, key) has the last word: an attempt that read no record and yet
-//   meets one at its INSERT (the first committed between the claim's snapshot and its lease) rolls
-//   its effect back and replays that record's answer.
-// - Nothing is read ahead of a REST request: a replay is found by the claim, or, when the service
-//   refuses the retry before its transaction (the first attempt's effect changed what it checks),
-//   by one read after the refusal.
+// - The primary key on (API key, key) has the last word: an attempt that meets a record with its
+//   COMMIT rolls its effect back and replays that record's answer.
+// - Nothing is read ahead of a REST request: a replay is found by the refused record, by the
+//   claim when it waited for the lease, or, when the service refuses the retry (the first
+//   attempt's effect changed what it checks), by one read after the refusal.
 // - A request that opens no transaction writes nothing: its answer is stored after it ran.
 
 /** Kept this long, then purged by the maintenance queue. */
@@ -121,6 +123,8 @@ export function findIdempotentAnswer(db: Db, scope: IdempotencyScope): Promise<S
 /** The transaction-level advisory lock every attempt under a key takes first: the lease. */
 const leaseOf = (scope: IdempotencyScope) =>
   sql`hashtextextended('idempotency_key' || chr(10) || ${scope.apiKeyId} || chr(10) || ${scope.key}, 0)`;
+const leaseText = (scope: IdempotencyScope, literal: SqlLiteral) =>
+  `hashtextextended('idempotency_key' || chr(10) || ${literal(scope.apiKeyId)} || chr(10) || ${literal(scope.key)}, 0)`;
 
 /** The key's record, read in the statement `before` leads (one row even when there is none). */
 const readRecord = (scope: IdempotencyScope, before: ReturnType<typeof sql>) => sql`
@@ -131,82 +135,89 @@ const readRecord = (scope: IdempotencyScope, before: ReturnType<typeof sql>) => 
     left join idempotency_key k on k.api_key_id = ${scope.apiKeyId}::uuid and k.key = ${scope.key}::varchar`;
 
 /**
- * The first statement of the request's transaction: takes the key's lease, waiting at most
- * `scope.waitMs` for an attempt that holds it, and reads the key's record. Throws IdempotentReplay
- * when an attempt committed an answer, IDEMPOTENCY_KEY_REUSED for another request under the key,
- * IDEMPOTENCY_KEY_IN_USE (with Retry-After) when the wait ran out. With `requestId` it also sets
- * the transaction's request id in its first statement.
+ * The Idempotency-Key's part in the request's transaction (src/db/transaction.ts).
  *
- * When nobody holds the lease (the usual case) the claim is that one statement, and it writes
- * nothing: the record is written once, with the answer, by `recordIdempotentAnswer`.
+ * With BEGIN, the claim: the key's lease, taken without waiting, and the request id. When nobody
+ * holds the lease (the usual case) it reads no record and writes nothing. When another attempt
+ * holds it, the claim waits at most `scope.waitMs` for it and then reads the key's record: throws
+ * IdempotentReplay when that attempt committed an answer, IDEMPOTENCY_KEY_REUSED for another
+ * request under the key, IDEMPOTENCY_KEY_IN_USE (with Retry-After) when the wait ran out.
+ *
+ * With COMMIT, the record, complete with its answer (`idempotency_record`, migration 0026). When
+ * the key holds a committed answer (this request is a retry, or another attempt committed since
+ * the claim), the record is refused, the COMMIT skipped and the effect rolled back; the answer is
+ * then read and thrown as IdempotentReplay (or IDEMPOTENCY_KEY_REUSED).
  */
-export async function claimIdempotencyKey(
-  tx: Tx,
+export function idempotencyCommitHook(
+  db: Db,
   scope: IdempotencyScope,
-  requestId?: string,
-): Promise<void> {
-  const setRequestId =
-    requestId === undefined ? sql`` : sql`, set_config('biobank.request_id', ${requestId}, true)`;
-  const { rows } = await tx.execute<RecordRead & { held: boolean }>(
-    readRecord(scope, sql`select pg_try_advisory_xact_lock(${leaseOf(scope)}) as held ${setRequestId}`),
-  );
-  let record: RecordRead | undefined = rows[0];
-  if (rows[0]?.held !== true) {
-    // lock_timeout bounds this wait only: it is put back before the request's own work.
-    const [previous] = (
-      await tx.execute<{ lock_timeout: string }>(
-        sql`select current_setting('lock_timeout') as lock_timeout, set_config('lock_timeout', ${`${scope.waitMs}ms`}, true)`,
-      )
-    ).rows;
-    try {
-      await tx.execute(sql`select pg_advisory_xact_lock(${leaseOf(scope)})`);
-    } catch (err) {
-      if (findDatabaseError(err)?.code === '55P03') throw idempotencyKeyInUse(scope.key);
-      throw err;
-    }
-    // A new statement: it sees what the attempt that held the lease committed (READ COMMITTED).
-    record = (
-      await tx.execute<RecordRead>(
-        readRecord(scope, sql`select set_config('lock_timeout', ${previous?.lock_timeout ?? '0'}, true)`),
-      )
-    ).rows[0];
-  }
-  const answer = answerOf(scope, record);
-  if (answer) throw new IdempotentReplay(answer);
+  opts: {
+    /** the answer to record for what the transaction returned, and its JSON */
+    answerOf: (result: unknown) => { answer: StoredAnswer; json: string };
+    /**
+     * Reads the record in the claim's statement too. GraphQL asks it: its record is a marker until
+     * the answer is shaped after the commit, and a retry that met the marker only with its COMMIT
+     * would have run the mutation (and maybe been refused by its effect) first.
+     */
+    readsRecord?: boolean;
+  },
+): CommitHook {
+  return {
+    beginStatement(requestId, literal) {
+      const lease = `select pg_try_advisory_xact_lock(${leaseText(scope, literal)}) as held,
+                            set_config('biobank.request_id', ${literal(requestId)}, true)`;
+      if (!opts.readsRecord) return lease;
+      return `with attempt as materialized (${lease})
+              select attempt.*, k.request_hash as "requestHash", k.response_status as status,
+                     k.response_body as body, k.expires_at >= now() as live
+                from attempt left join idempotency_key k
+                  on k.api_key_id = ${literal(scope.apiKeyId)}::uuid and k.key = ${literal(scope.key)}::varchar`;
+    },
+    async begun(tx, row) {
+      if (row?.held === true) {
+        const answer = opts.readsRecord ? answerOf(scope, row as RecordRead) : undefined;
+        if (answer) throw new IdempotentReplay(answer);
+        return;
+      }
+      await waitForLease(tx, scope);
+    },
+    commitStatement(result, literal) {
+      const { answer, json } = opts.answerOf(result);
+      return `select idempotency_record(${literal(scope.apiKeyId)}::uuid, ${literal(scope.key)},
+                 ${literal(scope.requestHash)}, ${literal(scope.method)}, ${literal(scope.path)},
+                 ${literal(answer.status)}, ${literal(json)}::jsonb, ${literal(IDEMPOTENCY_TTL_HOURS)})`;
+    },
+    async refused() {
+      // A new transaction sees the record that refused this one: it committed.
+      const first = await committedAnswer(db, scope);
+      if (!first) throw idempotencyKeyInUse(scope.key);
+      throw new IdempotentReplay(first);
+    },
+  };
 }
 
-/**
- * The last statement of the request's transaction: the key's record, complete with its answer,
- * written with the effect. It takes over an expired record not yet purged. When another attempt
- * committed a record under the key since the claim read it, the unique key refuses this one:
- * throws IdempotentReplay with that attempt's answer (or IDEMPOTENCY_KEY_REUSED), so this
- * transaction's effect rolls back.
- */
-export async function recordIdempotentAnswer(
-  tx: Tx,
-  scope: IdempotencyScope,
-  answer: StoredAnswer,
-  /** the body as JSON, when the caller has it already (serialized once) */
-  json: string = JSON.stringify(answer.body ?? null),
-): Promise<void> {
-  const { rows } = await tx.execute(sql`
-    insert into idempotency_key (api_key_id, key, request_hash, method, path, response_status,
-                                 response_body, expires_at)
-    values (${scope.apiKeyId}::uuid, ${scope.key}::varchar, ${scope.requestHash}::varchar,
-            ${scope.method}::varchar, ${scope.path}::varchar, ${answer.status}::int, ${json}::jsonb,
-            now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS}::int))
-    on conflict (api_key_id, key) do update
-      set request_hash = excluded.request_hash, method = excluded.method, path = excluded.path,
-          response_status = excluded.response_status, response_body = excluded.response_body,
-          created_at = now(), expires_at = excluded.expires_at
-      -- An expired record not yet purged, or one left by the earlier two-step claim, starts over.
-      where idempotency_key.expires_at < now() or idempotency_key.response_status is null
-    returning 1 as stored`);
-  if (rows.length > 0) return;
-  // A new statement sees the record that refused this one: it committed.
-  const first = await committedAnswer(tx, scope);
-  if (!first) throw idempotencyKeyInUse(scope.key);
-  throw new IdempotentReplay(first);
+/** The claim's slow path: another attempt holds the lease. Waits for it, then reads its record. */
+async function waitForLease(tx: Tx, scope: IdempotencyScope): Promise<void> {
+  // lock_timeout bounds this wait only: it is put back before the request's own work.
+  const [previous] = (
+    await tx.execute<{ lock_timeout: string }>(
+      sql`select current_setting('lock_timeout') as lock_timeout, set_config('lock_timeout', ${`${scope.waitMs}ms`}, true)`,
+    )
+  ).rows;
+  try {
+    await tx.execute(sql`select pg_advisory_xact_lock(${leaseOf(scope)})`);
+  } catch (err) {
+    if (findDatabaseError(err)?.code === '55P03') throw idempotencyKeyInUse(scope.key);
+    throw err;
+  }
+  // A new statement: it sees what the attempt that held the lease committed (READ COMMITTED).
+  const [record] = (
+    await tx.execute<RecordRead>(
+      readRecord(scope, sql`select set_config('lock_timeout', ${previous?.lock_timeout ?? '0'}, true)`),
+    )
+  ).rows;
+  const answer = answerOf(scope, record);
+  if (answer) throw new IdempotentReplay(answer);
 }
 
 /** Replaces the answer an attempt's transaction recorded under the key (GraphQL, after its commit). */
@@ -269,31 +280,37 @@ export async function runIdempotent<R, B>(
   run: (ctx: Ctx) => Promise<R>,
 ): Promise<{ status: number; body: unknown; replayed: boolean }> {
   const stored = (body: B): unknown => (opts.forReplay ? opts.forReplay(body) : body);
-  let committedJson: string | undefined;
-  const hook: CommitHook = {
-    // The claim is the transaction's first statement and sets its request id too, and the record
-    // is one INSERT at the end: a keyed write costs one statement more than an unkeyed one.
-    setsRequestId: true,
-    begin: (tx, requestId) => claimIdempotencyKey(tx, scope, requestId),
-    async beforeCommit(tx, result) {
-      // The transaction's result is the service's answer (a write service returns what its
-      // transaction returned); one that cannot be shaped fails here, before anything commits.
-      const body = stored(opts.toBody(result as R));
-      committedJson = JSON.stringify(body ?? null);
-      await recordIdempotentAnswer(tx, scope, { status: opts.status, body }, committedJson);
+  let committed: { result: unknown; body: B; json: string } | undefined;
+  const hook = idempotencyCommitHook(db, scope, {
+    // The transaction's result is the service's answer (a write service returns what its
+    // transaction returned); one that cannot be shaped fails here, before anything commits.
+    answerOf(result) {
+      const body = opts.toBody(result as R);
+      const storedBody = stored(body);
+      committed = { result, body, json: JSON.stringify(storedBody ?? null) };
+      return { answer: { status: opts.status, body: storedBody }, json: committed.json };
     },
-  };
+  });
   ctx.commitHook = hook;
   let body: B;
+  let shapedAgain = true;
   try {
-    body = opts.toBody(await run(ctx));
+    const result = await run(ctx);
+    // The usual write returns its transaction's result itself: its body is shaped already.
+    shapedAgain = committed?.result !== result;
+    body = shapedAgain ? opts.toBody(result) : committed!.body;
   } catch (err) {
     if (err instanceof IdempotentReplay) return { ...err.answer, replayed: true };
-    // No read ahead of the request: a replay is found by the claim. A retry the service refused
-    // before its transaction claimed the key (the first attempt's effect changed what it checks:
-    // the barcode is taken now) answers what the first attempt committed, if it did.
-    if (err instanceof DomainError && !KEY_REFUSALS.has(err.code) && ctx.commitHook === hook) {
-      const answer = await committedAnswer(db, scope);
+    // No read ahead of the request. A retry the service refused, before or inside its transaction
+    // (the first attempt's effect changed what it checks: the barcode is taken now, the unique
+    // index says so), answers what the first attempt committed, if it did.
+    const refusedKey = err instanceof DomainError && KEY_REFUSALS.has(err.code);
+    if (!refusedKey && ctx.commitHook === hook) {
+      const answer = await committedAnswer(db, scope).catch((lookup: unknown) => {
+        // IDEMPOTENCY_KEY_REUSED is the answer; a database that cannot be read leaves the refusal.
+        if (lookup instanceof DomainError) throw lookup;
+        throw err;
+      });
       if (answer) return { ...answer, replayed: true };
     }
     throw err;
@@ -307,7 +324,7 @@ export async function runIdempotent<R, B>(
       const first = await committedAnswer(db, scope);
       if (first) return { ...first, replayed: true };
     }
-  } else if (committedJson !== JSON.stringify(answer.body ?? null)) {
+  } else if (shapedAgain && committed?.json !== JSON.stringify(answer.body ?? null)) {
     // A service that answers something other than its transaction's result breaks replays.
     ctx.log.error(
       { idempotencyKey: scope.key },
