@@ -4,9 +4,7 @@ import type { Logger } from 'pino';
 export type Log = Pick<Logger, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'>;
 import type { Actor } from './auth/roles.js';
 import type { Tx } from './db/client.js';
-
-/** A value as a literal of a simple query (which takes no parameters), quoted as libpq would. */
-export type SqlLiteral = (value: string | number) => string;
+import type { PipelinedStatement } from './db/pipeline.js';
 
 /**
  * Rides on the request's transaction (src/db/transaction.ts): its begin statement goes to the
@@ -16,11 +14,11 @@ export type SqlLiteral = (value: string | number) => string;
  */
 export interface CommitHook {
   /** The statement sent with BEGIN; it sets the transaction's `biobank.request_id` too. */
-  beginStatement(requestId: string, literal: SqlLiteral): string;
-  /** With the row the begin statement answered, before the service's work (may run statements). */
-  begun(tx: Tx, row: Record<string, unknown> | undefined): Promise<void>;
+  beginStatement(requestId: string): PipelinedStatement;
+  /** With the first row the begin statement answered (fields as text), before the service's work. */
+  begun(tx: Tx, row: readonly (string | null)[] | undefined): Promise<void>;
   /** The statement sent with COMMIT: raising SQLSTATE COMMIT_REFUSED rolls the effect back. */
-  commitStatement(result: unknown, literal: SqlLiteral): string;
+  commitStatement(result: unknown): PipelinedStatement;
   /** After the rollback a commit statement's refusal caused: throws what the request answers. */
   refused(): Promise<never>;
 }

@@ -97,7 +97,6 @@ describe('Idempotency-Key on POST', () => {
   });
 
   it('keeps a key and an answer with quotes and backslashes exactly as sent', async () => {
-    // The claim and the record travel as literals of simple queries (src/db/transaction.ts).
     const key = `it's\\a'--;${randomBytes(4).toString('hex')}\\'`;
     const body = { code: uniqueCode(), name: `O'Brien \\ "Lab" ';--`, kind: 'biobank' };
     const first = await post('/v1/institutions', operator.keys.admin, key, body);
@@ -326,14 +325,16 @@ describe('Idempotency-Key on POST', () => {
     const ctx: Ctx = {
       ...systemCtx(t.c),
       commitHook: {
-        beginStatement: (requestId, literal) =>
-          `select set_config('biobank.request_id', ${literal(requestId)}, true)`,
+        beginStatement: (requestId) => ({
+          text: "select set_config('biobank.request_id', $1, true)",
+          values: [requestId],
+        }),
         async begun() {
           calls.push('begin');
         },
         commitStatement(result) {
           calls.push(result);
-          return 'select 1';
+          return { text: 'select 1' };
         },
         refused: () => Promise.reject(new Error('not refused')),
       },

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import type { PgDialect } from 'drizzle-orm/pg-core';
-import type { CommitHook, Ctx, SqlLiteral } from '../context.js';
+import type { CommitHook, Ctx } from '../context.js';
+import { pipelined, type PipelinedStatement } from './pipeline.js';
 import type { Db, Tx } from './client.js';
 
 /**
@@ -16,8 +17,9 @@ import type { Db, Tx } from './client.js';
  * retried transaction claims the key and stores the answer again.
  *
  * Round trips: BEGIN goes with the statement that sets the request id (the hook's claim, when
- * there is one), and COMMIT with the hook's record, each pair as one simple query. A keyed write
- * thus costs its transaction no round trip more than an unkeyed one.
+ * there is one), and COMMIT with the hook's record, each pair in one round trip (src/db/pipeline.ts,
+ * values as parameters). A keyed write thus costs its transaction no round trip more than an
+ * unkeyed one.
  */
 export async function inTransaction<T>(db: Db, ctx: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const hook = ctx.commitHook;
@@ -43,25 +45,16 @@ interface Driver {
 
 /** What drizzle's own `transaction` reads off the database handle, to open a session the same way. */
 function driverOf(db: Db): Driver {
-  const session = db._.session as unknown as Omit<Driver, 'pool'> & { client: pg.Pool };
+  const session = db._.session as unknown as Omit<Driver, 'pool'> & { client: unknown };
+  if (!(session.client instanceof pg.Pool))
+    throw new TypeError('inTransaction needs a database on a pg.Pool');
   return { pool: session.client, dialect: session.dialect, schema: session.schema, options: session.options };
 }
 
-/**
- * A literal for a simple query (which takes no parameters): quoted by pg's `escapeLiteral`, the
- * escaping libpq does. NUL cannot be in PostgreSQL text and would end the query message early.
- */
-export const sqlLiteral: SqlLiteral = (value) => {
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer literal: ${value}`);
-    return String(value);
-  }
-  if (value.includes('\0')) throw new TypeError('a literal cannot hold NUL');
-  return pg.escapeLiteral(value);
-};
-
-const setRequestId = (requestId: string) =>
-  `select set_config('biobank.request_id', ${sqlLiteral(requestId)}, true)`;
+const setRequestId = (requestId: string): PipelinedStatement => ({
+  text: "select set_config('biobank.request_id', $1, true)",
+  values: [requestId],
+});
 
 async function transaction<T>(
   db: Db,
@@ -71,27 +64,31 @@ async function transaction<T>(
 ): Promise<T> {
   const { pool, dialect, schema, options } = driverOf(db);
   const client = await pool.connect();
+  let broken: Error | undefined;
   let refusedBy: CommitHook | undefined;
   try {
     const session = new NodePgSession(client, dialect, schema as never, options as never);
     const tx = new NodePgTransaction(dialect, session, schema as never) as unknown as Tx;
     try {
-      const first = hook ? hook.beginStatement(requestId, sqlLiteral) : setRequestId(requestId);
-      // A simple query of two statements answers one result each.
-      const begun = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
-      if (hook) await hook.begun(tx, begun[1]?.rows[0] as Record<string, unknown> | undefined);
+      const first = hook ? hook.beginStatement(requestId) : setRequestId(requestId);
+      const [, begun] = await pipelined(client, [{ text: 'begin' }, first]);
+      if (hook) await hook.begun(tx, begun?.[0]);
       const result = await fn(tx);
-      // A statement that fails skips the rest of its simple query: a refused record skips COMMIT.
-      await client.query(hook ? `${hook.commitStatement(result, sqlLiteral)}; commit` : 'commit');
+      // A statement that raises skips the rest of its round trip: a refused record skips COMMIT.
+      await pipelined(
+        client,
+        hook ? [hook.commitStatement(result), { text: 'commit' }] : [{ text: 'commit' }],
+      );
       return result;
     } catch (err) {
-      // After a failed COMMIT there is no transaction left, and this only warns.
-      await client.query('rollback').catch(() => undefined);
+      // After a failed COMMIT there is no transaction left, and this only warns. A connection that
+      // cannot roll back is not given to the next request: the pool closes it.
+      await client.query('rollback').catch((rollbackErr: Error) => (broken = rollbackErr));
       if (!hook || (err as { code?: unknown }).code !== COMMIT_REFUSED) throw err;
       refusedBy = hook;
     }
   } finally {
-    client.release();
+    client.release(broken);
   }
   // Read after the connection went back: the hook reads with a connection of its own.
   return refusedBy.refused();

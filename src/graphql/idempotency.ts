@@ -143,10 +143,7 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
       const ctx = ctxOf(request);
       const scope = request.idempotency;
       if (!scope) return ctx;
-      const hook = idempotencyCommitHook(db, scope, {
-        answerOf: () => ({ answer: ANSWER_PENDING, json: PENDING_JSON }),
-        readsRecord: true,
-      });
+      const hook = idempotencyCommitHook(db, scope, () => ({ answer: ANSWER_PENDING, json: PENDING_JSON }));
       const attempt: Attempt = {
         ctx,
         hook: {

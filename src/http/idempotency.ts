@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
-import type { CommitHook, Ctx, SqlLiteral } from '../context.js';
+import type { CommitHook, Ctx } from '../context.js';
 import type { Db, DbOrTx, Tx } from '../db/client.js';
 import { findDatabaseError } from '../db/pg-errors.js';
 import { DomainError, idempotencyKeyInUse, idempotencyKeyReused, invalidIdempotencyKey } from '../errors.js';
@@ -9,24 +9,23 @@ import { idempotencyKeys } from './idempotency.table.js';
 // Idempotency-Key, one mechanism for every write (README "Idempotency and concurrency"):
 //
 // - The key is claimed by the statement sent with the request transaction's BEGIN, the one that
-//   sets the request id: it takes the key's lease, writing nothing and reading no record. A retry
-//   after a committed attempt meets that attempt's record at the end: the record refused with its
-//   COMMIT (below) or, when the service refuses it first, the one read after the refusal. Either
-//   way the transaction rolls back and the committed answer is replayed, so nothing runs twice,
-//   and the usual write (a key never seen) pays for no read.
+//   sets the request id: it takes the key's lease and reads the key's record, writing nothing. A
+//   committed answer there is replayed (the transaction rolls back, nothing runs twice).
 // - The record is written once, complete, by the statement sent with that transaction's COMMIT
 //   (`idempotency_record`, migration 0026), so the effect and its answer commit together or not
-//   at all, and a keyed write costs no round trip more than an unkeyed one (src/db/transaction.ts).
+//   at all, and a keyed write costs no round trip more than an unkeyed one (src/db/transaction.ts,
+//   src/db/pipeline.ts: values stay parameters).
 // - The lease is a transaction-level advisory lock on the key, taken without waiting in the claim.
 //   A second attempt that finds it held waits for it (bounded by `lock_timeout`), then replays
 //   what the first committed, or runs when the first rolled back. An attempt whose process died
 //   loses its session, PostgreSQL rolls its transaction back and the key is free at once
 //   (`client_connection_check_interval`, src/db/client.ts, catches a session busy in a statement).
-// - The primary key on (API key, key) has the last word: an attempt that meets a record with its
-//   COMMIT rolls its effect back and replays that record's answer.
-// - Nothing is read ahead of a REST request: a replay is found by the refused record, by the
-//   claim when it waited for the lease, or, when the service refuses the retry (the first
-//   attempt's effect changed what it checks), by one read after the refusal.
+// - The primary key on (API key, key) has the last word: an attempt whose claim read no record but
+//   whose record meets one at COMMIT (the first committed between the claim's snapshot and its
+//   lease) rolls its effect back and replays that record's answer.
+// - Nothing is read ahead of a REST request: a replay is found by the claim, or, when the service
+//   refuses the retry before its transaction (the first attempt's effect changed what it checks),
+//   by one read after the refusal.
 // - A request that opens no transaction writes nothing: its answer is stored after it ran.
 
 /** Kept this long, then purged by the maintenance queue. */
@@ -90,7 +89,7 @@ type RecordRead = {
 };
 
 /** The answer a record holds for the scope: none when absent or expired. Throws IDEMPOTENCY_KEY_REUSED. */
-function answerOf(scope: IdempotencyScope, row: RecordRead | undefined): StoredAnswer | undefined {
+function liveAnswerOf(scope: IdempotencyScope, row: RecordRead | undefined): StoredAnswer | undefined {
   // A record without a status was left by the earlier, two-step version of this mechanism.
   if (!row || row.requestHash === null || !row.live || row.status === null) return undefined;
   if (row.requestHash !== scope.requestHash) throw idempotencyKeyReused(scope.key);
@@ -108,7 +107,7 @@ async function committedAnswer(db: DbOrTx, scope: IdempotencyScope): Promise<Sto
     })
     .from(idempotencyKeys)
     .where(recordOf(scope));
-  return answerOf(scope, row);
+  return liveAnswerOf(scope, row);
 }
 
 /**
@@ -123,9 +122,6 @@ export function findIdempotentAnswer(db: Db, scope: IdempotencyScope): Promise<S
 /** The transaction-level advisory lock every attempt under a key takes first: the lease. */
 const leaseOf = (scope: IdempotencyScope) =>
   sql`hashtextextended('idempotency_key' || chr(10) || ${scope.apiKeyId} || chr(10) || ${scope.key}, 0)`;
-const leaseText = (scope: IdempotencyScope, literal: SqlLiteral) =>
-  `hashtextextended('idempotency_key' || chr(10) || ${literal(scope.apiKeyId)} || chr(10) || ${literal(scope.key)}, 0)`;
-
 /** The key's record, read in the statement `before` leads (one row even when there is none). */
 const readRecord = (scope: IdempotencyScope, before: ReturnType<typeof sql>) => sql`
   with attempt as materialized (${before})
@@ -134,58 +130,77 @@ const readRecord = (scope: IdempotencyScope, before: ReturnType<typeof sql>) => 
     from attempt
     left join idempotency_key k on k.api_key_id = ${scope.apiKeyId}::uuid and k.key = ${scope.key}::varchar`;
 
+/** The claim: the key's lease, taken without waiting, the request id, and the key's record. */
+const CLAIM = `
+  with attempt as materialized (
+    select pg_try_advisory_xact_lock(hashtextextended('idempotency_key' || chr(10) || $1 || chr(10) || $2, 0)) as held,
+           set_config('biobank.request_id', $3, true))
+  select attempt.held, k.request_hash, k.response_status, k.response_body, k.expires_at >= now() as live
+    from attempt
+    left join idempotency_key k on k.api_key_id = $4::uuid and k.key = $5::varchar`;
+
+const RECORD = `select idempotency_record($1::uuid, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
+                                        $6::int, $7::jsonb, $8::int)`;
+
+/** The claim's row, read as text. */
+function claimedRecord(row: readonly (string | null)[] | undefined): RecordRead & { held: boolean } {
+  const [held, requestHash, status, body, live] = row ?? [];
+  return {
+    held: held === 't',
+    requestHash: requestHash ?? null,
+    status: status == null ? null : Number(status),
+    body: body == null ? null : (JSON.parse(body) as unknown),
+    live: live == null ? null : live === 't',
+  };
+}
+
 /**
  * The Idempotency-Key's part in the request's transaction (src/db/transaction.ts).
  *
- * With BEGIN, the claim: the key's lease, taken without waiting, and the request id. When nobody
- * holds the lease (the usual case) it reads no record and writes nothing. When another attempt
- * holds it, the claim waits at most `scope.waitMs` for it and then reads the key's record: throws
- * IdempotentReplay when that attempt committed an answer, IDEMPOTENCY_KEY_REUSED for another
- * request under the key, IDEMPOTENCY_KEY_IN_USE (with Retry-After) when the wait ran out.
+ * With BEGIN, the claim: the key's lease, taken without waiting, the request id, and the key's
+ * record (one index probe): a committed answer there is replayed at once, and the service does
+ * not run. When another attempt holds the lease, the claim waits at most `scope.waitMs` for it and
+ * reads the record again: throws IdempotentReplay when that attempt committed an answer,
+ * IDEMPOTENCY_KEY_REUSED for another request under the key, IDEMPOTENCY_KEY_IN_USE (with
+ * Retry-After) when the wait ran out.
  *
  * With COMMIT, the record, complete with its answer (`idempotency_record`, migration 0026). When
- * the key holds a committed answer (this request is a retry, or another attempt committed since
- * the claim), the record is refused, the COMMIT skipped and the effect rolled back; the answer is
- * then read and thrown as IdempotentReplay (or IDEMPOTENCY_KEY_REUSED).
+ * the key holds a committed answer (another attempt committed since the claim read it), the
+ * record is refused, the COMMIT skipped and the effect rolled back; the answer is then read and
+ * thrown as IdempotentReplay (or IDEMPOTENCY_KEY_REUSED).
  */
 export function idempotencyCommitHook(
   db: Db,
   scope: IdempotencyScope,
-  opts: {
-    /** the answer to record for what the transaction returned, and its JSON */
-    answerOf: (result: unknown) => { answer: StoredAnswer; json: string };
-    /**
-     * Reads the record in the claim's statement too. GraphQL asks it: its record is a marker until
-     * the answer is shaped after the commit, and a retry that met the marker only with its COMMIT
-     * would have run the mutation (and maybe been refused by its effect) first.
-     */
-    readsRecord?: boolean;
-  },
+  /** the answer to record for what the transaction returned, and its JSON */
+  answerOf: (result: unknown) => { answer: StoredAnswer; json: string },
 ): CommitHook {
   return {
-    beginStatement(requestId, literal) {
-      const lease = `select pg_try_advisory_xact_lock(${leaseText(scope, literal)}) as held,
-                            set_config('biobank.request_id', ${literal(requestId)}, true)`;
-      if (!opts.readsRecord) return lease;
-      return `with attempt as materialized (${lease})
-              select attempt.*, k.request_hash as "requestHash", k.response_status as status,
-                     k.response_body as body, k.expires_at >= now() as live
-                from attempt left join idempotency_key k
-                  on k.api_key_id = ${literal(scope.apiKeyId)}::uuid and k.key = ${literal(scope.key)}::varchar`;
-    },
+    beginStatement: (requestId) => ({
+      text: CLAIM,
+      values: [scope.apiKeyId, scope.key, requestId, scope.apiKeyId, scope.key],
+    }),
     async begun(tx, row) {
-      if (row?.held === true) {
-        const answer = opts.readsRecord ? answerOf(scope, row as RecordRead) : undefined;
-        if (answer) throw new IdempotentReplay(answer);
-        return;
-      }
-      await waitForLease(tx, scope);
+      const claimed = claimedRecord(row);
+      if (!claimed.held) return waitForLease(tx, scope);
+      const answer = liveAnswerOf(scope, claimed);
+      if (answer) throw new IdempotentReplay(answer);
     },
-    commitStatement(result, literal) {
-      const { answer, json } = opts.answerOf(result);
-      return `select idempotency_record(${literal(scope.apiKeyId)}::uuid, ${literal(scope.key)},
-                 ${literal(scope.requestHash)}, ${literal(scope.method)}, ${literal(scope.path)},
-                 ${literal(answer.status)}, ${literal(json)}::jsonb, ${literal(IDEMPOTENCY_TTL_HOURS)})`;
+    commitStatement(result) {
+      const { answer, json } = answerOf(result);
+      return {
+        text: RECORD,
+        values: [
+          scope.apiKeyId,
+          scope.key,
+          scope.requestHash,
+          scope.method,
+          scope.path,
+          String(answer.status),
+          json,
+          String(IDEMPOTENCY_TTL_HOURS),
+        ],
+      };
     },
     async refused() {
       // A new transaction sees the record that refused this one: it committed.
@@ -216,7 +231,7 @@ async function waitForLease(tx: Tx, scope: IdempotencyScope): Promise<void> {
       readRecord(scope, sql`select set_config('lock_timeout', ${previous?.lock_timeout ?? '0'}, true)`),
     )
   ).rows;
-  const answer = answerOf(scope, record);
+  const answer = liveAnswerOf(scope, record);
   if (answer) throw new IdempotentReplay(answer);
 }
 
@@ -281,15 +296,13 @@ export async function runIdempotent<R, B>(
 ): Promise<{ status: number; body: unknown; replayed: boolean }> {
   const stored = (body: B): unknown => (opts.forReplay ? opts.forReplay(body) : body);
   let committed: { result: unknown; body: B; json: string } | undefined;
-  const hook = idempotencyCommitHook(db, scope, {
-    // The transaction's result is the service's answer (a write service returns what its
-    // transaction returned); one that cannot be shaped fails here, before anything commits.
-    answerOf(result) {
-      const body = opts.toBody(result as R);
-      const storedBody = stored(body);
-      committed = { result, body, json: JSON.stringify(storedBody ?? null) };
-      return { answer: { status: opts.status, body: storedBody }, json: committed.json };
-    },
+  // The transaction's result is the service's answer (a write service returns what its
+  // transaction returned); one that cannot be shaped fails here, before anything commits.
+  const hook = idempotencyCommitHook(db, scope, (result) => {
+    const body = opts.toBody(result as R);
+    const storedBody = stored(body);
+    committed = { result, body, json: JSON.stringify(storedBody ?? null) };
+    return { answer: { status: opts.status, body: storedBody }, json: committed.json };
   });
   ctx.commitHook = hook;
   let body: B;
@@ -306,11 +319,9 @@ export async function runIdempotent<R, B>(
     // index says so), answers what the first attempt committed, if it did.
     const refusedKey = err instanceof DomainError && KEY_REFUSALS.has(err.code);
     if (!refusedKey && ctx.commitHook === hook) {
-      const answer = await committedAnswer(db, scope).catch((lookup: unknown) => {
-        // IDEMPOTENCY_KEY_REUSED is the answer; a database that cannot be read leaves the refusal.
-        if (lookup instanceof DomainError) throw lookup;
-        throw err;
-      });
+      // A look-up that fails (the pool is exhausted, the database gone) answers its own 503: the
+      // refusal may be of a retry whose first attempt committed, and must not read as final.
+      const answer = await committedAnswer(db, scope);
       if (answer) return { ...answer, replayed: true };
     }
     throw err;
