@@ -43,4 +43,27 @@ describe('statements in one round trip (src/db/pipeline.ts)', () => {
       client.release();
     }
   });
+
+  it('prepares a named statement once per connection, then only binds and runs it', async () => {
+    const client = await t.sql.connect();
+    try {
+      const named = { text: 'select $1::int + 1 as n', name: 'pipeline_test_add_one' };
+      for (const v of ['1', '41']) {
+        const [rows] = await pipelined(client, [{ ...named, values: [v] }]);
+        expect(rows).toEqual([[String(Number(v) + 1)]]);
+      }
+      const { rows } = await client.query<{ n: number }>(
+        'select count(*)::int as n from pg_prepared_statements where name = $1',
+        [named.name],
+      );
+      expect(rows).toEqual([{ n: 1 }]);
+      // Raising at execution leaves it prepared and usable.
+      await expect(pipelined(client, [{ ...named, values: ['2147483647'] }])).rejects.toMatchObject({
+        code: '22003',
+      });
+      expect(await pipelined(client, [{ ...named, values: ['2'] }])).toEqual([[['3']]]);
+    } finally {
+      client.release();
+    }
+  });
 });

@@ -4,6 +4,11 @@ import type pg from 'pg';
 export interface PipelinedStatement {
   text: string;
   values?: readonly (string | null)[];
+  /**
+   * Prepared once per connection under this name (src/db/prepared.ts names it after its text),
+   * then only bound and executed: PostgreSQL neither parses nor plans it again.
+   */
+  name?: string;
 }
 
 /** The rows one statement answered, each as its fields' text (no row description is asked). */
@@ -12,8 +17,10 @@ export type TextRows = (string | null)[][];
 /** The slice of pg's connection a submittable writes to. */
 interface Wire {
   stream: { cork?: () => void; uncork?: () => void };
-  parse(m: { text: string; types: number[] }): void;
-  bind(m: { values: readonly (string | null)[] }): void;
+  /** pg's own record of the statements prepared on this connection, by name */
+  parsedStatements: Record<string, string>;
+  parse(m: { text: string; name?: string; types: number[] }): void;
+  bind(m: { statement?: string; values: readonly (string | null)[] }): void;
   execute(m: { rows: number }): void;
   sync(): void;
 }
@@ -36,6 +43,8 @@ class Pipeline {
   constructor(
     private readonly statements: readonly PipelinedStatement[],
     private readonly settle: (err: Error | undefined, results?: TextRows[]) => void,
+    /** only prepare the (named) statements, running none */
+    private readonly prepareOnly = false,
   ) {
     this.text = statements.map((s) => s.text).join(';\n');
   }
@@ -45,8 +54,12 @@ class Pipeline {
     connection.stream.cork?.();
     try {
       for (const s of this.statements) {
-        connection.parse({ text: s.text, types: [] });
-        connection.bind({ values: s.values ?? [] });
+        if (this.prepareOnly) {
+          connection.parse({ text: s.text, name: s.name, types: [] });
+          continue;
+        }
+        if (!s.name) connection.parse({ text: s.text, types: [] });
+        connection.bind({ statement: s.name, values: s.values ?? [] });
         connection.execute({ rows: 0 });
       }
       connection.sync();
@@ -94,12 +107,32 @@ class Pipeline {
  * Runs `statements` in one round trip on `client`. Resolves with each statement's rows (as
  * text); rejects with the first error, after which PostgreSQL ran none of the later statements.
  */
-export function pipelined(
+export async function pipelined(
   client: pg.ClientBase,
   statements: readonly PipelinedStatement[],
 ): Promise<TextRows[]> {
+  const { parsedStatements } = (client as unknown as { connection: Wire }).connection;
+  for (const s of statements) {
+    if (!s.name || parsedStatements[s.name] === s.text) continue;
+    // The first use on this connection: prepared on its own, so that a statement that raises
+    // later leaves no doubt whether its preparation happened.
+    await submit(client, [s], true);
+    parsedStatements[s.name] = s.text;
+  }
+  return submit(client, statements, false);
+}
+
+function submit(
+  client: pg.ClientBase,
+  statements: readonly PipelinedStatement[],
+  prepareOnly: boolean,
+): Promise<TextRows[]> {
   return new Promise((resolve, reject) => {
-    const pipeline = new Pipeline(statements, (err, results) => (err ? reject(err) : resolve(results ?? [])));
+    const pipeline = new Pipeline(
+      statements,
+      (err, results) => (err ? reject(err) : resolve(results ?? [])),
+      prepareOnly,
+    );
     void client.query(pipeline as unknown as pg.Submittable);
   });
 }

@@ -3,6 +3,7 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { CommitHook, Ctx } from '../context.js';
 import type { Db, DbOrTx, Tx } from '../db/client.js';
 import { findDatabaseError } from '../db/pg-errors.js';
+import { preparedStatementName } from '../db/prepared.js';
 import { DomainError, idempotencyKeyInUse, idempotencyKeyReused, invalidIdempotencyKey } from '../errors.js';
 import { idempotencyKeys } from './idempotency.table.js';
 
@@ -142,6 +143,8 @@ const CLAIM = `
 const RECORD = `select idempotency_record($1::uuid, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
                                         $6::int, $7::jsonb, $8::int)`;
 
+const RECORD_NAME = preparedStatementName('biobank', RECORD);
+
 /** The claim's row, read as text. */
 function claimedRecord(row: readonly (string | null)[] | undefined): RecordRead & { held: boolean } {
   const [held, requestHash, status, body, live] = row ?? [];
@@ -177,6 +180,7 @@ export function idempotencyCommitHook(
 ): CommitHook {
   return {
     beginStatement: (requestId) => ({
+      // Not prepared: a generic plan made while the table was small scans it once it has grown.
       text: CLAIM,
       values: [scope.apiKeyId, scope.key, requestId, scope.apiKeyId, scope.key],
     }),
@@ -189,7 +193,9 @@ export function idempotencyCommitHook(
     commitStatement(result) {
       const { answer, json } = answerOf(result);
       return {
+        // Prepared: its plan is the function call, whose own INSERT plan PL/pgSQL keeps.
         text: RECORD,
+        name: RECORD_NAME,
         values: [
           scope.apiKeyId,
           scope.key,
