@@ -198,6 +198,17 @@ export function graphqlIdempotency(db: Db, waitMs: number) {
         if (refusal.code === 'IDEMPOTENCY_KEY_IN_USE') reply.header('retry-after', '1');
         return payload;
       }
+      if (!committed && failed) {
+        // A retry the mutation refused because the first attempt's effect changed what it checks
+        // (the barcode is taken): its claim's snapshot came just before that attempt committed.
+        // It answers what that attempt committed, as a REST retry does.
+        const first = await findIdempotentAnswer(db, scope).catch(() => undefined);
+        const answer = first && isPending(first) ? await shapedAnswer(db, scope) : first;
+        if (answer) {
+          reply.code(answer.status).header('idempotent-replayed', 'true');
+          return JSON.stringify(answer.body);
+        }
+      }
       try {
         const answer = { status: reply.statusCode, body: withoutTokens(body) };
         if (committed) await replaceIdempotentAnswer(db, scope, answer);
