@@ -458,14 +458,7 @@ describe('refusals change nothing', () => {
   });
 
   it('refuses to scan out or dispatch once the agreement ran out or no longer allows the use, then sends under a mended one', async () => {
-    const p = await makePair(t);
-    const r = await reservedRequest(t, p, 2);
-    const base = shipmentUrl(r.id);
-    expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
-    const [a, b] = r.items as [ProviderItem, ProviderItem];
-    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
-      200,
-    );
+    const { p, r, base, b } = await twoReservedOneScannedOut();
     const edit = async (patch: Record<string, unknown>) => {
       const url = `/v1/agreements/${p.agreementId}`;
       const { version } = (await p.provider.lab.get(url)).json<{ version: number }>();
@@ -507,14 +500,7 @@ describe('refusals change nothing', () => {
   });
 
   it('lets nothing leave once the reservation ran out, before the expiry job has run', async () => {
-    const p = await makePair(t);
-    const r = await reservedRequest(t, p, 2);
-    const base = shipmentUrl(r.id);
-    expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
-    const [a, b] = r.items as [ProviderItem, ProviderItem];
-    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
-      200,
-    );
+    const { p, r, base, b } = await twoReservedOneScannedOut();
     await t.sql.query(
       `update sharing_request set reservation_deadline = now() - interval '1 minute' where id = $1`,
       [r.id],
@@ -537,14 +523,7 @@ describe('refusals change nothing', () => {
   });
 
   it('takes back tubes scanned out but not dispatched when the requester cancels', async () => {
-    const p = await makePair(t);
-    const r = await reservedRequest(t, p, 2);
-    const base = shipmentUrl(r.id);
-    expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
-    const [a, b] = r.items as [ProviderItem, ProviderItem];
-    expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
-      200,
-    );
+    const { p, r, base, a, b } = await twoReservedOneScannedOut();
     const cancelled = await p.requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {
       reason: 'study stopped',
     });
@@ -559,6 +538,19 @@ describe('refusals change nothing', () => {
 });
 
 /** Scans the given items out and dispatches, releasing the others. */
+/** A pair's reserved request of two tubes, its shipment opened and the first tube scanned out. */
+async function twoReservedOneScannedOut() {
+  const p = await makePair(t);
+  const r = await reservedRequest(t, p, 2);
+  const base = shipmentUrl(r.id);
+  expect((await p.provider.lab.post(base, {})).statusCode).toBe(201);
+  const [a, b] = r.items as [ProviderItem, ProviderItem];
+  expect((await p.provider.lab.post(`${base}/scan-out`, { barcode: a.specimen.barcode })).statusCode).toBe(
+    200,
+  );
+  return { p, r, base, a, b };
+}
+
 async function dispatchedFrom(p: Pair, requestId: string, items: ProviderItem[]) {
   const base = shipmentUrl(requestId);
   for (const i of items)
