@@ -123,6 +123,7 @@ export function findIdempotentAnswer(db: Db, scope: IdempotencyScope): Promise<S
 /** The transaction-level advisory lock every attempt under a key takes first: the lease. */
 const leaseOf = (scope: IdempotencyScope) =>
   sql`hashtextextended('idempotency_key' || chr(10) || ${scope.apiKeyId} || chr(10) || ${scope.key}, 0)`;
+
 /** The key's record, read in the statement `before` leads (one row even when there is none). */
 const readRecord = (scope: IdempotencyScope, before: ReturnType<typeof sql>) => sql`
   with attempt as materialized (${before})
