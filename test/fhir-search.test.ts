@@ -10,6 +10,7 @@ import { createTestApp, until, type TestApp } from './helpers/test-app.js';
 interface Bundle {
   resourceType: 'Bundle';
   type: string;
+  total?: number;
   link: { relation: string; url: string }[];
   entry?: { fullUrl: string; resource: FhirSpecimen; search: { mode: string } }[];
 }
@@ -188,6 +189,44 @@ describe('searchset Bundles', () => {
   });
 });
 
+describe('the number of matches (Bundle.total)', () => {
+  const selfOf = (a: FhirAnswer<Bundle>) => a.body.link.find((l) => l.relation === 'self')?.url;
+
+  it('answers the count alone for _summary=count and _count=0, of this institution only, whatever the filter', async () => {
+    const everything = (await all('_count=500')).flatMap(ids).length;
+    for (const query of ['_summary=count', '_count=0', '_count=0&_total=accurate']) {
+      const counted = await search(query);
+      expect(counted.status).toBe(200);
+      expect(counted.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: everything });
+      expect(counted.body.entry).toBeUndefined();
+      expect(selfOf(counted)).toBe('http://localhost:80/fhir/R4/Specimen?_summary=count');
+      expect(next(counted)).toBeUndefined();
+    }
+    expect((await search('type=serum&_summary=count')).body.total).toBe(byType('serum').length);
+    const lis = encodeURIComponent(`${LIS}|ACC-3,${LIS}|ACC-4,${LIS}|nobody`);
+    expect((await search(`identifier=${lis}&_summary=count`)).body.total).toBe(2);
+    expect((await search('_lastUpdated=lt2000&_summary=count')).body.total).toBe(0);
+    expect((await search('_lastUpdated=ge2000&_summary=count')).body.total).toBe(everything);
+  });
+
+  it('adds the count to every page for _total=accurate (and estimate), and leaves it out otherwise', async () => {
+    const pages = await all('type=serum&_count=2&_total=accurate');
+    expect(pages.map((p) => ids(p).length)).toEqual([2, 2, 1]);
+    expect(pages.map((p) => p.body.total)).toEqual([5, 5, 5]);
+    expect(selfOf(pages[0]!)).toBe(
+      'http://localhost:80/fhir/R4/Specimen?type=serum&_count=2&_total=accurate',
+    );
+    expect((await search('_count=1&_total=estimate')).body.total).toBe(
+      (await search('_summary=count')).body.total,
+    );
+    for (const query of ['_count=2', '_count=2&_total=none', '_count=2&_summary=false']) {
+      const page = await search(query);
+      expect(ids(page)).toHaveLength(2);
+      expect(page.body.total).toBeUndefined();
+    }
+  });
+});
+
 describe('bad search parameters answer 400 OperationOutcome naming the parameter', () => {
   const cases: [string, string][] = [
     ['an unknown parameter', 'identfier=x'],
@@ -200,7 +239,10 @@ describe('bad search parameters answer 400 OperationOutcome naming the parameter
     ['a date-time without a time zone', '_lastUpdated=ge2026-02-03T10:00:00'],
     ['an unsupported prefix', '_lastUpdated=sa2026'],
     ['year 0000', '_lastUpdated=ge0000'],
-    ['_count 0', '_count=0'],
+    ['_count below 0', '_count=-1'],
+    ['a _summary other than count or false', '_summary=true'],
+    ['a _total other than none, estimate or accurate', '_total=exact'],
+    ['a cursor with a count', '_cursor=abc&_summary=count'],
     ['_count not a number', '_count=ten'],
     ['a format other than JSON', '_format=xml'],
   ];

@@ -72,11 +72,11 @@ async function settledUntil(handle: DbOrTx): Promise<string> {
   return rows[0]!.until;
 }
 
-/** One page of matching specimen ids, in the filter's order, at most `limit`. */
-export async function searchSpecimenIds(
+/** What a specimen must be to match the filter, whatever the page. */
+async function matchConditions(
   handle: DbOrTx,
-  f: SpecimenSearchFilter,
-): Promise<SpecimenSearchHit[]> {
+  f: Omit<SpecimenSearchFilter, 'after' | 'limit'>,
+): Promise<SQL[]> {
   const where: SQL[] = [sql`s.institution_id = ${f.institutionId}`];
   if (f.order === 'lastUpdated') where.push(sql`s.updated_at < ${await settledUntil(handle)}::timestamptz`);
   if (f.identifiers) where.push(identifierCondition(f.institutionId, f.identifiers));
@@ -93,6 +93,29 @@ export async function searchSpecimenIds(
     where.push(
       b.op === '>=' ? sql`s.updated_at >= ${b.at}::timestamptz` : sql`s.updated_at < ${b.at}::timestamptz`,
     );
+  return where;
+}
+
+/**
+ * How many specimens match, over every page (a Bundle's `total`). In order of last update, only
+ * those settled, as the pages show them.
+ */
+export async function countSpecimens(
+  handle: DbOrTx,
+  f: Omit<SpecimenSearchFilter, 'after' | 'limit'>,
+): Promise<number> {
+  const where = await matchConditions(handle, f);
+  const result = await handle.execute<{ n: number }>(sql`
+    select count(*)::int as n from specimen s where ${sql.join(where, sql` and `)}`);
+  return result.rows[0]!.n;
+}
+
+/** One page of matching specimen ids, in the filter's order, at most `limit`. */
+export async function searchSpecimenIds(
+  handle: DbOrTx,
+  f: SpecimenSearchFilter,
+): Promise<SpecimenSearchHit[]> {
+  const where = await matchConditions(handle, f);
   if (f.after)
     where.push(
       f.order === 'lastUpdated'

@@ -3,7 +3,7 @@ import { MAX_COUNT, DEFAULT_COUNT } from './fhir.search.js';
 import { BASE, EXTENSION, FHIR_VERSION, ID_SYSTEM, TYPE_SYSTEMS } from './fhir.vocabulary.js';
 
 /** When this statement last changed (CapabilityStatement.date). */
-const STATEMENT_DATE = '2026-12-03';
+const STATEMENT_DATE = '2026-12-04';
 
 const SPECIMEN_DOCUMENTATION =
   'Specimens of the API key’s institution only (another institution’s answer 404). ' +
@@ -18,7 +18,9 @@ const SPECIMEN_DOCUMENTATION =
   'nothing writes nothing. ' +
   'status, container, condition and note are kept by the biobank and ignored on input. ' +
   `Search pages hold _count results (default ${DEFAULT_COUNT}, at most ${MAX_COUNT}) in id order, or in ` +
-  'order of last update when _lastUpdated is given; follow the next link.';
+  'order of last update when _lastUpdated is given; follow the next link. The number of matches over ' +
+  'every page (Bundle.total) is counted when asked for: with the page by _total=accurate (or estimate, ' +
+  'answered exactly), alone by _summary=count or _count=0.';
 
 /** The CapabilityStatement of the server at `base` (its absolute FHIR base URL). */
 export function capabilityStatement(base: string) {

@@ -173,21 +173,28 @@ export interface SearchBundle {
   resourceType: 'Bundle';
   type: 'searchset';
   timestamp: string;
+  /** the number of matches over every page, when asked for (`_total`, `_summary=count`) */
+  total?: number;
   link: BundleLink[];
   entry?: { fullUrl: string; resource: FhirSpecimen; search: { mode: 'match' } }[];
 }
 
-/** A page of specimens as a searchset Bundle; `base` is the absolute FHIR base URL. */
+/**
+ * A page of specimens as a searchset Bundle, with the number of matches when it was counted;
+ * `base` is the absolute FHIR base URL.
+ */
 export function toSearchBundle(
   base: string,
-  items: SpecimenView[],
+  page: { items: SpecimenView[]; total?: number },
   links: BundleLink[],
   now: Date,
 ): SearchBundle {
+  const { items, total } = page;
   return compact({
     resourceType: 'Bundle' as const,
     type: 'searchset' as const,
     timestamp: now.toISOString(),
+    total,
     link: links,
     entry: some(
       items.map((v) => ({

@@ -135,15 +135,20 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
         const q = parseSpecimenSearch(request.query as Query);
         const page = await fhir.searchFhirSpecimens(ctxOf(request), q);
         const base = baseOf(request);
+        // The links say what was answered: the filters, then the page size or the count alone.
         const link = (cursor: string | undefined) => {
           const params = new URLSearchParams(q.filters);
-          params.set('_count', String(q.count));
+          if (q.answer === 'count') params.set('_summary', 'count');
+          else {
+            params.set('_count', String(q.count));
+            if (q.answer === 'page+total') params.set('_total', 'accurate');
+          }
           if (cursor !== undefined) params.set('_cursor', cursor);
           return `${base}/Specimen?${params.toString()}`;
         };
         const links: BundleLink[] = [{ relation: 'self', url: link(q.cursor) }];
         if (page.nextCursor) links.push({ relation: 'next', url: link(page.nextCursor) });
-        return send(reply, 200, toSearchBundle(base, page.items, links, new Date()));
+        return send(reply, 200, toSearchBundle(base, page, links, new Date()));
       });
 
       const update = async (request: FastifyRequest, reply: FastifyReply, target: UpdateTarget) => {

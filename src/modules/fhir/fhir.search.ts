@@ -11,7 +11,7 @@ export const MAX_COUNT = 500;
 
 export const SEARCH_PARAMETERS = ['identifier', 'type', '_lastUpdated'] as const;
 /** Parameters that shape the answer rather than filter it. */
-const RESULT_PARAMETERS = ['_count', '_cursor', '_format', '_pretty'] as const;
+const RESULT_PARAMETERS = ['_count', '_cursor', '_format', '_pretty', '_summary', '_total'] as const;
 const JSON_FORMATS = ['json', 'application/json', 'application/fhir+json', 'application/json+fhir'];
 
 /** A bound on the last update: `>=` or `<` an instant (ISO 8601, UTC). */
@@ -27,6 +27,11 @@ export interface SpecimenSearchQuery {
   types: SpecimenType[] | null;
   lastUpdated: TimeBound[];
   count: number;
+  /**
+   * `page`: a page of entries; `count`: the number of matches alone, no entries (`_summary=count`,
+   * or `_count=0`); `page+total`: a page that also carries the number of matches (`_total`).
+   */
+  answer: 'page' | 'count' | 'page+total';
   cursor?: string;
   /** the filter parameters as given, for the Bundle's links */
   filters: [string, string][];
@@ -147,7 +152,8 @@ function timeBounds(raw: string, problems: FieldProblem[]): TimeBound[] {
 /**
  * Parses `GET Specimen?...`: `identifier` (system|value, comma for alternatives), `type` (code or
  * system|code, comma for alternatives), `_lastUpdated` (repeatable, prefixes eq ge gt le lt),
- * `_count`, `_cursor`, `_format` (JSON only), `_pretty`. Throws VALIDATION_FAILED naming every
+ * `_count` (0: the count alone), `_cursor`, `_summary` (count or false), `_total` (none, estimate or
+ * accurate: the page carries the number of matches), `_format` (JSON only), `_pretty`. Throws VALIDATION_FAILED naming every
  * parameter it cannot use, an unknown one included.
  */
 export function parseSpecimenSearch(query: Query): SpecimenSearchQuery {
@@ -210,12 +216,25 @@ export function parseSpecimenSearch(query: Query): SpecimenSearchQuery {
   }
 
   let count = DEFAULT_COUNT;
+  let answer: SpecimenSearchQuery['answer'] = 'page';
   const c = once('_count');
   if (c !== undefined) {
-    if (!/^\d{1,9}$/.test(c) || Number(c) < 1)
-      problems.push({ field: '_count', message: 'a whole number from 1' });
+    if (!/^\d{1,9}$/.test(c)) problems.push({ field: '_count', message: 'a whole number from 0' });
+    else if (Number(c) === 0) answer = 'count';
     else count = Math.min(Number(c), MAX_COUNT);
   }
+  // `_total=estimate` gets the exact number too: FHIR lets a server give more than asked.
+  const total = once('_total');
+  if (total !== undefined && !['none', 'estimate', 'accurate'].includes(total))
+    problems.push({ field: '_total', message: 'none, estimate or accurate' });
+  else if (total === 'estimate' || total === 'accurate') answer = answer === 'count' ? 'count' : 'page+total';
+  const summary = once('_summary');
+  if (summary !== undefined && summary !== 'count' && summary !== 'false')
+    problems.push({
+      field: '_summary',
+      message: 'count (the number of matches alone) or false; entries are always whole resources',
+    });
+  else if (summary === 'count') answer = 'count';
   const cursor = once('_cursor');
   if (cursor !== undefined && (cursor.length === 0 || cursor.length > 500))
     problems.push({ field: '_cursor', message: 'use the next link as it was given' });
@@ -224,8 +243,18 @@ export function parseSpecimenSearch(query: Query): SpecimenSearchQuery {
     problems.push({ field: '_format', message: 'this service answers JSON only (application/fhir+json)' });
   once('_pretty');
 
+  if (answer === 'count' && cursor !== undefined)
+    problems.push({ field: '_cursor', message: 'a count has no pages: leave _cursor out' });
   if (problems.length) throw validationFailed(problems);
-  return { identifiers, types, lastUpdated, count, ...(cursor !== undefined ? { cursor } : {}), filters };
+  return {
+    identifiers,
+    types,
+    lastUpdated,
+    count,
+    answer,
+    ...(cursor !== undefined ? { cursor } : {}),
+    filters,
+  };
 }
 
 /** `_format` and `_pretty` on a read or the capability statement: JSON only, nothing else. */

@@ -15,7 +15,11 @@ import {
   type SpecimenView,
 } from '../specimens/index.js';
 import { specimenFromFhir, type IdentifierTarget } from './fhir-specimen.input.js';
-import { searchSpecimenIds, type SpecimenSearchFilter } from './fhir-specimen-search.read-model.js';
+import {
+  countSpecimens,
+  searchSpecimenIds,
+  type SpecimenSearchFilter,
+} from './fhir-specimen-search.read-model.js';
 import type { SpecimenSearchQuery } from './fhir.search.js';
 import type { ExpectedVersion } from '../../versions.js';
 
@@ -63,11 +67,15 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
       return view;
     },
 
-    /** A keyset page of a Specimen search. Throws INVALID_CURSOR, FORBIDDEN. */
+    /**
+     * A keyset page of a Specimen search, with the number of matches over every page when the
+     * query asks for it (`total`); a query for the count alone reads no page. Throws
+     * INVALID_CURSOR, FORBIDDEN.
+     */
     async searchFhirSpecimens(
       ctx: Ctx,
       q: SpecimenSearchQuery,
-    ): Promise<{ items: SpecimenView[]; nextCursor: string | null }> {
+    ): Promise<{ items: SpecimenView[]; nextCursor: string | null; total?: number }> {
       authorize(ctx.actor, 'specimens.read');
       const institutionId = actorInstitutionId(ctx.actor);
       const order = q.lastUpdated.length ? 'lastUpdated' : 'id';
@@ -78,7 +86,7 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
         after = key?.[0] === 'lu' ? { updatedAt: key[1], id: key[2] } : { id: key![1] };
       }
       const ids = q.identifiers;
-      const hits = await searchSpecimenIds(db, {
+      const filter = {
         institutionId,
         identifiers: ids && {
           ids: ids.flatMap((t) => (t.kind === 'id' ? [t.id] : [])),
@@ -88,9 +96,10 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
         types: q.types,
         lastUpdated: q.lastUpdated,
         order,
-        after,
-        limit: q.count + 1,
-      });
+      } as const;
+      if (q.answer === 'count')
+        return { items: [], nextCursor: null, total: await countSpecimens(db, filter) };
+      const hits = await searchSpecimenIds(db, { ...filter, after, limit: q.count + 1 });
       const page = hits.slice(0, q.count);
       const last = page.at(-1);
       const nextCursor =
@@ -102,7 +111,9 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
         page.map((h) => h.id),
       );
       const byId = new Map(views.map((v) => [v.row.id, v]));
-      return { items: page.flatMap((h) => byId.get(h.id) ?? []), nextCursor };
+      const items = page.flatMap((h) => byId.get(h.id) ?? []);
+      if (q.answer === 'page') return { items, nextCursor };
+      return { items, nextCursor, total: await countSpecimens(db, filter) };
     },
 
     /**
