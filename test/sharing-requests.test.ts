@@ -114,7 +114,10 @@ describe('a sharing request from draft to reserved to cancelled', () => {
     const asProvider = (await provider.lab.get(`/v1/sharing-requests/${draft.id}`)).json<RequestBody>();
     expect(asProvider).toMatchObject({ side: 'provider', allowedActions: ['start_review', 'reject'] });
     const review = await provider.lab.post(`/v1/sharing-requests/${draft.id}/start-review`, {});
-    expect(review.json<RequestBody>()).toMatchObject({ state: 'under_review' });
+    expect(review.json<RequestBody>()).toMatchObject({
+      state: 'under_review',
+      allowedActions: ['edit_proposal', 'propose', 'approve', 'reject'],
+    });
 
     const proposed = await items(draft.id, 'provider');
     expect(proposed).toHaveLength(3);

@@ -20,6 +20,7 @@ const EXPECTED: Record<RequestAction, readonly Cell[]> = {
   submit:             ['submitted', '-',         '-',          '-',        '-',      '-',         '-',       '-',        '-',       '-'],
   start_review:       ['-',         'under_review', '-',       '-',        '-',      '-',         '-',       '-',        '-',       '-'],
   edit_proposal:      ['-',         '-',         '=',          '-',        '-',      '-',         '-',       '-',        '-',       '-'],
+  propose:            ['-',         '-',         '=',          '-',        '-',      '-',         '-',       '-',        '-',       '-'],
   approve:            ['-',         '-',         'approved',   '-',        '-',      '-',         '-',       '-',        '-',       '-'],
   reserve:            ['-',         '-',         '-',          'reserved', '-',      '-',         '-',       '-',        '-',       '-'],
   reject:             ['-',         'rejected',  'rejected',   '-',        '-',      '-',         '-',       '-',        '-',       '-'],
@@ -37,6 +38,7 @@ const BY: Record<RequestAction, readonly Side[]> = {
   submit: ['requester'],
   start_review: ['provider'],
   edit_proposal: ['provider'],
+  propose: ['provider'],
   approve: ['provider'],
   reserve: ['provider'],
   reject: ['provider'],
@@ -70,7 +72,12 @@ describe('sharing request lifecycle', () => {
 
   it('lists the actions a side may take in a state', () => {
     expect(allowedRequestActions('draft', 'requester')).toEqual(['update', 'submit', 'cancel']);
-    expect(allowedRequestActions('under_review', 'provider')).toEqual(['edit_proposal', 'approve', 'reject']);
+    expect(allowedRequestActions('under_review', 'provider')).toEqual([
+      'edit_proposal',
+      'propose',
+      'approve',
+      'reject',
+    ]);
     expect(allowedRequestActions('reserved', 'system')).toEqual(['expire_reservation', 'cancel_emptied']);
     expect(allowedRequestActions('cancelled', 'requester')).toEqual([]);
   });

@@ -28,6 +28,7 @@ export const REQUEST_ACTIONS = [
   'submit',
   'start_review',
   'edit_proposal',
+  'propose',
   'approve',
   'reserve',
   'reject',
@@ -62,6 +63,8 @@ export const REQUEST_TRANSITIONS = {
   start_review: { from: ['submitted'], to: 'under_review', by: ['provider'] },
   // The proposal job fills a submitted request; people edit it once review started.
   edit_proposal: { from: ['under_review'], to: UNCHANGED, by: ['provider'] },
+  // A reviewer tops the proposal up with matching specimens (`POST .../propose`).
+  propose: { from: ['under_review'], to: UNCHANGED, by: ['provider'] },
   approve: { from: ['under_review'], to: 'approved', by: ['provider'] },
   // Taken in approval's own transaction (see the header).
   reserve: { from: ['approved'], to: 'reserved', by: ['provider'] },

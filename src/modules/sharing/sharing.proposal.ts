@@ -109,7 +109,7 @@ export function createProposal(deps: { db: Db; clock: Clock; today: () => string
           if (before.proposedAt !== null || !['submitted', 'under_review'].includes(before.state))
             return null;
         } else {
-          assertAllowed(before, 'edit_proposal', side, 'proposeSharingItems');
+          assertAllowed(before, 'propose', side, 'proposeSharingItems');
         }
         const existing = await itemsWithDonors(tx, before);
         const open = existing.items.filter((i) => i.state === 'proposed');
