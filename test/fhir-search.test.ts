@@ -156,6 +156,13 @@ describe('searchset Bundles', () => {
       expect((await edit(quick, 'quick')).statusCode).toBe(200);
       const meanwhile = await search(`_lastUpdated=gt${encodeURIComponent(start)}`);
       expect(ids(meanwhile)).not.toContain(quick.id);
+      // The count leaves it out too: a last page holds exactly its total.
+      const counted = await search(`_lastUpdated=gt${encodeURIComponent(start)}&_total=accurate`);
+      expect(ids(counted)).toEqual(ids(meanwhile));
+      expect(counted.body.total).toBe(ids(meanwhile).length);
+      expect((await search(`_lastUpdated=gt${encodeURIComponent(start)}&_summary=count`)).body.total).toBe(
+        ids(meanwhile).length,
+      );
     } finally {
       await lock.query('rollback');
       lock.release();
@@ -194,7 +201,12 @@ describe('the number of matches (Bundle.total)', () => {
 
   it('answers the count alone for _summary=count and _count=0, of this institution only, whatever the filter', async () => {
     const everything = (await all('_count=500')).flatMap(ids).length;
-    for (const query of ['_summary=count', '_count=0', '_count=0&_total=accurate']) {
+    for (const query of [
+      '_summary=count',
+      '_count=0',
+      '_count=0&_total=accurate',
+      '_summary=count&_total=none',
+    ]) {
       const counted = await search(query);
       expect(counted.status).toBe(200);
       expect(counted.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: everything });
@@ -209,10 +221,14 @@ describe('the number of matches (Bundle.total)', () => {
     expect((await search('_lastUpdated=ge2000&_summary=count')).body.total).toBe(everything);
   });
 
-  it('adds the count to every page for _total=accurate (and estimate), and leaves it out otherwise', async () => {
+  it('adds the count to the page for _total=accurate (and estimate), not to the next pages, and leaves it out otherwise', async () => {
     const pages = await all('type=serum&_count=2&_total=accurate');
     expect(pages.map((p) => ids(p).length)).toEqual([2, 2, 1]);
-    expect(pages.map((p) => p.body.total)).toEqual([5, 5, 5]);
+    expect(pages.map((p) => p.body.total)).toEqual([5, undefined, undefined]);
+    expect(new URL(next(pages[0]!)!).searchParams.get('_total')).toBeNull();
+    // A client that asks again on a later page is answered.
+    const second = await search(`${new URL(next(pages[0]!)!).search.slice(1)}&_total=accurate`);
+    expect([ids(second), second.body.total]).toEqual([ids(pages[1]!), 5]);
     expect(selfOf(pages[0]!)).toBe(
       'http://localhost:80/fhir/R4/Specimen?type=serum&_count=2&_total=accurate',
     );
@@ -243,6 +259,8 @@ describe('bad search parameters answer 400 OperationOutcome naming the parameter
     ['a _summary other than count or false', '_summary=true'],
     ['a _total other than none, estimate or accurate', '_total=exact'],
     ['a cursor with a count', '_cursor=abc&_summary=count'],
+    ['_summary twice', '_summary=count&_summary=count'],
+    ['_total twice', '_total=accurate&_total=none'],
     ['_count not a number', '_count=ten'],
     ['a format other than JSON', '_format=xml'],
   ];

@@ -5,7 +5,7 @@
 // specimen_list_idx (institution, id), specimen_type_idx (institution, type, id),
 // specimen_updated_idx (institution, updated_at, id) and specimen_external_id_unique.
 import { sql, type SQL } from 'drizzle-orm';
-import type { DbOrTx } from '../../db/client.js';
+import type { Db, DbOrTx } from '../../db/client.js';
 import { A, Q } from '../../db/array-literals.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 
@@ -96,26 +96,18 @@ async function matchConditions(
   return where;
 }
 
-/**
- * How many specimens match, over every page (a Bundle's `total`). In order of last update, only
- * those settled, as the pages show them.
- */
-export async function countSpecimens(
-  handle: DbOrTx,
-  f: Omit<SpecimenSearchFilter, 'after' | 'limit'>,
-): Promise<number> {
-  const where = await matchConditions(handle, f);
+async function countWhere(handle: DbOrTx, where: SQL[]): Promise<number> {
   const result = await handle.execute<{ n: number }>(sql`
     select count(*)::int as n from specimen s where ${sql.join(where, sql` and `)}`);
   return result.rows[0]!.n;
 }
 
-/** One page of matching specimen ids, in the filter's order, at most `limit`. */
-export async function searchSpecimenIds(
+async function pageWhere(
   handle: DbOrTx,
   f: SpecimenSearchFilter,
+  match: SQL[],
 ): Promise<SpecimenSearchHit[]> {
-  const where = await matchConditions(handle, f);
+  const where = [...match];
   if (f.after)
     where.push(
       f.order === 'lastUpdated'
@@ -130,4 +122,42 @@ export async function searchSpecimenIds(
      order by ${f.order === 'lastUpdated' ? sql`s.updated_at, s.id` : sql`s.id`}
      limit ${f.limit}`);
   return result.rows;
+}
+
+/**
+ * How many specimens match, over every page (a Bundle's `total`). In order of last update, only
+ * those settled, as the pages show them.
+ */
+export async function countSpecimens(
+  handle: DbOrTx,
+  f: Omit<SpecimenSearchFilter, 'after' | 'limit'>,
+): Promise<number> {
+  return countWhere(handle, await matchConditions(handle, f));
+}
+
+/** One page of matching specimen ids, in the filter's order, at most `limit`. */
+export async function searchSpecimenIds(
+  handle: DbOrTx,
+  f: SpecimenSearchFilter,
+): Promise<SpecimenSearchHit[]> {
+  return pageWhere(handle, f, await matchConditions(handle, f));
+}
+
+/**
+ * A page with the number of matches, both read in one snapshot (a read-only repeatable-read
+ * transaction whose first statement reads how far the order is settled), so the total never
+ * disagrees with the page: a page that is the last holds exactly `total` entries in all.
+ */
+export async function searchSpecimenIdsWithTotal(
+  db: Db,
+  f: SpecimenSearchFilter,
+): Promise<{ hits: SpecimenSearchHit[]; total: number }> {
+  return db.transaction(
+    async (tx) => {
+      const match = await matchConditions(tx, f);
+      const total = await countWhere(tx, match);
+      return { hits: await pageWhere(tx, f, match), total };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
 }

@@ -19,8 +19,9 @@ const SPECIMEN_DOCUMENTATION =
   'status, container, condition and note are kept by the biobank and ignored on input. ' +
   `Search pages hold _count results (default ${DEFAULT_COUNT}, at most ${MAX_COUNT}) in id order, or in ` +
   'order of last update when _lastUpdated is given; follow the next link. The number of matches over ' +
-  'every page (Bundle.total) is counted when asked for: with the page by _total=accurate (or estimate, ' +
-  'answered exactly), alone by _summary=count or _count=0.';
+  'every page (Bundle.total) is counted only when asked for: with the page by _total=accurate (or ' +
+  'estimate, answered exactly; read in the page’s snapshot, and left out of the next link), alone by ' +
+  '_summary=count or _count=0. _summary=false is the default; other _summary values are refused.';
 
 /** The CapabilityStatement of the server at `base` (its absolute FHIR base URL). */
 export function capabilityStatement(base: string) {

@@ -136,18 +136,19 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
         const page = await fhir.searchFhirSpecimens(ctxOf(request), q);
         const base = baseOf(request);
         // The links say what was answered: the filters, then the page size or the count alone.
-        const link = (cursor: string | undefined) => {
+        // The next page leaves the total out: every page would count every match again.
+        const link = (cursor: string | undefined, total: boolean) => {
           const params = new URLSearchParams(q.filters);
           if (q.answer === 'count') params.set('_summary', 'count');
           else {
             params.set('_count', String(q.count));
-            if (q.answer === 'page+total') params.set('_total', 'accurate');
+            if (total) params.set('_total', 'accurate');
           }
           if (cursor !== undefined) params.set('_cursor', cursor);
           return `${base}/Specimen?${params.toString()}`;
         };
-        const links: BundleLink[] = [{ relation: 'self', url: link(q.cursor) }];
-        if (page.nextCursor) links.push({ relation: 'next', url: link(page.nextCursor) });
+        const links: BundleLink[] = [{ relation: 'self', url: link(q.cursor, q.answer === 'page+total') }];
+        if (page.nextCursor) links.push({ relation: 'next', url: link(page.nextCursor, false) });
         return send(reply, 200, toSearchBundle(base, page, links, new Date()));
       });
 

@@ -18,6 +18,7 @@ import { specimenFromFhir, type IdentifierTarget } from './fhir-specimen.input.j
 import {
   countSpecimens,
   searchSpecimenIds,
+  searchSpecimenIdsWithTotal,
   type SpecimenSearchFilter,
 } from './fhir-specimen-search.read-model.js';
 import type { SpecimenSearchQuery } from './fhir.search.js';
@@ -99,7 +100,11 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
       } as const;
       if (q.answer === 'count')
         return { items: [], nextCursor: null, total: await countSpecimens(db, filter) };
-      const hits = await searchSpecimenIds(db, { ...filter, after, limit: q.count + 1 });
+      const paging = { ...filter, after, limit: q.count + 1 };
+      const { hits, total } =
+        q.answer === 'page+total'
+          ? await searchSpecimenIdsWithTotal(db, paging)
+          : { hits: await searchSpecimenIds(db, paging), total: undefined };
       const page = hits.slice(0, q.count);
       const last = page.at(-1);
       const nextCursor =
@@ -112,8 +117,7 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
       );
       const byId = new Map(views.map((v) => [v.row.id, v]));
       const items = page.flatMap((h) => byId.get(h.id) ?? []);
-      if (q.answer === 'page') return { items, nextCursor };
-      return { items, nextCursor, total: await countSpecimens(db, filter) };
+      return { items, nextCursor, ...(total !== undefined ? { total } : {}) };
     },
 
     /**
