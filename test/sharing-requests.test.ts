@@ -222,7 +222,20 @@ describe('a sharing request from draft to reserved to cancelled', () => {
       remove: [after[1]!.id],
     });
     expect(removed.statusCode).toBe(200);
-    expect(await items(r.id, 'provider')).toHaveLength(1);
+    const [left] = await items(r.id, 'provider');
+    expect(left).toBeDefined();
+
+    // One tube given twice in one edit: the second is refused as such, and nothing changes.
+    const another = free.find(
+      (s) => s.id !== left!.specimen!.id && donorOf(s.id) !== donorOf(left!.specimen!.id),
+    )!;
+    const twice = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, {
+      add: [another.barcode, another.barcode],
+    });
+    const once = expectProblem(twice, 422, 'ITEM_NOT_ELIGIBLE');
+    expect(once.detail).toContain('more than once in this edit');
+    expect(once.errors!.map((e) => e.field)).toEqual(['add.1']);
+    expect(await items(r.id, 'provider')).toEqual([left]);
     await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
   });
 });

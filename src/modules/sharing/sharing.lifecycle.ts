@@ -63,7 +63,8 @@ export const REQUEST_TRANSITIONS = {
   start_review: { from: ['submitted'], to: 'under_review', by: ['provider'] },
   // The proposal job fills a submitted request; people edit it once review started.
   edit_proposal: { from: ['under_review'], to: UNCHANGED, by: ['provider'] },
-  // A reviewer tops the proposal up with matching specimens (`POST .../propose`).
+  // A reviewer tops the proposal up with matching specimens (`POST .../propose`). The job after
+  // submission makes the first proposal outside this rule (sharing.proposal.ts, `first`).
   propose: { from: ['under_review'], to: UNCHANGED, by: ['provider'] },
   approve: { from: ['under_review'], to: 'approved', by: ['provider'] },
   // Taken in approval's own transaction (see the header).

@@ -118,6 +118,7 @@ export function createReview(deps: ReviewDeps) {
         );
         let count = staying.filter((i) => i.state === 'proposed').length;
         const adding: { id: string; participantId: string | null; sampleCode?: string }[] = [];
+        const addedHere = new Set<string>();
         for (const w of wanted) {
           const at = n++;
           const s = found.get(w.barcode);
@@ -126,20 +127,23 @@ export function createReview(deps: ReviewDeps) {
             continue;
           }
           const f = fit.get(s.id)!;
-          const reason = inRequest.has(s.id)
-            ? 'it is already in this request'
-            : f.reasons.length
-              ? f.reasons.join('; ')
-              : before.onePerDonor && s.participantId && donors.has(s.participantId)
-                ? 'its donor already gives a specimen to this request'
-                : count >= before.specimenCount
-                  ? `the request asks for ${before.specimenCount} specimens`
-                  : null;
+          const reason = addedHere.has(s.id)
+            ? 'it is given more than once in this edit'
+            : inRequest.has(s.id)
+              ? 'it is already in this request'
+              : f.reasons.length
+                ? f.reasons.join('; ')
+                : before.onePerDonor && s.participantId && donors.has(s.participantId)
+                  ? 'its donor already gives a specimen to this request'
+                  : count >= before.specimenCount
+                    ? `the request asks for ${before.specimenCount} specimens`
+                    : null;
           if (reason) {
             problems.set(at, itemNotEligible(s.barcode, reason, w.field));
             continue;
           }
           inRequest.add(s.id);
+          addedHere.add(s.id);
           if (s.participantId) donors.add(s.participantId);
           count++;
           adding.push({ id: s.id, participantId: s.participantId, sampleCode: w.sampleCode });

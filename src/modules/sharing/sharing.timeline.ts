@@ -27,7 +27,8 @@ export function sideOf(ctx: Ctx, r: SharingRequestRow): Side | null {
 export interface EventInput {
   /**
    * The timeline's action: a lifecycle action, or what was recorded without a transition
-   * (`propose`, `remind_review`, `notified`). Not an audit action: those are operation names.
+   * (`remind_review`, `notified`, `release_items`). `propose` is both: a reviewer's top-up, and the
+   * job's first proposal after submission. Not an audit action: those are operation names.
    */
   step: string;
   from: RequestState | null;
