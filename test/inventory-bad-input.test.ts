@@ -132,6 +132,32 @@ describe('specimens', () => {
     expect(derivative.errors![0]).toMatchObject({ code: 'CONTAINER_REQUIRED' });
   });
 
+  it('asks for the barcode of an aliquot whose barcode made from a long parent barcode would not fit', async () => {
+    const parent = await lab.register({
+      barcode: `L${'0'.repeat(59)}`.slice(0, 60),
+      type: 'plasma',
+      quantity: 2,
+      containerId: box.id,
+      position: 'C3',
+    });
+    const problem = await refused(
+      () =>
+        lab.post(`/v1/specimens/${parent.id}/aliquots`, {
+          aliquots: [{ quantity: 0.1 }, { quantity: 0.1, barcode: uid('CHILD') }],
+        }),
+      422,
+      'BATCH_REJECTED',
+      ['aliquots.0.barcode'],
+    );
+    expect(problem.errors![0]).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(problem.errors![0]!.message).toContain('longer than 64');
+    // With the barcode given, it is made.
+    const made = await lab.post(`/v1/specimens/${parent.id}/aliquots`, {
+      aliquots: [{ quantity: 0.1, barcode: uid('CHILD') }],
+    });
+    expect(made.statusCode, made.body).toBe(201);
+  });
+
   it('refuses drawing more than is available with 409 INSUFFICIENT_QUANTITY', async () => {
     const problem = await refused(
       () => lab.post(`/v1/specimens/${stored.id}/consume`, { quantity: 2.5 }),

@@ -5,7 +5,7 @@ import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
 import { inTransaction } from '../../db/transaction.js';
-import { batchRejected, type DomainError } from '../../errors.js';
+import { batchRejected, validationFailed, type DomainError } from '../../errors.js';
 import {
   SPECIMEN_TYPE_INFO,
   isDerivativeAllowed,
@@ -29,7 +29,7 @@ import {
   findSpecimensByBarcodes,
   type NewSpecimenRow,
 } from './specimens.repo.js';
-import type { AliquotInput, DerivativeInput } from './specimens.schemas.js';
+import { BARCODE_MAX_LENGTH, type AliquotInput, type DerivativeInput } from './specimens.schemas.js';
 import type { SpecimenRow } from './specimens.table.js';
 import type { UseGate } from './specimens.use-gate.js';
 
@@ -94,8 +94,22 @@ export function createSpecimenLineage(deps: {
             `${parent.barcode}-${lineage === 'aliquot' ? 'A' : 'D'}${String(parent.custodySeq + i + 1).padStart(2, '0')}${randomBytes(2).toString('hex').toUpperCase()}`,
         );
         const errors = new Map<number, DomainError>();
+        // A barcode made from a long parent's would not fit: the child's must be given.
+        barcodes.forEach((b, i) => {
+          if (b.length > BARCODE_MAX_LENGTH)
+            errors.set(
+              i,
+              validationFailed([
+                {
+                  field: `${field(i)}barcode`,
+                  message: `give it: the one made from the parent's barcode would be longer than ${BARCODE_MAX_LENGTH} characters`,
+                },
+              ]),
+            );
+        });
         const dup = new Map<string, number>();
         barcodes.forEach((b, i) => {
+          if (errors.has(i)) return;
           const first = dup.get(b);
           if (first !== undefined) errors.set(i, barcodeTaken(b, `${field(i)}barcode`, first));
           else dup.set(b, i);

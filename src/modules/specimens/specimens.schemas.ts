@@ -8,11 +8,13 @@ import { SPECIMEN_STATUSES } from './specimens.lifecycle.js';
 import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.js';
 import { HOLD_REASONS, LINEAGES, PATHOLOGY_STATUSES, QC_STATUSES } from './specimens.table.js';
 
+/** As long as a barcode may be (the column's length). */
+export const BARCODE_MAX_LENGTH = 64;
 export const barcode = z
   .string()
   .trim()
   .min(1)
-  .max(64)
+  .max(BARCODE_MAX_LENGTH)
   .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only');
 export const positionLabelInput = z.string().trim().min(1).max(16).describe('grid position, e.g. B3 or 14');
 export { instant } from '../../clock.js';
