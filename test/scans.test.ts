@@ -110,6 +110,39 @@ describe('POST /v1/scans', () => {
     expect(await lab.counts()).toEqual(counts);
   });
 
+  it('refuses a position without its container, and a place on a check-out, instead of dropping them', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const a = await lab.register({ containerId: box.id, position: 'A1' });
+    const b = await lab.register({ containerId: box.id, position: 'A2' });
+    const c = await lab.register({ containerId: box.id, position: 'A3' });
+    await lab.action(a.id, 'check-out');
+    await lab.action(c.id, 'check-out');
+    const before = await snapshot([a.id, b.id, c.id]);
+    const res = await scan([
+      { action: 'check_in', barcode: a.barcode, position: 'C3' },
+      { action: 'check_out', barcode: b.barcode, containerId: box.id },
+      { action: 'check_in', barcode: c.barcode, use: 'internal_research' },
+    ]);
+    const problem = expectProblem(res, 422, 'BATCH_REJECTED');
+    expect(problem.errors!.map((e) => [e.field, e.code])).toEqual([
+      ['scans.0.containerId', 'CONTAINER_REQUIRED'],
+      ['scans.1.containerId', 'VALIDATION_FAILED'],
+      ['scans.2.use', 'VALIDATION_FAILED'],
+    ]);
+    expect(await snapshot([a.id, b.id, c.id])).toEqual(before);
+
+    // Over REST too: check-in, receipt and found with a position alone are 400, nothing changes.
+    for (const [id, path] of [
+      [a.id, 'check-in'],
+      [a.id, 'receive'],
+      [a.id, 'mark-found'],
+    ] as const) {
+      const one = await lab.post(`/v1/specimens/${id}/${path}`, { position: 'C3' }, { role: 'technician' });
+      expect(fieldsOf(expectProblem(one, 400, 'CONTAINER_REQUIRED'))).toEqual(['containerId']);
+    }
+    expect(await snapshot([a.id, b.id, c.id])).toEqual(before);
+  });
+
   it('names a position outside the grid per item', async () => {
     const box = await lab.box({ rows: 3, cols: 3 });
     const a = await lab.register();
@@ -390,9 +423,40 @@ describe('rack scan reconciliation', () => {
     const other = await lab.box({ rows: 3, cols: 3 });
     const stray = await lab.register({ containerId: other.id, position: 'A1' });
     const before = await snapshot([sitting.id, stray.id]);
+    // The dry run says so first.
+    const dry = await rackScan(box.id, { readings: reading({ A1: stray.barcode }) });
+    expect(dry.json<RackReport>().errors).toEqual([
+      {
+        position: 'A1',
+        message: `${sitting.barcode} is still recorded at A1 and was not read: mark it missing or move it first`,
+      },
+    ]);
     const res = await rackScan(box.id, { readings: reading({ A1: stray.barcode }), apply: true });
-    expectProblem(res, 409, 'POSITION_OCCUPIED');
+    expect(fieldsOf(expectProblem(res, 409, 'POSITION_OCCUPIED'))).toEqual(['readings.0.position']);
     expect(await snapshot([sitting.id, stray.id])).toEqual(before);
+  });
+
+  it('reports in a dry run the tubes an apply would refuse, and the apply names their readings', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const other = await lab.box({ rows: 3, cols: 3 });
+    const fine = await lab.register({ containerId: other.id, position: 'A1' });
+    const gone = await lab.register({ containerId: other.id, position: 'A2' });
+    await lab.action(gone.id, 'destroy', { reason: 'tube cracked' });
+    const body = { readings: reading({ B1: fine.barcode, C2: gone.barcode }) };
+    const before = await snapshot([fine.id, gone.id]);
+
+    const dry = await rackScan(box.id, body);
+    expect(dry.statusCode, dry.body).toBe(200);
+    const { errors } = dry.json<RackReport>();
+    expect(errors.map((e) => e.position)).toEqual(['C2']);
+    expect(errors[0]!.message).toContain('destroyed');
+
+    const applied = await rackScan(box.id, { ...body, apply: true });
+    const problem = expectProblem(applied, 422, 'RACK_SCAN_REJECTED');
+    // C2 is the eighth position of the reading (index 7).
+    expect(fieldsOf(problem)).toEqual(['readings.7.barcode']);
+    expect(problem.detail).toContain('1 tube cannot move');
+    expect(await snapshot([fine.id, gone.id])).toEqual(before);
   });
 
   it('refuses readings outside the grid or read twice, naming the reading', async () => {

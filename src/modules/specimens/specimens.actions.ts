@@ -10,7 +10,12 @@ import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { assertExternalIdsFree, editOf } from './specimens.edits.js';
 import { versionConflict } from '../../errors.js';
-import { holdManagedByConsent, placementRace, specimenNotFound } from './specimens.errors.js';
+import {
+  containerRequired,
+  holdManagedByConsent,
+  placementRace,
+  specimenNotFound,
+} from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
 import { CONSENT_HOLDS, type HoldReason, type SpecimenRow } from './specimens.table.js';
@@ -72,6 +77,14 @@ export function createSpecimenActions(deps: {
     if (err) throw err;
     return plan.placements.get(0)!;
   }
+  /**
+   * A position says nothing without its container: refused (400), never dropped. Checked before
+   * the lifecycle, as it is the call's own mistake whatever the tube's state.
+   */
+  const assertTargetComplete = (t: Target): void => {
+    if (!t.containerId && t.position !== undefined) throw containerRequired('a position', 'containerId');
+  };
+  /** Where a tube is put when the call says so. */
   const placeIfAsked = async (tx: Tx, row: SpecimenRow, t: Target): Promise<Placement | null> =>
     t.containerId ? placeOne(tx, row, { containerId: t.containerId, position: t.position }) : null;
 
@@ -85,6 +98,7 @@ export function createSpecimenActions(deps: {
     /** Receipt at the bench. Throws INVALID_TRANSITION. */
     async receiveSpecimen(ctx: Ctx, id: string, input: When & Target) {
       return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        assertTargetComplete(input);
         ledger.check({ kind: 'receive', specimen: row });
         return { kind: 'receive', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
       });
@@ -123,6 +137,7 @@ export function createSpecimenActions(deps: {
     /** Returns a tube; thawing counts a freeze-thaw cycle. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
     async checkInSpecimen(ctx: Ctx, id: string, input: When & Target & { thawed?: boolean }) {
       return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        assertTargetComplete(input);
         const command = { kind: 'check_in' as const, ...base(row, input), thawed: input.thawed ?? true };
         ledger.check(command);
         return { ...command, placement: await placeIfAsked(tx, row, input) };
@@ -159,6 +174,7 @@ export function createSpecimenActions(deps: {
     /** A missing tube turned up: it goes back to stock, optionally straight into a position. Throws INVALID_TRANSITION, POSITION_OCCUPIED. */
     async markSpecimenFound(ctx: Ctx, id: string, input: When & Target) {
       return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
+        assertTargetComplete(input);
         ledger.check({ kind: 'mark_found', specimen: row });
         return { kind: 'mark_found', ...base(row, input), placement: await placeIfAsked(tx, row, input) };
       });

@@ -4,7 +4,7 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
-import { DomainError, batchRejected } from '../../errors.js';
+import { DomainError, batchRejected, validationFailed } from '../../errors.js';
 import { planPlacements } from '../storage/index.js';
 import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
@@ -23,6 +23,10 @@ export const scanInput = z.object({
   occurredAt: instant.optional().describe('when the scan happened'),
   use: z.enum(USES).optional().describe('for check_out: the intended use'),
 });
+/** A member the scan's action does not read: refused rather than ignored. */
+const notForAction = (why: string, field: string) =>
+  validationFailed([{ field, message: `${why}: leave it out` }]);
+
 export const scansInput = z.object({ scans: z.array(scanInput).min(1).max(500) });
 export type ScanInput = z.infer<typeof scanInput>;
 
@@ -59,6 +63,19 @@ export function createScanService(deps: {
           seen.set(s.barcode, i);
           if ((s.action === 'store' || s.action === 'move') && !s.containerId) {
             errors.set(i, containerRequired(s.action, `scans.${i}.containerId`));
+          } else if (s.position !== undefined && !s.containerId) {
+            // A position says nothing without its container: refused, never dropped.
+            errors.set(i, containerRequired('a position', `scans.${i}.containerId`));
+          } else if (s.action === 'check_out' && (s.containerId || s.position !== undefined)) {
+            errors.set(
+              i,
+              notForAction(
+                'check_out puts the tube nowhere',
+                `scans.${i}.${s.containerId ? 'containerId' : 'position'}`,
+              ),
+            );
+          } else if (s.action !== 'check_out' && s.use !== undefined) {
+            errors.set(i, notForAction(`${s.action} takes no use (only check_out does)`, `scans.${i}.use`));
           }
           // The ledger refuses it too, but for the whole tray: here it is this scan's.
           const future = futureEventTime(
