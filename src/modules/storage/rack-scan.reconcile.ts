@@ -13,7 +13,10 @@ export interface RackScanReport {
   movedIn: { position: string; barcode: string; specimenId: string; from: string | null }[];
   unknown: { position: string; barcode: string }[];
   missing: { position: string; barcode: string; specimenId: string }[];
-  /** tubes read here that may not move here (type restriction, lifecycle), when applying */
+  /**
+   * what refuses the apply, also in a dry run: tubes read here that may not move here (type
+   * restriction, lifecycle), and positions they would take that an unread tube still holds
+   */
   errors: { position: string; message: string }[];
 }
 
@@ -30,6 +33,8 @@ export interface TubeReading {
   /** the position in the box's own labels (`a1` read as `A1`) */
   label: string;
   barcode: string;
+  /** its index in the readings sent */
+  reading: number;
 }
 
 /** A tube as recorded: where it is and whether it is out in use. */
@@ -49,6 +54,8 @@ export interface RackMove<T extends RecordedTube> {
   row: number;
   col: number;
   label: string;
+  /** the index of the reading in the readings sent */
+  reading: number;
 }
 
 export interface Reconciliation<T extends RecordedTube> {
@@ -88,8 +95,10 @@ export function parseReadings(box: Grid, readings: readonly Reading[]): TubeRead
     return { pos, label, barcode };
   });
   if (fieldErrors.length) throw invalidReading(fieldErrors);
-  return parsed.flatMap((r) =>
-    r.pos && r.barcode ? [{ row: r.pos.row, col: r.pos.col, label: r.label, barcode: r.barcode }] : [],
+  return parsed.flatMap((r, i) =>
+    r.pos && r.barcode
+      ? [{ row: r.pos.row, col: r.pos.col, label: r.label, barcode: r.barcode, reading: i }]
+      : [],
   );
 }
 
@@ -125,7 +134,7 @@ export function reconcile<T extends RecordedTube>(
         specimenId: s.id,
         from: locationOf(s, containers)?.path ?? null,
       });
-      result.moves.push({ specimen: s, row: r.row, col: r.col, label: r.label });
+      result.moves.push({ specimen: s, row: r.row, col: r.col, label: r.label, reading: r.reading });
     }
   }
   const readBarcodes = new Set(read.map((r) => r.barcode));
@@ -141,6 +150,9 @@ export function reconcile<T extends RecordedTube>(
   return result;
 }
 
+/** A move that may not be applied: where, why, and the reading that asked for it. */
+export type RefusedMove = RackScanReport['errors'][number] & { reading: number };
+
 /**
  * Why moves may not be applied, one entry per refused tube: a type restriction on the box or
  * above it, or the lifecycle (`checkMove` throws the refusal, e.g. a destroyed tube).
@@ -152,38 +164,39 @@ export function refusedMoves<T extends RecordedTube>(
   containers: Map<string, ContainerRow>,
   moves: readonly RackMove<T>[],
   checkMove: (move: RackMove<T>) => void,
-): RackScanReport['errors'] {
-  const errors: RackScanReport['errors'] = [];
+): RefusedMove[] {
+  const errors: RefusedMove[] = [];
   for (const m of moves) {
+    const refuse = (message: string) => errors.push({ position: m.label, message, reading: m.reading });
     const blocker = typeAllowed(box, containers, m.specimen.type);
     if (blocker) {
-      errors.push({ position: m.label, message: `${m.specimen.type} is not allowed in ${blocker.barcode}` });
+      refuse(`${m.specimen.type} is not allowed in ${blocker.barcode}`);
       continue;
     }
     try {
       checkMove(m);
     } catch (err) {
-      errors.push({ position: m.label, message: err instanceof Error ? err.message : String(err) });
+      refuse(err instanceof Error ? err.message : String(err));
     }
   }
   return errors;
 }
 
 /**
- * A tube still recorded at a position a move targets, though it was not read anywhere in this
- * scan and is not moving: the technician must mark it missing or move it before the scan applies.
+ * Tubes still recorded at a position a move targets, though not read anywhere in this scan and
+ * not moving, each with the move it blocks: the technician must mark them missing or move them
+ * before the scan applies.
  */
-export function stillRecordedAtTarget(
-  moves: readonly RackMove<RecordedTube>[],
+export function stillRecordedAtTarget<T extends RecordedTube>(
+  moves: readonly RackMove<T>[],
   expected: readonly RecordedTube[],
   read: readonly TubeReading[],
-): RecordedTube | undefined {
+): { tube: RecordedTube; move: RackMove<T> }[] {
   const occupiedBy = new Map(expected.map((s) => [`${s.positionRow}:${s.positionCol}`, s]));
   const moving = new Set(moves.map((m) => m.specimen.id));
   const readBarcodes = new Set(read.map((r) => r.barcode));
-  for (const m of moves) {
-    const occ = occupiedBy.get(`${m.row}:${m.col}`);
-    if (occ && !moving.has(occ.id) && !readBarcodes.has(occ.barcode)) return occ;
-  }
-  return undefined;
+  return moves.flatMap((move) => {
+    const tube = occupiedBy.get(`${move.row}:${move.col}`);
+    return tube && !moving.has(tube.id) && !readBarcodes.has(tube.barcode) ? [{ tube, move }] : [];
+  });
 }

@@ -20,7 +20,7 @@ import {
 import { loadContainersWithAncestors } from './storage.repo.js';
 import { containerName } from './container-kinds.js';
 import { containerNotFound, noGrid, rackScanRejected } from './storage.errors.js';
-import { SPECIMEN_HOLDERS, containerPath, labelOf } from './storage.rules.js';
+import { SPECIMEN_HOLDERS, containerPath } from './storage.rules.js';
 
 export interface RackScanDeps {
   db: Db;
@@ -77,11 +77,9 @@ export function createRackScanService(deps: RackScanDeps) {
           found.map((s) => s.containerId).filter((c): c is string => c !== null),
         );
         const { moves, ...lists } = reconcile(box, read, found, expected, otherContainers);
-        const report: RackScanReport = { containerId: box.id, applied: false, ...lists, errors: [] };
-        if (!tx || moves.length === 0) return { ...report, applied: input.apply };
 
-        // Apply: tubes read here move here. Positions they leave in this box are vacated in the
-        // same statement batch; the deferrable unique constraint checks the end state.
+        // Tubes read here move here. Positions they leave in this box are vacated in the same
+        // statement batch; the deferrable unique constraint checks the end state.
         const path = containerPath(box, byId);
         const commandOf = (m: RackMove<SpecimenRow>): SpecimenCommand => ({
           // A tube that had no place yet (registered, never stored) is stored, not moved.
@@ -92,13 +90,29 @@ export function createRackScanService(deps: RackScanDeps) {
           details: { source: 'rack-scan' },
           action: 'rackScan',
         });
-        report.errors = refusedMoves(box, byId, moves, (m) => deps.ledger.check(commandOf(m)));
-        if (report.errors.length) throw rackScanRejected(box, report.errors);
-        const occ = stillRecordedAtTarget(moves, expected, read);
-        if (occ) {
-          const position = labelOf(box, occ.positionRow, occ.positionCol) ?? '';
-          throw positionOccupied({ position, container: containerName(box), by: occ.barcode }, null);
+        // What would refuse the apply: a dry run reports it, so it predicts what applying does.
+        const refused = refusedMoves(box, byId, moves, (m) => deps.ledger.check(commandOf(m)));
+        const occupied = stillRecordedAtTarget(moves, expected, read);
+        if (!tx || moves.length === 0) {
+          const errors = [
+            ...refused.map(({ position, message }) => ({ position, message })),
+            ...occupied.map(({ tube, move }) => ({
+              position: move.label,
+              message: `${tube.barcode} is still recorded at ${move.label} and was not read: mark it missing or move it first`,
+            })),
+          ];
+          return { containerId: box.id, applied: input.apply, ...lists, errors };
         }
+        if (refused.length) throw rackScanRejected(box, refused);
+        const [blocked] = occupied;
+        if (blocked) {
+          const { tube, move } = blocked;
+          throw positionOccupied(
+            { position: move.label, container: containerName(box), by: tube.barcode },
+            `readings.${move.reading}.position`,
+          );
+        }
+        const report: RackScanReport = { containerId: box.id, applied: false, ...lists, errors: [] };
         // Queue behind single stores aiming at the same positions (see lockPositions).
         await lockPositions(
           tx,

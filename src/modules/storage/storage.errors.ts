@@ -114,9 +114,13 @@ export const invalidReading = (problems: FieldProblem[]) =>
   new DomainError('INVALID_READING', problems[0]?.message ?? 'the reading is not valid', problems);
 
 /** Tubes read in a box that may not move there; `problems` name them by position. */
-export const rackScanRejected = (box: Named, problems: { position: string; message: string }[]) =>
+/** Each problem names the reading that asked for the move, and the position in its message. */
+export const rackScanRejected = (
+  box: Named,
+  problems: { position: string; message: string; reading: number }[],
+) =>
   new DomainError(
     'RACK_SCAN_REJECTED',
-    `${problems.length} tubes cannot move into ${containerName(box)}; nothing was recorded`,
-    problems.map((p) => ({ field: p.position, message: p.message })),
+    `${problems.length === 1 ? '1 tube cannot' : `${problems.length} tubes cannot`} move into ${containerName(box)}; nothing was recorded`,
+    problems.map((p) => ({ field: `readings.${p.reading}.barcode`, message: `${p.position}: ${p.message}` })),
   );

@@ -51,7 +51,13 @@ const rackScanDto = z.object({
   movedIn: z.array(entry.extend({ from: z.string().nullable() })),
   unknown: z.array(z.object({ position: z.string(), barcode: z.string() })),
   missing: z.array(entry),
-  errors: z.array(z.object({ position: z.string(), message: z.string() })),
+  errors: z
+    .array(z.object({ position: z.string(), message: z.string() }))
+    .describe(
+      'what would refuse the apply (a tube that may not move here, a position an unread tube still holds): ' +
+        'a dry run lists it; applying refuses instead (RACK_SCAN_REJECTED naming readings.N.barcode, ' +
+        'POSITION_OCCUPIED naming readings.N.position)',
+    ),
 });
 
 export function storageRoutes(app: FastifyInstance, deps: { db: Db; storage: StorageService }) {
