@@ -395,4 +395,45 @@ describe('PATCH /v1/specimens/:id with If-Match', () => {
     );
     expectProblem(again, 412, 'VERSION_CONFLICT');
   });
+
+  it('writes nothing for values the tube already holds: same version, no audit, custody or feed entry', async () => {
+    const s = await specimenIn('available');
+    const edited = await lab.call(
+      'PATCH',
+      `/v1/specimens/${s.id}`,
+      { anatomicSite: 'left arm' },
+      { headers: { 'if-match': `W/"${s.version}"` } },
+    );
+    const version = edited.json<{ version: number }>().version;
+    const feed = async () =>
+      (
+        await t.sql.query<{ n: number }>(
+          `select (select count(*) from change_log where entity_id = $1)
+                + (select count(*) from change_log_pending where entity_id = $1) as n`,
+          [s.id],
+        )
+      ).rows[0]!.n;
+    const [counts, entries] = [await lab.counts(), await feed()];
+    for (const body of [{}, { anatomicSite: 'left arm' }]) {
+      const same = await lab.call('PATCH', `/v1/specimens/${s.id}`, body, {
+        headers: { 'if-match': `W/"${version}"` },
+      });
+      expect(same.statusCode, same.body).toBe(200);
+      expect(same.headers.etag).toBe(`W/"${version}"`);
+      expect(same.json()).toMatchObject({ anatomicSite: 'left arm', version });
+    }
+    expect([await lab.counts(), await feed(), (await specimenRow(t, s.id)).version]).toEqual([
+      counts,
+      entries,
+      version,
+    ]);
+    // A stale precondition is still refused, changed or not.
+    const stale = await lab.call(
+      'PATCH',
+      `/v1/specimens/${s.id}`,
+      { anatomicSite: 'left arm' },
+      { headers: { 'if-match': `W/"${version - 1}"` } },
+    );
+    expectProblem(stale, 412, 'VERSION_CONFLICT');
+  });
 });

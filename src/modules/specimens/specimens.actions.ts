@@ -8,7 +8,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { planPlacements, type Placement } from '../storage/index.js';
 import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { assertExternalIdsFree, editOf } from './specimens.edits.js';
+import { assertExternalIdsFree, changedOnly, editOf } from './specimens.edits.js';
 import { versionConflict } from '../../errors.js';
 import {
   containerRequired,
@@ -43,7 +43,8 @@ export function createSpecimenActions(deps: {
     id: string,
     op: Operation,
     when: Pick<When, 'expectedVersion'>,
-    build: (tx: Tx, row: SpecimenRow) => Promise<SpecimenCommand>,
+    /** the command to apply, or null when the call changes nothing (nothing is written) */
+    build: (tx: Tx, row: SpecimenRow) => Promise<SpecimenCommand | null>,
   ): Promise<SpecimenView> {
     const expected = when.expectedVersion;
     authorize(ctx.actor, op);
@@ -55,7 +56,8 @@ export function createSpecimenActions(deps: {
         // A precondition sent with an action holds as an update's does (412 when it moved on).
         if (expected !== undefined && resolveVersion(expected, row.version) !== row.version)
           throw versionConflict(`specimen ${row.barcode}`, expected, row.version);
-        const [after] = await ledger.apply(tx, ctx, [await build(tx, row)]);
+        const command = await build(tx, row);
+        const [after] = command ? await ledger.apply(tx, ctx, [command]) : [row];
         return (await specimenViews(tx, institutionId, [after!]))[0]!;
       }),
     );
@@ -218,7 +220,13 @@ export function createSpecimenActions(deps: {
         if (p.externalIds && before.version === expectedVersion)
           await assertExternalIdsFree(tx, before, p.externalIds);
         const patch = editOf(before, p);
-        return { kind: 'edit', specimen: before, patch, expectedVersion };
+        const command: SpecimenCommand = { kind: 'edit', specimen: before, patch, expectedVersion };
+        // The lifecycle and the version hold as when applying (409, 412); then values the tube
+        // already holds write nothing: no new version, audit row or change-feed entry.
+        ledger.check(command);
+        if (before.version !== expectedVersion)
+          throw versionConflict(`specimen ${before.barcode}`, expectedVersion, before.version);
+        return Object.keys(changedOnly(before, patch)).length === 0 ? null : command;
       });
     },
   };
