@@ -62,6 +62,22 @@ async function withEndpoint() {
   return { ...inst, path, secret: body.webhookSecret! };
 }
 
+/** Sets (or removes, with null) an institution's webhook endpoint at its current version. */
+async function setEndpoint(
+  inst: { institution: { id: string }; keys: { admin: string } },
+  webhookUrl: string | null,
+) {
+  const current = await t.sql.query<{ version: number }>('select version from institution where id = $1', [
+    inst.institution.id,
+  ]);
+  return t.app.inject({
+    method: 'PATCH',
+    url: `/v1/institutions/${inst.institution.id}`,
+    headers: { ...bearer(inst.keys.admin), 'if-match': `W/"${current.rows[0]!.version}"` },
+    payload: { webhookUrl },
+  });
+}
+
 function ping(token: string) {
   return t.app.inject({ method: 'POST', url: '/v1/webhook-deliveries/ping', headers: bearer(token) });
 }
@@ -270,18 +286,7 @@ describe('signed deliveries', () => {
 
   it('forgets the secret with the URL: the next URL gets a new secret, returned once', async () => {
     const inst = await withEndpoint();
-    const patch = async (webhookUrl: string | null) => {
-      const current = await t.sql.query<{ version: number }>(
-        'select version from institution where id = $1',
-        [inst.institution.id],
-      );
-      return t.app.inject({
-        method: 'PATCH',
-        url: `/v1/institutions/${inst.institution.id}`,
-        headers: { ...bearer(inst.keys.admin), 'if-match': `W/"${current.rows[0]!.version}"` },
-        payload: { webhookUrl },
-      });
-    };
+    const patch = (webhookUrl: string | null) => setEndpoint(inst, webhookUrl);
     expect((await patch(null)).statusCode).toBe(200);
     const { rows } = await t.sql.query<{ webhook_secret: string | null }>(
       'select webhook_secret from institution where id = $1',
@@ -292,6 +297,50 @@ describe('signed deliveries', () => {
     const secret = again.json<{ webhookSecret?: string }>().webhookSecret;
     expect(secret).toMatch(/^whsec_/);
     expect(secret).not.toBe(inst.secret);
+  });
+
+  it('sends a retry to the endpoint as it is now, and ends a delivery whose endpoint was removed, unsent', async () => {
+    const inst = await withEndpoint();
+    receiver.answer(inst.path, 500);
+    const moved = await ping(inst.keys.admin);
+    const { id } = moved.json<DeliveryDto>();
+    await until(async () => (await deliveryRow(id))?.last_status_code === 500);
+    const job = await latestJob(id);
+    await until(async () => (await job.getState()) === 'delayed');
+
+    // The admin moves the endpoint: the retry goes there, signed with the institution's secret.
+    const path = `${inst.path}/moved`;
+    expect((await setEndpoint(inst, receiver.url + path)).statusCode).toBe(200);
+    await job.promote();
+    await until(async () => (await deliveryRow(id))?.status === 'succeeded');
+    expect(receiver.on(inst.path)).toHaveLength(1);
+    const [retry] = receiver.on(path);
+    expect(retry!.headers['webhook-id']).toBe(id);
+    expect(() => new Webhook(inst.secret).verify(retry!.body, retry!.headers)).not.toThrow();
+    expect((await getDelivery(inst.keys.admin, id)).json<DeliveryDto>().targetUrl).toBe(receiver.url + path);
+
+    // The admin removes it: the pending retry ends failed, and nothing is sent anywhere.
+    receiver.answer(path, 500);
+    const dropped = (await ping(inst.keys.admin)).json<DeliveryDto>().id;
+    await until(async () => (await deliveryRow(dropped))?.last_status_code === 500);
+    const second = await latestJob(dropped);
+    await until(async () => (await second.getState()) === 'delayed');
+    expect((await setEndpoint(inst, null)).statusCode).toBe(200);
+    await second.promote();
+    await until(async () => (await deliveryRow(dropped))?.status === 'failed');
+    expect(receiver.on(path)).toHaveLength(2);
+    expect((await getDelivery(inst.keys.admin, dropped)).json<DeliveryDto>()).toMatchObject({
+      status: 'failed',
+      attempts: [
+        { attemptNumber: 1, statusCode: 500 },
+        {
+          attemptNumber: 2,
+          statusCode: null,
+          error: 'the institution has no webhook endpoint any more: not sent',
+        },
+      ],
+    });
+    expect(await second.getState()).toBe('completed');
   });
 
   it('refuses a ping without a configured URL with 409 WEBHOOK_NOT_CONFIGURED', async () => {

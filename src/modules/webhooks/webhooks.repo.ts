@@ -109,12 +109,15 @@ export async function recordAttempt(
     lastStatusCode: number | null;
     lastError: string | null;
     delivered: boolean;
+    /** where this attempt went: the institution's endpoint when it was made */
+    targetUrl?: string;
   },
 ): Promise<WebhookDeliveryRow | undefined> {
   await tx.insert(webhookAttempts).values(attempt);
   const [row] = await tx
     .update(webhookDeliveries)
     .set({
+      ...(outcome.targetUrl !== undefined ? { targetUrl: outcome.targetUrl } : {}),
       status: outcome.status,
       lastStatusCode: outcome.lastStatusCode,
       lastError: outcome.lastError,

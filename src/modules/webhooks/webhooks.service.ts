@@ -158,9 +158,11 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     },
 
     /**
-     * Makes one attempt (the job handler's work). Signs per Standard Webhooks with the
-     * institution's current secret; a non-2xx answer or network error throws so the queue retries.
-     * `final` marks the last allowed try: its failure marks the delivery failed.
+     * Makes one attempt (the job handler's work), to the institution's endpoint as it is now (an
+     * admin who moved or removed it expects retries and redeliveries to follow), signed per
+     * Standard Webhooks with its current secret. A non-2xx answer or network error throws so the
+     * queue retries; `final` marks the last allowed try: its failure marks the delivery failed.
+     * With no endpoint any more, the delivery ends failed at once, unsent.
      */
     async attemptWebhookDelivery(
       ctx: Ctx,
@@ -175,13 +177,16 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       let statusCode: number | null = null;
       let error: string | null = null;
       let excerpt: string | null = null;
-      if (!institution?.webhookSecret) {
+      const url = institution?.webhookUrl ?? null;
+      if (!url) {
+        error = 'the institution has no webhook endpoint any more: not sent';
+      } else if (!institution?.webhookSecret) {
         error = 'the institution has no webhook secret';
       } else {
         const signature = new Webhook(institution.webhookSecret).sign(claimed.id, started, body);
         try {
           const res = await deps.sender({
-            url: claimed.targetUrl,
+            url,
             headers: {
               'content-type': 'application/json',
               'user-agent': 'biobank-webhooks/1',
@@ -214,14 +219,15 @@ export function createWebhookService(deps: WebhookServiceDeps) {
             responseExcerpt: excerpt,
           },
           {
-            status: ok ? 'succeeded' : input.final ? 'failed' : 'pending',
+            status: ok ? 'succeeded' : input.final || !url ? 'failed' : 'pending',
             lastStatusCode: statusCode,
             lastError: error,
             delivered: ok,
+            ...(url ? { targetUrl: url } : {}),
           },
         ),
       );
-      if (!ok) {
+      if (!ok && url) {
         ctx.log.warn({ deliveryId: claimed.id, statusCode }, 'webhook attempt failed');
         throw new Error(`webhook ${claimed.id} attempt ${claimed.attemptCount} failed: ${error}`);
       }
