@@ -278,6 +278,17 @@ describe('POST /v1/imports?kind=specimens', () => {
     expect(await specimensHeld([a!.accession, b!.accession])).toBe(2);
   });
 
+  it('reads a CRLF file with blank lines (as a Windows tool writes it) as it reads the same file with LF', async () => {
+    const other = await lab.box({ rows: 9, cols: 9, scheme: 'alphanumeric' });
+    const [a, b] = tubes(2, other.barcode);
+    const file = `${SPECIMEN_HEADER}\r\n${specimenLine(a!)}\r\n\r\n${specimenLine(b!)}\r\n\r\n`;
+    const res = await send(file, { kind: 'specimens' });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json<ImportBody>()).toMatchObject({ totalRows: 2 });
+    await runImportJob(t, res.json<ImportBody>().id);
+    expect(await specimensHeld([a!.accession, b!.accession])).toBe(2);
+  });
+
   it("reports a NUL in a text column as the row's error, in CSV and NDJSON, and keeps nothing", async () => {
     const before = await lab.counts();
     // externalIdValue is free text: no pattern of its schema refuses the NUL.

@@ -115,8 +115,10 @@ async function* csvRows(input: Readable): AsyncGenerator<{ rowNo: number; cells:
         afterQuote = false;
         sawAny = true;
       } else if (ch === '\n') {
-        if (sawAny || field.length > 0 || cells.length > 0) {
-          cells.push(field.endsWith('\r') && !afterQuote ? field.slice(0, -1) : field);
+        // The line's last field without the CR of a CRLF ending: a line of only CRLF is blank.
+        const last = field.endsWith('\r') && !afterQuote ? field.slice(0, -1) : field;
+        if (sawAny || last.length > 0 || cells.length > 0) {
+          cells.push(last);
           yield { rowNo, cells };
         }
         cells = [];
@@ -128,15 +130,16 @@ async function* csvRows(input: Readable): AsyncGenerator<{ rowNo: number; cells:
       } else {
         if (afterQuote && ch !== '\r') throw importMalformed(`row ${rowNo}: text after a closing quote`);
         if (!afterQuote) field += ch;
-        sawAny = true;
+        if (ch !== '\r') sawAny = true;
         if (field.length > MAX_FIELD)
           throw importMalformed(`row ${rowNo}: a field is longer than ${MAX_FIELD} characters`);
       }
     }
   }
   if (quoted) throw importMalformed(`row ${rowNo}: a quoted field is not closed before the end of the file`);
-  if (sawAny || field.length > 0 || cells.length > 0) {
-    cells.push(field.endsWith('\r') ? field.slice(0, -1) : field);
+  const last = field.endsWith('\r') ? field.slice(0, -1) : field;
+  if (sawAny || last.length > 0 || cells.length > 0) {
+    cells.push(last);
     yield { rowNo, cells };
   }
 }
