@@ -151,6 +151,43 @@ describe('POST /v1/imports?kind=participants and kind=consents', () => {
     ]);
   });
 
+  it('names a record given twice in one file by what the file said, never by a hash', async () => {
+    const { code } = await cohort(t, lab, []);
+    const lis = uid('PAT');
+    const participants = await send(
+      csv('protocolCode,lisPatientId,participantCode', [
+        `${code},${lis},${uid('D')}`,
+        `${code},${lis},${uid('D')}`,
+      ]),
+      { kind: 'participants', dryRun: 'true' },
+    );
+    expect(participants.json<ImportBody>().errors).toEqual([
+      {
+        row: 3,
+        column: 'lisPatientId',
+        code: 'DUPLICATE_IN_FILE',
+        detail: 'the same lisPatientId is also in row 2',
+      },
+    ]);
+    await imported(
+      csv('protocolCode,lisPatientId,participantCode', [`${code},${lis},${uid('D')}`]),
+      'participants',
+    );
+    const line = `${code},${lis},v3,2026-01-15,nurse,`;
+    const consents = await send(
+      csv('protocolCode,participantLisId,documentVersion,signedOn,obtainedBy,responses', [line, line]),
+      { kind: 'consents', dryRun: 'true' },
+    );
+    expect(consents.json<ImportBody>().errors).toEqual([
+      {
+        row: 3,
+        column: 'documentVersion',
+        code: 'DUPLICATE_IN_FILE',
+        detail: 'documentVersion v3 is also in row 2',
+      },
+    ]);
+  });
+
   it('refuses a participants file without the required columns with 400', async () => {
     const res = await send('protocolCode,lisPatientId\nP,L\n', { kind: 'participants' });
     expect(expectProblem(res, 400, 'IMPORT_MALFORMED').detail).toMatch(/participantCode/);

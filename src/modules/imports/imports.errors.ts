@@ -38,3 +38,19 @@ export const malformedRow = (detail: string) => new DomainError('MALFORMED_ROW',
 /** The row's natural key (an external id, a barcode, a position) is an earlier row's. */
 export const duplicateInFile = (what: string, firstRow: number) =>
   new DomainError('DUPLICATE_IN_FILE', `${what} is also in row ${firstRow}`);
+
+/**
+ * A row's key ("<column>\n<scope...>\n<value>") met again: named by its column and the value the
+ * file gave, last in the key; a hospital patient id is kept only as a keyed hash, so it is named
+ * without its value.
+ */
+export const duplicateKeyInFile = (key: string, firstRow: number) => {
+  const [column, ...rest] = key.split('\n');
+  return {
+    column: column!,
+    error: duplicateInFile(
+      column === 'lisPatientId' ? 'the same lisPatientId' : `${column} ${rest.at(-1)}`,
+      firstRow,
+    ),
+  };
+};

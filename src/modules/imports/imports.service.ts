@@ -13,7 +13,7 @@ import { decodeCursor, encodeCursor } from '../../pagination.js';
 import { z } from 'zod';
 import { recordAudit } from '../audit/index.js';
 import { COLUMNS, templateCsv } from './imports.columns.js';
-import { duplicateInFile, importNotFound, importRejected } from './imports.errors.js';
+import { duplicateKeyInFile, importNotFound, importRejected } from './imports.errors.js';
 import { applyImportJob } from './imports.jobs.js';
 import { csvRecords, ndjsonRecords, type ImportFormat, type ParsedRecord } from './imports.parse.js';
 import {
@@ -112,13 +112,8 @@ export function createImportService(deps: ImportServiceDeps) {
       const dups = await duplicateKeys(tx, job.id);
       if (dups.length === 0) return;
       const errors = dups.map((d) => {
-        const [column, ...key] = d.key.split('\n');
-        return {
-          rowNo: d.rowNo,
-          column: column!,
-          code: 'DUPLICATE_IN_FILE',
-          detail: duplicateInFile(`${column} ${key.at(-1)}`, d.firstRow).message,
-        };
+        const { column, error } = duplicateKeyInFile(d.key, d.firstRow);
+        return { rowNo: d.rowNo, column, code: 'DUPLICATE_IN_FILE', detail: error.message };
       });
       const rows = [...new Set(dups.map((d) => d.rowNo))];
       await unstageRows(tx, job.id, rows);

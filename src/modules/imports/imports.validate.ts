@@ -33,7 +33,7 @@ import {
   type RowOutcome,
   type SpecimenImportRow,
 } from './imports.columns.js';
-import { duplicateInFile, malformedRow } from './imports.errors.js';
+import { duplicateKeyInFile, malformedRow } from './imports.errors.js';
 import {
   containersByBarcode,
   participantsByKeys,
@@ -258,10 +258,8 @@ async function validateSpecimens(
     const keys = keysOf(r.input);
     const taken = keys.find((k) => firstRow.has(k));
     if (taken) {
-      const [column, ...rest] = taken.split('\n');
-      errors.push(
-        rowError(r.rowNo, column!, duplicateInFile(`${column} ${rest.at(-1)}`, firstRow.get(taken)!)),
-      );
+      const { column, error } = duplicateKeyInFile(taken, firstRow.get(taken)!);
+      errors.push(rowError(r.rowNo, column, error));
       return false;
     }
     for (const k of keys) firstRow.set(k, r.rowNo);
@@ -397,7 +395,8 @@ async function validateConsents(
       });
     staged.push({
       rowNo,
-      keys: [`documentVersion\n${participantId}\n${row.body.documentVersion}\n${row.body.signedOn}`],
+      // The document version last: a repeat is named by it.
+      keys: [`documentVersion\n${participantId}\n${row.body.signedOn}\n${row.body.documentVersion}`],
       data: { participantId, body: row.body },
     });
   });
