@@ -36,11 +36,15 @@ export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 
 export const idempotencyHeaders = z.object({
+  // Its form (1 to 255 visible ASCII characters) is checked where the key is read, as for GraphQL:
+  // one code, INVALID_IDEMPOTENCY_KEY, for every malformed key.
   'idempotency-key': z
     .string()
-    .max(255)
     .optional()
-    .describe('makes a retried POST safe: the first response is replayed for 24 hours'),
+    .describe(
+      'makes a retried POST safe: the first response is replayed for 24 hours; 1 to 255 visible ' +
+        'ASCII characters (400 INVALID_IDEMPOTENCY_KEY otherwise)',
+    ),
 });
 
 /** `If-Match` on an upsert (PUT): without it the body wins; with it a stale version is 412. */

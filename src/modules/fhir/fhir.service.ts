@@ -141,7 +141,7 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
         throw validationFailed([
           {
             field: 'Specimen.id',
-            message: `an update of Specimen/${target.id} carries "id": "${target.id}"`,
+            message: `required: an update of Specimen/${target.id} must carry "id": "${target.id}"`,
           },
         ]);
       if ('id' in target && sent.resourceId !== undefined && sent.resourceId !== target.id)
