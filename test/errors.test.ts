@@ -95,6 +95,23 @@ describe('bad requests answer problem+json and change nothing', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('answers a POST sent with no body at all with 400 VALIDATION_FAILED saying a body is required', async () => {
+    const before = await snapshot();
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/institutions',
+      headers: bearer(operator.keys.admin),
+    });
+    const body = expectProblem(res, 400, 'VALIDATION_FAILED');
+    expect(body.errors).toEqual([
+      expect.objectContaining({
+        field: 'body',
+        message: 'a JSON body is required (send {} when there is nothing to give)',
+      }),
+    ]);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('answers a bad path parameter with 400 VALIDATION_FAILED naming params.id', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/v1/institutions/not-a-uuid', headers: headers() });
     const body = expectProblem(res, 400, 'VALIDATION_FAILED');

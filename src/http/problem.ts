@@ -55,10 +55,18 @@ function fieldsFromValidation(
         code: 'unrecognized_keys' as const,
       }));
     }
+    // No body at all where an object is expected: say so, rather than "received null".
+    const noBody =
+      where === 'body' &&
+      path.length === 1 &&
+      v.keyword === 'invalid_type' &&
+      /received (null|undefined)/.test(v.message ?? '');
     return [
       {
         field: path.join('.'),
-        message: v.message ?? 'is not valid',
+        message: noBody
+          ? 'a JSON body is required (send {} when there is nothing to give)'
+          : (v.message ?? 'is not valid'),
         // fastify-type-provider-zod puts the zod issue code in `keyword`
         code: v.keyword as ZodIssueCode,
       },
