@@ -341,6 +341,14 @@ describe('signed deliveries', () => {
       ],
     });
     expect(await second.getState()).toBe('completed');
+    // Nowhere to redeliver it either.
+    const redeliver = await t.app.inject({
+      method: 'POST',
+      url: `/v1/webhook-deliveries/${dropped}/redeliver`,
+      headers: bearer(inst.keys.admin),
+    });
+    expect(redeliver.statusCode).toBe(409);
+    expect(redeliver.json<{ code: string }>().code).toBe('WEBHOOK_NOT_CONFIGURED');
   });
 
   it('refuses a ping without a configured URL with 409 WEBHOOK_NOT_CONFIGURED', async () => {

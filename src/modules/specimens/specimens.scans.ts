@@ -30,6 +30,23 @@ const notForAction = (why: string, field: string) =>
 export const scansInput = z.object({ scans: z.array(scanInput).min(1).max(500) });
 export type ScanInput = z.infer<typeof scanInput>;
 
+/** What a scan gives that its action cannot take, or lacks: refused, never dropped. */
+function inputMisfit(s: ScanInput, i: number): DomainError | undefined {
+  if ((s.action === 'store' || s.action === 'move') && !s.containerId)
+    return containerRequired(s.action, `scans.${i}.containerId`);
+  // A position says nothing without its container.
+  if (s.position !== undefined && !s.containerId)
+    return containerRequired('a position', `scans.${i}.containerId`);
+  if (s.action === 'check_out' && (s.containerId || s.position !== undefined))
+    return notForAction(
+      'check_out puts the tube nowhere',
+      `scans.${i}.${s.containerId ? 'containerId' : 'position'}`,
+    );
+  if (s.action !== 'check_out' && s.use !== undefined)
+    return notForAction(`${s.action} takes no use (only check_out does)`, `scans.${i}.use`);
+  return undefined;
+}
+
 /**
  * A batch of scanner actions in one transaction, all or nothing, with per-item errors (the
  * bench workflow: a technician scans a tray, then commits it).
@@ -61,22 +78,9 @@ export function createScanService(deps: {
             errors.set(i, duplicateScan(s.barcode, seen.get(s.barcode)!, i, `scans.${i}.barcode`));
           }
           seen.set(s.barcode, i);
-          if ((s.action === 'store' || s.action === 'move') && !s.containerId) {
-            errors.set(i, containerRequired(s.action, `scans.${i}.containerId`));
-          } else if (s.position !== undefined && !s.containerId) {
-            // A position says nothing without its container: refused, never dropped.
-            errors.set(i, containerRequired('a position', `scans.${i}.containerId`));
-          } else if (s.action === 'check_out' && (s.containerId || s.position !== undefined)) {
-            errors.set(
-              i,
-              notForAction(
-                'check_out puts the tube nowhere',
-                `scans.${i}.${s.containerId ? 'containerId' : 'position'}`,
-              ),
-            );
-          } else if (s.action !== 'check_out' && s.use !== undefined) {
-            errors.set(i, notForAction(`${s.action} takes no use (only check_out does)`, `scans.${i}.use`));
-          }
+          // One problem per scan: an unknown or repeated barcode first.
+          const misfit = errors.has(i) ? undefined : inputMisfit(s, i);
+          if (misfit) errors.set(i, misfit);
           // The ledger refuses it too, but for the whole tray: here it is this scan's.
           const future = futureEventTime(
             [s.occurredAt ? new Date(s.occurredAt) : null],

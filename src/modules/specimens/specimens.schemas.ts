@@ -125,7 +125,7 @@ export const holdInput = z.object({ ...actionBase, reason: z.enum(HOLD_REASONS) 
 /** Receiving a specimen or finding a missing one: where it is put, if it is put away at once. */
 export const receiveInput = plainActionInput.extend({
   containerId: z.uuid().optional(),
-  position: z.string().max(16).optional(),
+  position: positionLabelInput.optional(),
 });
 export const markFoundInput = receiveInput;
 
@@ -135,7 +135,11 @@ export const aliquotInput = z.object({
   aliquots: z
     .array(
       z.object({
-        barcode: barcode.optional().describe('generated from the parent barcode when omitted'),
+        barcode: barcode
+          .optional()
+          .describe(
+            'generated from the parent barcode when omitted (required when that would pass 64 characters)',
+          ),
         quantity,
         containerId: z.uuid().optional(),
         position: positionLabelInput.optional(),

@@ -221,12 +221,22 @@ describe('applying moves', () => {
     const serum = tube('T2', [otherBox, 1, 2], { type: 'serum', status: 'destroyed' });
     const { result } = scan({ A1: 'T1', A2: 'T2' }, [], [plasma, serum]);
     const errors = refusedMoves(serumOnly, byId, result.moves, (m) => {
-      if (m.specimen.status === 'destroyed') throw new Error(`cannot move specimen ${m.specimen.barcode}`);
+      if (m.specimen.status === 'destroyed')
+        throw new DomainError('INVALID_TRANSITION', `cannot move specimen ${m.specimen.barcode}`);
     });
     expect(errors).toEqual([
       { position: 'A1', message: 'plasma is not allowed in BX-1', reading: 0 },
       { position: 'A2', message: 'cannot move specimen T2', reading: 1 },
     ]);
+  });
+
+  it('lets an error that is no refusal through: a bug, not a report', () => {
+    const { result } = scan({ A1: 'T1' }, [], [tube('T1', [otherBox, 1, 1])]);
+    expect(() =>
+      refusedMoves(box, containers, result.moves, () => {
+        throw new TypeError('boom');
+      }),
+    ).toThrow(TypeError);
   });
 
   it('refuses nothing when every tube may move in', () => {

@@ -1,6 +1,7 @@
 // Rack scan reconciliation, pure: a scanner's reading of a box against what the records say is in
 // it. No I/O: the caller loads the box, the tubes read and the tubes expected, and applies moves.
 import { parsePosition, positionLabel, type GridScheme } from './grid.js';
+import { DomainError } from '../../errors.js';
 import { invalidReading } from './storage.errors.js';
 import { locationOf } from './storage.placement.js';
 import { labelOf, typeAllowed } from './storage.rules.js';
@@ -176,7 +177,9 @@ export function refusedMoves<T extends RecordedTube>(
     try {
       checkMove(m);
     } catch (err) {
-      refuse(err instanceof Error ? err.message : String(err));
+      // The lifecycle's refusals only: anything else is a bug, not a report.
+      if (!(err instanceof DomainError)) throw err;
+      refuse(err.message);
     }
   }
   return errors;

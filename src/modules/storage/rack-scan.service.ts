@@ -96,10 +96,13 @@ export function createRackScanService(deps: RackScanDeps) {
         if (!tx || moves.length === 0) {
           const errors = [
             ...refused.map(({ position, message }) => ({ position, message })),
-            ...occupied.map(({ tube, move }) => ({
-              position: move.label,
-              message: `${tube.barcode} is still recorded at ${move.label} and was not read: mark it missing or move it first`,
-            })),
+            // A tube already refused is not named twice.
+            ...occupied
+              .filter(({ move }) => !refused.some((r) => r.reading === move.reading))
+              .map(({ tube, move }) => ({
+                position: move.label,
+                message: `${tube.barcode} is still recorded at ${move.label} and was not read: mark it missing or move it first`,
+              })),
           ];
           return { containerId: box.id, applied: input.apply, ...lists, errors };
         }

@@ -113,7 +113,6 @@ export const typeNotAllowed = (
 export const invalidReading = (problems: FieldProblem[]) =>
   new DomainError('INVALID_READING', problems[0]?.message ?? 'the reading is not valid', problems);
 
-/** Tubes read in a box that may not move there; `problems` name them by position. */
 /** Each problem names the reading that asked for the move, and the position in its message. */
 export const rackScanRejected = (
   box: Named,

@@ -122,6 +122,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     async redeliverWebhook(ctx: Ctx, id: string): Promise<WebhookDeliveryRow> {
       authorize(ctx.actor, 'webhooks.manage');
       const before = await loadOwn(ctx, id);
+      // Attempts go to the endpoint as it is now: with none, there is nowhere to send it.
+      if (!(await findInstitutionById(db, before.institutionId))?.webhookUrl) throw webhookNotConfigured();
       return inTransaction(db, ctx, async (tx) => {
         const after = await reopenDelivery(tx, id, STALE_RUN_MS);
         if (!after)
