@@ -343,6 +343,22 @@ describe('drawing the last of a specimen', () => {
     });
   });
 
+  it('writes nothing when a store or move is sent again to where the tube already is', async () => {
+    const s = await specimenIn('available');
+    const here = { containerId: s.location!.containerId, position: s.location!.position! };
+    const counts = await lab.counts();
+    for (const path of ['store', 'move', 'store']) {
+      const again = await lab.post(`/v1/specimens/${s.id}/${path}`, here, { role: 'technician' });
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.json()).toMatchObject({ version: s.version, location: { position: here.position } });
+    }
+    expect(await lab.counts()).toEqual(counts);
+    expect((await specimenRow(t, s.id)).version).toBe(s.version);
+    // A move elsewhere is still recorded.
+    const moved = await lab.action(s.id, 'move', await positions());
+    expect(moved.version).toBe(s.version + 1);
+  });
+
   it('refuses a terminal specimen by its status before looking at the target position', async () => {
     const s = await specimenIn('destroyed');
     const occupied = await specimenIn('available');

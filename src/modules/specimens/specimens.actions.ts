@@ -86,6 +86,12 @@ export function createSpecimenActions(deps: {
   const assertTargetComplete = (t: Target): void => {
     if (!t.containerId && t.position !== undefined) throw containerRequired('a position', 'containerId');
   };
+  /**
+   * The tube is already where the call puts it (a scan sent again): storing or moving it there
+   * writes nothing, as a resent call must not record a move that did not happen.
+   */
+  const alreadyAt = (row: SpecimenRow, p: Placement): boolean =>
+    row.containerId === p.container.id && row.positionRow === p.row && row.positionCol === p.col;
   /** Where a tube is put when the call says so. */
   const placeIfAsked = async (tx: Tx, row: SpecimenRow, t: Target): Promise<Placement | null> =>
     t.containerId ? placeOne(tx, row, { containerId: t.containerId, position: t.position }) : null;
@@ -113,7 +119,8 @@ export function createSpecimenActions(deps: {
         // with `move`, a checked-out one comes back with `check_in`.
         const command = { kind: 'store' as const, ...base(row, input) };
         ledger.check(command);
-        return { ...command, placement: await placeOne(tx, row, input) };
+        const placement = await placeOne(tx, row, input);
+        return row.status === 'available' && alreadyAt(row, placement) ? null : { ...command, placement };
       });
     },
 
@@ -122,7 +129,8 @@ export function createSpecimenActions(deps: {
       return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
         const command = { kind: 'move' as const, ...base(row, input) };
         ledger.check(command);
-        return { ...command, placement: await placeOne(tx, row, input) };
+        const placement = await placeOne(tx, row, input);
+        return alreadyAt(row, placement) ? null : { ...command, placement };
       });
     },
 
