@@ -11,9 +11,9 @@ import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { assertExternalIdsFree, changedOnly, editOf } from './specimens.edits.js';
 import { versionConflict } from '../../errors.js';
 import {
-  containerRequired,
   holdManagedByConsent,
   placementRace,
+  positionWithoutContainer,
   specimenNotFound,
 } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
@@ -84,7 +84,8 @@ export function createSpecimenActions(deps: {
    * the lifecycle, as it is the call's own mistake whatever the tube's state.
    */
   const assertTargetComplete = (t: Target): void => {
-    if (!t.containerId && t.position !== undefined) throw containerRequired('a position', 'containerId');
+    const refused = positionWithoutContainer(t);
+    if (refused) throw refused;
   };
   /**
    * The tube is already where the call puts it (a scan sent again): storing or moving it there

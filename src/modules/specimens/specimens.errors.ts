@@ -52,6 +52,18 @@ export const externalIdTaken = (
 export const containerRequired = (needs: string, field: string) =>
   new DomainError('CONTAINER_REQUIRED', `${needs} needs a containerId`, [{ field, message: 'required' }]);
 
+/**
+ * A position says nothing without its container: refused (CONTAINER_REQUIRED at
+ * `<prefix>containerId`), never dropped. Every call that places a tube asks this.
+ */
+export const positionWithoutContainer = (
+  target: { containerId?: string | null; position?: string | null },
+  prefix = '',
+): DomainError | undefined =>
+  target.position != null && !target.containerId
+    ? containerRequired('a position', `${prefix}containerId`)
+    : undefined;
+
 export const protocolMismatch = (participantId: string, protocolId: string, field: string) =>
   new DomainError(
     'PROTOCOL_MISMATCH',

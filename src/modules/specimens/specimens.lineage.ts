@@ -16,7 +16,7 @@ import type { NewSpecimen } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import {
   barcodeTaken,
-  containerRequired,
+  positionWithoutContainer,
   derivativeNotAllowed,
   placementRace,
   specimenNotFound,
@@ -122,8 +122,8 @@ export function createSpecimenLineage(deps: {
         });
         // A position says nothing without its container (as at registration): never dropped.
         children.forEach((c, i) => {
-          if (c.position !== undefined && !c.containerId && !errors.has(i))
-            errors.set(i, containerRequired('a position', `${field(i)}containerId`));
+          const refused = errors.has(i) ? undefined : positionWithoutContainer(c, field(i));
+          if (refused) errors.set(i, refused);
         });
         const plan = await planPlacements(
           tx,

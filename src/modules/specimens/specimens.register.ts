@@ -16,7 +16,7 @@ import type { NewSpecimen } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import {
   barcodeTaken,
-  containerRequired,
+  positionWithoutContainer,
   externalIdTaken,
   placementRace,
   protocolMismatch,
@@ -119,9 +119,8 @@ async function checkRegistrations(
     if (taken.has(s.barcode)) {
       errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));
     }
-    if (s.position && !s.containerId) {
-      errors.set(i, containerRequired('a position', `${field(i)}containerId`));
-    }
+    const unplaced = positionWithoutContainer(s, field(i));
+    if (unplaced) errors.set(i, unplaced);
   });
   await checkExternalIds(tx, institutionId, inputs, field, errors);
   const participantProtocol = await checkReferences(

@@ -8,7 +8,12 @@ import { DomainError, batchRejected, validationFailed } from '../../errors.js';
 import { planPlacements } from '../storage/index.js';
 import type { SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
-import { containerRequired, duplicateScan, specimenNotFound } from './specimens.errors.js';
+import {
+  containerRequired,
+  duplicateScan,
+  positionWithoutContainer,
+  specimenNotFound,
+} from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { barcode, instant, positionLabelInput } from './specimens.schemas.js';
 import { futureEventTime } from './specimens.times.js';
@@ -34,9 +39,8 @@ export type ScanInput = z.infer<typeof scanInput>;
 function inputMisfit(s: ScanInput, i: number): DomainError | undefined {
   if ((s.action === 'store' || s.action === 'move') && !s.containerId)
     return containerRequired(s.action, `scans.${i}.containerId`);
-  // A position says nothing without its container.
-  if (s.position !== undefined && !s.containerId)
-    return containerRequired('a position', `scans.${i}.containerId`);
+  const unplaced = positionWithoutContainer(s, `scans.${i}.`);
+  if (unplaced) return unplaced;
   if (s.action === 'check_out' && (s.containerId || s.position !== undefined))
     return notForAction(
       'check_out puts the tube nowhere',
