@@ -359,6 +359,18 @@ describe('drawing the last of a specimen', () => {
     expect(moved.version).toBe(s.version + 1);
   });
 
+  it('records one move when the same move is sent twice at once', async () => {
+    const s = await specimenIn('available');
+    const target = await positions();
+    const counts = await lab.counts();
+    const both = await Promise.all(
+      [0, 1].map(() => lab.post(`/v1/specimens/${s.id}/move`, target, { role: 'technician' })),
+    );
+    expect(both.map((r) => r.statusCode)).toEqual([200, 200]);
+    expect(both.map((r) => r.json<{ version: number }>().version)).toEqual([s.version + 1, s.version + 1]);
+    expect((await lab.counts()).custody).toBe(counts.custody + 1);
+  });
+
   it('refuses a terminal specimen by its status before looking at the target position', async () => {
     const s = await specimenIn('destroyed');
     const occupied = await specimenIn('available');
