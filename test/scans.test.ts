@@ -181,6 +181,30 @@ describe('POST /v1/scans', () => {
     expect((await specimenRow(t, x.id)).position_col).toBe(2);
     expect((await specimenRow(t, y.id)).position_col).toBe(1);
   });
+
+  it('writes nothing for a store or move to where the tube already is, and still records a move elsewhere', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const x = await lab.register({ containerId: box.id, position: 'A1' });
+    const y = await lab.register({ containerId: box.id, position: 'B1' });
+    const z = await lab.register({ containerId: box.id, position: 'C1' });
+    const counts = await lab.counts();
+    const before = await snapshot([x.id, y.id]);
+    const again = await scan([
+      { action: 'store', barcode: x.barcode, containerId: box.id, position: 'a1' },
+      { action: 'move', barcode: y.barcode, containerId: box.id, position: 'B1' },
+      { action: 'move', barcode: z.barcode, containerId: box.id, position: 'C2' },
+    ]);
+    expect(again.statusCode, again.body).toBe(200);
+    const items = again.json<{ items: SpecimenBody[] }>().items;
+    expect(items.map((i) => [i.barcode, i.version, i.location?.position])).toEqual([
+      [x.barcode, x.version, 'A1'],
+      [y.barcode, y.version, 'B1'],
+      [z.barcode, z.version + 1, 'C2'],
+    ]);
+    expect(await snapshot([x.id, y.id])).toEqual(before);
+    expect((await lab.counts()).custody).toBe(counts.custody + 1);
+    expect((await custodyRows(t, z.id)).at(-1)?.type).toBe('moved');
+  });
 });
 
 interface RackReport {

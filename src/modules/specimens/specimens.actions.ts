@@ -6,7 +6,7 @@ import { actorInstitutionId, authorize, type Operation } from '../../auth/roles.
 import type { Db, Tx } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { planPlacements, type Placement } from '../storage/index.js';
-import type { SpecimenCommand } from './specimens.commands.js';
+import { keepsItsPlace, type SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import { assertExternalIdsFree, changedOnly, editOf } from './specimens.edits.js';
 import { versionConflict } from '../../errors.js';
@@ -87,12 +87,6 @@ export function createSpecimenActions(deps: {
     const refused = positionWithoutContainer(t);
     if (refused) throw refused;
   };
-  /**
-   * The tube is already where the call puts it (a scan sent again): storing or moving it there
-   * writes nothing, as a resent call must not record a move that did not happen.
-   */
-  const alreadyAt = (row: SpecimenRow, p: Placement): boolean =>
-    row.containerId === p.container.id && row.positionRow === p.row && row.positionCol === p.col;
   /** Where a tube is put when the call says so. */
   const placeIfAsked = async (tx: Tx, row: SpecimenRow, t: Target): Promise<Placement | null> =>
     t.containerId ? placeOne(tx, row, { containerId: t.containerId, position: t.position }) : null;
@@ -120,8 +114,8 @@ export function createSpecimenActions(deps: {
         // with `move`, a checked-out one comes back with `check_in`.
         const command = { kind: 'store' as const, ...base(row, input) };
         ledger.check(command);
-        const placement = await placeOne(tx, row, input);
-        return row.status === 'available' && alreadyAt(row, placement) ? null : { ...command, placement };
+        const placed = { ...command, placement: await placeOne(tx, row, input) };
+        return keepsItsPlace(placed) ? null : placed;
       });
     },
 
@@ -130,8 +124,8 @@ export function createSpecimenActions(deps: {
       return act(ctx, id, 'specimens.handle', input, async (tx, row) => {
         const command = { kind: 'move' as const, ...base(row, input) };
         ledger.check(command);
-        const placement = await placeOne(tx, row, input);
-        return alreadyAt(row, placement) ? null : { ...command, placement };
+        const placed = { ...command, placement: await placeOne(tx, row, input) };
+        return keepsItsPlace(placed) ? null : placed;
       });
     },
 

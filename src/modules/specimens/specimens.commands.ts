@@ -114,3 +114,14 @@ export interface InstitutionLink {
   /** the provider's label, when the receiver relabelled the tube because it collided */
   relabelledFrom?: string;
 }
+
+/**
+ * A store of a stocked tube, or a move, to the position it already holds: a scan sent again. It
+ * writes nothing, as a resent call must not record a move that did not happen.
+ */
+export function keepsItsPlace(c: SpecimenCommand): boolean {
+  if (c.kind !== 'store' && c.kind !== 'move') return false;
+  if (c.kind === 'store' && c.specimen.status !== 'available') return false;
+  const { specimen: row, placement: p } = c;
+  return row.containerId === p.container.id && row.positionRow === p.row && row.positionCol === p.col;
+}

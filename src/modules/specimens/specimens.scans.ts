@@ -6,7 +6,7 @@ import type { Db } from '../../db/client.js';
 import { inTransaction } from '../../db/transaction.js';
 import { DomainError, batchRejected, validationFailed } from '../../errors.js';
 import { planPlacements } from '../storage/index.js';
-import type { SpecimenCommand } from './specimens.commands.js';
+import { keepsItsPlace, type SpecimenCommand } from './specimens.commands.js';
 import { specimenViews, type SpecimenView } from './specimens.dto.js';
 import {
   containerRequired,
@@ -128,7 +128,7 @@ export function createScanService(deps: {
           const specimen = byBarcode.get(s.barcode)!;
           const occurredAt = s.occurredAt ? new Date(s.occurredAt) : null;
           const placement = plan.placements.get(i) ?? null;
-          // `store` is the table's store rule, as over REST; re-storing a placed tube records a move.
+          // `store` is the table's store rule, as over REST; storing a placed tube elsewhere records a move.
           const command: SpecimenCommand =
             s.action === 'check_out'
               ? { kind: 'check_out', specimen, occurredAt, use: s.use }
@@ -139,7 +139,9 @@ export function createScanService(deps: {
                   : { kind: s.action, specimen, occurredAt, placement: placement! };
           try {
             ledger.check(command);
-            commands.push(command);
+            // A store or move to where the tube already is (a tray scanned again) writes nothing,
+            // as over REST; its item answers the tube as it is.
+            if (!keepsItsPlace(command)) commands.push(command);
           } catch (err) {
             if (!(err instanceof DomainError)) throw err;
             errors.set(i, err.atField(`scans.${i}.action`));
@@ -158,7 +160,12 @@ export function createScanService(deps: {
           }
         }
         if (errors.size) throw batchRejected(errors, scans.length);
-        return specimenViews(tx, institutionId, await ledger.apply(tx, ctx, commands));
+        const applied = new Map((await ledger.apply(tx, ctx, commands)).map((r) => [r.id, r]));
+        const answered = scans.map((s) => {
+          const before = byBarcode.get(s.barcode)!;
+          return applied.get(before.id) ?? before;
+        });
+        return specimenViews(tx, institutionId, answered);
       });
     },
   };
