@@ -168,6 +168,7 @@ export const ERROR_CATALOGUE = {
   SIGNED_DATE_IN_FUTURE: 'bad_request',
   TIER_NOT_IN_PROTOCOL: 'unprocessable',
   CONSENT_SUPERSEDED: 'conflict',
+  CONSENT_SIGNED_BEFORE_CURRENT: 'conflict',
   CONSENT_ALREADY_WITHDRAWN: 'conflict',
   UNKNOWN_USE: 'bad_request',
   CONSENT_NOT_GRANTED: 'conflict',

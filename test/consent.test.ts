@@ -485,6 +485,34 @@ describe('bad input changes nothing', () => {
     );
     expect(scope.rows[0]).toEqual({ withdrawal_scope: 'stop_future_use', n: 1 });
   });
+
+  it('refuses a version signed before the current one, which stays current; the same day is a new version', async () => {
+    const { participantId, consentId } = await participant({ GENETIC_RESEARCH: 'yes' });
+    const base = { participantId, obtainedBy: 'nurse-7', responses: { GENETIC_RESEARCH: 'no' } };
+    const older = await post(keys.manager, '/v1/consents', {
+      ...base,
+      documentVersion: 'v0',
+      signedOn: '2023-06-01',
+    });
+    expect(older.statusCode, older.body).toBe(409);
+    expect(older.json()).toMatchObject({
+      code: 'CONSENT_SIGNED_BEFORE_CURRENT',
+      errors: [{ field: 'signedOn' }],
+    });
+    const current = await t.sql.query<{ id: string; n: number }>(
+      `select id, (select count(*)::int from consent where participant_id = $1) as n
+         from consent where participant_id = $1 and superseded_at is null`,
+      [participantId],
+    );
+    expect(current.rows).toEqual([{ id: consentId, n: 1 }]);
+    const sameDay = await post(keys.manager, '/v1/consents', {
+      ...base,
+      documentVersion: 'v1b',
+      signedOn: '2024-01-10',
+    });
+    expect(sameDay.statusCode, sameDay.body).toBe(201);
+    expect(sameDay.json()).toMatchObject({ supersedesId: consentId, responses: { GENETIC_RESEARCH: 'no' } });
+  });
 });
 
 describe('privacy', () => {

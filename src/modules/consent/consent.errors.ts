@@ -24,6 +24,15 @@ export const tierNotInProtocol = (extra: string[], asked: string[]) =>
     extra.map((t) => ({ field: `responses.${t}`, message: 'not a tier of this protocol' })),
   );
 
+/** A version signed before the current one would replace a newer decision of the donor's. */
+export const consentSignedBeforeCurrent = (signedOn: string, current: { id: string; signedOn: string }) =>
+  new DomainError(
+    'CONSENT_SIGNED_BEFORE_CURRENT',
+    `signedOn ${signedOn} is before the donor's current consent ${current.id} (signed on ${current.signedOn}); ` +
+      'record versions in the order they were signed',
+    [{ field: 'signedOn', message: `before ${current.signedOn}, the current consent's` }],
+  );
+
 export const consentSuperseded = (id: string) =>
   new DomainError(
     'CONSENT_SUPERSEDED',

@@ -13,6 +13,7 @@ import { findParticipantWithTiers, participantNotFound } from '../participants/i
 import {
   consentAlreadyWithdrawn,
   consentNotFound,
+  consentSignedBeforeCurrent,
   consentSuperseded,
   signedDateInFuture,
   tierNotInProtocol,
@@ -54,7 +55,8 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
     /**
      * Records a signed consent; a current one for the same donor and protocol is superseded and
      * kept as history. Re-consent after a liftable withdrawal releases the holds (through the
-     * worker). Throws PARTICIPANT_NOT_FOUND, TIER_NOT_IN_PROTOCOL, SIGNED_DATE_IN_FUTURE, INVALID_EXPIRY.
+     * worker). Throws PARTICIPANT_NOT_FOUND, TIER_NOT_IN_PROTOCOL, SIGNED_DATE_IN_FUTURE,
+     * INVALID_EXPIRY, CONSENT_SIGNED_BEFORE_CURRENT.
      */
     async recordConsent(ctx: Ctx, input: RecordConsentInput): Promise<ConsentRow> {
       authorize(ctx.actor, 'consent.manage');
@@ -75,6 +77,11 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
           p.tiers.map((t) => [t, input.responses[t as keyof typeof input.responses] ?? 'unspecified']),
         );
         const previous = await lockCurrentConsent(tx, p.participant.id, p.participant.protocolId);
+        // An older document replayed late (an LIS sending history newest first) must not become
+        // the donor's current decision.
+        if (previous && input.signedOn < previous.signedOn) {
+          throw consentSignedBeforeCurrent(input.signedOn, previous);
+        }
         if (previous) await supersedeConsent(tx, previous.id);
         const row = await insertConsent(tx, {
           institutionId,

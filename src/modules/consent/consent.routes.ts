@@ -34,6 +34,7 @@ export function consentRoutes(app: FastifyInstance, deps: { db: Db; consent: Con
         operationId: 'recordConsent',
         tags,
         summary: 'Record a signed consent (a new version supersedes the current one)',
+        description: 'One signed before the current consent is refused (409 CONSENT_SIGNED_BEFORE_CURRENT).',
         headers: idempotencyHeaders,
         body: recordConsentInput,
         response: { 201: consentDto, ...errorResponses(403, 404, ...POST_ERRORS) },
