@@ -441,6 +441,19 @@ describe('rack scan reconciliation', () => {
     });
   });
 
+  it('refuses a reading dated in the future in a dry run as the apply does', async () => {
+    const box = await lab.box({ rows: 3, cols: 3 });
+    const other = await lab.box({ rows: 3, cols: 3 });
+    const stray = await lab.register({ containerId: other.id, position: 'A1' });
+    const before = await snapshot([stray.id]);
+    const occurredAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    for (const apply of [false, true]) {
+      const res = await rackScan(box.id, { readings: reading({ A1: stray.barcode }), occurredAt, apply });
+      expect(fieldsOf(expectProblem(res, 400, 'TIME_IN_FUTURE'))).toEqual(['occurredAt']);
+    }
+    expect(await snapshot([stray.id])).toEqual(before);
+  });
+
   it('refuses to apply a move onto a position still recorded for an unread tube, and records nothing', async () => {
     const box = await lab.box({ rows: 3, cols: 3 });
     const sitting = await lab.register({ containerId: box.id, position: 'A1' });

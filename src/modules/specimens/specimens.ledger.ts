@@ -320,6 +320,15 @@ export function createSpecimenLedger(deps: SpecimenLedgerDeps = {}) {
     check: checkCommand,
 
     /**
+     * Refuses (TIME_IN_FUTURE) a time commands would be dated with that `apply` would refuse: for
+     * a caller that answers before applying, such as a rack scan's dry run.
+     */
+    checkTimes(times: readonly (Date | null | undefined)[], field?: string): void {
+      const future = futureEventTime(times, clock(), field);
+      if (future) throw future;
+    },
+
+    /**
      * Applies commands to specimens locked in this transaction: each is checked, then its custody
      * events, row update, audit row and change notices are written. Returns the rows after, in
      * command order. Throws as `check`; nothing is written when one command is refused.

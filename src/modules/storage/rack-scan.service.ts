@@ -25,7 +25,7 @@ import { SPECIMEN_HOLDERS, containerPath } from './storage.rules.js';
 export interface RackScanDeps {
   db: Db;
   /** the only writer of specimens: locks the tubes read and records their moves */
-  ledger: Pick<SpecimenLedger, 'lockByBarcodes' | 'check' | 'apply'>;
+  ledger: Pick<SpecimenLedger, 'lockByBarcodes' | 'check' | 'checkTimes' | 'apply'>;
   /** the institution's specimens by barcode, without locking (a scan that only reports) */
   findSpecimensByBarcodes(
     db: DbOrTx,
@@ -43,7 +43,7 @@ export function createRackScanService(deps: RackScanDeps) {
      * elsewhere), unknown barcodes, expected but missing. With apply, records the moves in one
      * transaction. Throws CONTAINER_NOT_FOUND, NO_GRID, INVALID_READING (outside the grid, read
      * twice), RACK_SCAN_REJECTED (a tube may not move here), POSITION_OCCUPIED (a tube not read is
-     * still recorded at a target position).
+     * still recorded at a target position), TIME_IN_FUTURE (also without apply).
      */
     async rackScan(
       ctx: Ctx,
@@ -52,6 +52,8 @@ export function createRackScanService(deps: RackScanDeps) {
     ): Promise<RackScanReport> {
       authorize(ctx.actor, input.apply ? 'specimens.handle' : 'storage.read');
       const institutionId = actorInstitutionId(ctx.actor);
+      // A date the apply would refuse is refused by a dry run too: it predicts the apply.
+      deps.ledger.checkTimes([input.occurredAt ? new Date(input.occurredAt) : null]);
       // A transaction only when applying: the tubes read are locked, then moved in it.
       const run = async (tx: Tx | null): Promise<RackScanReport> => {
         const handle: DbOrTx = tx ?? db;
