@@ -25,24 +25,30 @@ export function utcDay(clock: Clock): () => string {
   };
 }
 
-// Instants and dates the API accepts. RFC 3339 allows years 0000 to 9999 and offsets that carry
-// a time past 9999-12-31 in UTC; PostgreSQL stores neither year 0 nor a year past 9999 in the
-// form the driver sends, so both are refused here, where every input schema gets them.
+// Instants the API accepts. RFC 3339 allows years 0000 to 9999 and offsets that carry a time past
+// 9999-12-31 in UTC. No tube was collected, stored or shipped before 1900: an earlier year is a
+// typo ("0024" for "2024"), and one before 0100 would not even read back as written (JavaScript
+// takes PostgreSQL's "0024-..." for 1924 or 2024, and a custody chain that hashed the time it
+// was given would then fail to verify). PostgreSQL stores no year past 9999 in the form the
+// driver sends. So both ends are refused here, where every input schema gets them.
 
-/** Does an RFC 3339 date-time fall outside the years 0001 to 9999 in UTC? (False when it does not parse.) */
-export const outsideStorableYears = (value: string) => {
+/** The first year an instant may fall in (UTC). */
+export const FIRST_YEAR = 1900;
+
+/** Does an RFC 3339 date-time fall outside the years 1900 to 9999 in UTC? (False when it does not parse.) */
+export const outsideAcceptedYears = (value: string) => {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return false;
   const year = new Date(ms).getUTCFullYear();
-  return year < 1 || year > 9999;
+  return year < FIRST_YEAR || year > 9999;
 };
 
-/** An RFC 3339 date-time with offset, in years 0001 to 9999 (UTC). */
+/** An RFC 3339 date-time with offset, in years 1900 to 9999 (UTC). */
 export const instant = z.iso
   .datetime({ offset: true })
   // An unparseable value is the format check's to report: one problem per field.
-  .refine((v) => !outsideStorableYears(v), 'must fall in the years 0001 to 9999 (UTC)')
-  .describe('RFC 3339 date-time with offset');
+  .refine((v) => !outsideAcceptedYears(v), `must fall in the years ${FIRST_YEAR} to 9999 (UTC)`)
+  .describe('RFC 3339 date-time with offset, years 1900 to 9999');
 
 /** A calendar date (YYYY-MM-DD) from 0001-01-01 on. */
 export const calendarDate = z.iso.date().refine((v) => !v.startsWith('0000-'), 'year 0000 does not exist');

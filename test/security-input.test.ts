@@ -5,7 +5,7 @@ import { bearer, createTestApp, type TestApp } from './helpers/test-app.js';
 
 // Issue 13, finding 6: input PostgreSQL cannot store is a 400 naming the field, never a 500. A NUL
 // or a lone surrogate anywhere in a path, query or body (GraphQL variables and literals too),
-// timestamps outside the years 0001 to 9999, and preanalytical times more than a day ahead.
+// timestamps outside the years 1900 to 9999, and preanalytical times more than a day ahead.
 
 let t: TestApp;
 let lab: Lab;
@@ -95,7 +95,7 @@ describe('text PostgreSQL cannot store', () => {
 });
 
 describe('timestamps', () => {
-  it('refuses year 0, a time past 9999 in UTC and a date of year 0000 with 400 naming the field', async () => {
+  it('refuses a year before 1900, a time past 9999 in UTC and a date of year 0000 with 400 naming the field', async () => {
     await refused(
       () => lab.post('/v1/specimens', specimen({ collectedAt: '0000-06-01T00:00:00Z' })),
       'body.collectedAt',
@@ -103,6 +103,15 @@ describe('timestamps', () => {
     await refused(
       () => lab.post('/v1/specimens', specimen({ receivedAt: '9999-12-31T23:00:00-05:00' })),
       'body.receivedAt',
+    );
+    // A year before 1900 is a typo ("0024" for "2024"); one before 0100 would not read back as written.
+    for (const collectedAt of ['0001-06-01T00:00:00Z', '0024-03-04T05:06:07Z', '1899-12-31T23:59:59Z']) {
+      await refused(() => lab.post('/v1/specimens', specimen({ collectedAt })), 'body.collectedAt');
+    }
+    const pending = await lab.register();
+    await refused(
+      () => lab.post(`/v1/specimens/${pending.id}/receive`, { occurredAt: '0001-01-01T00:00:00Z' }),
+      'body.occurredAt',
     );
     await refused(
       () => lab.get('/v1/specimens?collectedFrom=0000-01-01T00:00:00Z'),
@@ -229,9 +238,11 @@ describe('GraphQL', () => {
     expect(body.errors![0]!.message).toMatch(/^query: a string literal contains a NUL/);
   });
 
-  it('refuses a DateTime outside the years 0001 to 9999', async () => {
-    const body = await gql(register, { input: specimen({ collectedAt: '0000-01-01T00:00:00Z' }) });
-    expect(body.errors![0]!.extensions.code).toBe('VALIDATION_FAILED');
-    expect(body.errors![0]!.message).toMatch(/years 0001 to 9999/);
+  it('refuses a DateTime outside the years 1900 to 9999', async () => {
+    for (const collectedAt of ['0000-01-01T00:00:00Z', '0024-03-04T05:06:07Z']) {
+      const body = await gql(register, { input: specimen({ collectedAt }) });
+      expect(body.errors![0]!.extensions.code).toBe('VALIDATION_FAILED');
+      expect(body.errors![0]!.message).toMatch(/years 1900 to 9999/);
+    }
   });
 });

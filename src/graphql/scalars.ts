@@ -1,10 +1,10 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { outsideStorableYears } from '../clock.js';
+import { outsideAcceptedYears } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 
 export const DateTime = new GraphQLScalarType({
   name: 'DateTime',
-  description: 'RFC 3339 date-time with offset',
+  description: 'RFC 3339 date-time with offset, years 1900 to 9999',
   serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
   parseValue: (v) => parseDateTime(v),
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : null),
@@ -15,11 +15,11 @@ function parseDateTime(v: unknown): string {
     typeof v === 'string' &&
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) &&
     !Number.isNaN(Date.parse(v)) &&
-    !outsideStorableYears(v)
+    !outsideAcceptedYears(v)
   ) {
     return v;
   }
-  throw new GraphQLError('DateTime must be an RFC 3339 date-time with offset in the years 0001 to 9999', {
+  throw new GraphQLError('DateTime must be an RFC 3339 date-time with offset in the years 1900 to 9999', {
     extensions: { code: 'VALIDATION_FAILED' satisfies ErrorCode },
   });
 }

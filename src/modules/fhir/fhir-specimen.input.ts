@@ -17,6 +17,7 @@ import {
   unitOf,
 } from './fhir.vocabulary.js';
 import { unknownSpecimenElements } from './fhir-elements.js';
+import { instant } from '../../clock.js';
 
 /** FHIRPath of the element each register-body field comes from (answers name what was sent). */
 export const FHIR_PATHS: Record<string, string> = {
@@ -61,7 +62,7 @@ export function classifyIdentifier(system: string, value: string): IdentifierTar
 }
 
 const text = z.string().min(1).max(1000);
-const dateTime = z.iso.datetime({ offset: true });
+const dateTime = instant;
 const coding = z
   .object({
     system: text.optional(),

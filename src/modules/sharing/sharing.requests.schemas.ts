@@ -5,6 +5,7 @@ import { USES } from '../../vocabulary/uses.js';
 import { quantityAmount } from '../../vocabulary/quantities.js';
 import { criteriaSchema } from './sharing.criteria.js';
 import { ITEM_STATES, REQUEST_ACTIONS, REQUEST_STATES } from './sharing.lifecycle.js';
+import { instant } from '../../clock.js';
 
 // Sharing request schemas REST and GraphQL both validate with.
 
@@ -68,8 +69,7 @@ export type EditSharingProposalInput = z.infer<typeof editSharingProposalInput>;
 
 export const approveSharingRequestInput = z
   .object({
-    reservedUntil: z.iso
-      .datetime({ offset: true })
+    reservedUntil: instant
       .optional()
       .describe('reservations not shipped by then go back to stock (default: 30 days from now, at most 365)'),
   })

@@ -3,14 +3,12 @@ import { SPECIMEN_TYPES, SPECIMEN_UNITS } from '../../vocabulary/specimen-types.
 import { specimenBarcode } from '../specimens/index.js';
 import { ITEM_STATES } from './sharing.lifecycle.js';
 import { SHIPPING_TEMPERATURES } from './sharing.table.js';
+import { instant } from '../../clock.js';
 
 // Shipment and receipt schemas REST and GraphQL both validate with.
 
 const barcode = z.string().trim().min(1).max(64);
-const when = z.iso
-  .datetime({ offset: true })
-  .optional()
-  .describe('when it happened (the scanner’s clock); default now');
+const when = instant.optional().describe('when it happened (the scanner’s clock); default now');
 
 export const scanOutSharingItemInput = z
   .object({
