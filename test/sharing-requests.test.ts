@@ -311,6 +311,32 @@ describe('visibility', () => {
     await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
   });
 
+  it('keeps a draft cancelled before it was submitted from the provider, and tells it nothing', async () => {
+    const created = await requester.call('POST', '/v1/sharing-requests', requestBody());
+    const id = created.json<RequestBody>().id;
+    const cancelled = await requester.call('POST', `/v1/sharing-requests/${id}/cancel`, {
+      reason: 'not needed',
+    });
+    expect(cancelled.json<RequestBody>().state, cancelled.body).toBe('cancelled');
+    for (const url of [
+      `/v1/sharing-requests/${id}`,
+      `/v1/sharing-requests/${id}/items`,
+      `/v1/sharing-requests/${id}/events`,
+    ]) {
+      expectProblem(await provider.lab.get(url), 404, 'SHARING_REQUEST_NOT_FOUND');
+    }
+    const listed = await provider.lab.get('/v1/sharing-requests?side=provider&state=cancelled&limit=100');
+    expect(listed.json<{ items: { id: string }[] }>().items.map((i) => i.id)).not.toContain(id);
+    const notices = await t.sql.query(
+      `select 1 from outbox o join sharing_request_event e on e.id = (o.payload->>'eventId')::bigint
+        where o.job_name = 'sharing.notifyTransition' and e.request_id = $1`,
+      [id],
+    );
+    expect(notices.rowCount).toBe(0);
+    // The requester still reads its own cancelled draft.
+    expect((await requester.call('GET', `/v1/sharing-requests/${id}`)).statusCode).toBe(200);
+  });
+
   it("answers 404 to another requester of the same provider, and for the provider's donors and custody", async () => {
     const r = await submitted();
     await runProposalJob(t, r.id);

@@ -1,7 +1,7 @@
 // SQL over sharing_request, sharing_request_item and sharing_request_event. Reads made for a
 // person are scoped to the institutions of the request: the requester always, the provider once
-// the request was submitted (a draft is the requester's own).
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm';
+// the request was submitted (a draft is the requester's own, also once cancelled unsubmitted).
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import type { RequestState } from './sharing.lifecycle.js';
 import {
@@ -19,7 +19,7 @@ function visibleTo(institutionId: string, side?: RequestSide) {
   const asRequester = eq(sharingRequests.requesterInstitutionId, institutionId);
   const asProvider = and(
     eq(sharingRequests.providerInstitutionId, institutionId),
-    ne(sharingRequests.state, 'draft'),
+    isNotNull(sharingRequests.submittedAt),
   );
   if (side === 'requester') return asRequester;
   if (side === 'provider') return asProvider;

@@ -264,6 +264,8 @@ export function createRequests(deps: RequestDeps) {
           reason: input.reason ?? null,
           patch: { reason: input.reason ?? null },
           details: { released },
+          // The provider never saw a draft: it hears nothing of one dropped.
+          notify: before.submittedAt !== null,
         });
         return asView({ row, side });
       });

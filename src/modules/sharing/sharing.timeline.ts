@@ -20,7 +20,8 @@ import type { SharingEventRow, SharingRequestRow, sharingRequests } from './shar
  */
 export function sideOf(ctx: Ctx, r: SharingRequestRow): Side | null {
   if (ctx.actor.institutionId === r.requesterInstitutionId) return 'requester';
-  if (ctx.actor.institutionId === r.providerInstitutionId && r.state !== 'draft') return 'provider';
+  // Submitted once: a draft, also one cancelled before it was sent, is the requester's own.
+  if (ctx.actor.institutionId === r.providerInstitutionId && r.submittedAt !== null) return 'provider';
   return ctx.actor.kind === 'system' ? 'system' : null;
 }
 
