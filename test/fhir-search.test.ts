@@ -176,6 +176,22 @@ describe('searchset Bundles', () => {
     ).toEqual([slow.id, quick.id]);
   });
 
+  it('is not held back by a transaction of another program (a psql session, a backup)', async () => {
+    const start = new Date(Date.now() - 1000).toISOString();
+    const idle = await t.sql.connect();
+    try {
+      // Another program's transaction, open and idle, as a DBA's psql or pg_dump leaves it.
+      await idle.query("set application_name = 'psql'");
+      await idle.query('begin');
+      await idle.query('select 1 from specimen limit 1');
+      const written = await lab.register({ type: 'urine', quantity: 1 });
+      expect(ids(await search(`_lastUpdated=gt${encodeURIComponent(start)}`))).toContain(written.id);
+    } finally {
+      await idle.query('rollback');
+      idle.release(true);
+    }
+  });
+
   it('combines parameters and cuts _count to 500', async () => {
     const both = await search(`type=urine&identifier=${encodeURIComponent(`${LIS}|ACC-6`)}`);
     expect(ids(both)).toEqual([tubes[6]!.id]);

@@ -23,6 +23,12 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Every session of this service names itself so (the pool's default; the relay adds a suffix):
+ * readers that must wait for the service's own writes can tell them from a DBA's psql or a backup.
+ */
+export const SERVICE_APPLICATION_NAME = 'biobank';
+
 export function createDatabase(
   url: string,
   opts: { poolSize: number; applicationName?: string; log?: Pick<Log, 'warn'> },
@@ -30,7 +36,7 @@ export function createDatabase(
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize,
-    application_name: opts.applicationName ?? 'biobank',
+    application_name: opts.applicationName ?? SERVICE_APPLICATION_NAME,
     // A request never waits forever for a connection: it fails and is answered 503 DATABASE_BUSY
     // (pg-errors.ts).
     connectionTimeoutMillis: 10_000,

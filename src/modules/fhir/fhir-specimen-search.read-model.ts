@@ -5,7 +5,7 @@
 // specimen_list_idx (institution, id), specimen_type_idx (institution, type, id),
 // specimen_updated_idx (institution, updated_at, id) and specimen_external_id_unique.
 import { sql, type SQL } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../../db/client.js';
+import { SERVICE_APPLICATION_NAME, type Db, type DbOrTx } from '../../db/client.js';
 import { A, Q } from '../../db/array-literals.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
 
@@ -54,8 +54,9 @@ function identifierCondition(
 }
 
 /**
- * How far the order of last update is settled: the start of the oldest transaction still running
- * in this database, or now. A specimen's `updated_at` is its writing transaction's start, so a
+ * How far the order of last update is settled: the start of the oldest transaction of this service
+ * still running in this database, or now. Only the service writes specimens (through the ledger),
+ * so a DBA's open psql session or a backup's long snapshot holds nothing back. A specimen's `updated_at` is its writing transaction's start, so a
  * slow write commits behind faster, later ones; a page in order of last update stops before it,
  * and a client that keeps its last `next` link (or the last `lastUpdated` it read) cannot pass it.
  * Read in a statement of its own, before the page's: a transaction running then is still
@@ -67,6 +68,7 @@ async function settledUntil(handle: DbOrTx): Promise<string> {
       from pg_stat_activity
      where datname = current_database()
        and backend_type = 'client backend'
+       and application_name like ${`${SERVICE_APPLICATION_NAME}%`}
        and pid <> pg_backend_pid()
        and xact_start is not null`);
   return rows[0]!.until;
