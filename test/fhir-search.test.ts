@@ -3,6 +3,7 @@ import type { FhirSpecimen } from '../src/modules/fhir/index.js';
 import { BARCODE_SYSTEM, expectOutcome, fhir, LIS, OUR_TYPES, type FhirAnswer } from './helpers/fhir.js';
 import { makeLab, uid, type Lab, type SpecimenBody } from './helpers/inventory.js';
 import { createTestApp, until, type TestApp } from './helpers/test-app.js';
+import { SERVICE_APPLICATION_NAME, createDatabase } from '../src/db/client.js';
 
 // GET /fhir/R4/Specimen?...: a searchset Bundle per page with self and next links (a keyset cursor),
 // filtered by identifier, type and _lastUpdated, only ever the caller's institution's specimens.
@@ -189,6 +190,20 @@ describe('searchset Bundles', () => {
     } finally {
       await idle.query('rollback');
       idle.release(true);
+    }
+  });
+
+  it("keeps the service's session name when the database URL sets another", async () => {
+    const url = new URL(t.config.DATABASE_URL);
+    url.searchParams.set('application_name', 'psql');
+    const d = createDatabase(url.toString(), { poolSize: 1 });
+    try {
+      const { rows } = await d.pool.query<{ name: string }>(
+        "select current_setting('application_name') as name",
+      );
+      expect(rows).toEqual([{ name: SERVICE_APPLICATION_NAME }]);
+    } finally {
+      await d.close();
     }
   });
 

@@ -29,12 +29,20 @@ export interface Database {
  */
 export const SERVICE_APPLICATION_NAME = 'biobank';
 
+/** The URL without an `application_name`, which would override the service's own (node-postgres). */
+function withoutApplicationName(url: string): string {
+  if (!/[?&]application_name=/.test(url)) return url;
+  const u = new URL(url);
+  u.searchParams.delete('application_name');
+  return u.toString();
+}
+
 export function createDatabase(
   url: string,
   opts: { poolSize: number; applicationName?: string; log?: Pick<Log, 'warn'> },
 ): Database {
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: withoutApplicationName(url),
     max: opts.poolSize,
     application_name: opts.applicationName ?? SERVICE_APPLICATION_NAME,
     // A request never waits forever for a connection: it fails and is answered 503 DATABASE_BUSY
