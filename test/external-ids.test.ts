@@ -35,6 +35,34 @@ describe('external ids are unique per institution', () => {
     expect(await lab.counts()).toEqual(before);
   });
 
+  it("refuses the biobank's own identifier systems as external ones, on registration and upsert by path", async () => {
+    const before = await lab.counts();
+    const own = [
+      'https://biobank.dev/fhir/sid/barcode',
+      'https://biobank.dev/fhir/sid/external/X',
+      'urn:ietf:rfc:3986',
+      'HTTPS://BIOBANK.DEV/fhir/sid/barcode',
+    ];
+    for (const system of own) {
+      const res = await lab.post('/v1/specimens', {
+        barcode: uid('S'),
+        type: 'serum',
+        quantity: 1,
+        externalIds: [{ system, value: 'V-1' }],
+      });
+      expect(expectProblem(res, 400, 'VALIDATION_FAILED').errors!.map((e) => e.field)).toEqual([
+        'body.externalIds.0.system',
+      ]);
+      const put = await lab.call('PUT', `/v1/specimens/by-external-id/${encodeURIComponent(system)}/V-1`, {
+        barcode: uid('S'),
+        type: 'serum',
+        quantity: 1,
+      });
+      expect(put.statusCode, put.body).toBe(400);
+    }
+    expect(await lab.counts()).toEqual(before);
+  });
+
   it('lets another institution use the same external id', async () => {
     const id = lis();
     await lab.register({ externalIds: [id] });

@@ -12,12 +12,13 @@ import {
   type SpecimenUnit,
 } from '../../vocabulary/specimen-types.js';
 import { canonicalIdentifierSystem } from '../specimens/index.js';
+import { OWN_CANONICAL_BASE, URI_IDENTIFIER_SYSTEM } from '../../vocabulary/identifier-systems.js';
 
 export const FHIR_VERSION = '4.0.1';
 export const FHIR_CONTENT_TYPE = 'application/fhir+json; charset=utf-8';
 
 /** Our own canonical base: extensions, code systems and identifier systems FHIR has none for. */
-export const BASE = 'https://biobank.dev/fhir';
+export const BASE = OWN_CANONICAL_BASE;
 export const EXTENSION = {
   /** the full SPREC code of the specimen (valueCoding: SPREC system, version, code) */
   sprec: `${BASE}/StructureDefinition/sprec`,
@@ -45,7 +46,7 @@ export const SPREC_TYPE_OF_SAMPLE = `${SPREC}/type-of-sample`;
 
 /** Identifier systems: our own id (RFC 3986 URN), the tube barcode, LIS and other external ids. */
 export const ID_SYSTEM = {
-  uri: 'urn:ietf:rfc:3986',
+  uri: URI_IDENTIFIER_SYSTEM,
   barcode: `${BASE}/sid/barcode`,
   /** prefix for an external id system that is a plain token (`LIS`), not a URI */
   external: `${BASE}/sid/external/`,

@@ -1,3 +1,4 @@
+import { isOwnIdentifierSystem } from '../../vocabulary/identifier-systems.js';
 import { instant } from '../../clock.js';
 import { CUSTODY_EVENT_TYPES } from '../custody/index.js';
 import { z } from 'zod';
@@ -49,6 +50,10 @@ export const identifierSystem = z
   .regex(
     /^(?:[A-Za-z][A-Za-z0-9._-]*|[0-2](?:\.(?:0|[1-9][0-9]*))+|[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+)$/,
     'a URI, an OID or a token (a letter, then letters, digits and . _ -)',
+  )
+  .refine(
+    (s) => !isOwnIdentifierSystem(s),
+    "the biobank's own identifier systems (its ids, barcodes and https://biobank.dev/...) are not external ones",
   )
   .overwrite(canonicalIdentifierSystem);
 export const identifierValue = z.string().trim().min(1).max(120);
