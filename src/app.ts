@@ -15,6 +15,7 @@ import { graphqlLimits, registerGraphql } from './graphql/graphql.js';
 import { isKeylessUpgrade } from './graphql/subscriptions.js';
 import { MAX_PARAM_LENGTH, clientErrorAnswer, frameworkErrors } from './http/framework-errors.js';
 import { healthRoutes } from './http/health.js';
+import { useStrictJsonParser } from './http/json-body.js';
 import { registerMetrics } from './http/metrics.js';
 import { restErrorHandler, sendProblem } from './http/problem.js';
 import { strictQueryStrings } from './http/schemas.js';
@@ -75,6 +76,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
         : frameworkErrors(error, request, reply),
     clientErrorHandler: clientErrorAnswer([fhirRefusalFormat]),
   });
+  useStrictJsonParser(app, ['application/json']);
   app.decorateRequest('actor', null);
   app.decorateRequest('idempotency', null);
   if (c.config.OTEL_EXPORTER_OTLP_ENDPOINT) nameRequestSpans(app);

@@ -330,7 +330,8 @@ export const validationFailed = (errors: FieldProblem[]) =>
     errors,
   );
 
-export const malformedJson = () => new DomainError('MALFORMED_JSON', 'the body is not valid JSON');
+export const malformedJson = (detail = 'the body is not valid JSON') =>
+  new DomainError('MALFORMED_JSON', detail);
 export const emptyBody = () =>
   new DomainError('EMPTY_BODY', 'the body is empty but the content type says JSON');
 export const invalidContentLength = () =>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, makeLab, uid, type Lab } from './helpers/inventory.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { bearer, createTestApp, type TestApp } from './helpers/test-app.js';
 
 // An LIS id (system, value) names one tube of an institution: a second specimen claiming it is
 // refused with 409 EXTERNAL_ID_TAKEN naming the holder, at registration, in a batch and on edit,
@@ -53,10 +53,11 @@ describe('external ids are unique per institution', () => {
       expect(expectProblem(res, 400, 'VALIDATION_FAILED').errors!.map((e) => e.field)).toEqual([
         'body.externalIds.0.system',
       ]);
-      const put = await lab.call('PUT', `/v1/specimens/by-external-id/${encodeURIComponent(system)}/V-1`, {
-        barcode: uid('S'),
-        type: 'serum',
-        quantity: 1,
+      const put = await t.app.inject({
+        method: 'PUT',
+        url: `/v1/specimens/by-external-id/${encodeURIComponent(system)}/V-1`,
+        headers: bearer(lab.keys.manager),
+        payload: { barcode: uid('S'), type: 'serum', quantity: 1 },
       });
       expect(put.statusCode, put.body).toBe(400);
     }

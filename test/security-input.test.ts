@@ -246,3 +246,49 @@ describe('GraphQL', () => {
     }
   });
 });
+
+describe('bodies that are not UTF-8', () => {
+  const latin1 = (json: string) => Buffer.from(json, 'latin1');
+
+  it('refuses a Latin-1 body over REST, FHIR and GraphQL instead of storing replacement characters', async () => {
+    const before = await lab.counts();
+    const rest = await t.app.inject({
+      method: 'POST',
+      url: '/v1/specimens',
+      headers: { ...bearer(lab.keys.manager), 'content-type': 'application/json; charset=iso-8859-1' },
+      payload: latin1(JSON.stringify(specimen({ anatomicSite: 'Müller arm' }))),
+    });
+    expect(rest.statusCode, rest.body).toBe(400);
+    expect(expectProblem(rest, 400, 'MALFORMED_JSON').detail).toMatch(/UTF-8/);
+    const fhirPut = await t.app.inject({
+      method: 'PUT',
+      url: `/fhir/R4/Specimen?identifier=${encodeURIComponent('urn:oid:1.2.3|LAT-1')}`,
+      headers: { ...bearer(lab.keys.manager), 'content-type': 'application/fhir+json' },
+      payload: latin1('{"resourceType":"Specimen","collection":{"bodySite":{"text":"Müller"}}}'),
+    });
+    expect(fhirPut.statusCode, fhirPut.body).toBe(400);
+    expect(fhirPut.json()).toMatchObject({ resourceType: 'OperationOutcome' });
+    expect(JSON.stringify(fhirPut.json())).toContain('MALFORMED_JSON');
+    const gql = await t.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { ...bearer(lab.keys.manager), 'content-type': 'application/json' },
+      payload: latin1('{"query":"{ __typename }","variables":{"x":"Müller"}}'),
+    });
+    expect(gql.json<GqlResult>().errors![0]!.extensions.code).toBe('MALFORMED_JSON');
+    expect(await lab.counts()).toEqual(before);
+    // The same text in UTF-8 is stored as sent.
+    const utf8 = await lab.post('/v1/specimens', specimen({ anatomicSite: 'Müller arm' }));
+    expect(utf8.json<{ anatomicSite: string }>().anatomicSite).toBe('Müller arm');
+  });
+
+  it('names a __proto__ member as what is refused, not as invalid JSON', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/specimens',
+      headers: { ...bearer(lab.keys.manager), 'content-type': 'application/json' },
+      payload: '{"barcode":"X","__proto__":{"admin":true}}',
+    });
+    expect(expectProblem(res, 400, 'MALFORMED_JSON').detail).toMatch(/__proto__/);
+  });
+});

@@ -1,3 +1,4 @@
+import { useStrictJsonParser } from '../../http/json-body.js';
 import { frameworkRefusal, type RefusalFormat } from '../../http/framework-errors.js';
 // HL7 FHIR R4 under /fhir/R4: the CapabilityStatement, Specimen read, vread, search and update.
 // Register with the prefix `/fhir` (FHIR_MOUNT), so every answer under /fhir, an unknown route's
@@ -88,11 +89,7 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
   return async (app: FastifyInstance) => {
     // application/fhir+json (and the older application/json+fhir) parse as JSON; text is refused (415).
     app.removeContentTypeParser('text/plain');
-    app.addContentTypeParser(
-      ['application/fhir+json', 'application/json+fhir'],
-      { parseAs: 'string' },
-      app.getDefaultJsonParser('error', 'error'),
-    );
+    useStrictJsonParser(app, ['application/fhir+json', 'application/json+fhir']);
     app.setErrorHandler(fhirErrorHandler);
     app.setNotFoundHandler((request, reply) =>
       fhirErrorHandler(routeNotFound(request.method, request.url.split('?')[0] ?? ''), request, reply),
