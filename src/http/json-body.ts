@@ -27,7 +27,7 @@ export function strictJsonParser(app: FastifyInstance) {
       return;
     }
     const text = body.toString('utf8');
-    parse(request, text, (err, value) => {
+    void parse(request, text, (err, value) => {
       // Fastify's parser says only "not valid JSON": if it is, a poisoning member was the reason.
       if (err && (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY' && isJson(text)) {
         done(malformedJson('a __proto__ or constructor.prototype member is refused'));
