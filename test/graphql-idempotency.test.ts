@@ -60,14 +60,17 @@ describe('Idempotency-Key on GraphQL mutations', () => {
   it('replays the first answer with Idempotent-Replayed: true and registers one specimen', async () => {
     const key = newKey();
     const input = { barcode: uid('S'), type: 'serum', quantity: 1 };
-    const first = await gql(REGISTER, { i: input }, key);
+    // Fields selected in an order of their own: the replay keeps it, byte for byte.
+    const register = `mutation ($i: RegisterSpecimenInput!) { registerSpecimen(input: $i) { version barcode id } }`;
+    const first = await gql(register, { i: input }, key);
     expect(first.statusCode).toBe(200);
     expect(first.json<GqlBody>().errors).toBeUndefined();
     expect(first.headers['idempotent-replayed']).toBeUndefined();
-    const again = await gql(REGISTER, { i: input }, key);
+    const again = await gql(register, { i: input }, key);
     expect(again.statusCode).toBe(200);
     expect(again.headers['idempotent-replayed']).toBe('true');
-    expect(again.json()).toEqual(first.json());
+    expect(again.body).toBe(first.body);
+    expect(Object.keys(again.json<GqlBody>().data!.registerSpecimen!)).toEqual(['version', 'barcode', 'id']);
     const rows = await specimensWithBarcode(input.barcode);
     expect(rows).toHaveLength(1);
     const audit = await t.sql.query('select 1 from audit_log where entity_id = $1::text', [rows[0]!.id]);

@@ -1,4 +1,4 @@
-import { index, integer, jsonb, pgTable, primaryKey, uuid, varchar } from 'drizzle-orm/pg-core';
+import { index, integer, json, pgTable, primaryKey, uuid, varchar } from 'drizzle-orm/pg-core';
 import { createdAt, tstz } from '../db/columns.js';
 import { apiKeys } from '../auth/api-keys.table.js';
 
@@ -20,7 +20,8 @@ export const idempotencyKeys = pgTable(
     path: varchar('path', { length: 2048 }).notNull(),
     /** written with the record (null only in records left by the earlier two-step claim) */
     responseStatus: integer('response_status'),
-    responseBody: jsonb('response_body'),
+    /** as answered, text kept: a GraphQL answer replays its fields in the order they were selected */
+    responseBody: json('response_body'),
     createdAt: createdAt(),
     expiresAt: tstz('expires_at').notNull(),
   },

@@ -142,7 +142,7 @@ const CLAIM = `
     left join idempotency_key k on k.api_key_id = $4::uuid and k.key = $5::varchar`;
 
 const RECORD = `select idempotency_record($1::uuid, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
-                                        $6::int, $7::jsonb, $8::int)`;
+                                        $6::int, $7::json, $8::int)`;
 
 const RECORD_NAME = preparedStatementName('biobank', RECORD);
 
@@ -250,7 +250,7 @@ export async function replaceIdempotentAnswer(
 ): Promise<void> {
   await db.execute(
     sql`update idempotency_key set response_status = ${answer.status}::int,
-                                   response_body = ${JSON.stringify(answer.body ?? null)}::jsonb
+                                   response_body = ${JSON.stringify(answer.body ?? null)}::json
          where api_key_id = ${scope.apiKeyId}::uuid and key = ${scope.key}::varchar`,
   );
 }
