@@ -236,6 +236,32 @@ describe('a sharing request from draft to reserved to cancelled', () => {
     expect(once.detail).toContain('more than once in this edit');
     expect(once.errors!.map((e) => e.field)).toEqual(['add.1']);
     expect(await items(r.id, 'provider')).toEqual([left]);
+
+    // One item removed twice, or removed and swapped: refused, naming the second mention.
+    const eventsBefore = (await requester.call('GET', `/v1/sharing-requests/${r.id}/events?limit=100`)).json<{
+      items: unknown[];
+    }>().items.length;
+    for (const [edit, field] of [
+      [{ remove: [left!.id, left!.id] }, 'remove.1'],
+      [{ remove: [left!.id], swap: [{ itemId: left!.id, barcode: another.barcode }] }, 'swap.0.itemId'],
+    ] as const) {
+      const res = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, edit);
+      const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
+      expect(problem.errors!.map((e) => e.field)).toEqual([field]);
+      expect(problem.detail).toContain('more than once in this edit');
+    }
+    const swappedTwice = await provider.lab.post(`/v1/sharing-requests/${r.id}/proposal`, {
+      swap: [0, 1].map(() => ({ itemId: left!.id, barcode: another.barcode })),
+    });
+    expect(expectProblem(swappedTwice, 422, 'BATCH_REJECTED').errors!.map((e) => e.field)).toContain(
+      'swap.1.itemId',
+    );
+    expect(await items(r.id, 'provider')).toEqual([left]);
+    expect(
+      (await requester.call('GET', `/v1/sharing-requests/${r.id}/events?limit=100`)).json<{
+        items: unknown[];
+      }>().items,
+    ).toHaveLength(eventsBefore);
     await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
   });
 });

@@ -77,7 +77,17 @@ export function createReview(deps: ReviewDeps) {
         const existing = await itemsWithDonors(tx, before);
         const problems = new Map<number, DomainError>();
         let n = 0;
+        // An item is removed or swapped once per edit: named again, the edit is refused, not read twice.
+        const named = new Set<string>();
         const itemOf = (id: string, field: string, at: number) => {
+          if (named.has(id)) {
+            problems.set(
+              at,
+              validationFailed([{ field, message: `item ${id} is named more than once in this edit` }]),
+            );
+            return undefined;
+          }
+          named.add(id);
           const item = existing.items.find((i) => i.id === id && i.state === 'proposed');
           if (!item) problems.set(at, sharingItemNotFound(id, field));
           return item;
