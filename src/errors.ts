@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'unauthenticated'
   | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'precondition_failed'
   | 'precondition_required'
@@ -25,6 +26,7 @@ const STATUS: Record<ErrorKind, number> = {
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   precondition_failed: 412,
   precondition_required: 428,
@@ -44,6 +46,7 @@ const TITLE: Record<ErrorKind, string> = {
   unauthenticated: 'Unauthenticated',
   forbidden: 'Forbidden',
   not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
   conflict: 'Conflict',
   precondition_failed: 'Precondition failed',
   precondition_required: 'Precondition required',
@@ -74,6 +77,7 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   NOT_ACCEPTABLE: 'not_acceptable',
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
   ROUTE_NOT_FOUND: 'not_found',
   MALFORMED_URL: 'bad_request',
   MALFORMED_REQUEST: 'bad_request',
@@ -329,6 +333,10 @@ export const validationFailed = (errors: FieldProblem[]) =>
     errors[0] ? `${errors[0].field}: ${errors[0].message}` : 'the request is not valid',
     errors,
   );
+
+/** A method the resource exists for but does not take (FHIR interactions not supported). */
+export const methodNotAllowed = (method: string, path: string, allowed: readonly string[]) =>
+  new DomainError('METHOD_NOT_ALLOWED', `${method} ${path} is not supported: ${allowed.join(', ')} are`);
 
 export const malformedJson = (detail = 'the body is not valid JSON') =>
   new DomainError('MALFORMED_JSON', detail);

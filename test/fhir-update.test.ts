@@ -286,6 +286,41 @@ describe('a malformed or incomplete resource is a 400 OperationOutcome and chang
     ],
     ['an element R4 does not define', { ...lisSpecimen(), collecton: {} }, 'Specimen.collecton'],
     [
+      'a modifier extension (none is understood here)',
+      {
+        ...lisSpecimen(),
+        modifierExtension: [{ url: 'https://lis.example/not-for-use', valueBoolean: true }],
+      },
+      'Specimen.modifierExtension',
+    ],
+    [
+      'a modifier extension on the collection',
+      {
+        ...lisSpecimen(),
+        collection: { ...lisSpecimen().collection, modifierExtension: [{ url: 'https://lis.example/x' }] },
+      },
+      'Specimen.collection.modifierExtension',
+    ],
+    [
+      'a body site sent as a bare code (its system would be lost)',
+      {
+        ...lisSpecimen(),
+        collection: {
+          ...lisSpecimen().collection,
+          bodySite: { coding: [{ system: 'http://snomed.info/sct', code: '368208006' }] },
+        },
+      },
+      'Specimen.collection.bodySite.text',
+    ],
+    [
+      'a quantity in a unit system other than UCUM',
+      {
+        ...lisSpecimen(),
+        collection: { quantity: { value: 1, code: 'mL', system: 'http://unitsofmeasure.org/' } },
+      },
+      'Specimen.collection.quantity.system',
+    ],
+    [
       'a subject that is no Patient reference',
       { ...lisSpecimen(), subject: { reference: 'Group/1' } },
       'Specimen.subject',

@@ -223,7 +223,18 @@ describe('GET /fhir/R4/Specimen/{id}', () => {
     const r5 = await t.app.inject({ method: 'GET', url: '/fhir/R5/metadata' });
     expect(r5.statusCode).toBe(404);
     expect(r5.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
-    expectOutcome(await fhir(t, lab, 'DELETE', `/Specimen/${tube.id}`), 404, 'ROUTE_NOT_FOUND');
+    // An interaction R4 defines but this server does not take: 405 with Allow, never "not found".
+    for (const [method, path] of [
+      ['DELETE', `/Specimen/${tube.id}`],
+      ['PATCH', `/Specimen/${tube.id}`],
+      ['POST', '/Specimen'],
+      ['POST', '/Specimen/_search'],
+    ] as const) {
+      const res = await fhir(t, lab, method, path);
+      expectOutcome(res, 405, 'METHOD_NOT_ALLOWED');
+      expect(res.res.headers.allow).toBe('GET, HEAD, PUT');
+    }
+    expect((await fhir(t, lab, 'GET', `/Specimen/${tube.id}`)).status).toBe(200);
     expectOutcome(await fhir(t, lab, 'GET', `/Specimen/${tube.id}?_summary=true`), 400, 'VALIDATION_FAILED');
   });
 

@@ -33,7 +33,7 @@ export interface Outcome {
 export async function fhir<T = Record<string, unknown>>(
   t: TestApp,
   lab: Lab,
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH',
   url: string,
   opts: { body?: unknown; raw?: string; role?: Role | null; headers?: Record<string, string> } = {},
 ): Promise<FhirAnswer<T>> {

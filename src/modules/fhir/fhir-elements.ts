@@ -65,7 +65,11 @@ const ELEMENTS: Record<string, readonly string[]> = {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Every element name the resource uses that R4 does not define where it stands. */
+/**
+ * Every element name the resource uses that R4 does not define where it stands, and every
+ * modifier extension: one changes the meaning of its element, none is understood here, so R4
+ * forbids processing the resource as if it were absent.
+ */
 export function unknownSpecimenElements(resource: Record<string, unknown>): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const walk = (value: unknown, path: string, at: string) => {
@@ -76,6 +80,11 @@ export function unknownSpecimenElements(resource: Record<string, unknown>): Fiel
       const element = name.startsWith('_') ? name.slice(1) : name;
       if (!known.includes(element))
         problems.push({ field: `${at}.${name}`, message: `is not an element of R4 ${path}` });
+      else if (name === 'modifierExtension' && Array.isArray(child) && child.length > 0)
+        problems.push({
+          field: `${at}.${name}`,
+          message: 'a modifier extension changes what the element means, and none is understood here',
+        });
       else if (!name.startsWith('_')) walk(child, `${path}.${name}`, `${at}.${name}`);
     }
   };

@@ -12,6 +12,7 @@ import {
   PROCEDURE,
   SPREC,
   TYPE_SYSTEMS,
+  UCUM,
   externalSystemOf,
   typesOfCoding,
   unitOf,
@@ -257,11 +258,22 @@ export function specimenFromFhir(resource: unknown, target?: IdentifierTarget): 
   const c = r.collection;
   if (c?.collectedDateTime) body.collectedAt = c.collectedDateTime;
   if (c?.bodySite) {
-    const site = c.bodySite.text ?? c.bodySite.coding?.[0]?.display ?? c.bodySite.coding?.[0]?.code;
+    // Kept as text: a coding's display stands for it, a bare code would lose its system.
+    const site = c.bodySite.text ?? c.bodySite.coding?.find((x) => x.display)?.display;
     if (site) body.anatomicSite = site;
+    else
+      problems.push({
+        field: 'Specimen.collection.bodySite.text',
+        message: 'the body site is kept as text: send bodySite.text (or a coding with its display)',
+      });
   }
   if (c?.quantity) {
     body.quantity = c.quantity.value;
+    if (c.quantity.system !== undefined && c.quantity.system !== UCUM)
+      problems.push({
+        field: 'Specimen.collection.quantity.system',
+        message: `units are UCUM (${UCUM}), not ${c.quantity.system}`,
+      });
     if (c.quantity.code !== undefined || c.quantity.unit !== undefined) {
       const unit = unitOf(c.quantity.code, c.quantity.unit);
       if (unit) body.unit = unit;

@@ -16,6 +16,7 @@ const ISSUE_TYPE: Record<ErrorKind, string> = {
   payload_too_large: 'too-long',
   unsupported_media_type: 'not-supported',
   not_acceptable: 'not-supported',
+  method_not_allowed: 'not-supported',
   unprocessable: 'business-rule',
   too_many_requests: 'throttled',
   request_timeout: 'timeout',

@@ -6,7 +6,7 @@ import { frameworkRefusal, type RefusalFormat } from '../../http/framework-error
 // CapabilityStatement describes them); answers are application/fhir+json, errors OperationOutcome.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../auth/api-keys.service.js';
-import { routeNotFound, validationFailed } from '../../errors.js';
+import { methodNotAllowed, routeNotFound, validationFailed } from '../../errors.js';
 import { preconditionVersion } from '../../http/etag.js';
 import { asDomainError } from '../../http/problem.js';
 import { refuseUnstorableText } from '../../http/storable-text.js';
@@ -84,6 +84,9 @@ function updateTarget(query: Query): UpdateTarget {
   return { identifier: t };
 }
 
+/** What a Specimen URL takes (the CapabilityStatement's interactions). */
+const SPECIMEN_METHODS = ['GET', 'HEAD', 'PUT'] as const;
+
 export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) {
   const { apiKeys, fhir } = deps;
   return async (app: FastifyInstance) => {
@@ -103,6 +106,15 @@ export function fhirRoutes(deps: { apiKeys: ApiKeyService; fhir: FhirService }) 
       checkReadParameters(request.query as Query);
       return send(reply, 200, capabilityStatement(baseOf(request)));
     });
+
+    // Interactions FHIR defines that this server does not take (create by POST, delete, patch,
+    // search by POST): 405 with Allow, so a client never reads "not found" as "no such specimen".
+    const notSupported = (request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('allow', SPECIMEN_METHODS.join(', '));
+      throw methodNotAllowed(request.method, request.url.split('?')[0] ?? '', SPECIMEN_METHODS);
+    };
+    for (const url of [`${R4}/Specimen`, `${R4}/Specimen/:id`])
+      app.route({ method: ['POST', 'DELETE', 'PATCH'], url, schema: { hide: true }, handler: notSupported });
 
     await app.register(async (api) => {
       api.addHook('onRequest', authenticateHook(apiKeys));
