@@ -88,6 +88,23 @@ describe('demo data', () => {
       providers: [{ code: 'TMC' }],
       shareable: { samples: '<5', donors: '<5' },
     });
+    // The README's import walk-through: each template's example row passes a dry run on the demo.
+    const integration = first.keys.find((k) => k.role === 'integration')!.token;
+    for (const kind of ['specimens', 'consents']) {
+      const template = await t.app.inject({
+        method: 'GET',
+        url: `/v1/imports/templates/${kind}.csv`,
+        headers: bearer(integration),
+      });
+      const dry = await t.app.inject({
+        method: 'POST',
+        url: `/v1/imports?kind=${kind}&dryRun=true`,
+        headers: { ...bearer(integration), 'content-type': 'text/csv' },
+        payload: template.body,
+      });
+      expect(dry.statusCode, dry.body).toBeLessThan(300);
+      expect(dry.json<{ errors: unknown[] }>().errors, `${kind}: ${dry.body}`).toEqual([]);
+    }
     expect(second.keys).toEqual(first.keys);
     await seedDemo(t.c, systemCtx(t.c));
     expect(await t.sql.query('select 1 from sharing_agreement')).toMatchObject({ rowCount: 1 });
