@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, json, makeInstitution, systemCtx, type TestApp } from './helpers/test-app.js';
 
@@ -260,6 +261,38 @@ describe('authorization', () => {
       headers: bearer(theirs.keys.admin),
     });
     expect(works.statusCode).toBe(200);
+  });
+});
+
+describe('listing institutions', () => {
+  it("pages the operator's admin through every institution with nextCursor, and refuses a forged cursor", async () => {
+    const operator = await makeInstitution(t, { operator: true, roles: ['admin'] });
+    for (let i = 0; i < 3; i++) await makeInstitution(t, { roles: [] });
+    const all = (await t.c.services.institutions.listInstitutions(systemCtx(t.c), { limit: 1000 })).map(
+      (r) => r.code,
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: LightMyRequestResponse = await t.app.inject({
+        method: 'GET',
+        url: `/v1/institutions?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        headers: bearer(operator.keys.admin),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const page: { items: { code: string }[]; nextCursor: string | null } = res.json();
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((i) => i.code));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(all);
+    const forged = await t.app.inject({
+      method: 'GET',
+      url: '/v1/institutions?cursor=not-a-cursor',
+      headers: bearer(operator.keys.admin),
+    });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json<{ code: string }>().code).toBe('INVALID_CURSOR');
   });
 });
 

@@ -53,10 +53,18 @@ export function institutionRoutes(app: FastifyInstance, deps: { db: Db; institut
         tags,
         summary: 'List institutions visible to the caller (its own; all for the operator)',
         querystring: z.object({
-          after: institutionCode.optional().describe('code of the last institution of the previous page'),
+          cursor: z.string().max(200).optional().describe('nextCursor of the previous page'),
+          after: institutionCode
+            .optional()
+            .describe(
+              'code of the last institution of the previous page (the older way to page; prefer cursor)',
+            ),
           limit: z.coerce.number().int().min(1).max(500).default(100),
         }),
-        response: { 200: z.object({ items: z.array(institutionDto) }), ...errorResponses(403) },
+        response: {
+          200: z.object({ items: z.array(institutionDto), nextCursor: z.string().nullable() }),
+          ...errorResponses(400, 403),
+        },
       },
     },
     (req, reply) =>
@@ -65,8 +73,13 @@ export function institutionRoutes(app: FastifyInstance, deps: { db: Db; institut
         req,
         reply,
         200,
-        (ctx) => institutions.listInstitutions(ctx, { afterCode: req.query.after, limit: req.query.limit }),
-        (rows) => ({ items: rows.map(toInstitutionDto) }),
+        (ctx) =>
+          institutions.listInstitutionPage(ctx, {
+            cursor: req.query.cursor,
+            afterCode: req.query.after,
+            limit: req.query.limit,
+          }),
+        (page) => ({ items: page.items.map(toInstitutionDto), nextCursor: page.nextCursor }),
       ),
   );
 

@@ -17,9 +17,22 @@ import {
   type InstitutionRow,
 } from './institutions.repo.js';
 import { resolveVersion, type ExpectedVersion } from '../../versions.js';
+import { decodeCursor, toPage, type Page } from '../../pagination.js';
+import { z } from 'zod';
 
 /** Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export const newWebhookSecret = () => 'whsec_' + randomBytes(24).toString('base64');
+
+async function listInstitutionsOf(
+  db: Db,
+  ctx: Ctx,
+  opts: { afterCode?: string; limit: number },
+): Promise<InstitutionRow[]> {
+  authorize(ctx.actor, 'institutions.read');
+  const a = ctx.actor;
+  const all = a.kind === 'system' ? a.institutionId === null : a.operator && a.role === 'admin';
+  return listInstitutionRows(db, { ...opts, onlyId: all ? undefined : (a.institutionId ?? undefined) });
+}
 
 /** May the actor see this institution? Its own, or any for the operator's admins and the system. */
 function visibleTo(ctx: Ctx, row: InstitutionRow): boolean {
@@ -45,6 +58,8 @@ export function createInstitutionService(deps: {
     if (!row || !visibleTo(ctx, row)) throw institutionNotFound(id);
     return row;
   }
+  const listInstitutions = (ctx: Ctx, opts: { afterCode?: string; limit: number }) =>
+    listInstitutionsOf(db, ctx, opts);
 
   return {
     /**
@@ -93,11 +108,24 @@ export function createInstitutionService(deps: {
     },
 
     /** The actor's own institution, or all of them for the operator's admins. */
-    async listInstitutions(ctx: Ctx, opts: { afterCode?: string; limit: number }): Promise<InstitutionRow[]> {
-      authorize(ctx.actor, 'institutions.read');
-      const a = ctx.actor;
-      const all = a.kind === 'system' ? a.institutionId === null : a.operator && a.role === 'admin';
-      return listInstitutionRows(db, { ...opts, onlyId: all ? undefined : (a.institutionId ?? undefined) });
+    listInstitutions,
+
+    /**
+     * A page of them in code order, with the cursor of the next (REST, as every list pages).
+     * `afterCode` is the older way to page, kept for clients that send it. Throws INVALID_CURSOR.
+     */
+    async listInstitutionPage(
+      ctx: Ctx,
+      opts: { cursor?: string; afterCode?: string; limit: number },
+    ): Promise<Page<InstitutionRow>> {
+      const afterCode = decodeCursor(opts.cursor, z.string()) ?? opts.afterCode;
+      const rows = await listInstitutions(ctx, { afterCode, limit: opts.limit + 1 });
+      return toPage(
+        rows,
+        opts.limit,
+        (r) => r.code,
+        (r) => r,
+      );
     },
 
     /**
