@@ -246,6 +246,7 @@ export async function buildApp(c: Container): Promise<FastifyInstance> {
               message: domain?.message ?? 'unauthenticated',
               extensions: {
                 code: domain?.code ?? 'UNAUTHENTICATED',
+                status: domain?.status ?? 401,
                 ...(typeof retryAfter === 'number' ? { retryAfter } : {}),
               },
             },

@@ -182,7 +182,7 @@ describe('authentication', () => {
     expect(res.statusCode).toBe(401);
     const body = json<{ data: unknown; errors: { message: string; extensions: { code: string } }[] }>(res);
     expect(body.data).toBeNull();
-    expect(body.errors[0]?.extensions.code).toBe('UNAUTHENTICATED');
+    expect(body.errors[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED', status: 401 });
   });
 });
 
