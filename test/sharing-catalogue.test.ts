@@ -522,6 +522,12 @@ describe('bad questions', () => {
     expect(await fields({ use: 'external_sharing', criteria: { colour: 'red' } })).toEqual([
       'querystring.criteria.colour',
     ]);
+    const member = expectProblem(
+      await catalogue(requester, { use: 'external_sharing', criteria: { colour: 'red' } }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(member.errors![0]!.message).toBe('unknown field');
     expect(await fields({ use: 'external_sharing', criteria: '{"sex": [' })).toEqual([
       'querystring.criteria',
     ]);
@@ -588,6 +594,15 @@ describe('GraphQL', () => {
     expect(body.errors?.[0]?.extensions).toMatchObject({
       code: 'VALIDATION_FAILED',
       errors: [{ field: 'criteria.ageBands.0' }],
+    });
+    // Unknown members one by one, at any depth, as REST names them.
+    const unknown = await gql(QUERY, { criteria: { a: 1, sprec: { preCentrifugatio: ['A'] } } });
+    expect(unknown.errors?.[0]?.extensions).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [
+        { field: 'criteria.sprec.preCentrifugatio', message: 'unknown field' },
+        { field: 'criteria.a', message: 'unknown field' },
+      ],
     });
   });
 });

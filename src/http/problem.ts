@@ -51,7 +51,8 @@ function fieldsFromValidation(
     if (Array.isArray(keys) && keys.length) {
       return keys.map((key) => ({
         field: [...path, String(key)].join('.'),
-        message: where === 'querystring' ? 'unknown query parameter' : 'unknown field',
+        // A member of a structured parameter (`criteria`) is a field of it, not a parameter.
+        message: where === 'querystring' && path.length === 1 ? 'unknown query parameter' : 'unknown field',
         code: 'unrecognized_keys' as const,
       }));
     }
@@ -119,7 +120,16 @@ export function asDomainError(err: unknown): DomainError | undefined {
   if (hasZodFastifySchemaValidationErrors(err)) return validationFailed(fieldsFromValidation(err));
   if (err instanceof z.ZodError) {
     return validationFailed(
-      err.issues.map<FieldProblem>((i) => ({ field: i.path.join('.'), message: i.message, code: i.code })),
+      err.issues.flatMap<FieldProblem>((i) =>
+        // One problem per unknown member, named by its path, as REST names them.
+        i.code === 'unrecognized_keys' && i.keys.length
+          ? i.keys.map((key) => ({
+              field: [...i.path, key].join('.'),
+              message: 'unknown field',
+              code: i.code,
+            }))
+          : [{ field: i.path.join('.'), message: i.message, code: i.code }],
+      ),
     );
   }
   const fst = err as Partial<FastifyError>;
