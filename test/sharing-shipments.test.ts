@@ -509,6 +509,10 @@ describe('refusals change nothing', () => {
       [r.id],
     );
     const before = await footprint(p, r.id);
+    // Nor is shipping offered.
+    const read = await p.provider.lab.get(`/v1/sharing-requests/${r.id}`);
+    expect(read.json<{ state: string; allowedActions: string[] }>()).toMatchObject({ state: 'reserved' });
+    expect(read.json<{ allowedActions: string[] }>().allowedActions).not.toContain('ship');
     expectProblem(
       await p.provider.lab.post(`${base}/scan-out`, { barcode: b.specimen.barcode }),
       409,

@@ -41,7 +41,11 @@ export const toSharingRequestDto = (v: SharingRequestView): z.infer<typeof shari
     state: r.state,
     reason: r.reason,
     side: v.side,
-    allowedActions: allowedRequestActions(r.state, v.side),
+    // Past its deadline a reservation can no longer ship (RESERVATION_EXPIRED) while the expiry
+    // job has yet to release it: `ship` is not offered then.
+    allowedActions: allowedRequestActions(r.state, v.side).filter(
+      (a) => a !== 'ship' || r.reservationDeadline === null || r.reservationDeadline.getTime() > Date.now(),
+    ),
     submittedAt: iso(r.submittedAt),
     proposedAt: iso(r.proposedAt),
     reviewStartedAt: iso(r.reviewStartedAt),
