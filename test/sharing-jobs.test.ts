@@ -137,6 +137,24 @@ describe('proposal and notifications, with workers', () => {
       );
       return n.rows[0]!.n === 4;
     });
+    // Each side's timeline shows its own deliveries only, never the other institution's.
+    for (const [side, own] of [
+      ['requester', requester.institution.id],
+      ['provider', provider.lab.institution.id],
+    ] as const) {
+      const events = await t.app.inject({
+        method: 'GET',
+        url: `/v1/sharing-requests/${id}/events?limit=100`,
+        headers: bearer(side === 'requester' ? requester.keys.partner : provider.lab.keys.admin),
+      });
+      const notified = events
+        .json<{ items: { action: string; details: { deliveries: { institutionId: string }[] } }[] }>()
+        .items.filter((e) => e.action === 'notified');
+      expect(notified).toHaveLength(4);
+      const shown = notified.flatMap((e) => e.details.deliveries.map((d) => d.institutionId));
+      expect(shown.length, side).toBeGreaterThan(0);
+      expect(new Set(shown), side).toEqual(new Set([own]));
+    }
   });
 
   it('runs the proposal once: a replay of the job changes nothing', async () => {
