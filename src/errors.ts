@@ -211,6 +211,7 @@ export const ERROR_CATALOGUE = {
   ITEM_ALREADY_SHIPPED: 'conflict',
   SHIPMENT_EMPTY: 'unprocessable',
   SHIPMENT_INCOMPLETE: 'conflict',
+  RECEIVED_BEFORE_DISPATCH: 'bad_request',
   RESERVATION_EXPIRED: 'conflict',
   ITEM_ALREADY_RECEIVED: 'conflict',
   RELABEL_REQUIRED: 'conflict',

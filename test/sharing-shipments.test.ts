@@ -182,6 +182,13 @@ describe('a request from draft to completed across two institutions', () => {
       { role: 'technician' },
     );
     expect(expectProblem(late, 400, 'TIME_IN_FUTURE').errors![0]!.field).toBe('receivedAt');
+    const early = await p.requester.call(
+      'POST',
+      `${base}/receipt`,
+      { items: [{ sampleCode: a.sampleCode, outcome: 'received' }], receivedAt: '2020-01-01T00:00:00Z' },
+      { role: 'technician' },
+    );
+    expect(expectProblem(early, 400, 'RECEIVED_BEFORE_DISPATCH').errors![0]!.field).toBe('receivedAt');
     expect(await footprint(p, r.id)).toEqual(before);
 
     const first = await receipt([
@@ -198,6 +205,12 @@ describe('a request from draft to completed across two institutions', () => {
     expect(second.statusCode, second.body).toBe(200);
     const done = second.json<ShipmentBody>();
     expect(done.receivedAt).not.toBeNull();
+    // The shipment says when the last tube was received, as its custody event does.
+    const lastReceipt = await t.sql.query<{ at: Date }>(
+      `select max(occurred_at) as at from custody_event where specimen_id = $1`,
+      [c.specimen.id],
+    );
+    expect(done.receivedAt).toBe(lastReceipt.rows[0]!.at.toISOString());
     expect(done.counts).toEqual({ received: 2, temperature_excursion: 1 });
     expect((await p.requester.call('GET', `/v1/sharing-requests/${r.id}`)).json()).toMatchObject({
       state: 'received',

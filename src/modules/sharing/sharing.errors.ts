@@ -149,3 +149,11 @@ export const relabelRequired = (barcode: string, field: string) =>
     [{ field, message: 'give a new label' }],
     { barcode },
   );
+
+/** A receipt dated before its shipment left: the custody chain would run backwards. */
+export const receivedBeforeDispatch = (receivedAt: Date, dispatchedAt: Date) =>
+  new DomainError(
+    'RECEIVED_BEFORE_DISPATCH',
+    `receivedAt ${receivedAt.toISOString()} is before the shipment was dispatched (${dispatchedAt.toISOString()})`,
+    [{ field: 'receivedAt', message: `before ${dispatchedAt.toISOString()}` }],
+  );

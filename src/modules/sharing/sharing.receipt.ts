@@ -25,7 +25,12 @@ import {
 } from '../specimens/index.js';
 import { planPlacements, type PlacementRequest } from '../storage/index.js';
 import type { SpecimenType } from '../../vocabulary/specimen-types.js';
-import { itemAlreadyReceived, notInShipment, relabelRequired } from './sharing.errors.js';
+import {
+  itemAlreadyReceived,
+  notInShipment,
+  receivedBeforeDispatch,
+  relabelRequired,
+} from './sharing.errors.js';
 import { asView, loadRequest, type SharingRequestView } from './sharing.requests.js';
 import { setItems, updateShipment } from './sharing.shipments.repo.js';
 import type { ReceiptItemInput, ReceiveSharingItemsInput } from './sharing.shipments.schemas.js';
@@ -202,6 +207,8 @@ export function createReceipt(deps: ReceiptDeps) {
         const when = input.receivedAt ? new Date(input.receivedAt) : now;
         const future = futureEventTime([when], now, 'receivedAt');
         if (future) throw future;
+        if (shipment.dispatchedAt && when < shipment.dispatchedAt)
+          throw receivedBeforeDispatch(when, shipment.dispatchedAt);
         const provider = new Map(
           (
             await ledger.lock(
@@ -321,7 +328,7 @@ export function createReceipt(deps: ReceiptDeps) {
         const confirmed = new Set(lines.map((l) => l.item.id));
         const complete = !items.some((i) => i.state === 'shipped' && !confirmed.has(i.id));
         // Each receipt changes the manifest: the shipment's version (its ETag) moves with it.
-        const after = await updateShipment(tx, shipment, complete ? { receivedAt: now } : {});
+        const after = await updateShipment(tx, shipment, complete ? { receivedAt: when } : {});
         if (!complete) return shipmentView(tx, after, side);
         await recordAudit(tx, ctx, {
           action: 'receiveSharingItems',
