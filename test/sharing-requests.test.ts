@@ -106,6 +106,25 @@ describe('a sharing request from draft to reserved to cancelled', () => {
       { headers: { 'if-match': `W/"${draft.version}"` } },
     );
     expect(patched.statusCode, patched.body).toBe(200);
+    // The same edit again, or none, writes nothing: same version, no timeline event.
+    const version = patched.json<RequestBody>().version;
+    const eventCount = async () =>
+      (await requester.call('GET', `/v1/sharing-requests/${draft.id}/events?limit=100`)).json<{
+        items: unknown[];
+      }>().items.length;
+    const events = await eventCount();
+    for (const body of [
+      { purpose: 'Biomarker validation, cohort B' },
+      {},
+      { quantityPerSpecimen: 0.5, specimenCount: 3, criteria: requestBody().criteria },
+    ]) {
+      const again = await requester.call('PATCH', `/v1/sharing-requests/${draft.id}`, body, {
+        headers: { 'if-match': `W/"${version}"` },
+      });
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.json<RequestBody>().version).toBe(version);
+    }
+    expect(await eventCount()).toBe(events);
 
     const sub = await requester.call('POST', `/v1/sharing-requests/${draft.id}/submit`, {});
     expect(sub.json<RequestBody>()).toMatchObject({ state: 'submitted' });

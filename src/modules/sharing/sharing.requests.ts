@@ -3,6 +3,7 @@
 // requester sees its own requests; the provider sees those addressed to it once submitted; anyone
 // else is answered 404. The requester never sees the provider's specimen ids, barcodes or donors:
 // items are shown to it by sample code and donor code (sharing.dto.ts).
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Clock } from '../../clock.js';
@@ -117,6 +118,12 @@ export async function releaseReservations(
   return held.length;
 }
 
+/** Whether a stored value already is what an edit asks (numeric columns may read as text). */
+function sameValue(stored: unknown, asked: unknown): boolean {
+  if (typeof asked === 'number') return Number(stored) === asked;
+  return isDeepStrictEqual(stored, asked);
+}
+
 export function createRequests(deps: RequestDeps) {
   const { db, clock } = deps;
 
@@ -191,6 +198,14 @@ export function createRequests(deps: RequestDeps) {
         if (before.version !== resolveVersion(input.expectedVersion, before.version))
           throw versionConflict(`sharing request ${before.id}`, input.expectedVersion, before.version);
         const { patch } = input;
+        // An edit that changes nothing (a resend, `{}`) writes nothing: same version, no event.
+        const changed = Object.entries(patch).filter(
+          ([k, v]) => v !== undefined && !sameValue(before[k as keyof typeof before], v),
+        );
+        if (changed.length === 0) {
+          assertAllowed(before, 'update', side, 'updateSharingRequest');
+          return { row: before, side: 'requester' };
+        }
         if (patch.agreementId !== undefined || patch.use !== undefined)
           await coveringAgreement(
             tx,
