@@ -391,6 +391,15 @@ describe('PUT /fhir/R4/Specimen/{id}', () => {
       receivedTime: '2026-01-02T00:00:00Z',
     });
     expect(expectOutcome(noId, 400, 'VALIDATION_FAILED').issue[0]!.expression).toEqual(['Specimen.id']);
+    // An upper-case id names the same specimen, in the URL and in the resource.
+    const upper = tube.id.toUpperCase();
+    const cased = await put(`/Specimen/${upper}`, {
+      resourceType: 'Specimen',
+      id: upper,
+      receivedTime: '2026-01-03T00:00:00Z',
+    });
+    expect(cased.status, cased.res.body).toBe(200);
+    expect((cased.body as { id: string }).id).toBe(tube.id);
   });
 
   it('needs a role that may write specimens', async () => {

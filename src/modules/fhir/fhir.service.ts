@@ -52,6 +52,8 @@ const keyOf = (target: UpdateTarget): SpecimenUpsertKey =>
       ? { kind: 'id', id: target.identifier.id }
       : target.identifier;
 
+const lowerIfUuid = (id: string) => (UUID.safeParse(id.toLowerCase()).success ? id.toLowerCase() : id);
+
 export function createFhirService(deps: { db: Db; specimens: SpecimenService }) {
   const { db, specimens } = deps;
 
@@ -134,8 +136,12 @@ export function createFhirService(deps: { db: Db; specimens: SpecimenService }) 
     ): Promise<{ view: SpecimenView; created: boolean }> {
       // A refusal names what the caller may not do: write specimens (the upsert checks the rest).
       authorize(ctx.actor, 'specimens.update');
-      const target = input.target;
-      const sent = specimenFromFhir(input.resource, 'identifier' in target ? target.identifier : undefined);
+      // A UUID is one id however it is cased (a read by the upper-case id finds the specimen too).
+      const target =
+        'id' in input.target ? { ...input.target, id: lowerIfUuid(input.target.id) } : input.target;
+      const parsed = specimenFromFhir(input.resource, 'identifier' in target ? target.identifier : undefined);
+      const sent =
+        parsed.resourceId === undefined ? parsed : { ...parsed, resourceId: lowerIfUuid(parsed.resourceId) };
       // FHIR R4 update: the resource carries the URL's id (http.html#update: 400 otherwise).
       if ('id' in target && sent.resourceId === undefined)
         throw validationFailed([
