@@ -349,8 +349,8 @@ export const invalidContentLength = () =>
 export const frameworkRefusal = (message: string) => new DomainError('BAD_REQUEST', message);
 export const payloadTooLarge = () =>
   new DomainError('PAYLOAD_TOO_LARGE', 'the request body is larger than this service accepts');
-export const unsupportedMediaType = () =>
-  new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+export const unsupportedMediaType = (detail = 'send the body as application/json') =>
+  new DomainError('UNSUPPORTED_MEDIA_TYPE', detail);
 /** The client accepts no format the service can answer in (FHIR: JSON only). */
 export const notAcceptable = (answers: string) =>
   new DomainError('NOT_ACCEPTABLE', `the Accept header admits no format this service answers in: ${answers}`);

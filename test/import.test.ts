@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
+import { expectProblem, fieldsOf, makeLab, uid, type ContainerBody, type Lab } from './helpers/inventory.js';
 import {
   SPECIMEN_HEADER,
   csv,
@@ -342,6 +342,15 @@ describe('POST /v1/imports?kind=specimens', () => {
       { contentType: 'application/gzip' },
     );
     expectProblem(badGzip, 400, 'IMPORT_MALFORMED');
+    // A media type a file is not sent in is told what to send; a format the media type contradicts is refused.
+    for (const contentType of ['text/plain', 'application/json']) {
+      const wrong = await send('{}', { kind: 'specimens' }, { contentType });
+      expect(expectProblem(wrong, 415, 'UNSUPPORTED_MEDIA_TYPE').detail).toMatch(
+        /text\/csv or application\/x-ndjson/,
+      );
+    }
+    const contradicted = await send(`${SPECIMEN_HEADER}\n`, { kind: 'specimens', format: 'ndjson' });
+    expect(fieldsOf(expectProblem(contradicted, 400, 'VALIDATION_FAILED'))).toEqual(['querystring.format']);
     expect(await lab.counts()).toEqual(before);
     const { rows: jobsAfter } = await t.sql.query('select count(*)::int as n from import_job');
     expect(jobsAfter).toEqual(jobsBefore);

@@ -7,6 +7,7 @@ import { ctxOf, execute } from '../../http/request-context.js';
 import { errorResponses, POST_ERRORS } from '../../http/schemas.js';
 import { toImportJobDto, toRowErrorDto } from './imports.dto.js';
 import { importMalformed } from './imports.errors.js';
+import { unsupportedMediaType, validationFailed } from '../../errors.js';
 import {
   importErrorsQuery,
   importJobDto,
@@ -30,6 +31,10 @@ class Upload {
 }
 
 const MEDIA_TYPES = ['text/csv', 'application/x-ndjson', 'application/gzip', 'application/octet-stream'];
+const SEND_A_FILE =
+  'send the file as text/csv or application/x-ndjson, or gzip of either as application/gzip with format';
+const mediaTypeOf = (req: FastifyRequest) =>
+  (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 
 export function importRoutes(app: FastifyInstance, deps: { db: Db; imports: ImportService }) {
   const { db, imports } = deps;
@@ -45,6 +50,11 @@ export function importRoutes(app: FastifyInstance, deps: { db: Db; imports: Impo
       {
         // The route reads the stream itself: no body limit applies to a file.
         bodyLimit: Number.MAX_SAFE_INTEGER,
+        // Before any parser: a file in another media type (or none) is told what to send.
+        onRequest: (req, _reply, done) => {
+          const type = mediaTypeOf(req);
+          done(MEDIA_TYPES.includes(type) ? undefined : unsupportedMediaType(SEND_A_FILE));
+        },
         schema: {
           operationId: 'startImport',
           tags,
@@ -73,11 +83,15 @@ export function importRoutes(app: FastifyInstance, deps: { db: Db; imports: Impo
         },
       },
       async (req, reply) => {
-        if (!(req.body instanceof Upload))
-          throw importMalformed('send the file as text/csv or application/x-ndjson');
+        if (!(req.body instanceof Upload)) throw importMalformed(SEND_A_FILE);
         const q = req.query;
-        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        const format = q.format ?? (type === 'application/x-ndjson' ? 'ndjson' : 'csv');
+        const type = mediaTypeOf(req);
+        const said = type === 'application/x-ndjson' ? 'ndjson' : type === 'text/csv' ? 'csv' : undefined;
+        if (q.format && said && q.format !== said)
+          throw validationFailed([
+            { field: 'querystring.format', message: `${q.format} contradicts the Content-Type ${type}` },
+          ]);
+        const format = q.format ?? said ?? 'csv';
         const answer = await imports.startImport(ctxOf(req), {
           kind: q.kind,
           mode: q.mode,
