@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphqlRequests } from './helpers/graphql.js';
 import { expectProblem, fieldsOf, makeLab, uid, type Lab } from './helpers/inventory.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { bearer, createTestApp, type TestApp } from './helpers/test-app.js';
 import { feedUpdates, putAs, traces } from './helpers/upsert.js';
 
 // Upserts of protocols (by code) and participants (by the LIS patient id, kept only as a keyed
@@ -123,6 +123,35 @@ describe('PUT /v1/protocols/by-code/{code}', () => {
     );
     expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 200, 201]);
     const { rowCount } = await t.sql.query('select 1 from collection_protocol where code = $1', [code]);
+    expect(rowCount).toBe(1);
+  });
+
+  it('refuses a code that differs from an existing one only in case, by PUT, POST and in a race', async () => {
+    const p = await protocol();
+    const lower = p.code.toLowerCase();
+    const put409 = expectProblem(
+      await put(`/v1/protocols/by-code/${lower}`, protocolBody()),
+      409,
+      'PROTOCOL_CODE_TAKEN',
+    );
+    expect(put409.detail).toContain(`use ${p.code}`);
+    const post = await t.app.inject({
+      method: 'POST',
+      url: '/v1/protocols',
+      headers: bearer(lab.keys.manager),
+      payload: { ...protocolBody(), code: lower },
+    });
+    expectProblem(post, 409, 'PROTOCOL_CODE_TAKEN');
+    // Two spellings of a new code at once: one protocol.
+    const code = uid('C');
+    const answers = await Promise.all(
+      [code, code.toLowerCase()].map((c) => put(`/v1/protocols/by-code/${c}`, protocolBody())),
+    );
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+    const { rowCount } = await t.sql.query(
+      'select 1 from collection_protocol where lower(code) = lower($1)',
+      [code],
+    );
     expect(rowCount).toBe(1);
   });
 });

@@ -22,8 +22,13 @@ export function protocolNotFound(id: string, field?: string, as: 'lookup' | 'ref
     : new DomainError('PROTOCOL_NOT_FOUND', message, errors);
 }
 
-export const protocolCodeTaken = (code: string) =>
-  new DomainError('PROTOCOL_CODE_TAKEN', `a protocol with code ${code} already exists`);
+export const protocolCodeTaken = (code: string, existing = code) =>
+  new DomainError(
+    'PROTOCOL_CODE_TAKEN',
+    existing === code
+      ? `a protocol with code ${code} already exists`
+      : `protocol ${existing} already exists: ${code} differs from it only in case (use ${existing})`,
+  );
 
 /**
  * `protocolParticipantId` null: a hospital identifier matched (`identifier`, the MRN unless

@@ -37,6 +37,23 @@ export async function findProtocolByCode(
   return row;
 }
 
+/**
+ * A protocol whose code is this one in another case: codes are kept as written, but two that
+ * differ only in case would be one protocol typed twice.
+ */
+export async function findProtocolByCodeInAnyCase(
+  handle: DbOrTx,
+  institutionId: string,
+  code: string,
+): Promise<ProtocolRow | undefined> {
+  const [row] = await handle
+    .select()
+    .from(protocols)
+    .where(and(eq(protocols.institutionId, institutionId), sql`lower(${protocols.code}) = lower(${code})`))
+    .limit(1);
+  return row;
+}
+
 /** The institution's protocols, by code (an institution runs tens, not thousands). */
 export async function listProtocolRows(
   handle: DbOrTx,

@@ -4,6 +4,7 @@ import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/columns.js';
+import { lockNaturalKey } from '../../db/natural-keys.js';
 import { inTransaction } from '../../db/transaction.js';
 import { versionConflict } from '../../errors.js';
 import { decodeCursor, toPage, type Page } from '../../pagination.js';
@@ -16,6 +17,7 @@ import {
   findParticipantsByMrnHash,
   findProtocol,
   findProtocolByCode,
+  findProtocolByCodeInAnyCase,
   insertParticipant,
   insertProtocol,
   listProtocolRows,
@@ -193,8 +195,10 @@ export function createParticipantService(deps: { db: Db; secret: string }) {
       authorize(ctx.actor, 'protocols.manage');
       const institutionId = actorInstitutionId(ctx.actor);
       return inTransaction(db, ctx, async (tx) => {
-        const dup = await findProtocolByCode(tx, institutionId, input.code);
-        if (dup) throw protocolCodeTaken(input.code);
+        // One code in any case: creators of PROT-A and prot-a queue on the same key.
+        await lockNaturalKey(tx, 'protocol_code', institutionId, input.code.toLowerCase());
+        const dup = await findProtocolByCodeInAnyCase(tx, institutionId, input.code);
+        if (dup) throw protocolCodeTaken(input.code, dup.code);
         const row = await insertProtocol(tx, {
           id: newId(),
           institutionId,

@@ -14,11 +14,12 @@ import { immutableField, noCurrentVersion, validationFailed, versionConflict } f
 import { DEFAULT_DISEASE_AREA } from '../../vocabulary/disease-areas.js';
 import { recordAudit } from '../audit/index.js';
 import { toParticipantView } from './participants.dto.js';
-import { protocolNotFound } from './participants.errors.js';
+import { protocolCodeTaken, protocolNotFound } from './participants.errors.js';
 import type { HospitalIdHashes } from './participants.hashes.js';
 import {
   findParticipantByLisPatientHash,
   findProtocolByCode,
+  findProtocolByCodeInAnyCase,
   insertParticipant,
   insertProtocol,
   updateParticipantRow,
@@ -61,9 +62,12 @@ export function createParticipantUpsert(deps: { db: Db; hashes: HospitalIdHashes
         throw validationFailed([{ field: 'code', message: `differs from the code of the path, ${code}` }]);
       return retryAfterUniqueRace(['protocol_code_unique'], () =>
         inTransaction(db, ctx, async (tx) => {
-          await lockNaturalKey(tx, 'protocol_code', institutionId, code);
+          await lockNaturalKey(tx, 'protocol_code', institutionId, code.toLowerCase());
           const row = await findProtocolByCode(tx, institutionId, code, { lock: true });
           if (!row) {
+            // A typo in case must not create a second protocol beside the one meant.
+            const other = await findProtocolByCodeInAnyCase(tx, institutionId, code);
+            if (other) throw protocolCodeTaken(code, other.code);
             if (expectedVersion !== undefined) throw noCurrentVersion(`protocol ${code}`, expectedVersion);
             const created = await insertProtocol(tx, {
               id: newId(),
