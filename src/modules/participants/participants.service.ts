@@ -16,7 +16,6 @@ import {
   findParticipant,
   findParticipantsByMrnHash,
   findProtocol,
-  findProtocolByCode,
   findProtocolByCodeInAnyCase,
   insertParticipant,
   insertProtocol,
