@@ -156,6 +156,7 @@ export const ERROR_CATALOGUE = {
   BARCODE_TAKEN: 'conflict',
   EXTERNAL_ID_TAKEN: 'conflict',
   TIME_IN_FUTURE: 'bad_request',
+  TIME_BEFORE_COLLECTION: 'bad_request',
   CONTAINER_REQUIRED: 'bad_request',
   PROTOCOL_MISMATCH: 'unprocessable',
   DUPLICATE_SCAN: 'conflict',

@@ -152,6 +152,46 @@ describe('timestamps', () => {
     expect(soon.statusCode, soon.body).toBe(201);
   });
 
+  it('refuses a reception, processing or freezing time before the collection, on registration, PATCH and upsert', async () => {
+    const collectedAt = '2026-03-02T08:00:00Z';
+    const p = await refused(
+      () => lab.post('/v1/specimens', specimen({ collectedAt, receivedAt: '2020-01-01T00:00:00Z' })),
+      'receivedAt',
+      'TIME_BEFORE_COLLECTION',
+    );
+    expect(p.detail).toContain('before the collection');
+    // Their order among themselves is free: centrifuged at the ward, received after.
+    const ok = await lab.post(
+      '/v1/specimens',
+      specimen({ collectedAt, processedAt: '2026-03-02T08:30:00Z', receivedAt: '2026-03-02T10:00:00Z' }),
+    );
+    expect(ok.statusCode, ok.body).toBe(201);
+    const tube = ok.json<SpecimenBody>();
+    const before = await lab.counts();
+    const patched = await lab.call(
+      'PATCH',
+      `/v1/specimens/${tube.id}`,
+      { frozenAt: '2026-03-01T00:00:00Z' },
+      { headers: { 'if-match': `W/"${tube.version}"` } },
+    );
+    expect(fieldsOf(expectProblem(patched, 400, 'TIME_BEFORE_COLLECTION'))).toEqual(['frozenAt']);
+    const moved = await lab.call(
+      'PATCH',
+      `/v1/specimens/${tube.id}`,
+      { collectedAt: '2026-03-02T09:00:00Z' },
+      { headers: { 'if-match': `W/"${tube.version}"` } },
+    );
+    expect(fieldsOf(expectProblem(moved, 400, 'TIME_BEFORE_COLLECTION'))).toEqual(['processedAt']);
+    const upsert = await t.app.inject({
+      method: 'PUT',
+      url: `/v1/specimens/by-external-id/LIS/${uid('T')}`,
+      headers: bearer(lab.keys.integration),
+      payload: specimen({ collectedAt, frozenAt: '2026-01-01T00:00:00Z' }),
+    });
+    expectProblem(upsert, 400, 'TIME_BEFORE_COLLECTION');
+    expect(await lab.counts()).toEqual(before);
+  });
+
   it('refuses a custody action dated more than a day ahead, changing nothing, and accepts one hours ahead', async () => {
     const pending = await lab.register();
     const inTwoDays = new Date(Date.now() + 2 * 86_400_000).toISOString();

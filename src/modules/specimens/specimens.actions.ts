@@ -19,7 +19,13 @@ import {
 import type { SpecimenLedger } from './specimens.ledger.js';
 import type { UpdateSpecimenInput } from './specimens.schemas.js';
 import { CONSENT_HOLDS, type HoldReason, type SpecimenRow } from './specimens.table.js';
-import { futurePreanalyticalTime } from './specimens.times.js';
+import {
+  PREANALYTICAL_TIMES,
+  definedTimes,
+  futurePreanalyticalTime,
+  storedTimes,
+  timeBeforeCollectionOf,
+} from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 import { resolveVersion, type ExpectedVersion } from '../../versions.js';
 
@@ -216,7 +222,10 @@ export function createSpecimenActions(deps: {
       // The version is checked below, where the update writes (If-Match is required here).
       return act(ctx, input.id, 'specimens.update', {}, async (tx, before) => {
         const p = input.patch;
-        const future = futurePreanalyticalTime(p, deps.clock());
+        const changesTimes = PREANALYTICAL_TIMES.some((f) => p[f] !== undefined);
+        const future =
+          futurePreanalyticalTime(p, deps.clock()) ??
+          (changesTimes ? timeBeforeCollectionOf({ ...storedTimes(before), ...definedTimes(p) }) : undefined);
         if (future) throw future;
         // An external id another tube holds (checked at the version sent: a stale edit is a 412).
         const expectedVersion = resolveVersion(input.expectedVersion, before.version);

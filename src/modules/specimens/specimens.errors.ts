@@ -141,6 +141,12 @@ export async function placementRace<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A reception, processing or freezing time before the specimen was collected. */
+export const timeBeforeCollection = (field: string, value: string, collectedAt: string) =>
+  new DomainError('TIME_BEFORE_COLLECTION', `${field} ${value} is before the collection (${collectedAt})`, [
+    { field, message: `before collectedAt ${collectedAt}` },
+  ]);
+
 /** A preanalytical time (`collectedAt`, ...) further ahead of the clock than a day. */
 export const timeInFuture = (field: string, value: string, latest: Date) =>
   new DomainError('TIME_IN_FUTURE', `${field} ${value} is more than a day in the future`, [

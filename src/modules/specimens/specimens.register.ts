@@ -24,7 +24,7 @@ import {
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import type { RegisterSpecimenInput } from './specimens.schemas.js';
-import { futurePreanalyticalTime } from './specimens.times.js';
+import { futurePreanalyticalTime, timeBeforeCollectionOf } from './specimens.times.js';
 import type { UseGate } from './specimens.use-gate.js';
 
 const date = (iso: string | null | undefined) => (iso === undefined || iso === null ? null : new Date(iso));
@@ -114,7 +114,7 @@ async function checkRegistrations(
   );
   const now = deps.clock();
   inputs.forEach((s, i) => {
-    const future = futurePreanalyticalTime(s, now, field(i));
+    const future = futurePreanalyticalTime(s, now, field(i)) ?? timeBeforeCollectionOf(s, field(i));
     if (future) errors.set(i, future);
     if (taken.has(s.barcode)) {
       errors.set(i, barcodeTaken(s.barcode, `${field(i)}barcode`));

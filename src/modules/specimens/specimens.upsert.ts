@@ -26,7 +26,12 @@ import { assertExternalIdsFree } from './specimens.edits.js';
 import { placementRace, specimenNotFound } from './specimens.errors.js';
 import type { SpecimenLedger } from './specimens.ledger.js';
 import { registerWithin } from './specimens.register.js';
-import { futurePreanalyticalTime, PREANALYTICAL_TIMES } from './specimens.times.js';
+import {
+  futurePreanalyticalTime,
+  PREANALYTICAL_TIMES,
+  storedTimes,
+  timeBeforeCollectionOf,
+} from './specimens.times.js';
 import { findExternalIdHolders, findSpecimensByBarcodes } from './specimens.repo.js';
 import { registerSpecimenInput } from './specimens.schemas.js';
 import type { SpecimenRow } from './specimens.table.js';
@@ -137,7 +142,11 @@ export function createSpecimenUpsert(deps: {
     const changedTimes = Object.fromEntries(
       PREANALYTICAL_TIMES.filter((f) => f in patch).map((f) => [f, input.body[f]] as const),
     ) as Partial<Record<(typeof PREANALYTICAL_TIMES)[number], string | null>>;
-    const future = futurePreanalyticalTime(changedTimes, deps.clock());
+    const future =
+      futurePreanalyticalTime(changedTimes, deps.clock()) ??
+      (Object.keys(changedTimes).length
+        ? timeBeforeCollectionOf({ ...storedTimes(row), ...changedTimes })
+        : undefined);
     if (future) throw future;
     if (patch.externalIds) await assertExternalIdsFree(tx, row, patch.externalIds);
     const [after] = await ledger.apply(tx, ctx, [
