@@ -285,6 +285,31 @@ describe('a sharing request from draft to reserved to cancelled', () => {
   });
 });
 
+describe('a request that ends before approval', () => {
+  it('leaves no item proposed once rejected or cancelled, and every tube in stock', async () => {
+    for (const end of ['reject', 'cancel'] as const) {
+      const r = await submitted({ specimenCount: 2 });
+      await runProposalJob(t, r.id);
+      const proposed = await items(r.id, 'provider');
+      expect(proposed.map((i) => i.state)).toEqual(['proposed', 'proposed']);
+      const res =
+        end === 'reject'
+          ? await provider.lab.post(`/v1/sharing-requests/${r.id}/reject`, { reason: 'not this year' })
+          : await requester.call('POST', `/v1/sharing-requests/${r.id}/cancel`, {});
+      expect(res.statusCode, res.body).toBe(200);
+      expect(
+        (await items(r.id, 'provider')).map((i) => i.state),
+        end,
+      ).toEqual(['released', 'released']);
+      expect(
+        (await items(r.id, 'requester')).map((i) => i.state),
+        end,
+      ).toEqual(['released', 'released']);
+      for (const i of proposed) expect((await specimenRow(t, i.specimen!.id)).status).toBe('available');
+    }
+  });
+});
+
 describe('the agreement at approval', () => {
   it('refuses to approve once the agreement no longer covers the request, and reserves nothing', async () => {
     const own = await makeAgreement(provider, requester.institution.id);

@@ -273,6 +273,8 @@ export function createRequests(deps: RequestDeps) {
                 reason: input.reason ?? 'the request was cancelled',
               })
             : 0;
+        // Proposed tubes were never held: their items end with the request, not left `proposed`.
+        await setItemStates(tx, before.id, ['proposed'], 'released');
         const row = await applyTransition(tx, ctx, before, 'cancel', side, {
           operation: 'cancelSharingRequest',
           now: clock(),

@@ -269,6 +269,8 @@ export function createReview(deps: ReviewDeps) {
           reason: input.reason,
           patch: { reason: input.reason },
         });
+        // The proposal ends with the request: its items are not left `proposed`.
+        await setItemStates(tx, before.id, ['proposed'], 'released');
         return asView({ row, side });
       });
     },
