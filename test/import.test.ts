@@ -186,10 +186,14 @@ describe('POST /v1/imports?kind=specimens', () => {
       const again = await lab.get(`/v1/imports/${second.json<ImportBody>().id}`, { role: 'integration' });
       expect(again.json(), mode).toMatchObject({
         status: 'completed',
+        totalRows: 4,
+        validRows: 0,
         existingRows: 4,
+        invalidRows: 0,
         appliedRows: 0,
         createdRecords: 0,
         errorCount: 0,
+        progress: 1,
       });
       expect((await lab.counts()).specimen).toBe(before.specimen);
     }
@@ -230,9 +234,12 @@ describe('POST /v1/imports?kind=specimens', () => {
       expect(errors.map((e) => [e.row, e.column, e.code])).toEqual([[4, 'position', 'POSITION_OCCUPIED']]);
       if (mode === 'all-or-nothing') {
         expect(job).toMatchObject({ status: 'failed', appliedRows: 0, createdRecords: 0 });
+        // The rows read still add up: the refused row moved from valid to invalid.
+        expect(job).toMatchObject({ totalRows: 3, validRows: 2, existingRows: 0, invalidRows: 1 });
         expect(await specimensHeld(lines.map((l) => l.accession))).toBe(0);
       } else {
         expect(job).toMatchObject({ status: 'completed', appliedRows: 2, createdRecords: 2, invalidRows: 1 });
+        expect(job).toMatchObject({ totalRows: 3, validRows: 2, existingRows: 0 });
         expect(await specimensHeld(lines.map((l) => l.accession))).toBe(2);
       }
     }

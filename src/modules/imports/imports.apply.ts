@@ -233,6 +233,7 @@ export function createImportApply(deps: ApplyDeps) {
       ) => {
         const added = await insertRowErrors(handle, job.id, out.errors);
         const existing = out.existing ?? 0;
+        const invalid = new Set(out.errors.map((e) => e.rowNo)).size;
         await addToImportJob(
           handle,
           job.id,
@@ -240,7 +241,10 @@ export function createImportApply(deps: ApplyDeps) {
             appliedRows: rows.length - out.errors.length - existing,
             existingRows: existing,
             createdRecords: out.created,
-            invalidRows: new Set(out.errors.map((e) => e.rowNo)).size,
+            invalidRows: invalid,
+            // A row found existing or refused while applying was counted valid: it moves over, so
+            // valid, existing and invalid rows still add up to the rows read.
+            validRows: -(existing + invalid),
             errorCount: added,
           },
           { appliedThroughRow: rows.at(-1)!.rowNo },
@@ -303,14 +307,18 @@ export function createImportApply(deps: ApplyDeps) {
         }
         await updateImportJob(tx, job.id, { appliedThroughRow: after });
       });
-      if (existing) await addToImportJob(db, job.id, { existingRows: existing });
+      if (existing) await addToImportJob(db, job.id, { existingRows: existing, validRows: -existing });
     } catch (err) {
       if (!(err instanceof ApplyRefused)) throw err;
       const added = await insertRowErrors(db, job.id, err.errors);
       await addToImportJob(
         db,
         job.id,
-        { invalidRows: new Set(err.errors.map((e) => e.rowNo)).size, errorCount: added },
+        {
+          invalidRows: new Set(err.errors.map((e) => e.rowNo)).size,
+          validRows: -new Set(err.errors.map((e) => e.rowNo)).size,
+          errorCount: added,
+        },
         { status: 'failed', appliedRows: 0, createdRecords: 0, finishedAt: deps.clock() },
       );
       await clearStagedRows(db, job.id);
