@@ -50,5 +50,11 @@ export const instant = z.iso
   .refine((v) => !outsideAcceptedYears(v), `must fall in the years ${FIRST_YEAR} to 9999 (UTC)`)
   .describe('RFC 3339 date-time with offset, years 1900 to 9999');
 
-/** A calendar date (YYYY-MM-DD) from 0001-01-01 on. */
-export const calendarDate = z.iso.date().refine((v) => !v.startsWith('0000-'), 'year 0000 does not exist');
+/** A calendar date (YYYY-MM-DD) in the years 1900 to 9999, as instants: an earlier year is a typo. */
+export const calendarDate = z.iso
+  .date()
+  // A malformed value is the format check's to report: one problem per field.
+  .refine(
+    (v) => !/^\d{4}-/.test(v) || Number(v.slice(0, 4)) >= FIRST_YEAR,
+    `must fall in the years ${FIRST_YEAR} to 9999`,
+  );

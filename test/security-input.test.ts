@@ -117,17 +117,18 @@ describe('timestamps', () => {
       () => lab.get('/v1/specimens?collectedFrom=0000-01-01T00:00:00Z'),
       'querystring.collectedFrom',
     );
-    await refused(
-      () =>
-        lab.post('/v1/consents', {
-          participantId: '01900000-0000-7000-8000-00000000abcd',
-          documentVersion: 'v1',
-          signedOn: '0000-01-01',
-          obtainedBy: 'nurse',
-          responses: {},
-        }),
-      'body.signedOn',
-    );
+    for (const signedOn of ['0000-01-01', '0024-05-06'])
+      await refused(
+        () =>
+          lab.post('/v1/consents', {
+            participantId: '01900000-0000-7000-8000-00000000abcd',
+            documentVersion: 'v1',
+            signedOn,
+            obtainedBy: 'nurse',
+            responses: {},
+          }),
+        'body.signedOn',
+      );
   });
 
   it('refuses a collection time more than a day ahead (TIME_IN_FUTURE), and accepts one hours ahead', async () => {
