@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { custodyRows, expectProblem, specimenRow, uid } from './helpers/inventory.js';
+import { custodyRows, expectProblem, fieldsOf, specimenRow, uid } from './helpers/inventory.js';
 import {
   hookArrives,
   makePair,
@@ -131,6 +131,14 @@ describe('a request from draft to completed across two institutions', () => {
     }
     expect((await p.provider.lab.get(`${base}/pick-list`)).json<{ lines: PickLine[] }>().lines).toEqual([]);
 
+    // A dispatch dated ahead is refused, and nothing leaves.
+    const ahead = await p.provider.lab.post(`${base}/dispatch`, {
+      courier: 'World Courier',
+      trackingNumber: 'WC-123456',
+      shippingTemperature: 'dry_ice',
+      dispatchedAt: '2999-01-01T00:00:00Z',
+    });
+    expect(fieldsOf(expectProblem(ahead, 400, 'TIME_IN_FUTURE'))).toEqual(['dispatchedAt']);
     const sent = await p.provider.lab.post(`${base}/dispatch`, {
       courier: 'World Courier',
       trackingNumber: 'WC-123456',

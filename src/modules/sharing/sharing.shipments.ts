@@ -12,7 +12,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { forbidden } from '../../errors.js';
 import { recordAudit } from '../audit/index.js';
 import type { ConsentGate } from '../consent/index.js';
-import { specimenNotFound, type SpecimenLedger } from '../specimens/index.js';
+import { futureEventTime, specimenNotFound, type SpecimenLedger } from '../specimens/index.js';
 import {
   itemAlreadyShipped,
   itemNotReserved,
@@ -228,6 +228,9 @@ export function createShipments(deps: ShipmentDeps) {
       input: { id: string } & DispatchSharingShipmentInput,
     ): Promise<ShipmentView> {
       authorize(ctx.actor, 'sharing.ship');
+      // A dispatch dated ahead would leave every receipt "before the dispatch", the request stuck.
+      const ahead = futureEventTime([at(input.dispatchedAt)], clock(), 'dispatchedAt');
+      if (ahead) throw ahead;
       return inTransaction(db, ctx, async (tx) => {
         const { request, side, shipment } = await loadShipment(tx, ctx, input.id, { lock: true });
         assertAllowed(request, 'ship', side, 'dispatchSharingShipment');
