@@ -176,6 +176,37 @@ describe('container tree', () => {
       'CONTAINER_CYCLE',
     );
   });
+
+  it('writes nothing for a box moved again to the slot it holds, and still records a move elsewhere', async () => {
+    const { freezer, rack } = await freezerAndRack();
+    const box = await lab.container({
+      kind: 'box',
+      parentId: rack.id,
+      slot: 'A1',
+      grid: { rows: 3, cols: 3 },
+    });
+    const tube = await lab.register({ containerId: box.id, position: 'A1' });
+    const bag = await lab.container({ kind: 'box', parentId: freezer.id });
+    const counts = await lab.counts();
+    for (const body of [
+      { parentId: rack.id, slot: 'A1' },
+      { parentId: rack.id, slot: 'a1' },
+    ]) {
+      const again = await lab.post(`/v1/containers/${box.id}/move`, body);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.json<{ version: number }>().version).toBe(box.version);
+    }
+    const bagAgain = await lab.post(`/v1/containers/${bag.id}/move`, { parentId: freezer.id });
+    expect(bagAgain.json<{ version: number }>().version).toBe(bag.version);
+    expect(await lab.counts()).toEqual(counts);
+    const moved = await lab.post(`/v1/containers/${box.id}/move`, { parentId: rack.id, slot: 'B2' });
+    expect(moved.json<{ version: number }>().version).toBe(box.version + 1);
+    const events = await t.sql.query<{ type: string }>(
+      'select type from custody_event where specimen_id = $1 order by seq',
+      [tube.id],
+    );
+    expect(events.rows.map((e) => e.type).filter((e) => e === 'moved')).toHaveLength(1);
+  });
 });
 
 describe('allowed specimen types', () => {

@@ -63,6 +63,18 @@ export function createContainerTreeService(deps: ContainerTreeDeps) {
         }
         const slot = slotOf(parent, input.slot);
         if (parent.gridRows && !slot) throw slotRequired(parent);
+        // Sent again to where it already is (a retry): nothing moved, so nothing is written, no
+        // version, audit row or custody event for the tubes inside.
+        if (
+          before.parentId === parent.id &&
+          before.slotRow === (slot?.row ?? null) &&
+          before.slotCol === (slot?.col ?? null)
+        ) {
+          return {
+            container: before,
+            byId: await loadContainersWithAncestors(tx, institutionId, [before.id]),
+          };
+        }
         if (slot) await assertSlotFree(tx, parent, slot, before.id);
         // Tubes inside must be allowed under the new parent's restrictions.
         const parentChain = await loadContainersWithAncestors(tx, institutionId, [parent.id]);
