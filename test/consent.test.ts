@@ -486,6 +486,33 @@ describe('bad input changes nothing', () => {
     expect(scope.rows[0]).toEqual({ withdrawal_scope: 'stop_future_use', n: 1 });
   });
 
+  it('records versions sent at once one after the other, each superseding the one before', async () => {
+    const { participantId } = await participant({ GENETIC_RESEARCH: 'yes' });
+    const sent = await Promise.all(
+      ['2024-02-01', '2024-02-02', '2024-02-03', '2024-02-04'].map((signedOn, i) =>
+        post(keys.manager, '/v1/consents', {
+          participantId,
+          documentVersion: `v${i + 2}`,
+          signedOn,
+          obtainedBy: 'nurse-7',
+          responses: { GENETIC_RESEARCH: 'no' },
+        }),
+      ),
+    );
+    // A version older than one that committed first is refused as such; none is CONSENT_EXISTS.
+    for (const r of sent) expect([201, 409], r.body).toContain(r.statusCode);
+    expect(
+      sent.filter((r) => r.statusCode === 409).map((r) => r.json<{ code: string }>().code),
+    ).not.toContain('CONSENT_EXISTS');
+    const chain = await t.sql.query<{ id: string; supersedes_id: string | null; superseded_at: Date | null }>(
+      'select id, supersedes_id, superseded_at from consent where participant_id = $1 order by created_at',
+      [participantId],
+    );
+    expect(chain.rows.filter((c) => c.superseded_at === null)).toHaveLength(1);
+    expect(chain.rows).toHaveLength(1 + sent.filter((r) => r.statusCode === 201).length);
+    chain.rows.slice(1).forEach((c, i) => expect(c.supersedes_id).toBe(chain.rows[i]!.id));
+  });
+
   it('refuses a version signed before the current one, which stays current; the same day is a new version', async () => {
     const { participantId, consentId } = await participant({ GENETIC_RESEARCH: 'yes' });
     const base = { participantId, obtainedBy: 'nurse-7', responses: { GENETIC_RESEARCH: 'no' } };

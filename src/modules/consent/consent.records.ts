@@ -5,6 +5,7 @@ import { systemClock, utcDay, type Clock } from '../../clock.js';
 import type { Ctx } from '../../context.js';
 import { actorInstitutionId, authorize } from '../../auth/roles.js';
 import type { Db } from '../../db/client.js';
+import { lockNaturalKey } from '../../db/natural-keys.js';
 import { inTransaction } from '../../db/transaction.js';
 import { invalidExpiry } from '../../errors.js';
 import { enqueueJob } from '../../jobs/outbox.js';
@@ -76,6 +77,9 @@ export function createConsentRecords(deps: { db: Db; clock?: Clock }) {
         const responses: Record<string, ConsentResponse> = Object.fromEntries(
           p.tiers.map((t) => [t, input.responses[t as keyof typeof input.responses] ?? 'unspecified']),
         );
+        // Versions recorded at once queue here, each superseding the one before it: the row lock
+        // alone would let a waiter find the row it waited for superseded, and no current one.
+        await lockNaturalKey(tx, 'consent_current', p.participant.id, p.participant.protocolId);
         const previous = await lockCurrentConsent(tx, p.participant.id, p.participant.protocolId);
         // An older document replayed late (an LIS sending history newest first) must not become
         // the donor's current decision.
