@@ -582,6 +582,16 @@ describe('mutations', () => {
     expect(badId.errors![0]!.extensions.errors?.[0]?.field).toBe('id');
   });
 
+  it('reads a variable written inside a JSON literal', async () => {
+    const barcode = code('JL');
+    const body = await gql(
+      `mutation ($r: Float) { registerSpecimen(input: { barcode: "${barcode}", type: plasma, quantity: 1, quality: { rin: $r } }) { quality } }`,
+      { r: 7.5 },
+    );
+    expect(body.errors).toBeUndefined();
+    expect(body.data).toEqual({ registerSpecimen: { quality: { rin: 7.5 } } });
+  });
+
   it('updates with expectedVersion: null clears a field, a stale version is VERSION_CONFLICT', async () => {
     const created = await ok<{ registerSpecimen: { id: string; version: number } }>(
       `mutation { registerSpecimen(input: { barcode: "${code('UPD')}", type: urine, quantity: 10, anatomicSite: "bladder" }) { id version } }`,

@@ -595,6 +595,11 @@ describe('GraphQL', () => {
       code: 'VALIDATION_FAILED',
       errors: [{ field: 'criteria.ageBands.0' }],
     });
+    // Enum words inside the criteria literal are read as their names.
+    const literal = await gql(
+      `{ catalogue(use: external_sharing, criteria: { specimenTypes: [plasma] }) { fit { samples } } }`,
+    );
+    expect(literal.errors).toBeUndefined();
     // Unknown members one by one, at any depth, as REST names them.
     const unknown = await gql(QUERY, { criteria: { a: 1, sprec: { preCentrifugatio: ['A'] } } });
     expect(unknown.errors?.[0]?.extensions).toMatchObject({

@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+
 import { outsideAcceptedYears } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -24,18 +25,25 @@ function parseDateTime(v: unknown): string {
   });
 }
 
-function literal(ast: ValueNode): unknown {
+/**
+ * A JSON literal as a value: a variable inside it takes the variable's value, and an enum-looking
+ * word (`[plasma]`) its name, as a client writing GraphQL expects.
+ */
+function literal(ast: ValueNode, variables?: Readonly<Record<string, unknown>> | null): unknown {
   switch (ast.kind) {
     case Kind.STRING:
     case Kind.BOOLEAN:
+    case Kind.ENUM:
       return ast.value;
     case Kind.INT:
     case Kind.FLOAT:
       return Number(ast.value);
     case Kind.OBJECT:
-      return Object.fromEntries(ast.fields.map((f) => [f.name.value, literal(f.value)]));
+      return Object.fromEntries(ast.fields.map((f) => [f.name.value, literal(f.value, variables)]));
     case Kind.LIST:
-      return ast.values.map(literal);
+      return ast.values.map((v) => literal(v, variables));
+    case Kind.VARIABLE:
+      return variables?.[ast.name.value] ?? null;
     default:
       return null;
   }
