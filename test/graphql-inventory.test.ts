@@ -582,6 +582,18 @@ describe('mutations', () => {
     expect(badId.errors![0]!.extensions.errors?.[0]?.field).toBe('id');
   });
 
+  it('answers a bad variable with a status however often the document ran (compiled or not)', async () => {
+    const query = 'query ($f: SpecimenFilter) { specimens(filter: $f, first: 1) { edges { node { id } } } }';
+    expect((await gql(query, { f: { type: 'plasma' } })).errors).toBeUndefined();
+    for (let i = 0; i < 3; i++) {
+      const bad = await gql(query, { f: { type: 'PLASMA' } });
+      expect(bad.errors![0]!.extensions, `run ${i}`).toMatchObject({
+        code: 'GRAPHQL_VALIDATION_FAILED',
+        status: 400,
+      });
+    }
+  });
+
   it('reads a variable written inside a JSON literal', async () => {
     const barcode = code('JL');
     const body = await gql(
