@@ -810,6 +810,7 @@ describe('pagination and limits', () => {
 
     const bad = await gql(`{ specimens(after: "garbage!") { edges { cursor } } }`);
     expect(bad.errors![0]!.extensions.code).toBe('INVALID_CURSOR');
+    expect(bad.errors![0]!.extensions.errors?.map((e) => e.field)).toEqual(['after']);
     const tooMany = await gql(`{ specimens(first: 501) { edges { cursor } } }`);
     expect(tooMany.errors![0]!.extensions.code).toBe('VALIDATION_FAILED');
     // The refusal names the argument the caller wrote, not the service's `limit`.

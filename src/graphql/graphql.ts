@@ -193,6 +193,10 @@ export async function registerGraphql(
         const domain = asDomainError(original);
         if (domain) {
           const problem = toProblem(domain);
+          // A service names its page arguments as REST does; a connection calls them first/after.
+          const errors = domain.errors.map((e) =>
+            domain.code === 'INVALID_CURSOR' && e.field === 'cursor' ? { ...e, field: 'after' } : e,
+          );
           // A refusal worth retrying says when, as REST does (SERVER_BUSY, DATABASE_BUSY).
           if (typeof problem.retryAfter === 'number') {
             context.reply?.header('retry-after', String(problem.retryAfter));
@@ -204,7 +208,7 @@ export async function registerGraphql(
             extensions: {
               code: domain.code,
               status: domain.status,
-              ...(domain.errors.length ? { errors: domain.errors } : {}),
+              ...(errors.length ? { errors } : {}),
               ...Object.fromEntries(
                 Object.entries(problem).filter(
                   ([k]) => !['type', 'title', 'status', 'detail', 'code', 'errors'].includes(k),
