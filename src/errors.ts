@@ -256,6 +256,10 @@ export interface FieldProblem {
   code?: ErrorCode | ZodIssueCode;
 }
 
+/** The HTTP status a code is answered with (GraphQL's `extensions.status` for errors it raises itself). */
+export const statusOfCode = (code: string): number | undefined =>
+  code in ERROR_CATALOGUE ? STATUS[ERROR_CATALOGUE[code as ErrorCode]] : undefined;
+
 export class DomainError extends Error {
   override name = 'DomainError';
   readonly kind: ErrorKind;

@@ -5,7 +5,7 @@ import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius';
 import type { Services } from '../container.js';
 import type { Db } from '../db/client.js';
 import type { EventBus } from '../events/event-bus.js';
-import { DomainError, ERROR_CATALOGUE, INTERNAL_ERROR_CODE, toProblem, type ErrorCode } from '../errors.js';
+import { INTERNAL_ERROR_CODE, statusOfCode, toProblem, type ErrorCode } from '../errors.js';
 import { asDomainError } from '../http/problem.js';
 import { apiKeyResolvers } from '../auth/api-keys.resolvers.js';
 import { consentLoaders, consentResolvers } from '../modules/consent/index.js';
@@ -172,7 +172,7 @@ export async function registerGraphql(
             (error.extensions?.code as string | undefined) ??
             ('GRAPHQL_VALIDATION_FAILED' satisfies ErrorCode);
           // Every error says its status, whichever path graphql-js (or its compiled form) took.
-          const status = code in ERROR_CATALOGUE ? new DomainError(code as ErrorCode, '').status : 400;
+          const status = statusOfCode(code) ?? 400;
           return {
             message: error.message,
             locations: error.locations,
