@@ -73,6 +73,9 @@ const asRowErrors = (
     detail: e.message,
   }));
 
+/** How many rows the errors fall on (a row may have several). */
+const rowsIn = (errors: readonly RowError[]) => new Set(errors.map((e) => e.rowNo)).size;
+
 export function createImportApply(deps: ApplyDeps) {
   const { db } = deps;
 
@@ -233,7 +236,7 @@ export function createImportApply(deps: ApplyDeps) {
       ) => {
         const added = await insertRowErrors(handle, job.id, out.errors);
         const existing = out.existing ?? 0;
-        const invalid = new Set(out.errors.map((e) => e.rowNo)).size;
+        const invalid = rowsIn(out.errors);
         await addToImportJob(
           handle,
           job.id,
@@ -311,14 +314,11 @@ export function createImportApply(deps: ApplyDeps) {
     } catch (err) {
       if (!(err instanceof ApplyRefused)) throw err;
       const added = await insertRowErrors(db, job.id, err.errors);
+      const invalid = rowsIn(err.errors);
       await addToImportJob(
         db,
         job.id,
-        {
-          invalidRows: new Set(err.errors.map((e) => e.rowNo)).size,
-          validRows: -new Set(err.errors.map((e) => e.rowNo)).size,
-          errorCount: added,
-        },
+        { invalidRows: invalid, validRows: -invalid, errorCount: added },
         { status: 'failed', appliedRows: 0, createdRecords: 0, finishedAt: deps.clock() },
       );
       await clearStagedRows(db, job.id);
