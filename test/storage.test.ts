@@ -207,6 +207,30 @@ describe('container tree', () => {
     );
     expect(events.rows.map((e) => e.type).filter((e) => e === 'moved')).toHaveLength(1);
   });
+
+  it('records one move when the same box move is sent three times at once', async () => {
+    const { rack } = await freezerAndRack();
+    const box = await lab.container({
+      kind: 'box',
+      parentId: rack.id,
+      slot: 'A1',
+      grid: { rows: 3, cols: 3 },
+    });
+    const tube = await lab.register({ containerId: box.id, position: 'B2' });
+    const counts = await lab.counts();
+    const all = await Promise.all(
+      [0, 1, 2].map(() => lab.post(`/v1/containers/${box.id}/move`, { parentId: rack.id, slot: 'B2' })),
+    );
+    expect(all.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    expect(all.map((r) => r.json<{ version: number }>().version)).toEqual(
+      [2, 2, 2].map(() => box.version + 1),
+    );
+    // The subtree lock queues the others, which find the box already there and write nothing.
+    // One move: one custody event for the tube, one audit row for the box and one for the tube.
+    expect(await lab.counts()).toEqual({ ...counts, custody: counts.custody + 1, audit: counts.audit + 2 });
+    const verify = await lab.get(`/v1/specimens/${tube.id}/custody/verify`);
+    expect(verify.json<{ valid: boolean }>().valid).toBe(true);
+  });
 });
 
 describe('allowed specimen types', () => {
