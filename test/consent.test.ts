@@ -513,6 +513,66 @@ describe('bad input changes nothing', () => {
     chain.rows.slice(1).forEach((c, i) => expect(c.supersedes_id).toBe(chain.rows[i]!.id));
   });
 
+  it('keeps nothing of a version whose session ended mid-write, and records it once when the keyed retry comes', async () => {
+    const { participantId, consentId } = await participant({ GENETIC_RESEARCH: 'yes' });
+    const requestId = `consent-lost-${++seq}`;
+    // The record's audit row stalls, inside the transaction that superseded the current version.
+    await t.sql.query(`
+      create or replace function stall_consent_audit() returns trigger language plpgsql as $$
+      begin perform pg_sleep(60); return new; end $$`);
+    await t.sql.query(`
+      create trigger stall_consent_audit before insert on audit_log for each row
+      when (new.request_id = '${requestId}') execute function stall_consent_audit()`);
+    const key = `consent-key-${seq}`;
+    const send = (id: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/consents',
+        headers: { ...bearer(keys.manager), 'idempotency-key': key, 'x-request-id': id },
+        payload: {
+          participantId,
+          documentVersion: 'v9',
+          signedOn: '2024-03-01',
+          obtainedBy: 'nurse-7',
+          responses: { GENETIC_RESEARCH: 'no' },
+        },
+      });
+    const current = async () =>
+      (
+        await t.sql.query<{ id: string }>(
+          'select id from consent where participant_id = $1 and superseded_at is null',
+          [participantId],
+        )
+      ).rows.map((r) => r.id);
+    try {
+      const lost = send(requestId);
+      let pid: number | undefined;
+      for (let i = 0; i < 400 && pid === undefined; i++) {
+        const { rows } = await t.sql.query<{ pid: number }>(
+          `select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'`,
+        );
+        pid = rows[0]?.pid;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(pid, 'the record stalled').toBeDefined();
+      await t.sql.query('select pg_terminate_backend($1)', [pid]);
+      expect((await lost).statusCode).toBe(503);
+      expect(await current()).toEqual([consentId]);
+    } finally {
+      await t.sql.query('drop trigger stall_consent_audit on audit_log');
+    }
+    const retried = await send(`consent-retry-${seq}`);
+    expect(retried.statusCode, retried.body).toBe(201);
+    const replay = await send(`consent-replay-${seq}`);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(await current()).toEqual([retried.json<{ id: string }>().id]);
+    const { rows } = await t.sql.query<{ n: number }>(
+      'select count(*)::int as n from consent where participant_id = $1',
+      [participantId],
+    );
+    expect(rows[0]!.n).toBe(2);
+  });
+
   it('refuses a version signed before the current one, which stays current; the same day is a new version', async () => {
     const { participantId, consentId } = await participant({ GENETIC_RESEARCH: 'yes' });
     const base = { participantId, obtainedBy: 'nurse-7', responses: { GENETIC_RESEARCH: 'no' } };
